@@ -1,0 +1,40 @@
+"""The FastAPI application: JSON/CSV API under /api, web pages at /.
+
+Routers are added per layer in ``ROUTER_MODULES``; each module exposes ``router``.
+The store is opened read-only once per process from ``$BLI_DATABASE`` (or the default).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from bliatlas.errors import UserError
+
+ROUTER_MODULES: list[str] = []
+
+SOURCE_NOTE = (
+    "Kilde: IMDi, SSB, KOSTRA og Helsedirektoratet via Bli-atlas. Lisens: NLOD 2.0 "
+    "(Norsk lisens for offentlige data); kartgrunnlag Kartverket, CC BY 4.0."
+)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Bli-atlas API",
+        description="Integreringsstatistikk, kunnskap og bosetting for norske kommuner og fylker.",
+        version="0.1.0",
+    )
+
+    @app.exception_handler(UserError)
+    async def _user_error(request: Request, exc: UserError) -> JSONResponse:
+        return JSONResponse(
+            status_code=exc.http_status,
+            content={"error": str(exc), "source": SOURCE_NOTE},
+        )
+
+    for name in ROUTER_MODULES:
+        app.include_router(importlib.import_module(name).router)
+    return app
