@@ -1,0 +1,490 @@
+"""JSON-stat 2.0 datasets (SSB's ``json-stat2`` responses) → :class:`ParsedSource`.
+
+The reader follows the JSON-stat 2.0 format (https://json-stat.org/format/) as SSB's
+PxWebApi delivers it (``response.format = json-stat2`` in PxWebApi v1, served under
+``/api/v0/``; ``outputFormat=json-stat2`` in PxWebApi v2):
+
+* ``id`` and ``size`` list the dimensions in row-major order; ``dimension[id]`` holds
+  ``category.index`` (a list of codes, or a ``{code: position}`` object) and
+  ``category.label`` (``{code: label}``); ``value`` is a dense list or a sparse
+  ``{"position": value}`` object; ``status`` is a string (all cells), a list or a
+  sparse object.
+* Roles: the region dimension is ``role.geo`` or the dimension called ``Region``; the
+  time dimension ``role.time`` or ``Tid``; the content dimension ``role.metric`` or
+  ``ContentsCode``. Everything else becomes ``dims``: the variable code lower-cased →
+  the category *label* (``kjonn`` → ``Begge kjønn``).
+* The unit of a content comes from ``category.unit[code].base`` (SSB writes e.g.
+  ``personer``, ``prosent``, ``kr``); ``kr`` is normalised to ``kroner``.
+
+SSB's cell symbols (``status``; SSB's "standardtegn i tabeller"):
+
+=======  =========================================  =============================
+symbol   meaning at SSB                              stored as
+=======  =========================================  =============================
+``:``    hidden for confidentiality (prikket)        ``suppressed``, value NULL
+``.``    cannot occur / not applicable               ``missing``, value NULL
+``..``   figure not available                        ``missing``, value NULL
+``...``  figure not yet available                    ``missing``, value NULL
+``-``    nothing to report (zero)                    ``ok``, value 0
+other    e.g. ``*`` provisional, ``r`` revised       ``ok`` with the symbol kept as
+                                                     note (value must be present)
+=======  =========================================  =============================
+
+A suppressed cell is never turned into a number, even if the file carries one.
+
+Time codes: ``2024`` → year 2024. An interval ``2017-2023`` (cohort tables such as
+13628, completion of upper-secondary education) → the *end* year, the year the outcome
+is measured, with the interval kept in ``dims['periode']``. Quarterly, monthly, weekly
+and half-year codes (``2024K1``, ``2024M01``, ``2024U01``, ``2024H1``) are refused
+unless the caller passes ``sub_annual="keep"``: then ``year`` is the calendar year and
+the period code is kept in ``dims['periode']`` (nothing is summed or averaged).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bliatlas.errors import InputError
+from bliatlas.sources.records import MISSING, OK, SUPPRESSED, Observation, ParsedSource
+
+PUBLISHER = "SSB"
+# SSB's API user guide (ssb.no/api, "API mot statistikkbanken – brukerveiledning")
+# states that the statistics bank API and its data are published under CC BY 4.0.
+LICENCE = "CC BY 4.0"
+FORMAT = "json-stat2"
+
+# SSB's standard table symbols for cells without a figure.
+SSB_SUPPRESSED = {":": "prikket: vises ikke av konfidensialitetshensyn (:)"}
+SSB_MISSING = {
+    ".": "lar seg ikke føre opp (.)",
+    "..": "tall mangler (..)",
+    "...": "tall er ikke tilgjengelig ennå (...)",
+}
+SSB_ZERO = {"-": "null (-)"}
+
+REGION_NAMES = ("region",)
+TIME_NAMES = ("tid",)
+METRIC_NAMES = ("contentscode",)
+
+UNIT_ALIASES = {"kr": "kroner", "kr.": "kroner", "prosent": "prosent", "%": "prosent"}
+
+_YEAR = re.compile(r"^(\d{4})$")
+_INTERVAL = re.compile(r"^(\d{4})\s*-\s*(\d{4})$")
+_SUB_ANNUAL = re.compile(r"^(\d{4})([KMUH])(\d{1,2})$")
+_TABLE_IN_LABEL = re.compile(r"^\s*(\d{5})\s*:")
+_TABLE_ID = re.compile(r"^\d{5}$")
+
+
+@dataclass(frozen=True)
+class _Dimension:
+    name: str
+    codes: list[str]            # in index order
+    labels: dict[str, str]
+    units: dict[str, str]
+
+
+def parse_jsonstat(
+    doc: dict[str, Any], source: str, *, sub_annual: str = "error"
+) -> ParsedSource:
+    """Read one JSON-stat 2.0 dataset from SSB into the tidy form.
+
+    ``source`` names the file or the API table in error messages and provenance.
+    ``sub_annual`` is ``"error"`` (default: refuse quarterly/monthly periods) or
+    ``"keep"`` (keep them, calendar year in ``year``, period code in ``dims``).
+    Raises :class:`InputError` naming the field and what was expected.
+    """
+    if sub_annual not in ("error", "keep"):
+        raise ValueError("sub_annual must be 'error' or 'keep'")
+    if not isinstance(doc, Mapping):
+        raise InputError(source, "forventet et JSON-objekt (JSON-stat 2.0-datasett)")
+    if str(doc.get("version")) != "2.0":
+        raise InputError(
+            source,
+            f"forventet JSON-stat versjon \"2.0\", fant {doc.get('version')!r}",
+            column="version",
+        )
+    if doc.get("class") != "dataset":
+        raise InputError(
+            source, f"forventet class \"dataset\", fant {doc.get('class')!r}", column="class"
+        )
+
+    ids = doc.get("id")
+    sizes = doc.get("size")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise InputError(source, "forventet en ikke-tom liste med dimensjonsnavn", column="id")
+    if not isinstance(sizes, list) or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes
+    ):
+        raise InputError(source, "forventet en liste med heltall ≥ 0", column="size")
+    if len(ids) != len(sizes):
+        raise InputError(
+            source,
+            f"'id' har {len(ids)} dimensjoner, men 'size' har {len(sizes)} tall",
+            column="size",
+        )
+    if len(set(ids)) != len(ids):
+        raise InputError(source, "samme dimensjon står flere ganger", column="id")
+
+    dimensions_doc = doc.get("dimension")
+    if not isinstance(dimensions_doc, Mapping):
+        raise InputError(source, "forventet et objekt med dimensjonene", column="dimension")
+    dims = [
+        _read_dimension(source, dimensions_doc, name, size)
+        for name, size in zip(ids, sizes, strict=True)
+    ]
+
+    n_cells = math.prod(sizes)
+    values = _read_values(source, doc.get("value"), n_cells, sizes)
+    statuses = _read_status(source, doc.get("status"), n_cells)
+
+    role = doc.get("role") if isinstance(doc.get("role"), Mapping) else {}
+    region_i = _find_role(source, ids, role, "geo", REGION_NAMES, "regiondimensjon (Region)")
+    time_i = _find_role(source, ids, role, "time", TIME_NAMES, "tidsdimensjon (Tid)")
+    metric_i = _find_role(
+        source, ids, role, "metric", METRIC_NAMES, "innholdsdimensjon (ContentsCode)"
+    )
+
+    table_id = _table_id(doc, source)
+    dataset = f"ssb_{table_id}"
+
+    # Pre-compute per-category parts so that the cell loop is cheap.
+    time_dim = dims[time_i]
+    periods = {code: _period(source, time_dim.name, code, sub_annual) for code in time_dim.codes}
+    metric_dim = dims[metric_i]
+    units = {code: _unit(metric_dim, code) for code in metric_dim.codes}
+    other = [i for i in range(len(dims)) if i not in (region_i, time_i, metric_i)]
+    for i in other:
+        for label in dims[i].labels.values():
+            if "|" in label or "=" in label:
+                raise InputError(
+                    source,
+                    f"kategorietiketten {label!r} inneholder '|' eller '=', som ikke kan lagres",
+                    column=f"dimension.{dims[i].name}.category.label",
+                )
+    periode_taken = any(dims[i].name.lower() == "periode" for i in other)
+
+    observations: list[Observation] = []
+    # itertools.product walks the cube in JSON-stat's row-major order.
+    for flat, pos in enumerate(itertools.product(*(range(s) for s in sizes))):
+        region_code = dims[region_i].codes[pos[region_i]]
+        time_code = time_dim.codes[pos[time_i]]
+        metric_code = metric_dim.codes[pos[metric_i]]
+        year, periode = periods[time_code]
+        cell_dims = {dims[i].name.lower(): dims[i].labels[dims[i].codes[pos[i]]] for i in other}
+        if periode is not None:
+            if periode_taken:
+                raise InputError(
+                    source, "kan ikke lagre periodekoden: tabellen har alt en dimensjon "
+                    "'periode'", column=f"dimension.{time_dim.name}",
+                )
+            cell_dims["periode"] = periode
+        value, status, note = _classify(source, flat, values[flat], statuses.get(flat))
+        observations.append(
+            Observation(
+                dataset=dataset,
+                measure=metric_code.lower(),
+                region_code=region_code,
+                region_name=dims[region_i].labels[region_code],
+                year=year,
+                dims=cell_dims,
+                unit=units[metric_code],
+                value=value,
+                status=status,
+                status_note=note,
+                row=flat + 1,
+            )
+        )
+
+    notes = []
+    if doc.get("label"):
+        notes.append(str(doc["label"]))
+    if doc.get("updated"):
+        notes.append(f"oppdatert hos SSB {doc['updated']}")
+    return ParsedSource(
+        publisher=PUBLISHER,
+        dataset=dataset,
+        source=source,
+        format=FORMAT,
+        licence=LICENCE,
+        observations=observations,
+        notes=notes,
+    )
+
+
+def table_id_of(doc: Mapping[str, Any]) -> str | None:
+    """The SSB table number a JSON-stat document names, or ``None``."""
+    ext = doc.get("extension")
+    if isinstance(ext, Mapping):
+        px = ext.get("px")
+        if isinstance(px, Mapping) and _TABLE_ID.match(str(px.get("tableid", ""))):
+            return str(px["tableid"])
+    label = doc.get("label")
+    if isinstance(label, str):
+        m = _TABLE_IN_LABEL.match(label)
+        if m:
+            return m.group(1)
+    return None
+
+
+def looks_like_jsonstat(doc: object) -> bool:
+    """True for a JSON-stat 2.0 dataset (used to route ``bli import FILE.json``)."""
+    return (
+        isinstance(doc, Mapping)
+        and doc.get("class") == "dataset"
+        and "dimension" in doc
+        and "value" in doc
+    )
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _table_id(doc: Mapping[str, Any], source: str) -> str:
+    found = table_id_of(doc)
+    if found:
+        return found
+    stem = re.sub(r"\.json$", "", str(source).rsplit("/", 1)[-1], flags=re.IGNORECASE)
+    m = re.search(r"(?<!\d)(\d{5})(?!\d)", stem)
+    if m:
+        return m.group(1)
+    raise InputError(
+        source,
+        "fant ikke SSB-tabellnummeret: forventet extension.px.tableid, en etikett som "
+        "begynner med '12345:' eller et filnavn med tabellnummeret",
+        column="extension.px.tableid",
+    )
+
+
+def _read_dimension(
+    source: str, dimensions_doc: Mapping[str, Any], name: str, size: int
+) -> _Dimension:
+    field = f"dimension.{name}"
+    dim = dimensions_doc.get(name)
+    if dim is None:
+        raise InputError(
+            source, f"dimensjonen {name!r} står i 'id', men mangler i 'dimension'", column=field
+        )
+    if not isinstance(dim, Mapping) or not isinstance(dim.get("category"), Mapping):
+        raise InputError(source, "forventet et objekt med 'category'", column=field)
+    category = dim["category"]
+    index = category.get("index")
+    raw_labels = category.get("label")
+    labels_in = raw_labels if isinstance(raw_labels, Mapping) else {}
+    if raw_labels is not None and not isinstance(raw_labels, Mapping):
+        raise InputError(
+            source, "forventet et objekt {kode: etikett}", column=f"{field}.category.label"
+        )
+
+    if index is None:
+        # JSON-stat 2.0 allows a single-category dimension to give only a label.
+        if len(labels_in) != 1:
+            raise InputError(
+                source,
+                "forventet 'category.index' (påkrevd når dimensjonen har mer enn én kategori)",
+                column=f"{field}.category.index",
+            )
+        codes = [str(next(iter(labels_in)))]
+    elif isinstance(index, list):
+        codes = [str(c) for c in index]
+        if len(set(codes)) != len(codes):
+            raise InputError(source, "samme kategorikode står flere ganger",
+                             column=f"{field}.category.index")
+    elif isinstance(index, Mapping):
+        codes_at: list[str | None] = [None] * len(index)
+        for code, pos in index.items():
+            if not isinstance(pos, int) or isinstance(pos, bool) or not 0 <= pos < len(index):
+                raise InputError(
+                    source,
+                    f"kategorien {code!r} har posisjon {pos!r}; forventet et heltall fra 0 til "
+                    f"{len(index) - 1}",
+                    column=f"{field}.category.index",
+                )
+            if codes_at[pos] is not None:
+                raise InputError(
+                    source, f"posisjon {pos} er brukt av både {codes_at[pos]!r} og {code!r}",
+                    column=f"{field}.category.index",
+                )
+            codes_at[pos] = str(code)
+        codes = [c for c in codes_at if c is not None]
+    else:
+        raise InputError(source, "forventet en liste eller et objekt",
+                         column=f"{field}.category.index")
+
+    if len(codes) != size:
+        raise InputError(
+            source,
+            f"'size' sier {size} kategorier for {name!r}, men 'category.index' har {len(codes)}",
+            column=f"{field}.category.index",
+        )
+    labels = {code: str(labels_in.get(code, code)) for code in codes}
+    units: dict[str, str] = {}
+    unit_doc = category.get("unit")
+    if isinstance(unit_doc, Mapping):
+        for code, meta in unit_doc.items():
+            if isinstance(meta, Mapping):
+                base = meta.get("base") or meta.get("label")
+                if base:
+                    units[str(code)] = str(base)
+    return _Dimension(name=name, codes=codes, labels=labels, units=units)
+
+
+def _read_values(
+    source: str, raw: object, n_cells: int, sizes: Sequence[int]
+) -> list[float | None]:
+    def check(pos: int, v: object) -> float | None:
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise InputError(
+                source,
+                f"verdi nr. {pos + 1} er {v!r}; forventet et tall eller null",
+                column="value",
+            )
+        return float(v)
+
+    if isinstance(raw, list):
+        if len(raw) != n_cells:
+            raise InputError(
+                source,
+                f"'size' {list(sizes)} gir {n_cells} celler, men 'value' har {len(raw)} verdier",
+                column="value",
+            )
+        return [check(i, v) for i, v in enumerate(raw)]
+    if isinstance(raw, Mapping):
+        out: list[float | None] = [None] * n_cells
+        for key, v in raw.items():
+            pos = _sparse_position(source, key, n_cells, "value")
+            out[pos] = check(pos, v)
+        return out
+    raise InputError(source, "forventet 'value' som liste eller objekt", column="value")
+
+
+def _read_status(source: str, raw: object, n_cells: int) -> dict[int, str]:
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        return dict.fromkeys(range(n_cells), raw)
+    if isinstance(raw, list):
+        if len(raw) == 1:
+            return dict.fromkeys(range(n_cells), str(raw[0])) if raw[0] is not None else {}
+        if len(raw) != n_cells:
+            raise InputError(
+                source,
+                f"'status' har {len(raw)} merker; forventet {n_cells} (én per celle) eller 1",
+                column="status",
+            )
+        return {i: str(s) for i, s in enumerate(raw) if s is not None}
+    if isinstance(raw, Mapping):
+        return {
+            _sparse_position(source, key, n_cells, "status"): str(s)
+            for key, s in raw.items()
+            if s is not None
+        }
+    raise InputError(source, "forventet 'status' som tekst, liste eller objekt", column="status")
+
+
+def _sparse_position(source: str, key: object, n_cells: int, field: str) -> int:
+    try:
+        pos = int(str(key))
+    except ValueError:
+        raise InputError(
+            source, f"nøkkelen {key!r} er ikke et celletall", column=field
+        ) from None
+    if not 0 <= pos < n_cells:
+        raise InputError(
+            source, f"celle {pos} finnes ikke; datasettet har celler 0–{n_cells - 1}", column=field
+        )
+    return pos
+
+
+def _find_role(
+    source: str,
+    ids: Sequence[str],
+    role: Mapping[str, Any],
+    role_name: str,
+    names: Sequence[str],
+    what: str,
+) -> int:
+    declared = role.get(role_name)
+    if isinstance(declared, list):
+        hits = [d for d in declared if d in ids]
+        if len(hits) == 1:
+            return ids.index(hits[0])
+        if len(hits) > 1:
+            raise InputError(
+                source, f"role.{role_name} peker på flere dimensjoner {hits}; forventet én",
+                column=f"role.{role_name}",
+            )
+    for i, name in enumerate(ids):
+        if name.lower() in names:
+            return i
+    raise InputError(
+        source, f"fant ingen {what}; forventet role.{role_name} eller en dimensjon med det navnet",
+        column="id",
+    )
+
+
+def _period(source: str, dim_name: str, code: str, sub_annual: str) -> tuple[int, str | None]:
+    field = f"dimension.{dim_name}.category.index"
+    m = _YEAR.match(code)
+    if m:
+        return int(m.group(1)), None
+    m = _INTERVAL.match(code)
+    if m:
+        start, end = int(m.group(1)), int(m.group(2))
+        if end < start:
+            raise InputError(source, f"tidsintervallet {code!r} slutter før det begynner",
+                             column=field)
+        return end, code
+    m = _SUB_ANNUAL.match(code)
+    if m:
+        if sub_annual == "keep":
+            return int(m.group(1)), code
+        raise InputError(
+            source,
+            f"perioden {code!r} er kortere enn et år (kvartal/måned/uke/halvår); Bli-atlas "
+            "lagrer årstall. Velg årstall, eller be uttrykkelig om å beholde delperiodene "
+            "(--sub-annual keep) slik at perioden lagres som egen dimensjon",
+            column=field,
+        )
+    raise InputError(
+        source,
+        f"ukjent tidskode {code!r}; forventet et årstall (2024), et intervall (2017-2023) "
+        "eller en delperiode (2024K1, 2024M01)",
+        column=field,
+    )
+
+
+def _unit(metric: _Dimension, code: str) -> str:
+    raw = metric.units.get(code)
+    if not raw:
+        return "ukjent enhet"
+    clean = raw.strip()
+    return UNIT_ALIASES.get(clean.lower(), clean)
+
+
+def _classify(
+    source: str, flat: int, value: float | None, status: str | None
+) -> tuple[float | None, str, str | None]:
+    symbol = status.strip() if status is not None else None
+    if symbol in SSB_SUPPRESSED:
+        return None, SUPPRESSED, SSB_SUPPRESSED[symbol]
+    if symbol in SSB_MISSING:
+        return None, MISSING, SSB_MISSING[symbol]
+    if symbol in SSB_ZERO:
+        if value not in (None, 0.0):
+            raise InputError(
+                source,
+                f"celle {flat + 1} har statusmerket '-' (null), men verdien {value:g}",
+                column="status",
+            )
+        return 0.0, OK, SSB_ZERO[symbol]
+    if value is None:
+        note = f"ingen verdi (status {symbol!r})" if symbol else None
+        return None, MISSING, note
+    return value, OK, (f"status {symbol!r}" if symbol else None)
