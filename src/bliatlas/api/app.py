@@ -13,7 +13,9 @@ from fastapi.responses import JSONResponse
 
 from bliatlas.errors import UserError
 
-ROUTER_MODULES: list[str] = []
+ROUTER_MODULES: list[str] = [
+    "bliatlas.knowledge.api",
+]
 
 SOURCE_NOTE = (
     "Kilde: IMDi, SSB, KOSTRA og Helsedirektoratet via Bli-atlas. Lisens: NLOD 2.0 "

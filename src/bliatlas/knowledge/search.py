@@ -601,10 +601,12 @@ class KnowledgeIndex:
         started = time.perf_counter()
         checked = self._check_filters(filters or {})
         n = len(self.entries)
+        facet_masks = {
+            key: np.array([bool(wanted.intersection(fv[key])) for fv in self.facet_values],
+                          dtype=bool)
+            for key, wanted in checked.items()
+        }
         mask = np.ones(n, dtype=bool)
-        for key, wanted in checked.items():
-            mask &= np.array([bool(wanted.intersection(fv[key])) for fv in self.facet_values],
-                             dtype=bool)
         groups = self.analyse_query(query)
         matched_terms: set[str] = set()
         if groups:
@@ -623,14 +625,19 @@ class KnowledgeIndex:
                 covered += best > 0
             scores = total * (0.25 + 0.75 * covered / len(groups))
             mask &= scores > 0
-            order = [int(i) for i in np.flatnonzero(mask)]
-            order.sort(key=lambda i: (-scores[i], self.entries[i].id))
         else:
             scores = np.zeros(n)
-            order = [int(i) for i in np.flatnonzero(mask)]
+        # Facet counts are disjunctive: each facet counts the hits under every *other*
+        # filter, so the alternatives to a chosen value stay visible.
+        facets = self._count_facets(mask, facet_masks)
+        for m in facet_masks.values():
+            mask &= m
+        order = [int(i) for i in np.flatnonzero(mask)]
+        if groups:
+            order.sort(key=lambda i: (-scores[i], self.entries[i].id))
+        else:
             order.sort(key=lambda i: (list(TYPES).index(self.entries[i].type),
                                       self.entries[i].title))
-        facets = self._count_facets(order)
         hits = [
             Hit(entry=self.entries[i], score=float(scores[i]),
                 snippet=self.snippet(i, matched_terms), matched_terms=sorted(matched_terms))
@@ -641,12 +648,17 @@ class KnowledgeIndex:
                             interpretation=interpretation,
                             took_ms=(time.perf_counter() - started) * 1000)
 
-    def _count_facets(self, doc_ids: Sequence[int]) -> dict[str, list[FacetValue]]:
+    def _count_facets(self, base: np.ndarray, facet_masks: Mapping[str, np.ndarray],
+                      ) -> dict[str, list[FacetValue]]:
         keys = [k for k in FACETS if k not in ("fylke", "sentralitet") or self.has_regions]
         out: dict[str, list[FacetValue]] = {}
         for key in keys:
+            mask = base.copy()
+            for other, m in facet_masks.items():
+                if other != key:
+                    mask &= m
             counts: Counter[str] = Counter()
-            for i in doc_ids:
+            for i in np.flatnonzero(mask):
                 counts.update(self.facet_values[i][key])
             out[key] = [FacetValue(v, self.facet_label(key, v), c)
                         for v, c in sorted(counts.items(), key=lambda vc: (-vc[1], vc[0]))]

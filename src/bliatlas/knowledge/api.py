@@ -1,0 +1,107 @@
+"""The knowledge base over HTTP: search with facets and snippets, entry detail, listing.
+
+The index is built once per process from ``$BLI_CONTENT`` (or ``content/``) and, if the
+database (``$BLI_DATABASE`` or the default) exists, its region registry.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from bliatlas.api.app import SOURCE_NOTE
+from bliatlas.knowledge.base import entry_payload, open_index
+from bliatlas.knowledge.search import KnowledgeIndex
+
+router = APIRouter(prefix="/api/kunnskap", tags=["kunnskap"])
+
+_lock = threading.Lock()
+_index: KnowledgeIndex | None = None
+
+
+def get_index() -> KnowledgeIndex:
+    """The process-wide index (built on first use). Override in tests via dependency_overrides."""
+    global _index
+    with _lock:
+        if _index is None:
+            _index = open_index(os.environ.get("BLI_CONTENT"), os.environ.get("BLI_DATABASE"),
+                                explicit_database=bool(os.environ.get("BLI_DATABASE")))
+        return _index
+
+
+def _source_note() -> str:
+    return (
+        "Kunnskapsinnhold: egne sammendrag av Distriktssenteret (2019), NIBR-rapporter og "
+        "evalueringen av fylkeskommunenes integreringsarbeid, med kildehenvisning per oppføring. "
+        + SOURCE_NOTE
+    )
+
+
+IndexDep = Annotated[KnowledgeIndex, Depends(get_index)]
+FilterParam = Annotated[list[str] | None, Query()]
+
+
+def _filters(type_: list[str] | None, tema: list[str] | None, malgruppe: list[str] | None,
+             aktor: list[str] | None, fylke: list[str] | None,
+             sentralitet: list[str] | None) -> dict[str, list[str]]:
+    return {
+        "type": type_ or [],
+        "tema": tema or [],
+        "malgruppe": malgruppe or [],
+        "aktor": aktor or [],
+        "fylke": fylke or [],
+        "sentralitet": sentralitet or [],
+    }
+
+
+@router.get("/sok", summary="Søk i kunnskapsbasen")
+def search(
+    index: IndexDep,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="søkeord på bokmål")],
+    type_: Annotated[list[str] | None, Query(alias="type")] = None,
+    tema: FilterParam = None,
+    malgruppe: FilterParam = None,
+    aktor: FilterParam = None,
+    fylke: FilterParam = None,
+    sentralitet: FilterParam = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> dict[str, Any]:
+    """Ranked entries for ``q`` with snippets (``<mark>`` around matched words) and facets."""
+    result = index.search(q, _filters(type_, tema, malgruppe, aktor, fylke, sentralitet),
+                          limit=limit, offset=offset)
+    return {**result.to_dict(), "limit": limit, "offset": offset, "source": _source_note()}
+
+
+@router.get("", summary="Alle oppføringer med fasetter")
+def list_entries(
+    index: IndexDep,
+    type_: Annotated[list[str] | None, Query(alias="type")] = None,
+    tema: FilterParam = None,
+    malgruppe: FilterParam = None,
+    aktor: FilterParam = None,
+    fylke: FilterParam = None,
+    sentralitet: FilterParam = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> dict[str, Any]:
+    """Every entry (filtered), by type and title, with facet counts."""
+    result = index.search("", _filters(type_, tema, malgruppe, aktor, fylke, sentralitet),
+                          limit=limit, offset=offset)
+    data = result.to_dict()
+    for item in data["results"]:
+        item.pop("score")
+        item.pop("snippet_html")
+        item.pop("snippet_text")
+    data.pop("interpretation")
+    data.pop("query")
+    return {**data, "limit": limit, "offset": offset, "source": _source_note()}
+
+
+@router.get("/{entry_id}", summary="Én oppføring")
+def get_entry(index: IndexDep, entry_id: str) -> dict[str, Any]:
+    """The entry with its body as Markdown and as HTML; 404 for an unknown id."""
+    return {**entry_payload(index, entry_id), "source": _source_note()}

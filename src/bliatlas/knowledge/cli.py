@@ -1,0 +1,201 @@
+"""`bli search` and `bli kunnskap` (valider, vis, liste): the knowledge base on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+from bliatlas.knowledge.base import (
+    entry_payload,
+    open_index,
+    place_labels,
+    regions_from_database,
+)
+from bliatlas.knowledge.loader import ContentError, default_content_dir, validate_content
+from bliatlas.knowledge.search import KnowledgeIndex, SearchResult
+from bliatlas.knowledge.vocab import (
+    ACTORS,
+    CENTRALITY_LABELS,
+    COUNTY_CODES_2024,
+    FACETS,
+    FINDING_KINDS,
+    TARGET_GROUPS,
+    THEMES,
+    TYPES,
+)
+
+BOLD, RESET = "\033[1m", "\033[0m"
+
+FILTER_OPTIONS: list[tuple[str, str, list[str]]] = [
+    # (option, facet key, allowed values)
+    ("--type", "type", list(TYPES)),
+    ("--tema", "tema", list(THEMES)),
+    ("--malgruppe", "malgruppe", list(TARGET_GROUPS)),
+    ("--aktor", "aktor", list(ACTORS)),
+    ("--fylke", "fylke", list(COUNTY_CODES_2024)),
+    ("--sentralitet", "sentralitet", list(CENTRALITY_LABELS)),
+]
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "search",
+        help="søk i kunnskapsbasen (praksiser, funn, tilskudd, aktører …)",
+        description="Søk på bokmål i kunnskapsbasen, med fasetter og utdrag.",
+    )
+    p.add_argument("query", nargs="?", default="", help='søkeord, f.eks. "språkopplæring"')
+    for option, facet, values in FILTER_OPTIONS:
+        p.add_argument(option, dest=f"filter_{facet}", action="append", choices=values,
+                       metavar=option.lstrip("-").upper(),
+                       help=f"filtrer på {FACETS[facet].lower()} (kan gjentas): "
+                            f"{', '.join(values)}")
+    p.add_argument("--limit", type=_positive_int, default=10, help="antall treff (standard 10)")
+    p.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
+    _content_option(p)
+    p.set_defaults(func=cmd_search)
+
+    k = sub.add_parser("kunnskap", help="kunnskapsbasen: valider innhold, vis en oppføring")
+    ksub = k.add_subparsers(dest="kunnskap_command", metavar="KOMMANDO")
+    ksub.required = True
+
+    v = ksub.add_parser("valider", help="sjekk alt innhold mot innholdsmodellen")
+    _content_option(v)
+    v.set_defaults(func=cmd_validate)
+
+    s = ksub.add_parser("vis", help="vis én oppføring")
+    s.add_argument("id", help="oppføringens id, f.eks. praksis-heroy-frivilligsentral-nettverk")
+    s.add_argument("--json", action="store_true", help="skriv oppføringen som JSON")
+    _content_option(s)
+    s.set_defaults(func=cmd_show)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"forventet et heltall, fant {text!r}") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"forventet et tall fra 1 til 1000, fant {value}")
+    return value
+
+
+def _content_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--innhold", metavar="MAPPE",
+                   help="innholdsmappen (standard: $BLI_CONTENT eller content/)")
+
+
+def _index(args: argparse.Namespace) -> KnowledgeIndex:
+    explicit = bool(args.database or os.environ.get("BLI_DATABASE"))
+    return open_index(args.innhold, args.database, explicit_database=explicit)
+
+
+def _use_ansi() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _num(value: float, decimals: int = 1) -> str:
+    return f"{value:.{decimals}f}".replace(".", ",")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    index = _index(args)
+    filters = {facet: getattr(args, f"filter_{facet}") or [] for _, facet, _ in FILTER_OPTIONS}
+    result = index.search(args.query, filters=filters, limit=args.limit)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(format_result(result, ansi=_use_ansi()))
+    return 0
+
+
+def format_result(result: SearchResult, ansi: bool = False) -> str:
+    """The result as terminal text in Norwegian; matched words in bold (ANSI) or **…**."""
+    start, end = (BOLD, RESET) if ansi else ("**", "**")
+    lines: list[str] = []
+    what = f"«{result.query}»" if result.query.strip() else "alle oppføringer"
+    noun = "treff" if result.query.strip() else "oppføringer"
+    lines.append(f"Søk: {what} – {result.total} {noun} ({_num(result.took_ms)} ms)")
+    if result.interpretation:
+        lines.append("Tolket som: " + "; ".join(result.interpretation))
+    if not result.hits:
+        lines.append("")
+        lines.append("Ingen treff. Prøv færre eller andre ord, eller fjern filtre.")
+    for n, hit in enumerate(result.hits, 1):
+        e = hit.entry
+        lines.append("")
+        lines.append(f"{n:>2}. {start}{e.title}{end}")
+        lines.append(f"    {e.type_label} · {e.id}" + (f" · relevans {_num(hit.score, 2)}"
+                                                        if result.query.strip() else ""))
+        lines.append(f"    {hit.snippet.text(start, end)}")
+    if result.total:
+        lines.append("")
+        lines.append("Fasetter:")
+        for key, values in result.facets.items():
+            if values:
+                shown = ", ".join(f"{v.label} ({v.count})" for v in values)
+                lines.append(f"  {FACETS[key]}: {shown}")
+    return "\n".join(lines)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    explicit = bool(args.database or os.environ.get("BLI_DATABASE"))
+    regions = regions_from_database(args.database, explicit=explicit)
+    root = Path(args.innhold) if args.innhold else default_content_dir()
+    entries, issues = validate_content(root, regions)
+    if issues:
+        raise ContentError(issues)
+    by_type = Counter(e.type for e in entries)
+    counts = ", ".join(f"{by_type[t]} {TYPES[t][1].lower()}" for t in TYPES if by_type[t])
+    check = "kontrollert mot regionregisteret" if regions else "uten regionregister (ingen database)"
+    print(f"Innholdet i {root} er gyldig: {len(entries)} oppføringer ({counts}); "
+          f"stedskoder {check}.")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    index = _index(args)
+    entry = index.get(args.id)
+    if args.json:
+        print(json.dumps(entry_payload(index, args.id), ensure_ascii=False, indent=2))
+        return 0
+    ansi = _use_ansi()
+    start, end = (BOLD, RESET) if ansi else ("", "")
+    out: list[str] = [f"{start}{entry.title}{end}", f"{entry.type_label} · {entry.id}", ""]
+    out.append(entry.summary)
+    out.append("")
+    out.append("Tema: " + ", ".join(THEMES[t] for t in entry.themes))
+    out.append("Målgruppe: " + ", ".join(TARGET_GROUPS[g] for g in entry.target_groups))
+    if entry.actors:
+        out.append("Aktører: " + ", ".join(ACTORS[a] for a in entry.actors))
+    places = [p["label"] for p in place_labels(index, entry)]
+    if places:
+        out.append("Steder: " + "; ".join(places))
+    if entry.years:
+        out.append(f"År: {entry.years}")
+    if entry.finding_kind:
+        out.append(f"Slags funn: {FINDING_KINDS[entry.finding_kind]}")
+    for label, value in (("Hvorfor det virker", entry.mechanism), ("Finansiering", entry.funding),
+                         ("Gis av", entry.giver), ("Formål", entry.purpose),
+                         ("Hjemmel", entry.legal_basis), ("Sikkerhet", entry.confidence)):
+        if value:
+            out.append(f"{label}: {value}")
+    for label, values in (("Mottakere", entry.recipients), ("Ansvar og oppgaver",
+                                                            entry.responsibilities),
+                          ("Resultater", entry.results), ("Gode grep", entry.advice)):
+        if values:
+            out.append(f"{label}:")
+            out.extend(f"  – {v}" for v in values)
+    out.append("")
+    out.append(entry.body.rstrip())
+    out.append("")
+    out.append("Kilder:")
+    out.extend(f"  – {s.citation()} (dokument {s.document})" for s in entry.sources)
+    if entry.quoted_figures:
+        out.append("Tall sitert fra kilden:")
+        out.extend(f"  – {q.figure}: {q.context}" for q in entry.quoted_figures)
+    print("\n".join(out))
+    return 0
