@@ -69,7 +69,11 @@ TIE_KINDS: tuple[str, ...] = ("", "hard", "soft")
 MAX_AGE = 110
 
 #: Extra columns a training extract carries (historical register data with outcomes).
+#: ``utfall`` is 1 (in work or education), 0, or empty for persons outside the age range
+#: the outcome is measured for (they still count for household composition).
 TRAINING_COLUMNS: tuple[str, ...] = ("kommune", "botid", "utfall")
+#: Optional in a training extract: ``bofast`` (1 = still lives in the first municipality).
+TRAINING_OPTIONAL: tuple[str, ...] = ("bofast",)
 OPTIONAL_COLUMNS: tuple[str, ...] = ("syntetisk",)
 
 _CODE = re.compile(r"^\d{4}$")
@@ -325,7 +329,7 @@ class TrainingExtract:
     cohort: Cohort
     municipality: np.ndarray  # 4-digit code per person
     years: np.ndarray  # int
-    outcome: np.ndarray  # int8 0/1
+    outcome: np.ndarray  # int8 1/0, -1 = not measured (outside the age range)
 
     def as_columns(self) -> dict[str, np.ndarray]:
         cols = dict(self.cohort.columns())
@@ -338,7 +342,7 @@ class TrainingExtract:
 def read_training(path: str | Path) -> TrainingExtract:
     """Read a training extract: cohort columns + ``kommune``, ``botid``, ``utfall``."""
     path = Path(path)
-    header, body = _read_rows(path, TRAINING_COLUMNS)
+    header, body = _read_rows(path, TRAINING_COLUMNS + TRAINING_OPTIONAL)
     missing = [c for c in TRAINING_COLUMNS if c not in header]
     if missing:
         raise InputError(
@@ -367,11 +371,14 @@ def read_training(path: str | Path) -> TrainingExtract:
         years[r] = int(v)
     outcome = np.empty(len(muni), dtype=np.int8)
     for r, v in enumerate(extras["utfall"]):
-        if v not in ("0", "1"):
+        if v not in ("0", "1", ""):
             raise InputError(
-                path, f"ugyldig verdi {v!r}; forventet 0 eller 1", row=r + 2, column="utfall"
+                path,
+                f"ugyldig verdi {v!r}; forventet 0, 1 eller tom (utenfor aldersgruppen)",
+                row=r + 2,
+                column="utfall",
             )
-        outcome[r] = int(v)
+        outcome[r] = int(v) if v else -1
     cohort = _assemble(cols, synthetic=synthetic, source=str(path))
     return TrainingExtract(cohort, np.array(muni, dtype=object), years, outcome)
 

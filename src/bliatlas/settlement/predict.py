@@ -216,25 +216,28 @@ class OutcomeModel:
                 "ukjente kommunenumre (forventet 2024-numre): " + ", ".join(unknown_codes[:5]),
                 column="kommune",
             )
-        if len(np.unique(ext.outcome)) < 2:
+        measured = ext.outcome >= 0
+        if len(np.unique(ext.outcome[measured])) < 2:
             raise UserError("treningsdata har bare ett utfall; trenger både 0 og 1")
         midx = np.array([pos[c] for c in ext.municipality.tolist()], dtype=np.int64)
         raw = municipality_raw(munis)
-        m_mean = np.nanmean(raw[midx], axis=0)
+        m_mean = np.nanmean(raw[midx[measured]], axis=0)
         m_mean = np.where(np.isnan(m_mean), 0.0, m_mean)
         filled = np.where(np.isnan(raw), m_mean[None, :], raw)
-        m_scale = filled[midx].std(axis=0)
+        m_scale = filled[midx[measured]].std(axis=0)
         m_scale = np.where(m_scale > 0, m_scale, 1.0)
         self._params = _Params(0.0, np.zeros(0), m_mean, m_scale)
         xm = ((filled - m_mean) / m_scale)[midx]
+        # household composition needs every member; the fit only measured persons
         xp = person_design(ext.cohort, ext.years)
+        xp, xm, midx = xp[measured], xm[measured], midx[measured]
         mask = np.ones(len(PERSON_FEATURES), dtype=bool)
         if features is not None:
             mask = np.array([f in features for f in PERSON_FEATURES])
             xp = xp * mask[None, :]
         design = self._design(xp, xm)
         clf = LogisticRegression(C=self.regularisation, max_iter=2000)
-        clf.fit(design, ext.outcome)
+        clf.fit(design, ext.outcome[measured])
         self._params = _Params(float(clf.intercept_[0]), clf.coef_[0].copy(), m_mean, m_scale)
         self.metadata.update(
             {
@@ -244,8 +247,8 @@ class OutcomeModel:
                 "person_features": [f for f, k in zip(PERSON_FEATURES, mask) if k],
                 "municipality_features": list(MUNICIPALITY_FEATURES),
                 "municipality_imputation": "mean of the training rows (municipality features)",
-                "n_training": len(ext.outcome),
-                "outcome_rate": float(ext.outcome.mean()),
+                "n_training": int(measured.sum()),
+                "outcome_rate": float(ext.outcome[measured].mean()),
                 "synthetic": bool(ext.cohort.synthetic),
                 "features_year": int(munis.year),
             }
@@ -411,7 +414,9 @@ def train_and_validate(
     pos = {c: j for j, c in enumerate(munis.codes.tolist())}
     midx = np.array([pos[c] for c in test_part.municipality.tolist()], dtype=np.int64)
     p_test = model.predict_pairs(test_part.cohort, munis, midx, test_part.years)
-    y_test = test_part.outcome.astype(float)
+    measured = test_part.outcome >= 0
+    p_test = p_test[measured]
+    y_test = test_part.outcome[measured].astype(float)
 
     half = rng.random(train_part.cohort.n_households) < 0.5
     half_p = half[train_part.cohort.household_of_person()]
@@ -430,18 +435,18 @@ def train_and_validate(
     mean_a = (
         OutcomeModel(years=years)
         .fit(sub_a, munis)
-        .predict_matrix(test_part.cohort, munis)
+        .predict_matrix(test_part.cohort, munis)[measured]
         .mean(axis=0)
     )
     mean_b = (
         OutcomeModel(years=years)
         .fit(sub_b, munis)
-        .predict_matrix(test_part.cohort, munis)
+        .predict_matrix(test_part.cohort, munis)[measured]
         .mean(axis=0)
     )
     rho = float(spearmanr(mean_a, mean_b).statistic)
     model.metadata["validation"] = {
-        "n_holdout": int(test.sum()),
+        "n_holdout": int(measured.sum()),
         "auc": _auc(y_test, p_test),
         "brier": float(np.mean((p_test - y_test) ** 2)),
         "calibration": calibration_table(y_test, p_test),

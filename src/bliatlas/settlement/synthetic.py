@@ -1,0 +1,619 @@
+"""Synthetic cohorts and training extracts, calibrated to published aggregates.
+
+No register extract with outcomes is available to this project, so the outcome model
+is developed on synthetic data. Everything here is SYNTETISK and labelled so in every
+file (column ``syntetisk`` = 1) and printout. What is calibrated, and to what:
+
+============================  ===========================================================
+quantity                      source (real, published)
+============================  ===========================================================
+share Ukrainian refugees      store: ``kommuner_bosetting``/``bosatte_flyktninger``,
+                              ``gruppe=ukrainere`` vs total (IMDi, 2022–2024 panel)
+share women, share over 55    store: ``kommuner_bosetting_kjonn_alder`` (IMDi panel;
+                              suppressed cells left out, never filled)
+share unaccompanied minors    store: ``enslige_mindreaarige_bosatt`` / ``bosatte_flyktninger``
+where households are settled  store: municipalities' decisions (``vedtak``, 2024), or the
+                              mean number settled 2022–2024 where no decision is stored
+employment by years of        ``telemark/sysselsatte_etter_botid_telemark.csv``: % employed
+residence and country group   by botid band (0–4, 5–9, 10+ years) for SSB's country group 1
+                              (EU/EEA, incl. Ukraine) and group 2 (Asia, Africa …), 2025.
+                              The intercept of each (group, band) cell is solved so that the
+                              expected rate of the simulated persons equals the published %.
+retention (bofasthet)         ``telemark/bofasthet_fylker.csv`` via the store: % of refugees
+                              still living in the first municipality, per county; the county
+                              intercept is solved so the expected retention equals it.
+============================  ===========================================================
+
+The *shape* of the model (which person and municipality traits matter, in which
+direction) follows the seeds: NIBR (seed 004, "Innvandrere og sysselsetting i et
+regionalt perspektiv", bullet list under "To tredjedeler av sysselsettingsveksten")
+finds that refugees settled in regions with a good labour market stay more and earn
+more over time — hence a municipality effect from centrality and size (the labour
+market proxies the store has) on both employment and retention; NIBR (seed 002,
+"Regional samhandling …") and seed 004 find the introduction programme too little
+work-oriented and the region, more than the municipality, to matter — hence effects on
+regional traits only, no municipality-specific noise. Seed 003 (section on county plan
+strategies, "Integreringsplaner …", footnote on IMDi figures) reports 78 % employment
+for labour immigrants, the same as the population: used as the upper bound the
+simulated rates must stay below. The sizes of the person effects (education, Norwegian
+level, sex, age, support need) are *not* published in the shared data; they are stated
+as assumptions in :data:`ASSUMED_EFFECTS` and only move persons relative to each other
+inside a calibrated cell — the calibrated aggregates do not depend on them.
+
+The landbakgrunn series (``sysselsatte_etter_landbakgrunn_telemark.csv``) covers all
+immigrants (labour immigrants included), not refugees; it is read as a check of the
+ordering (group 1 above group 2) and reported, not used as a target.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bliatlas.errors import InputError, UserError
+from bliatlas.settlement.cohort import (
+    COUNTRY_GROUPS,
+    EDUCATION_LEVELS,
+    NORWEGIAN_LEVELS,
+    SSB_COUNTRY_GROUP,
+    Cohort,
+    TrainingExtract,
+    _assemble,
+)
+from bliatlas.settlement.features import MunicipalityTable
+
+SYNTHETIC_NOTE = (
+    "SYNTETISKE DATA: laget av Bli-atlas sin generator, kalibrert til publiserte tall "
+    "(IMDi, SSB via Telemark fylkeskommune). Ikke ekte personer."
+)
+
+#: Botid bands as published in sysselsatte_etter_botid_telemark.csv.
+BOTID_BANDS: tuple[tuple[str, int, int], ...] = (
+    ("0-4 år", 0, 4),
+    ("5-9 år", 5, 9),
+    ("10+ år", 10, 99),
+)
+#: Employment statistics cover ages 15–74 (SSB register-based employment); training
+#: extracts give an outcome for persons in that range at measurement, else empty.
+OUTCOME_AGE = (15, 74)
+#: Upper bound for any simulated employment rate: labour immigrants' and the general
+#: population's employment rate, 78 % (seed 003, plan-strategy section, IMDi figure).
+EMPLOYMENT_CEILING = 0.78
+
+#: Assumed effects (log-odds) — not published in the shared data; directions follow
+#: the literature the seeds summarise. They shift persons within calibrated cells.
+ASSUMED_EFFECTS: dict[str, float] = {
+    "utdanning_grunnskole": 0.3,
+    "utdanning_videregaende": 0.6,
+    "utdanning_hoyere": 0.9,
+    "norsk_A1": 0.1,
+    "norsk_A2": 0.3,
+    "norsk_B1": 0.6,
+    "norsk_B2": 0.9,
+    "kvinne": -0.4,
+    "kvinne_med_barn": -0.3,
+    "alder_15_24": 0.2,  # many in education (the outcome counts education)
+    "alder_45_54": -0.3,
+    "alder_55_plus": -1.0,
+    "oppfolgingsbehov": -1.0,
+    # within SSB group 2 (relative to 'annet')
+    "land_syria": -0.1,
+    "land_afghanistan": 0.0,
+    "land_eritrea": 0.3,
+    "land_somalia": -0.3,
+    "land_kongo": -0.1,
+    # municipality: labour-market proxies (seed 004 direction), per standard deviation
+    "kommune_sentral": 0.20,  # minus standardised centrality class (1 = most central)
+    "kommune_storrelse": 0.15,  # standardised log population
+    # person x municipality interactions (what makes matching worthwhile)
+    "hoyere_x_sentral": 0.30,  # higher education pays off in central labour markets
+    "lav_utdanning_x_distrikt": 0.25,  # primary-industry/care jobs in district municipalities
+    "oppfolging_x_fastlege": 0.20,  # support needs x spare GP capacity (standardised)
+    "norsk_B_x_distrikt": 0.15,  # good Norwegian matters more in small labour markets
+    # retention (bofasthet): labour-market effect on staying (seed 004 direction)
+    "bofast_sentral": 0.15,
+    "bofast_storrelse": 0.10,
+}
+
+#: Household composition (assumed; no published distribution in the shared data).
+HOUSEHOLD_TYPES: dict[str, float] = {
+    "enslig": 0.40,
+    "par": 0.10,
+    "enslig_forsorger": 0.22,
+    "par_med_barn": 0.28,
+}
+#: Country mix among the non-Ukrainian refugees (assumed: the largest nationalities
+#: settled 2015–2024 in IMDi's statistics, in rough order).
+OTHER_COUNTRY_WEIGHTS: dict[str, float] = {
+    "syria": 0.35,
+    "afghanistan": 0.22,
+    "eritrea": 0.13,
+    "somalia": 0.07,
+    "kongo": 0.08,
+    "annet": 0.15,
+}
+#: Education at arrival by country group (assumed shares ingen, grunnskole, vgs, høyere).
+EDUCATION_MIX: dict[str, tuple[float, float, float, float]] = {
+    "ukraina": (0.02, 0.10, 0.38, 0.50),
+    "syria": (0.15, 0.35, 0.30, 0.20),
+    "afghanistan": (0.30, 0.35, 0.25, 0.10),
+    "eritrea": (0.20, 0.45, 0.28, 0.07),
+    "somalia": (0.40, 0.35, 0.20, 0.05),
+    "kongo": (0.25, 0.35, 0.28, 0.12),
+    "annet": (0.15, 0.30, 0.30, 0.25),
+}
+#: Norwegian level at settlement (assumed: most have none or A1 at arrival).
+NORWEGIAN_MIX: tuple[float, ...] = (0.55, 0.25, 0.12, 0.06, 0.02)
+SUPPORT_NEED_SHARE = 0.08  # assumed
+TIE_SHARE = {"soft": 0.07, "hard": 0.03}  # assumed
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _solve_shift(z: np.ndarray, target: float) -> float:
+    """The constant c with mean(sigmoid(z + c)) == target (bisection, to 1e-9)."""
+    lo, hi = -20.0, 20.0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        if _sigmoid(z + mid).mean() < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _pct(text: str) -> float:
+    return float(text.strip().replace(",", ".").replace("\u2212", "-"))
+
+
+@dataclass
+class CalibrationTargets:
+    """The published figures the generator reproduces (fractions, not %)."""
+
+    employment: dict[tuple[int, str], float]  # (SSB group, botid band) -> rate
+    employment_by_group: dict[int, float]  # latest year, all immigrants (check only)
+    employment_by_group_year: int
+    retention: dict[str, float]  # county code -> share still in first municipality
+    ukrainian_share: float
+    female_share: float
+    over55_share: float
+    minor_share: float
+    sources: dict[str, str]
+
+    @classmethod
+    def load(cls, store: Any, munis: MunicipalityTable, data_dir: str | Path) -> CalibrationTargets:
+        data_dir = Path(data_dir)
+        botid_file = data_dir / "telemark" / "sysselsatte_etter_botid_telemark.csv"
+        group_file = data_dir / "telemark" / "sysselsatte_etter_landbakgrunn_telemark.csv"
+        employment: dict[tuple[int, str], float] = {}
+        rows = _read_csv(botid_file)
+        header = rows[0]
+        groups = [1 if "Gruppe 1" in h else 2 if "Gruppe 2" in h else 0 for h in header]
+        if sorted(g for g in groups if g) != [1, 2]:
+            raise InputError(
+                botid_file, "forventet kolonner for Gruppe 1-land og Gruppe 2-land", row=1
+            )
+        for r, row in enumerate(rows[1:], start=2):
+            band = row[0].strip()
+            if band not in {b for b, _, _ in BOTID_BANDS}:
+                raise InputError(botid_file, f"ukjent botid {band!r}", row=r, column=header[0])
+            for j, g in enumerate(groups):
+                if g:
+                    try:
+                        employment[(g, band)] = _pct(row[j]) / 100
+                    except ValueError:
+                        raise InputError(
+                            botid_file, f"ugyldig prosent {row[j]!r}", row=r, column=header[j]
+                        ) from None
+        rows = _read_csv(group_file)
+        header = rows[0]
+        last = rows[-1]
+        by_group = {}
+        for j, h in enumerate(header):
+            if "Gruppe 1" in h:
+                by_group[1] = _pct(last[j]) / 100
+            elif "Gruppe 2" in h:
+                by_group[2] = _pct(last[j]) / 100
+        retention = {}
+        for c, v in zip(munis.county.tolist(), munis.county_retention.tolist()):
+            if not np.isnan(v):
+                retention[c] = v / 100
+        if not retention:
+            raise UserError(
+                "databasen mangler bofasthet per fylke (bofasthet_fylker); "
+                "kjør `bli import ../shared/data`"
+            )
+        ukr_share = _ratio(
+            store,
+            "measure = 'bosatte_flyktninger' AND dataset = 'kommuner_bosetting' "
+            "AND dims = 'gruppe=ukrainere'",
+            "measure = 'bosatte_flyktninger' AND dataset = 'kommuner_bosetting' AND dims = ''",
+        )
+        kj = "dataset = 'kommuner_bosetting_kjonn_alder' AND measure = 'bosatte_flyktninger'"
+        female = _ratio(store, kj + " AND dims LIKE '%kjonn=Kvinner%'", kj)
+        over55 = _ratio(store, kj + " AND dims LIKE '%aldersgruppe=Over 55%'", kj)
+        minors = _ratio(
+            store,
+            "measure = 'enslige_mindreaarige_bosatt' AND dataset = 'kommuner_bosetting'",
+            "measure = 'bosatte_flyktninger' AND dataset = 'kommuner_bosetting' AND dims = ''",
+        )
+        return cls(
+            employment=employment,
+            employment_by_group=by_group,
+            employment_by_group_year=int(last[0]),
+            retention=retention,
+            ukrainian_share=ukr_share,
+            female_share=female,
+            over55_share=over55,
+            minor_share=minors,
+            sources={
+                "employment": str(botid_file),
+                "employment_by_group": str(group_file),
+                "retention": "store: bofasthet_fylker/bofasthet",
+                "shares": "store: kommuner_bosetting, kommuner_bosetting_kjonn_alder",
+            },
+        )
+
+
+def _read_csv(path: Path) -> list[list[str]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(path, "filen finnes ikke; oppgi datamappen med --data") from None
+    return [r for r in csv.reader(text.splitlines()) if r]
+
+
+def _ratio(store: Any, num_where: str, den_where: str) -> float:
+    """Sum of ok values matching ``num_where`` over those matching ``den_where``, over
+    the years both have. Suppressed cells are left out of both, never filled in."""
+    sql = (
+        "SELECT sum(value) AS v FROM observation WHERE status = 'ok' AND {w} "
+        "AND year IN (SELECT year FROM observation WHERE {n}) "
+        "AND year IN (SELECT year FROM observation WHERE {d})"
+    )
+    num = store.query(sql.format(w=num_where, n=num_where, d=den_where))[0]["v"]
+    den = store.query(sql.format(w=den_where, n=num_where, d=den_where))[0]["v"]
+    if not den or num is None:
+        raise UserError(
+            "databasen mangler bosettingstall til kalibreringen; kjør `bli import ../shared/data`"
+        )
+    return float(num) / float(den)
+
+
+# -- municipality effects ----------------------------------------------------------
+def _std(x: np.ndarray) -> np.ndarray:
+    filled = np.where(np.isnan(x), np.nanmean(x), x)
+    sd = filled.std()
+    return (filled - filled.mean()) / (sd if sd > 0 else 1.0)
+
+
+@dataclass
+class MunicipalitySignals:
+    central: np.ndarray  # minus standardised centrality (higher = more central)
+    size: np.ndarray  # standardised log population
+    district: np.ndarray  # 1 for centrality 5–6
+    gp: np.ndarray  # standardised spare GP capacity
+
+
+def municipality_signals(munis: MunicipalityTable) -> MunicipalitySignals:
+    return MunicipalitySignals(
+        central=-_std(munis.centrality),
+        size=_std(np.log(munis.population)),
+        district=(np.nan_to_num(munis.centrality) >= 5).astype(float),
+        gp=_std(munis.gp_spare_capacity),
+    )
+
+
+def settlement_weights(munis: MunicipalityTable) -> np.ndarray:
+    """Where households are settled: the 2024 decision (vedtak), else the mean settled."""
+    w = np.where(np.isnan(munis.vedtak), munis.settled_refugees_mean, munis.vedtak)
+    w = np.nan_to_num(w, nan=0.0)
+    if w.sum() <= 0:
+        raise UserError("databasen har verken vedtak eller bosettingstall per kommune")
+    return w / w.sum()
+
+
+# -- persons --------------------------------------------------------------------------
+def generate_cohort(
+    n_persons: int, targets: CalibrationTargets, munis: MunicipalityTable, seed: int = 1
+) -> Cohort:
+    """About ``n_persons`` persons in households (the last household may overshoot)."""
+    if n_persons < 1:
+        raise UserError("antall personer må være minst 1")
+    rng = np.random.default_rng(seed)
+    settle_w = settlement_weights(munis)
+    types = list(HOUSEHOLD_TYPES)
+    type_p = np.array(list(HOUSEHOLD_TYPES.values()))
+    other = list(OTHER_COUNTRY_WEIGHTS)
+    other_p = np.array(list(OTHER_COUNTRY_WEIGHTS.values()))
+    other_p /= other_p.sum()
+    rows: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "household_id",
+            "age",
+            "role",
+            "country_group",
+            "tie_municipality",
+            "tie_kind",
+            "unaccompanied_minor",
+        )
+    }
+    n = 0
+    h = 0
+    while n < n_persons:
+        h += 1
+        hid = f"S{seed}-H{h:06d}"
+        if rng.random() < targets.minor_share:
+            members = [("ema", int(rng.integers(13, 18)))]
+        else:
+            kind = types[rng.choice(len(types), p=type_p)]
+            adults = 2 if kind.startswith("par") else 1
+            members = [("voksen", 0) for _ in range(adults)]
+            if kind in ("enslig_forsorger", "par_med_barn"):
+                members += [("barn", int(rng.integers(0, 18))) for _ in range(1 + rng.poisson(1.2))]
+        group = (
+            "ukraina"
+            if rng.random() < targets.ukrainian_share
+            else other[rng.choice(len(other), p=other_p)]
+        )
+        tie_code, tie_kind = "", ""
+        u = rng.random()
+        if u < TIE_SHARE["hard"]:
+            tie_kind = "hard"
+        elif u < TIE_SHARE["hard"] + TIE_SHARE["soft"]:
+            tie_kind = "soft"
+        if tie_kind:
+            tie_code = str(munis.codes[rng.choice(len(munis), p=settle_w)])
+        for role, age in members:
+            rows["household_id"].append(hid)
+            rows["age"].append(age)
+            rows["role"].append(role)
+            rows["country_group"].append(group)
+            rows["tie_municipality"].append(tie_code)
+            rows["tie_kind"].append(tie_kind)
+            rows["unaccompanied_minor"].append(role == "ema")
+        n += len(members)
+    role = np.array(rows["role"], dtype=object)
+    total = len(role)
+    adult = role == "voksen"
+    # Share over 55 among all persons = published share -> probability for adults.
+    p_old = min(1.0, targets.over55_share * total / max(adult.sum(), 1))
+    old = adult & (rng.random(total) < p_old)
+    age = np.array(rows["age"], dtype=np.int64)
+    age[adult] = rng.integers(18, 56, adult.sum())
+    age[old] = rng.integers(56, 76, old.sum())
+    # Sex: couples are one woman, one man; everyone else drawn so the total share of
+    # women equals the published share.
+    hh = np.array(rows["household_id"], dtype=object)
+    sex = np.where(rng.random(total) < 0.5, "K", "M").astype(object)
+    first_adult = np.zeros(total, dtype=bool)
+    second_adult = np.zeros(total, dtype=bool)
+    prev = None
+    count = 0
+    for i in range(total):
+        if hh[i] != prev:
+            prev, count = hh[i], 0
+        if adult[i]:
+            count += 1
+            first_adult[i] = count == 1
+            second_adult[i] = count == 2
+    couple_second = second_adult
+    couple_first = first_adult & np.isin(hh, hh[couple_second])
+    sex[couple_first] = "K"
+    sex[couple_second] = "M"
+    free = ~(couple_first | couple_second)
+    women_fixed = couple_first.sum()
+    p_f = (targets.female_share * total - women_fixed) / max(free.sum(), 1)
+    sex[free] = np.where(rng.random(free.sum()) < np.clip(p_f, 0, 1), "K", "M")
+    groups = np.array(rows["country_group"], dtype=object)
+    education = np.empty(total, dtype=object)
+    for g in COUNTRY_GROUPS:
+        sel = groups == g
+        education[sel] = rng.choice(EDUCATION_LEVELS, size=sel.sum(), p=EDUCATION_MIX[g])
+    young = age < 16
+    education[young] = np.where(age[young] < 7, "ingen", "grunnskole")
+    norwegian = rng.choice(NORWEGIAN_LEVELS, size=total, p=NORWEGIAN_MIX).astype(object)
+    support = rng.random(total) < SUPPORT_NEED_SHARE
+    cols = {
+        "person_id": np.array([f"S{seed}-P{i + 1:06d}" for i in range(total)], dtype=object),
+        "household_id": hh,
+        "age": age.astype(np.int16),
+        "sex": sex,
+        "education": education,
+        "norwegian_level": norwegian,
+        "country_group": groups,
+        "unaccompanied_minor": np.array(rows["unaccompanied_minor"], dtype=bool),
+        "support_need": support,
+        "tie_municipality": np.array(rows["tie_municipality"], dtype=object),
+        "tie_kind": np.array(rows["tie_kind"], dtype=object),
+    }
+    return _assemble(cols, synthetic=True, source=f"syntetisk (frø {seed})")
+
+
+# -- outcomes ---------------------------------------------------------------------------
+def _band(years: np.ndarray) -> np.ndarray:
+    out = np.empty(years.shape, dtype=object)
+    for name, lo, hi in BOTID_BANDS:
+        out[(years >= lo) & (years <= hi)] = name
+    return out
+
+
+def relative_logit(
+    cohort: Cohort, munis: MunicipalityTable, muni_index: np.ndarray, years: np.ndarray
+) -> np.ndarray:
+    """The uncalibrated part of the outcome log-odds (assumed effects, documented)."""
+    e = ASSUMED_EFFECTS
+    sig = municipality_signals(munis)
+    age_now = cohort.age.astype(np.int64) + years
+    z = np.zeros(len(cohort))
+    for level in EDUCATION_LEVELS[1:]:
+        z += e[f"utdanning_{level}"] * (cohort.education == level)
+    for level in NORWEGIAN_LEVELS[1:]:
+        z += e[f"norsk_{level}"] * (cohort.norwegian_level == level)
+    female = cohort.sex == "K"
+    children = np.zeros(len(cohort), dtype=bool)
+    for rows in cohort.households:
+        minors = cohort.age[rows] < 18
+        children[rows] = (minors.sum() - minors) > 0
+    z += e["kvinne"] * female + e["kvinne_med_barn"] * (female & children)
+    z += e["alder_15_24"] * (age_now <= 24)
+    z += e["alder_45_54"] * ((age_now >= 45) & (age_now <= 54)) + e["alder_55_plus"] * (
+        age_now >= 55
+    )
+    z += e["oppfolgingsbehov"] * cohort.support_need
+    for g in COUNTRY_GROUPS:
+        key = f"land_{g}"
+        if key in e:
+            z += e[key] * (cohort.country_group == g)
+    c, s, d, gp = (
+        sig.central[muni_index],
+        sig.size[muni_index],
+        sig.district[muni_index],
+        sig.gp[muni_index],
+    )
+    z += e["kommune_sentral"] * c + e["kommune_storrelse"] * s
+    z += e["hoyere_x_sentral"] * (cohort.education == "hoyere") * c
+    low = np.isin(cohort.education, ("ingen", "grunnskole"))
+    z += e["lav_utdanning_x_distrikt"] * low * d
+    z += e["oppfolging_x_fastlege"] * cohort.support_need * gp
+    z += e["norsk_B_x_distrikt"] * np.isin(cohort.norwegian_level, ("B1", "B2")) * d
+    return z
+
+
+def in_outcome_scope(cohort: Cohort, years: np.ndarray) -> np.ndarray:
+    age_now = cohort.age.astype(np.int64) + years
+    return (age_now >= OUTCOME_AGE[0]) & (age_now <= OUTCOME_AGE[1])
+
+
+def calibrated_probability(
+    cohort: Cohort,
+    munis: MunicipalityTable,
+    muni_index: np.ndarray,
+    years: np.ndarray,
+    targets: CalibrationTargets,
+) -> np.ndarray:
+    """P(employed) per person, with each (SSB group, botid band) cell's intercept solved
+    so the cell's mean equals the published rate. nan outside the outcome age range."""
+    z = relative_logit(cohort, munis, muni_index, years)
+    scope = in_outcome_scope(cohort, years)
+    ssb = np.array([SSB_COUNTRY_GROUP[g] for g in cohort.country_group.tolist()])
+    band = _band(years)
+    p = np.full(len(cohort), np.nan)
+    for (g, b), target in targets.employment.items():
+        cell = scope & (ssb == g) & (band == b)
+        if cell.any():
+            p[cell] = _sigmoid(z[cell] + _solve_shift(z[cell], target))
+    return p
+
+
+def generate_extract(
+    n_persons: int,
+    targets: CalibrationTargets,
+    munis: MunicipalityTable,
+    seed: int = 1,
+    max_years: int = 12,
+) -> tuple[TrainingExtract, np.ndarray, np.ndarray]:
+    """A synthetic historical extract: cohort + municipality + botid + outcome.
+
+    Households are settled in proportion to the municipalities' decisions; years of
+    residence are drawn uniformly 1..``max_years`` per household (a sample design, not
+    a published figure). Returns the extract, the retention flag per person
+    (bofast, 1 = still in the first municipality) and the calibrated probabilities.
+    """
+    cohort = generate_cohort(n_persons, targets, munis, seed)
+    rng = np.random.default_rng(seed + 1_000_003)
+    hh_of = cohort.household_of_person()
+    settle_w = settlement_weights(munis)
+    hh_muni = rng.choice(len(munis), size=cohort.n_households, p=settle_w)
+    # A hard tie is honoured; a soft tie with probability 1/2.
+    for k, rows in enumerate(cohort.households):
+        kind = cohort.tie_kind[rows[0]]
+        if kind == "hard" or (kind == "soft" and rng.random() < 0.5):
+            hh_muni[k] = munis.index(cohort.tie_municipality[rows[0]])
+    hh_years = rng.integers(1, max_years + 1, size=cohort.n_households)
+    muni_index = hh_muni[hh_of]
+    years = hh_years[hh_of].astype(np.int16)
+    p = calibrated_probability(cohort, munis, muni_index, years.astype(np.int64), targets)
+    outcome = np.where(np.isnan(p), -1, rng.random(len(cohort)) < np.nan_to_num(p)).astype(np.int8)
+    # Retention per household, county intercept solved to the published share.
+    sig = municipality_signals(munis)
+    e = ASSUMED_EFFECTS
+    zr = e["bofast_sentral"] * sig.central[hh_muni] + e["bofast_storrelse"] * sig.size[hh_muni]
+    hh_county = munis.county[hh_muni]
+    stay = np.zeros(cohort.n_households, dtype=bool)
+    for county, share in targets.retention.items():
+        sel = hh_county == county
+        if sel.any():
+            pr = _sigmoid(zr[sel] + _solve_shift(zr[sel], share))
+            stay[sel] = rng.random(sel.sum()) < pr
+    unknown = ~np.isin(hh_county, list(targets.retention))
+    stay[unknown] = rng.random(unknown.sum()) < np.mean(list(targets.retention.values()))
+    extract = TrainingExtract(cohort, munis.codes[muni_index], years, outcome)
+    return extract, stay[hh_of].astype(np.int8), p
+
+
+# -- checks ----------------------------------------------------------------------------------
+def calibration_check(
+    extract: TrainingExtract,
+    targets: CalibrationTargets,
+    munis: MunicipalityTable,
+    bofast: np.ndarray | None = None,
+) -> list[dict[str, Any]]:
+    """Simulated vs published rates for every calibrated cell."""
+    cohort = extract.cohort
+    scope = extract.outcome >= 0
+    ssb = np.array([SSB_COUNTRY_GROUP[g] for g in cohort.country_group.tolist()])
+    band = _band(extract.years.astype(np.int64))
+    out: list[dict[str, Any]] = []
+    for (g, b), target in sorted(targets.employment.items()):
+        cell = scope & (ssb == g) & (band == b)
+        out.append(
+            {
+                "mål": "sysselsatt",
+                "gruppe": f"Gruppe {g}-land",
+                "botid": b,
+                "publisert": target,
+                "simulert": float(extract.outcome[cell].mean()) if cell.any() else float("nan"),
+                "antall": int(cell.sum()),
+            }
+        )
+    if bofast is not None:
+        pos = {c: j for j, c in enumerate(munis.codes.tolist())}
+        county = munis.county[[pos[c] for c in extract.municipality.tolist()]]
+        firsts = np.array([rows[0] for rows in cohort.households])
+        for c, target in sorted(targets.retention.items()):
+            sel = firsts[county[firsts] == c]
+            out.append(
+                {
+                    "mål": "bofast",
+                    "gruppe": f"fylke {c}",
+                    "botid": "",
+                    "publisert": target,
+                    "simulert": float(bofast[sel].mean()) if sel.size else float("nan"),
+                    "antall": int(sel.size),
+                }
+            )
+    return out
+
+
+def write_extract(extract: TrainingExtract, bofast: np.ndarray, path: str | Path) -> None:
+    from bliatlas.settlement.cohort import write_cohort
+
+    outcome = np.where(extract.outcome < 0, "", extract.outcome.astype(str)).astype(object)
+    write_cohort(
+        extract.cohort,
+        path,
+        extra={
+            "kommune": extract.municipality,
+            "botid": extract.years,
+            "utfall": outcome,
+            "bofast": bofast,
+        },
+    )
