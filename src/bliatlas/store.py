@@ -183,23 +183,14 @@ class Store:
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         """Run ``sql`` and return the rows as dicts."""
         with self._lock:
-            cur = self._con.cursor()
-            try:
-                cur.execute(sql, params or [])
-                names = [d[0] for d in cur.description]
-                return [dict(zip(names, row)) for row in cur.fetchall()]
-            finally:
-                cur.close()
+            cur = self._con.execute(sql, params or [])
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
 
     def query_arrays(self, sql: str, params: Sequence[Any] | None = None) -> dict[str, Any]:
         """Run ``sql`` and return the result as a dict of numpy arrays, one per column."""
         with self._lock:
-            cur = self._con.cursor()
-            try:
-                cur.execute(sql, params or [])
-                return cur.fetchnumpy()
-            finally:
-                cur.close()
+            return self._con.execute(sql, params or []).fetchnumpy()
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         with self._lock:

@@ -42,6 +42,9 @@ class ParsedSource:
     licence: str
     observations: list[Observation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Reference tables a source carries besides observations: 'regions' (registry rows),
+    # 'kostra_groups', 'geometry' (code, level, official_name, geojson).
+    reference: dict[str, list[dict]] = field(default_factory=dict)
 
 
 def dims_key(dims: dict[str, str]) -> str:

@@ -1,0 +1,330 @@
+"""Validate parsed sources, place them on the 2024 regions, and load them into the store.
+
+``import_paths`` parses *every* file first — a bad file raises before anything is
+written — then writes all of them in one transaction. Re-importing a file whose
+content (sha256) is already in the store for the same dataset changes nothing; a new
+version of a dataset replaces values key by key and moves the old ones to
+``observation_history``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+
+from bliatlas.errors import InputError
+from bliatlas.regions.crosswalk import Crosswalk
+from bliatlas.regions.registry import Region, Registry
+from bliatlas.sources.files import expand, parse_file
+from bliatlas.sources.records import MISSING, OK, SUPPRESSED, ParsedSource, dims_key
+from bliatlas.store import Store
+
+ADDITIVE_UNITS = {"personer", "kroner", "antall"}
+REGISTRY_DATASET = "kommuner_bosetting"
+_ORDER = {REGISTRY_DATASET: 0, "geo_kommune": 1, "geo_fylke": 1, "kostra_grupper": 2}
+KEY_COLUMNS = ("dataset", "measure", "region_code", "year", "dims", "unit")
+
+
+@dataclass
+class ImportResult:
+    source: str
+    dataset: str
+    status: str                 # 'importert' | 'uendret'
+    n_values: int = 0
+    n_new: int = 0
+    n_changed: int = 0
+    n_unassigned: int = 0
+    warnings: list[str] = field(default_factory=list)
+    import_id: int | None = None
+
+
+@dataclass
+class _Prepared:
+    parsed: ParsedSource
+    sha256: str
+    source_path: str | None
+    rows: dict[str, list] = field(default_factory=lambda: defaultdict(list))
+    unassigned: list[tuple] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- registry ------------------------------------------------------------------------
+def _registry_from_reference(parsed: ParsedSource, official: dict[str, str]) -> list[Region]:
+    regions = []
+    for r in parsed.reference["regions"]:
+        regions.append(Region(
+            code=r["code"], level="kommune", name=official.get(r["code"]) or r["name"],
+            short_name=r["name"], county_code=r["county_code"], centrality=r["centrality"],
+            kostra_group=r["kostra_group"], robek=r["robek"],
+        ))
+    for c in parsed.reference["counties"]:
+        regions.append(Region(code=c["code"], level="fylke",
+                              name=official.get(c["code"]) or c["name"], short_name=c["name"]))
+    return regions
+
+
+def _official_names(store: Store, batch: list[ParsedSource]) -> dict[str, str]:
+    names = {r["code"]: r["official_name"] for r in store.query(
+        "SELECT code, official_name FROM region_geometry")}
+    for p in batch:
+        for g in p.reference.get("geometry", []):
+            names[g["code"]] = g["official_name"]
+    return names
+
+
+# -- placing observations on 2024 regions ---------------------------------------------
+def prepare(parsed: ParsedSource, crosswalk: Crosswalk, strict: bool = False,
+            source_path: str | None = None) -> _Prepared:
+    """Resolve regions, aggregate merged municipalities, flag conflicts and splits."""
+    prep = _Prepared(parsed, "", source_path)
+    path = source_path or parsed.source
+    by_source: dict[tuple, tuple] = {}
+    conflicts: dict[tuple, list] = {}
+    groups: dict[tuple, list] = defaultdict(list)
+    split_years: dict[str, set[int]] = defaultdict(set)
+    notes_for_split: dict[str, list[str]] = {}
+
+    for o in parsed.observations:
+        dk = dims_key(o.dims)
+        skey = (o.measure, o.region_code or o.region_name, o.year, dk, o.unit)
+        prev = by_source.get(skey)
+        if prev is not None:
+            if (prev[0], prev[1]) != (o.value, o.status):
+                if strict:
+                    raise InputError(
+                        path, f"dobbel nøkkel {o.region_code} {o.year} {o.measure} {o.dims} med "
+                        f"ulike verdier (rad {prev[2]}: {prev[0]}, rad {o.row}: {o.value}); "
+                        "forventet én verdi per nøkkel", row=o.row)
+                conflicts.setdefault(skey, [prev]).append((o.value, o.status, o.row))
+            continue
+        by_source[skey] = (o.value, o.status, o.row)
+        res = crosswalk.resolve(o.region_code, o.region_name)
+        if res.assigned:
+            groups[(o.measure, res.targets[0], o.year, dk, o.unit)].append(
+                (o.value, o.status, o.status_note, o.region_code, skey))
+        elif res.kind in ("split", "outside"):
+            prep.unassigned.append((parsed.dataset, o.measure, o.region_code, o.region_name,
+                                    o.year, dk, o.unit, o.value, o.status, res.reason))
+            if res.kind == "split" and o.status != MISSING:
+                for succ in res.successors:
+                    split_years[succ].add(o.year)
+                    notes_for_split[succ] = notes_for_split.get(succ, []) + [o.region_code]
+        else:
+            raise InputError(path, res.reason or f"ukjent region {o.region_code!r}", row=o.row,
+                             column="region")
+
+    for skey, entries in conflicts.items():
+        rows = ", ".join(f"rad {r}: {'prikket' if s == SUPPRESSED else v}" for v, s, r in entries)
+        prep.warnings.append(
+            f"{path}: motstridende verdier for {skey[1]} {skey[2]} {skey[0]} {skey[3]} ({rows}); "
+            "lagret som manglende")
+
+    rows = prep.rows
+    for (measure, target, year, dk, unit), contribs in groups.items():
+        conflict_rows = [c for c in contribs if c[4] in conflicts]
+        if conflict_rows:
+            value, status = None, MISSING
+            note = "motstridende verdier i kilden (" + ", ".join(
+                f"rad {r}" for _, _, r in conflicts[conflict_rows[0][4]]) + ")"
+        elif len(contribs) == 1:
+            value, status, note = contribs[0][0], contribs[0][1], contribs[0][2]
+        else:
+            value, status, note = _combine(contribs, unit)
+        if target in split_years and year in split_years[target]:
+            extra = ("tallet dekker ikke den delen av " + ", ".join(
+                sorted(set(notes_for_split[target]))) + " som ble delt og delvis lagt til kommunen")
+            note = f"{note}; {extra}" if note else extra
+        rows["dataset"].append(parsed.dataset)
+        rows["measure"].append(measure)
+        rows["region_code"].append(target)
+        rows["year"].append(year)
+        rows["dims"].append(dk)
+        rows["unit"].append(unit)
+        rows["value"].append(value if status == OK else None)
+        rows["status"].append(status)
+        rows["status_note"].append(note)
+    return prep
+
+
+def _combine(contribs: list[tuple], unit: str) -> tuple[float | None, str, str | None]:
+    present = [c for c in contribs if c[1] != MISSING]
+    codes = ", ".join(sorted({c[3] for c in present})) or ", ".join(sorted({c[3] for c in
+                                                                         contribs}))
+    if not present:
+        return None, MISSING, None
+    if len(present) == 1:
+        return present[0][0], present[0][1], present[0][2]
+    if unit not in ADDITIVE_UNITS:
+        return None, MISSING, (f"andeler kan ikke legges sammen for sammenslåtte kommuner "
+                               f"(kilder: {codes})")
+    if any(c[1] == SUPPRESSED for c in present):
+        return None, SUPPRESSED, f"omfatter prikkede tall (sum av {codes})"
+    return float(sum(c[0] for c in present)), OK, f"sum av {codes}"
+
+
+# -- writing ---------------------------------------------------------------------------
+def _next_import_id(store: Store) -> int:
+    return int(store.query("SELECT coalesce(max(import_id), 0) + 1 AS n FROM import")[0]["n"])
+
+
+def _write(store: Store, prep: _Prepared, imported_at: datetime) -> ImportResult:
+    parsed = prep.parsed
+    import_id = _next_import_id(store)
+    result = ImportResult(parsed.source, parsed.dataset, "importert", import_id=import_id,
+                          warnings=list(prep.warnings))
+    ref = parsed.reference
+    if "regions" in ref:
+        store.execute("DELETE FROM region")
+        official = {r["code"]: r["official_name"] for r in store.query(
+            "SELECT code, official_name FROM region_geometry")}
+        rows = [(r.code, r.level, r.name, r.short_name, r.county_code, r.centrality,
+                 r.kostra_group, r.robek, import_id)
+                for r in _registry_from_reference(parsed, official)]
+        store.executemany("INSERT INTO region VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    if "kostra_groups" in ref:
+        store.execute("DELETE FROM kostra_group")
+        store.executemany(
+            "INSERT INTO kostra_group VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(g["code"], g["name"], g["population_band"], g["bound_costs"], g["free_income"],
+              g["n_municipalities"], import_id) for g in ref["kostra_groups"]])
+    if "geometry" in ref:
+        level = ref["geometry"][0]["level"]
+        store.execute("DELETE FROM region_geometry WHERE level = ?", [level])
+        store.executemany(
+            "INSERT INTO region_geometry VALUES (?, ?, ?, ?, ?)",
+            [(g["code"], g["level"], g["official_name"], g["geojson"], import_id)
+             for g in ref["geometry"]])
+        store.execute(
+            "UPDATE region SET name = g.official_name FROM region_geometry g "
+            "WHERE region.code = g.code AND g.official_name <> ''")
+
+    n_values = len(prep.rows.get("dataset", []))
+    if n_values:
+        table = pa.table({
+            "dataset": pa.array(prep.rows["dataset"], pa.string()),
+            "measure": pa.array(prep.rows["measure"], pa.string()),
+            "region_code": pa.array(prep.rows["region_code"], pa.string()),
+            "year": pa.array(prep.rows["year"], pa.int32()),
+            "dims": pa.array(prep.rows["dims"], pa.string()),
+            "unit": pa.array(prep.rows["unit"], pa.string()),
+            "value": pa.array(prep.rows["value"], pa.float64()),
+            "status": pa.array(prep.rows["status"], pa.string()),
+            "status_note": pa.array(prep.rows["status_note"], pa.string()),
+        })
+        store.register("incoming", table)
+        try:
+            store.execute("CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM incoming")
+        finally:
+            store.unregister("incoming")
+        join = " AND ".join(f"o.{k} = s.{k}" for k in KEY_COLUMNS)
+        differs = ("(o.value IS DISTINCT FROM s.value OR o.status <> s.status "
+                   "OR o.status_note IS DISTINCT FROM s.status_note)")
+        counts = store.query(
+            f"SELECT count(*) FILTER (WHERE o.dataset IS NULL) AS n_new, "
+            f"count(*) FILTER (WHERE o.dataset IS NOT NULL AND {differs}) AS n_changed "
+            f"FROM staging s LEFT JOIN observation o ON {join}")[0]
+        store.execute(
+            f"INSERT INTO observation_history SELECT o.*, ? FROM observation o "
+            f"JOIN staging s ON {join} WHERE {differs}", [import_id])
+        store.execute(
+            f"INSERT INTO observation SELECT s.dataset, s.measure, s.region_code, s.year, "
+            f"s.dims, s.unit, s.value, s.status, s.status_note, ? FROM staging s "
+            f"LEFT JOIN observation o ON {join} WHERE o.dataset IS NULL OR {differs} "
+            f"ON CONFLICT DO UPDATE SET value = excluded.value, status = excluded.status, "
+            f"status_note = excluded.status_note, import_id = excluded.import_id",
+            [import_id])
+        store.execute("DROP TABLE staging")
+        result.n_new, result.n_changed = int(counts["n_new"]), int(counts["n_changed"])
+    result.n_values = n_values
+    if prep.unassigned:
+        store.executemany(
+            "INSERT INTO observation_unassigned VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*u, import_id) for u in prep.unassigned])
+    result.n_unassigned = len(prep.unassigned)
+    store.execute(
+        "INSERT INTO import VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [import_id, parsed.publisher, parsed.dataset, parsed.source, prep.source_path,
+         parsed.format, prep.sha256, parsed.licence, imported_at, n_values, result.n_new,
+         result.n_changed, result.n_unassigned,
+         "; ".join(parsed.notes + prep.warnings) or None])
+    return result
+
+
+def _already_imported(store: Store, dataset: str, digest: str) -> bool:
+    return bool(store.query(
+        "SELECT 1 FROM import WHERE dataset = ? AND content_sha256 = ? LIMIT 1", [dataset, digest]))
+
+
+def load_parsed_batch(store: Store, batch: list[tuple[ParsedSource, str, str | None]],
+                      strict: bool = False) -> list[ImportResult]:
+    """Place and write several parsed sources in one transaction (all or nothing)."""
+    batch = sorted(batch, key=lambda b: _ORDER.get(b[0].dataset, 9))
+    results: list[ImportResult] = []
+    todo = []
+    for parsed, digest, source_path in batch:
+        if _already_imported(store, parsed.dataset, digest):
+            results.append(ImportResult(parsed.source, parsed.dataset, "uendret"))
+        else:
+            todo.append((parsed, digest, source_path))
+    if not todo:
+        return results
+
+    parsed_all = [p for p, _, _ in batch]
+    panel = next((p for p in parsed_all if "regions" in p.reference), None)
+    if panel is not None:
+        registry = Registry(_registry_from_reference(panel, _official_names(store, parsed_all)))
+    else:
+        registry = Registry.from_store(store)
+    crosswalk = Crosswalk(registry)
+    prepared = []
+    for parsed, digest, source_path in todo:
+        prep = prepare(parsed, crosswalk, strict=strict, source_path=source_path)
+        prep.sha256 = digest
+        prepared.append(prep)
+
+    imported_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    with store.transaction():
+        for prep in prepared:
+            results.append(_write(store, prep, imported_at))
+    return results
+
+
+def load_parsed(store: Store, parsed: ParsedSource, content_sha256: str,
+                source_path: str | None = None, strict: bool = False) -> ImportResult:
+    """Load one parsed source (e.g. an SSB API response) in its own transaction."""
+    return load_parsed_batch(store, [(parsed, content_sha256, source_path)], strict=strict)[0]
+
+
+def import_paths(store: Store, paths: list[Path], strict: bool = False,
+                 region: str | None = None) -> tuple[list[ImportResult], list[Path]]:
+    """Import files and directories; returns the results and the files skipped as not data."""
+    files, skipped = expand(paths)
+    if not files:
+        raise InputError(", ".join(map(str, paths)), "ingen datafiler (.csv, .xlsx, .json, "
+                         ".geojson) å importere")
+    batch = []
+    for f in files:
+        data = f.read_bytes()
+        parsed = parse_file(f, data) if region is None else _parse_with_region(f, data, region)
+        batch.append((parsed, sha256(data), str(f.resolve())))
+    return load_parsed_batch(store, batch, strict=strict), skipped
+
+
+def _parse_with_region(path: Path, data: bytes, region: str) -> ParsedSource:
+    from bliatlas.sources import tidy
+
+    try:
+        return parse_file(path, data)
+    except InputError as exc:
+        if "hvilket fylke" not in str(exc):
+            raise
+        return tidy.parse_tidy_csv(data, str(path), region=region)

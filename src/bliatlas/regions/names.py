@@ -1,0 +1,65 @@
+"""Name handling for Norwegian, Sami and Kven place names.
+
+Official names join language forms with " - " (``Guovdageaidnu - Kautokeino``,
+``Troms - Romsa - Tromssa``). Publishers add reform markers (``Moss (t.o.m. 2019)``)
+and disambiguators (``Sande (Vestfold)``). ``name_forms`` returns every form, and
+``fold`` makes a search key that is insensitive to case, diacritics and the
+æ/ø/å ↔ ae/oe/aa spellings people type on keyboards without them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_MARKER = re.compile(r"\((?:[^()]*\b(?:f\.o\.m\.|t\.o\.m\.)[^()]*)\)", re.IGNORECASE)
+_PAREN = re.compile(r"\s*\([^()]*\)")
+_REFORM_YEARS = re.compile(r"(f\.o\.m\.|t\.o\.m\.)\s*(\d{4})", re.IGNORECASE)
+
+# Letters that do not decompose under NFKD but have plain-Latin keyboard spellings.
+_LETTERS = {
+    "æ": "ae", "ø": "o", "å": "a", "ŋ": "n", "đ": "d", "ŧ": "t", "ʒ": "z", "ǯ": "z",
+    "ß": "ss", "ä": "a", "ö": "o", "ü": "u",
+}
+
+
+def strip_markers(name: str) -> str:
+    """``'Holmestrand (f.o.m. 2018, t.o.m. 2019)'`` → ``'Holmestrand'``; keeps other parentheses."""
+    return re.sub(r"\s+", " ", _MARKER.sub("", name.replace("\xa0", " "))).strip()
+
+
+def reform_years(name: str) -> tuple[int | None, int | None]:
+    """The (from, to) years a published name carries, e.g. ``(None, 2019)`` for ``t.o.m. 2019``."""
+    start = end = None
+    for kind, year in _REFORM_YEARS.findall(name):
+        if kind.lower().startswith("f"):
+            start = int(year)
+        else:
+            end = int(year)
+    return start, end
+
+
+def name_forms(name: str) -> list[str]:
+    """All language forms of a name, markers and disambiguators removed."""
+    base = _PAREN.sub("", strip_markers(name)).strip()
+    forms = [part.strip() for part in base.split(" - ") if part.strip()]
+    return forms or [base]
+
+
+def fold(text: str) -> str:
+    """A search key: lower case, no diacritics, æ→ae, ø→o, å→a; 'aa'→'a', 'oe'→'o'.
+
+    Both ``fold('Tromsø')`` and ``fold('Tromso')`` give ``'tromso'``; ``fold('Bærum')`` and
+    ``fold('Baerum')`` give ``'baerum'``; ``fold('Kárášjohka')`` gives ``'karasjohka'``.
+    """
+    text = text.replace("\xa0", " ").strip().lower()
+    out = []
+    for ch in text:
+        if ch in _LETTERS:
+            out.append(_LETTERS[ch])
+            continue
+        decomposed = unicodedata.normalize("NFKD", ch)
+        out.append("".join(c for c in decomposed if not unicodedata.combining(c)))
+    folded = "".join(out)
+    folded = folded.replace("aa", "a").replace("oe", "o")
+    return re.sub(r"[^a-z0-9]+", " ", folded).strip()

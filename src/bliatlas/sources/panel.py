@@ -1,0 +1,263 @@
+"""The national municipality panel (xlsx, one sheet), compiled from IMDi, SSB, KOSTRA and
+Helsedirektoratet. Each workbook is recognised by its header row, not its file name."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import openpyxl
+
+from bliatlas.errors import InputError
+from bliatlas.sources.records import (
+    MISSING,
+    OK,
+    SUPPRESSED,
+    Observation,
+    ParsedSource,
+    classify_cell,
+)
+
+LICENCE = "NLOD 2.0"
+# Region codes publishers use for what lies outside the municipality structure.
+OUTSIDE_CODES = {"21-22", "21", "22", "23", "2100", "2111", "2121", "2131", "2211", "2311",
+                 "Rest", "9999", "99"}
+PUBLISHER = "IMDi, SSB, KOSTRA og Helsedirektoratet (kommunepanel)"
+
+# (measure, dims, unit, value column, suppression-flag column or None)
+BOSETTING_COLUMNS = [
+    ("folkemengde", {}, "personer", "pop", None),
+    ("bosatte_flyktninger", {}, "personer", "innvandr", None),
+    ("bosatte_flyktninger", {"gruppe": "ukrainere"}, "personer", "ukrainere", "ukr_prikket"),
+    ("bosatte_flyktninger", {"gruppe": "ovrige"}, "personer", "ovrige", "ovr_prikket"),
+    ("enslige_mindreaarige_bosatt", {}, "personer", "ema", "ema_prikket"),
+    ("fastlege_venteliste", {}, "personer", "legeliste_n", None),
+    ("fastlege_venteliste_andel", {}, "prosent", "legeliste_pct", None),
+    ("fastlege_reservekapasitet", {}, "prosent", "lege_reservekapasitet", None),
+    ("anmodning", {}, "personer", "innvandr_anmodet", None),
+    ("vedtak", {}, "personer", "innvandr_vedtak", "innvandr_vedtak_string"),
+    ("bosatt", {}, "personer", "innvandr_bosatt", None),
+    ("bosatt", {"gruppe": "ukrainere"}, "personer", "ukr_bosatt", None),
+    ("avtalt_bosatt", {}, "personer", "innvandr_avtalt_bosatt", None),
+    ("avtalt_bosatt", {"gruppe": "ukrainere"}, "personer", "ukr_avtalt_bosatt", None),
+    ("ema_anmodning", {}, "personer", "ema_anmodet_2024", None),
+    ("ema_vedtak", {}, "personer", "ema_vedtak_2024", "ema_vedtak_2024_string"),
+]
+ONLY_2024 = {"anmodning", "vedtak", "bosatt", "avtalt_bosatt", "ema_anmodning", "ema_vedtak"}
+
+SHAPES: dict[str, set[str]] = {
+    "kommuner_bosetting": {"year", "Kommunenummer", "Kommune", "Fylke", "Fylkenummer",
+                           "sentralitet", "kostranr", "robek", "pop", "innvandr"},
+    "kommuner_bosetting_kjonn_alder": {"År", "Kommunenummer", "Kommune", "Kjønn", "Aldersgruppe",
+                                       "ukrainere", "ukr_prikket", "ovrige", "ovr_prikket"},
+    "enslige_mindreaarige": {"year", "Kommunenummer", "Kommunenavn", "ema", "ema_string",
+                             "prikket"},
+    "imdi_tilskudd": {"Enhet", "År", "Tilskuddstype", "Kommune", "Antall", "Kommunenummer",
+                      "Kommentar"},
+    "kostra_grupper": {"kostragruppe", "folkemengde", "bundekostnader",
+                       "frie_disponible_inntekter", "antall_kommuner"},
+}
+
+
+def read_sheet(data: bytes, path: str) -> tuple[list[str], list[tuple]]:
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise InputError(path, f"kan ikke lese xlsx-filen ({exc}); forventet en Excel-arbeidsbok")
+    ws = wb.worksheets[0]
+    rows = list(ws.iter_rows(values_only=True))
+    wb.close()
+    if not rows:
+        raise InputError(path, "arket er tomt; forventet en overskriftsrad og datarader")
+    header = [str(h).strip() if h is not None else "" for h in rows[0]]
+    return header, rows[1:]
+
+
+def detect_shape(header: list[str], path: str) -> str:
+    cols = set(header)
+    for name, required in SHAPES.items():
+        if required <= cols:
+            return name
+    best = max(SHAPES.items(), key=lambda kv: len(kv[1] & cols))
+    missing = sorted(best[1] - cols)
+    raise InputError(
+        path,
+        f"ukjent arbeidsbok: ligner mest på '{best[0]}', men mangler kolonnene "
+        f"{', '.join(missing)}",
+        row=1,
+    )
+
+
+class _Rows:
+    """Row access by column name, with errors naming file, row and column."""
+
+    def __init__(self, header: list[str], path: str) -> None:
+        self.index = {h: i for i, h in enumerate(header) if h}
+        self.path = path
+
+    def get(self, row: tuple, col: str):
+        i = self.index[col]
+        return row[i] if i < len(row) else None
+
+    def code(self, row: tuple, col: str, rownum: int, digits: int = 4) -> str:
+        raw = self.get(row, col)
+        text = str(raw).strip() if raw is not None else ""
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            text = str(int(raw)).zfill(digits)
+        if text in OUTSIDE_CODES:
+            return text
+        if not re.fullmatch(rf"\d{{{digits}}}", text):
+            raise InputError(self.path, f"forventet et {digits}-sifret nummer, fant {raw!r}",
+                             row=rownum, column=col)
+        return text
+
+    def year(self, row: tuple, col: str, rownum: int) -> int:
+        raw = self.get(row, col)
+        try:
+            year = int(raw)
+        except (TypeError, ValueError):
+            raise InputError(self.path, f"forventet et årstall, fant {raw!r}", row=rownum,
+                             column=col) from None
+        if not 1900 <= year <= 2100:
+            raise InputError(self.path, f"urimelig årstall {year}", row=rownum, column=col)
+        return year
+
+    def cell(self, row: tuple, col: str, rownum: int, flag_col: str | None = None):
+        raw = self.get(row, col)
+        flag = self.get(row, flag_col) if flag_col else None
+        try:
+            value, status, note = classify_cell(raw)
+        except ValueError as exc:
+            if flag_col and flag_col.endswith("_string") and isinstance(raw, str):
+                # a state in words where the number is not decided yet ('avventer vedtak')
+                return None, MISSING, raw.strip()
+            raise InputError(self.path, str(exc), row=rownum, column=col) from None
+        flag_text = str(flag).strip() if flag not in (None, "") else ""
+        if flag_text:
+            low = flag_text.lower()
+            if value is None and (low.startswith("prikket") or low.startswith("<")
+                                  or low.startswith("anonym")):
+                return None, SUPPRESSED, flag_text
+            if value is None and status == MISSING and flag_col and flag_col.endswith("_string"):
+                # a sentence instead of a number (e.g. 'Kommunen har ikke fattet vedtak')
+                return None, MISSING, flag_text
+            if value is not None and flag_col and not flag_col.endswith("_string"):
+                return value, OK, flag_text
+        return value, status, note
+
+
+def parse_panel_xlsx(data: bytes, path: str) -> ParsedSource:
+    header, rows = read_sheet(data, path)
+    shape = detect_shape(header, path)
+    name = path.rsplit("/", 1)[-1]
+    out = ParsedSource(PUBLISHER, shape, name, "panel-xlsx", LICENCE)
+    acc = _Rows(header, path)
+
+    def add(measure, dims, unit, code, year, cell, rownum, region_name=""):
+        value, status, note = cell
+        out.observations.append(Observation(shape, measure, code, region_name, year, dims, unit,
+                                            value, status, note, rownum))
+
+    if shape == "kostra_grupper":
+        groups = []
+        for rownum, row in enumerate(rows, start=2):
+            label = acc.get(row, "kostragruppe")
+            if label in (None, ""):
+                continue
+            m = re.search(r"(\d+)\s*$", str(label))
+            if not m:
+                raise InputError(path, f"forventet 'KOSTRA-gruppe N', fant {label!r}",
+                                 row=rownum, column="kostragruppe")
+            n = acc.get(row, "antall_kommuner")
+            groups.append({
+                "code": f"EKG{int(m.group(1)):02d}", "name": str(label).strip(),
+                "population_band": acc.get(row, "folkemengde"),
+                "bound_costs": acc.get(row, "bundekostnader"),
+                "free_income": acc.get(row, "frie_disponible_inntekter"),
+                "n_municipalities": int(n) if isinstance(n, (int, float)) else None,
+            })
+        out.reference["kostra_groups"] = groups
+        return out
+
+    for rownum, row in enumerate(rows, start=2):
+        if all(v in (None, "") for v in row):
+            continue
+        code = acc.code(row, "Kommunenummer", rownum)
+        if shape == "kommuner_bosetting":
+            year = acc.year(row, "year", rownum)
+            kname = str(acc.get(row, "Kommune") or "").replace("\xa0", " ").strip()
+            for measure, dims, unit, col, flag in BOSETTING_COLUMNS:
+                if col not in acc.index:
+                    continue
+                if measure in ONLY_2024 and year != 2024:
+                    continue
+                add(measure, dims, unit, code, year, acc.cell(row, col, rownum, flag), rownum,
+                    kname)
+            robek = str(acc.get(row, "robek") or "").strip().lower()
+            if robek not in ("robek", "ikke robek"):
+                raise InputError(path, f"forventet 'robek' eller 'ikke robek', fant {robek!r}",
+                                 row=rownum, column="robek")
+            add("robek", {}, "flagg", code, year, (1.0 if robek == "robek" else 0.0, OK, None),
+                rownum, kname)
+            _registry_row(out, acc, row, rownum, code, year, kname)
+        elif shape == "kommuner_bosetting_kjonn_alder":
+            year = acc.year(row, "År", rownum)
+            dims_base = {"kjonn": str(acc.get(row, "Kjønn")).strip(),
+                         "aldersgruppe": str(acc.get(row, "Aldersgruppe")).strip()}
+            for group, col, flag in (("ukrainere", "ukrainere", "ukr_prikket"),
+                                     ("ovrige", "ovrige", "ovr_prikket")):
+                add("bosatte_flyktninger", {**dims_base, "gruppe": group}, "personer", code,
+                    year, acc.cell(row, col, rownum, flag), rownum)
+        elif shape == "enslige_mindreaarige":
+            year = acc.year(row, "year", rownum)
+            value, status, note = acc.cell(row, "ema", rownum, "prikket")
+            if value is None and status == MISSING:
+                value, status, note = acc.cell(row, "ema_string", rownum)
+            add("enslige_mindreaarige_bosatt", {}, "personer", code, year,
+                (value, status, note), rownum)
+        elif shape == "imdi_tilskudd":
+            year = acc.year(row, "År", rownum)
+            unit = str(acc.get(row, "Enhet") or "").strip().lower()
+            if unit != "kroner" and not (unit == "" and acc.get(row, "Antall") is None):
+                raise InputError(path, f"forventet enheten 'Kroner', fant {unit!r}", row=rownum,
+                                 column="Enhet")
+            kind = str(acc.get(row, "Tilskuddstype") or "").strip()
+            if not kind:
+                raise InputError(path, "tilskuddstype mangler", row=rownum,
+                                 column="Tilskuddstype")
+            value, status, note = acc.cell(row, "Antall", rownum, "Kommentar")
+            comment = str(acc.get(row, "Kommentar") or "").strip()
+            if value is None and comment.lower().startswith("anonym"):
+                status, note = SUPPRESSED, comment
+            elif value is None and comment:
+                status, note = MISSING, comment
+            add("tilskudd", {"tilskuddstype": kind}, "kroner", code, year,
+                (value, status, note), rownum)
+    if shape == "kommuner_bosetting":
+        regs = out.reference.get("regions", [])
+        latest = max((r["year"] for r in regs), default=None)
+        out.reference["regions"] = [r for r in regs if r["year"] == latest]
+        out.reference["counties"] = list({
+            r["county_code"]: {"code": r["county_code"], "name": r["county_name"]}
+            for r in out.reference["regions"]
+        }.values())
+    return out
+
+
+def _registry_row(out, acc, row, rownum, code, year, kname) -> None:
+    centrality = acc.get(row, "sentralitet")
+    if not isinstance(centrality, (int, float)) or not 1 <= int(centrality) <= 6:
+        raise InputError(acc.path, f"forventet sentralitetsklasse 1–6, fant {centrality!r}",
+                         row=rownum, column="sentralitet")
+    kostra = str(acc.get(row, "kostranr") or "").strip()
+    if kostra and not re.fullmatch(r"EKG\d{2}", kostra):
+        raise InputError(acc.path, f"forventet KOSTRA-gruppe som 'EKG07', fant {kostra!r}",
+                         row=rownum, column="kostranr")
+    out.reference.setdefault("regions", []).append({
+        "year": year, "code": code, "name": kname,
+        "county_code": acc.code(row, "Fylkenummer", rownum, digits=2),
+        "county_name": str(acc.get(row, "Fylke") or "").replace("\xa0", " ").strip(),
+        "centrality": int(centrality), "kostra_group": kostra or None,
+        "robek": str(acc.get(row, "robek")).strip().lower() == "robek",
+    })
