@@ -1,0 +1,625 @@
+"""County recommendation (fylkets anbefaling): distribute a total across municipalities.
+
+An integer program solved with HiGHS (through ``scipy.optimize.milp``). For each
+municipality j, ``x_j`` persons (integer), ``y_j`` = 1 if it gets anyone (only when a
+minimum group size is set) and ``d_j`` the deviation from its proportional share of
+IMDi's request (anmodning).
+
+Objective (maximised), with the weights the planner sets (:data:`DEFAULT_WEIGHTS`)::
+
+    Σ_j x_j · ( w_utfall · utfall_j + w_fastlege · fastlege_j + w_erfaring · erfaring_j )
+      − w_anmodning · Σ_j d_j / (t_j + 10)
+
+* ``t_j`` = total × anmodning_j / Σ anmodning (the request scaled to the total); the
+  penalty is per person of deviation, relative to the size of the share (+10 so that
+  municipalities with a tiny share are not frozen);
+* ``utfall_j`` = the outcome model's mean predicted probability of work or education for
+  a reference cohort in municipality j, scaled to 0–1 over the municipalities (0 when
+  no model is given);
+* ``fastlege_j`` = spare GP capacity (%) scaled to 0–1; unknown → 0 (no credit);
+* ``erfaring_j`` = refugees settled per 1,000 inhabitants per year, 2022–2024 mean,
+  scaled to 0–1 (experience and services in place); suppressed → 0.
+
+Constraints: Σ x = total; x_j ≤ the municipality's decision (vedtak) when
+``use_decision``; floor/ceiling per 1,000 inhabitants; x_j = 0 or ≥ ``min_group``;
+at least ``district_priority`` × total in district municipalities (centrality 5–6).
+When no solution exists, each constraint family is dropped in turn to find the ones
+that bind, and the message says which (in Norwegian).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bliatlas.errors import UserError
+from bliatlas.settlement.features import MunicipalityTable
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "anmodning": 5.0,
+    "utfall": 1.0,
+    "fastlege": 0.3,
+    "erfaring": 0.3,
+}
+WEIGHT_LABELS: dict[str, str] = {
+    "anmodning": "følge IMDis anmodning",
+    "utfall": "forventet arbeid/utdanning (modell)",
+    "fastlege": "ledig fastlegekapasitet",
+    "erfaring": "erfaring med bosetting",
+}
+DEVIATION_OFFSET = 10.0
+DISTRICT_CENTRALITY = 5
+
+#: Parameters a scenario may set (``name=key:value,key:value``).
+SCENARIO_KEYS = (
+    "total",
+    "max_per_1000",
+    "min_per_1000",
+    "min_group",
+    "district_priority",
+    "use_decision",
+    *DEFAULT_WEIGHTS,
+)
+
+
+@dataclass
+class PlanParameters:
+    total: int
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    use_decision: bool = True
+    max_per_1000: float | None = None
+    min_per_1000: float | None = None
+    min_group: int = 0
+    district_priority: float = 0.0
+    name: str = "grunnlag"
+
+    def check(self) -> None:
+        if self.total < 0:
+            raise UserError("total må være 0 eller mer")
+        for k, v in self.weights.items():
+            if k not in DEFAULT_WEIGHTS:
+                raise UserError(f"ukjent vekt {k!r}; tillatt er " + ", ".join(DEFAULT_WEIGHTS))
+            if not math.isfinite(v) or v < 0:
+                raise UserError(f"vekten {k} må være et tall ≥ 0, fikk {v}")
+        if not 0 <= self.district_priority <= 1:
+            raise UserError("distriktsprioritet må være en andel mellom 0 og 1 (f.eks. 0,2)")
+        if self.min_group < 0:
+            raise UserError("minste gruppestørrelse må være 0 eller mer")
+        for name, v in (("max-per-1000", self.max_per_1000), ("min-per-1000", self.min_per_1000)):
+            if v is not None and (not math.isfinite(v) or v < 0):
+                raise UserError(f"--{name} må være et tall ≥ 0")
+        if (
+            self.max_per_1000 is not None
+            and self.min_per_1000 is not None
+            and self.min_per_1000 > self.max_per_1000
+        ):
+            raise UserError("--min-per-1000 kan ikke være større enn --max-per-1000")
+
+
+@dataclass
+class PlanRow:
+    code: str
+    name: str
+    county: str
+    persons: int
+    decision: float
+    request: float
+    population: float
+    centrality: float
+    per_1000: float
+    outcome: float  # nan without a model
+    reason: str
+
+
+@dataclass
+class Plan:
+    parameters: PlanParameters
+    rows: list[PlanRow]
+    objective: float
+    synthetic_outcome: bool
+    scope: str
+    has_outcome: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(r.persons for r in self.rows)
+
+    @property
+    def district_total(self) -> int:
+        return sum(r.persons for r in self.rows if r.centrality >= DISTRICT_CENTRALITY)
+
+
+def _scaled(x: np.ndarray) -> np.ndarray:
+    """0–1 over the municipalities; unknown → 0."""
+    ok = ~np.isnan(x)
+    out = np.zeros_like(x, dtype=float)
+    if ok.sum() == 0:
+        return out
+    lo, hi = x[ok].min(), x[ok].max()
+    out[ok] = (x[ok] - lo) / (hi - lo) if hi > lo else 1.0
+    return out
+
+
+def _fmt(v: float, decimals: int = 0) -> str:
+    s = f"{v:,.{decimals}f}".replace(",", " ").replace(".", ",")
+    return s
+
+
+@dataclass
+class _Problem:
+    upper: np.ndarray
+    lower: np.ndarray
+    district: np.ndarray
+    min_group: int
+    district_need: int
+    total: int
+
+
+def _bounds(munis: MunicipalityTable, p: PlanParameters, drop: frozenset[str]) -> _Problem:
+    m = len(munis)
+    upper = np.full(m, float(p.total))
+    lower = np.zeros(m)
+    if p.use_decision and "vedtak" not in drop:
+        dec = np.where(np.isnan(munis.vedtak), np.inf, munis.vedtak)
+        upper = np.minimum(upper, dec)
+    pop = np.nan_to_num(munis.population, nan=0.0)
+    if p.max_per_1000 is not None and "tak" not in drop:
+        upper = np.minimum(upper, np.floor(p.max_per_1000 * pop / 1000.0 + 1e-9))
+    if p.min_per_1000 is not None and "gulv" not in drop:
+        lower = np.ceil(p.min_per_1000 * pop / 1000.0 - 1e-9)
+    district = np.nan_to_num(munis.centrality) >= DISTRICT_CENTRALITY
+    need = 0 if "distrikt" in drop else math.ceil(p.district_priority * p.total - 1e-9)
+    min_group = 0 if "gruppe" in drop else p.min_group
+    return _Problem(upper, lower, district, min_group, need, p.total)
+
+
+def _solve(
+    munis: MunicipalityTable,
+    p: PlanParameters,
+    score: np.ndarray,
+    target: np.ndarray,
+    drop: frozenset[str] = frozenset(),
+) -> tuple[np.ndarray, float] | None:
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csr_matrix, hstack, identity, vstack
+
+    prob = _bounds(munis, p, drop)
+    m = len(munis)
+    if np.any(prob.lower > prob.upper):
+        return None
+    lam = p.weights.get("anmodning", 0.0)
+    use_y = prob.min_group > 0
+    n_var = 3 * m if use_y else 2 * m
+    # variables: x (m), d (m), [y (m)]
+    c = np.zeros(n_var)
+    c[:m] = -score
+    c[m : 2 * m] = lam / (target + DEVIATION_OFFSET)
+    lb = np.zeros(n_var)
+    ub = np.full(n_var, np.inf)
+    lb[:m] = prob.lower
+    ub[:m] = prob.upper
+    integrality = np.zeros(n_var)
+    integrality[:m] = 1
+    eye = identity(m, format="csr")
+    zero = csr_matrix((m, m))
+    rows = []
+    lo_list: list[np.ndarray] = []
+    hi_list: list[np.ndarray] = []
+    blocks = [eye, -eye] + ([zero] if use_y else [])
+    rows.append(hstack(blocks))  # x - d <= t
+    lo_list.append(np.full(m, -np.inf))
+    hi_list.append(target)
+    blocks = [-eye, -eye] + ([zero] if use_y else [])
+    rows.append(hstack(blocks))  # -x - d <= -t
+    lo_list.append(np.full(m, -np.inf))
+    hi_list.append(-target)
+    total_row = np.zeros(n_var)
+    total_row[:m] = 1
+    rows.append(csr_matrix(total_row))
+    lo_list.append(np.array([prob.total]))
+    hi_list.append(np.array([prob.total]))
+    if prob.district_need > 0:
+        dr = np.zeros(n_var)
+        dr[:m] = prob.district
+        rows.append(csr_matrix(dr))
+        lo_list.append(np.array([prob.district_need]))
+        hi_list.append(np.array([np.inf]))
+    if use_y:
+        ub_fin = np.minimum(prob.upper, prob.total)
+        lb[2 * m :] = 0
+        ub[2 * m :] = 1
+        integrality[2 * m :] = 1
+        # x - U y <= 0 ; x - g y >= 0 ; municipalities with a floor > 0 must have y = 1
+        rows.append(hstack([eye, zero, -csr_matrix(np.diag(ub_fin))]))
+        lo_list.append(np.full(m, -np.inf))
+        hi_list.append(np.zeros(m))
+        rows.append(hstack([eye, zero, -prob.min_group * eye]))
+        lo_list.append(np.zeros(m))
+        hi_list.append(np.full(m, np.inf))
+    a = vstack(rows).tocsr()
+    res = milp(
+        c,
+        constraints=LinearConstraint(a, np.concatenate(lo_list), np.concatenate(hi_list)),
+        integrality=integrality,
+        bounds=Bounds(lb, ub),
+        options={"disp": False, "mip_rel_gap": 1e-9},
+    )
+    if res.status != 0 or res.x is None:
+        return None
+    x = np.round(res.x[:m]).astype(np.int64)
+    return x, float(-res.fun)
+
+
+_FAMILY_TEXT = {
+    "vedtak": "kommunenes vedtak som øvre grense",
+    "tak": "taket per 1 000 innbyggere",
+    "gulv": "gulvet per 1 000 innbyggere",
+    "gruppe": "minste gruppestørrelse",
+    "distrikt": "distriktsprioriteten",
+}
+
+
+def _diagnose(
+    munis: MunicipalityTable, p: PlanParameters, score: np.ndarray, target: np.ndarray
+) -> str:
+    prob = _bounds(munis, p, frozenset())
+    facts = []
+    cap = float(np.sum(np.minimum(prob.upper, p.total)))
+    if cap < p.total:
+        facts.append(
+            f"summen av øvre grenser er {_fmt(cap)} personer, mindre enn totalen {_fmt(p.total)}"
+        )
+    floor = float(prob.lower.sum())
+    if floor > p.total:
+        facts.append(
+            f"summen av gulvene er {_fmt(floor)} personer, mer enn totalen {_fmt(p.total)}"
+        )
+    if prob.district_need:
+        dcap = float(np.sum(np.minimum(prob.upper, p.total)[prob.district]))
+        if dcap < prob.district_need:
+            facts.append(
+                f"distriktskommunene kan ta {_fmt(dcap)}, men distriktsprioriteten "
+                f"krever {_fmt(prob.district_need)}"
+            )
+    families = [
+        f
+        for f in ("vedtak", "tak", "gulv", "gruppe", "distrikt")
+        if (f == "vedtak" and p.use_decision)
+        or (f == "tak" and p.max_per_1000)
+        or (f == "gulv" and p.min_per_1000)
+        or (f == "gruppe" and p.min_group)
+        or (f == "distrikt" and p.district_priority)
+    ]
+    singles = [f for f in families if _solve(munis, p, score, target, frozenset([f]))]
+    text = "Planen har ingen løsning: betingelsene kan ikke oppfylles samtidig"
+    if facts:
+        text += " (" + "; ".join(facts) + ")"
+    if singles:
+        text += ". Den blir løsbar hvis du løsner " + " eller ".join(
+            _FAMILY_TEXT[f] for f in singles
+        )
+    elif families:
+        text += ". Ingen enkelt betingelse alene er årsaken; løsne flere av: " + ", ".join(
+            _FAMILY_TEXT[f] for f in families
+        )
+    return text + "."
+
+
+def _reason(
+    r: PlanRow,
+    p: PlanParameters,
+    upper: float,
+    at_ceiling: bool,
+    gp: float,
+    robek: float,
+    outcome_rank: str,
+) -> str:
+    parts = []
+    if p.use_decision:
+        if math.isnan(r.decision):
+            parts.append("ingen vedtak registrert")
+        elif r.persons == r.decision and r.persons > 0:
+            parts.append(f"lik vedtaket på {_fmt(r.decision)}")
+        elif r.decision == 0:
+            parts.append("vedtaket er 0")
+        else:
+            parts.append(f"innenfor vedtaket på {_fmt(r.decision)}")
+    if not math.isnan(r.request):
+        parts.append(f"anmodet {_fmt(r.request)}")
+    if at_ceiling and r.persons > 0:
+        parts.append(f"ved taket på {_fmt(p.max_per_1000 or 0, 1)} per 1 000 innbyggere")
+    if r.persons == 0 and p.min_group and upper < p.min_group and upper > 0:
+        parts.append(f"rommet ({_fmt(upper)}) er under minste gruppe på {p.min_group}")
+    if math.isnan(gp):
+        parts.append("fastlegedata mangler")
+    elif gp > 0:
+        parts.append("ledig fastlegekapasitet")
+    else:
+        parts.append("ingen ledig fastlegekapasitet")
+    if outcome_rank:
+        parts.append(outcome_rank)
+    if not math.isnan(r.centrality):
+        c = f"sentralitet {int(r.centrality)}"
+        if r.centrality >= DISTRICT_CENTRALITY and p.district_priority > 0:
+            c += " (distriktsprioritet)"
+        parts.append(c)
+    if robek == 1:
+        parts.append("på ROBEK-lista")
+    return f"{r.name}: {_fmt(r.persons)} personer — " + ", ".join(parts)
+
+
+def make_plan(
+    munis: MunicipalityTable,
+    params: PlanParameters,
+    outcome: np.ndarray | None = None,
+    synthetic_outcome: bool = False,
+    scope: str = "hele landet",
+) -> Plan:
+    """Solve the recommendation for ``munis`` (already limited to the county, if any).
+
+    ``outcome`` is the mean predicted outcome per municipality (from the model), or None.
+    """
+    params.check()
+    if len(munis) == 0:
+        raise UserError("ingen kommuner å fordele på")
+    w = {**DEFAULT_WEIGHTS, **params.weights}
+    params = replace(params, weights=w)
+    out = np.full(len(munis), np.nan) if outcome is None else np.asarray(outcome, dtype=float)
+    with np.errstate(all="ignore"):
+        experience = munis.settled_refugees_mean / munis.population * 1000.0
+    score = (
+        w["utfall"] * (_scaled(out) if outcome is not None else 0.0)
+        + w["fastlege"] * _scaled(munis.gp_spare_capacity)
+        + w["erfaring"] * _scaled(experience)
+    )
+    req = np.nan_to_num(munis.anmodning, nan=0.0)
+    target = (
+        (params.total * req / req.sum())
+        if req.sum() > 0
+        else np.full(len(munis), params.total / len(munis))
+    )
+    solved = _solve(munis, params, np.asarray(score, dtype=float), target)
+    if solved is None:
+        raise UserError(_diagnose(munis, params, np.asarray(score, dtype=float), target))
+    x, objective = solved
+    prob = _bounds(munis, params, frozenset())
+    order = np.argsort(out)[::-1] if outcome is not None else None
+    rank = np.empty(len(munis), dtype=np.int64)
+    if order is not None:
+        rank[order] = np.arange(1, len(munis) + 1)
+    rows = []
+    for j in range(len(munis)):
+        pop = float(munis.population[j])
+        row = PlanRow(
+            code=str(munis.codes[j]),
+            name=str(munis.names[j]),
+            county=str(munis.county[j]),
+            persons=int(x[j]),
+            decision=float(munis.vedtak[j]),
+            request=float(munis.anmodning[j]),
+            population=pop,
+            centrality=float(munis.centrality[j]),
+            per_1000=float(x[j] / pop * 1000) if pop > 0 else float("nan"),
+            outcome=float(out[j]),
+            reason="",
+        )
+        at_ceiling = params.max_per_1000 is not None and x[j] >= math.floor(
+            params.max_per_1000 * pop / 1000 + 1e-9
+        )
+        orank = ""
+        if outcome is not None:
+            orank = (
+                f"forventet arbeid/utdanning {_fmt(out[j] * 100)} % (nr. {rank[j]} av {len(munis)})"
+            )
+        row.reason = _reason(
+            row,
+            params,
+            float(prob.upper[j]),
+            at_ceiling,
+            float(munis.gp_spare_capacity[j]),
+            float(munis.robek[j]),
+            orank,
+        )
+        rows.append(row)
+    return Plan(params, rows, objective, synthetic_outcome, scope, outcome is not None)
+
+
+def parse_weights(text: str | None) -> dict[str, float]:
+    """``anmodning=5,utfall=1`` → dict; unknown keys and non-numbers are errors."""
+    weights = dict(DEFAULT_WEIGHTS)
+    if not text:
+        return weights
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in DEFAULT_WEIGHTS:
+            raise UserError(
+                f"--weights: ugyldig del {part!r}; forventet navn=tall med navn "
+                "blant " + ", ".join(DEFAULT_WEIGHTS)
+            )
+        try:
+            weights[key] = float(value.replace(",", "."))
+        except ValueError:
+            raise UserError(f"--weights: {value!r} er ikke et tall (for {key})") from None
+    return weights
+
+
+def parse_scenario(text: str, base: PlanParameters) -> PlanParameters:
+    """``navn=key:value;key:value`` → parameters (base with overrides)."""
+    name, sep, rest = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise UserError(
+            f"--scenario {text!r}: forventet navn=nøkkel:verdi;nøkkel:verdi, "
+            "f.eks. distrikt=district_priority:0.4;max_per_1000:15"
+        )
+    p = replace(base, name=name, weights=dict(base.weights))
+    for item in filter(None, (s.strip() for s in rest.split(";"))):
+        key, sep, value = item.partition(":")
+        key = key.strip()
+        if not sep or key not in SCENARIO_KEYS:
+            raise UserError(
+                f"--scenario {name}: ukjent nøkkel {key!r}; tillatt er " + ", ".join(SCENARIO_KEYS)
+            )
+        value = value.strip().replace(",", ".")
+        try:
+            if key in DEFAULT_WEIGHTS:
+                p.weights[key] = float(value)
+            elif key in ("total", "min_group"):
+                setattr(p, key, int(value))
+            elif key == "use_decision":
+                if value not in ("0", "1"):
+                    raise ValueError
+                p.use_decision = value == "1"
+            else:
+                setattr(p, key, float(value))
+        except ValueError:
+            raise UserError(f"--scenario {name}: ugyldig verdi {value!r} for {key}") from None
+    return p
+
+
+# -- output ----------------------------------------------------------------------------
+PLAN_COLUMNS = (
+    "kommunenummer",
+    "kommune",
+    "fylke",
+    "personer",
+    "vedtak",
+    "anmodning",
+    "folketall",
+    "sentralitet",
+    "per_1000",
+    "forventet_utfall",
+    "begrunnelse",
+)
+
+
+def plan_records(plan: Plan) -> list[dict[str, Any]]:
+    def num(v: float) -> float | None:
+        return None if math.isnan(v) else v
+
+    return [
+        {
+            "kommunenummer": r.code,
+            "kommune": r.name,
+            "fylke": r.county,
+            "personer": r.persons,
+            "vedtak": num(r.decision),
+            "anmodning": num(r.request),
+            "folketall": num(r.population),
+            "sentralitet": num(r.centrality),
+            "per_1000": None if math.isnan(r.per_1000) else round(r.per_1000, 2),
+            "forventet_utfall": None if math.isnan(r.outcome) else round(r.outcome, 4),
+            "begrunnelse": r.reason,
+        }
+        for r in plan.rows
+    ]
+
+
+def comparison(plans: list[Plan]) -> list[dict[str, Any]]:
+    """Side by side: one row per municipality, one column per scenario."""
+    out = []
+    for j, r in enumerate(plans[0].rows):
+        row: dict[str, Any] = {"kommunenummer": r.code, "kommune": r.name}
+        for p in plans:
+            row[p.parameters.name] = p.rows[j].persons
+        out.append(row)
+    return out
+
+
+def parameter_lines(plan: Plan) -> list[str]:
+    p = plan.parameters
+    lines = [
+        f"Scenario «{p.name}»: {_fmt(p.total)} personer fordelt på {plan.scope}",
+        "Vekter: "
+        + ", ".join(
+            f"{WEIGHT_LABELS[k]} {_fmt(v, 2)}"
+            + (" (ingen modell gitt, ikke brukt)" if k == "utfall" and not plan.has_outcome else "")
+            for k, v in p.weights.items()
+        ),
+        "Vedtak som øvre grense: " + ("ja" if p.use_decision else "nei"),
+    ]
+    if p.max_per_1000 is not None:
+        lines.append(f"Tak per 1 000 innbyggere: {_fmt(p.max_per_1000, 1)}")
+    if p.min_per_1000 is not None:
+        lines.append(f"Gulv per 1 000 innbyggere: {_fmt(p.min_per_1000, 1)}")
+    if p.min_group:
+        lines.append(f"Minste gruppe: {p.min_group} (0 eller minst {p.min_group})")
+    if p.district_priority:
+        lines.append(
+            f"Distriktsprioritet: minst {_fmt(p.district_priority * 100)} % til "
+            f"distriktskommuner (sentralitet 5–6); fikk {_fmt(plan.district_total)}"
+        )
+    if plan.synthetic_outcome:
+        lines.append("SYNTETISK: forventet utfall kommer fra en modell trent på syntetiske data.")
+    return lines
+
+
+SOURCE_LINE = (
+    "Kilde: IMDi (anmodning, vedtak, bosatte), SSB (folketall, sentralitet), "
+    "Helsedirektoratet (fastlege) via Bli-atlas. Lisens: NLOD 2.0."
+)
+
+
+def write_csv(plans: list[Plan], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        if len(plans) == 1:
+            w.writerow(PLAN_COLUMNS)
+            for rec in plan_records(plans[0]):
+                w.writerow(["" if rec[c] is None else rec[c] for c in PLAN_COLUMNS])
+        else:
+            names = [p.parameters.name for p in plans]
+            w.writerow(["kommunenummer", "kommune", *names])
+            for rec in comparison(plans):
+                w.writerow([rec["kommunenummer"], rec["kommune"], *(rec[n] for n in names)])
+    tmp.replace(path)
+
+
+def write_xlsx(plans: list[Plan], path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sammenligning" if len(plans) > 1 else "Plan"
+    if len(plans) > 1:
+        names = [p.parameters.name for p in plans]
+        ws.append(["kommunenummer", "kommune", *names])
+        for rec in comparison(plans):
+            ws.append([rec["kommunenummer"], rec["kommune"], *(rec[n] for n in names)])
+        sheets = plans
+    else:
+        sheets = []
+        ws.append(list(PLAN_COLUMNS))
+        for rec in plan_records(plans[0]):
+            ws.append([rec[c] for c in PLAN_COLUMNS])
+    for plan in sheets:
+        s = wb.create_sheet(plan.parameters.name[:31])
+        s.append(list(PLAN_COLUMNS))
+        for rec in plan_records(plan):
+            s.append([rec[c] for c in PLAN_COLUMNS])
+    about = wb.create_sheet("Om")
+    for plan in plans:
+        for line in parameter_lines(plan):
+            about.append([line])
+        about.append([])
+    about.append([SOURCE_LINE])
+    tmp = path.with_name(path.name + ".tmp")
+    wb.save(tmp)
+    tmp.replace(path)
+
+
+def write_plans(plans: list[Plan], path: str | Path) -> None:
+    path = Path(path)
+    if path.suffix.lower() == ".xlsx":
+        write_xlsx(plans, path)
+    elif path.suffix.lower() == ".csv":
+        write_csv(plans, path)
+    else:
+        raise UserError(f"{path}: ukjent filtype; forventet .csv eller .xlsx")
