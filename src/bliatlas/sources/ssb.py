@@ -32,7 +32,8 @@ Other behaviour:
 * Tests never touch the network: pass ``transport=httpx.MockTransport(...)`` to
   :class:`SsbClient`, or set the module attribute :data:`transport_factory` (used by
   ``bli sync ssb``) to a callable returning a transport. ``clock`` and ``sleep`` are
-  injectable too.
+  injectable too (arguments, or the module attributes ``default_clock`` and
+  ``default_sleep``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ USER_AGENT = "bliatlas/0.1 (Bli-atlas; https://data.ssb.no klient)"
 # Set by tests (or by a user who wants to route requests elsewhere): a callable returning
 # the httpx transport every new SsbClient uses when none is passed explicitly.
 transport_factory: Callable[[], httpx.BaseTransport] | None = None
+# The clock and sleep a new SsbClient uses when none is passed (tests replace them).
+default_clock: Callable[[], float] = time.monotonic
+default_sleep: Callable[[float], None] = time.sleep
 
 
 class SsbApiError(UserError):
@@ -213,8 +217,8 @@ class SsbClient:
         max_cells: int = MAX_CELLS,
         rate_limit: int = RATE_LIMIT,
         rate_period: float = RATE_PERIOD,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
         if api not in ("v0", "v2"):
@@ -230,9 +234,14 @@ class SsbClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.max_cells = max_cells
-        self.sleep = sleep
+        self.sleep = sleep if sleep is not None else default_sleep
         self.now = now
-        self.limiter = RateLimiter(rate_limit, rate_period, clock=clock, sleep=sleep)
+        self.limiter = RateLimiter(
+            rate_limit,
+            rate_period,
+            clock=clock if clock is not None else default_clock,
+            sleep=self.sleep,
+        )
         if transport is None and transport_factory is not None:
             transport = transport_factory()
         self._http = httpx.Client(
@@ -319,11 +328,20 @@ class SsbClient:
                 resolved[var.code] = list(var.values)
         return resolved
 
-    def fetch(self, table_id: str, selection: Mapping[str, Sequence[str]]) -> FetchResult:
-        """Fetch ``selection`` from the table, split to respect the cell limit."""
+    def fetch(
+        self,
+        table_id: str,
+        selection: Mapping[str, Sequence[str]],
+        meta: TableMetadata | None = None,
+    ) -> FetchResult:
+        """Fetch ``selection`` from the table, split to respect the cell limit.
+
+        ``meta`` is the table's metadata if the caller already has it.
+        """
         table_id = check_table_id(table_id)
         start_requests, start_hits = self.requests, self.cache_hits
-        meta = self.metadata(table_id)
+        if meta is None or meta.table_id != table_id:
+            meta = self.metadata(table_id)
         resolved = self.resolve_selection(meta, selection)
         queries = split_selection(resolved, self.max_cells)
         docs = [
@@ -489,9 +507,10 @@ def fetch_parsed(
     selection: Mapping[str, Sequence[str]],
     *,
     sub_annual: str = "error",
+    meta: TableMetadata | None = None,
 ) -> tuple[ParsedSource, FetchResult]:
     """Fetch and parse a selection; the parts of a split query become one source."""
-    result = client.fetch(table_id, selection)
+    result = client.fetch(table_id, selection, meta=meta)
     source = f"SSB-tabell {result.table_id}"
     merged: ParsedSource | None = None
     for doc in result.documents:
