@@ -17,6 +17,7 @@ from bliatlas.errors import UserError
 COMMAND_MODULES = [
     "bliatlas.ingest_cli",
     "bliatlas.knowledge.cli",
+    "bliatlas.sources.ssb_cli",
     "bliatlas.settlement.cli",
 ]
 
