@@ -51,6 +51,13 @@ OUTSIDE = {
     "9999": "Uoppgitt kommune", "99": "Uoppgitt",
 }
 
+# The Norwegian names of the 2024 counties (folded), for tables that name counties only.
+COUNTY_NAMES = {
+    "oslo": "03", "rogaland": "11", "more og romsdal": "15", "nordland": "18", "ostfold": "31",
+    "akershus": "32", "buskerud": "33", "innlandet": "34", "vestfold": "39", "telemark": "40",
+    "agder": "42", "vestland": "46", "trondelag": "50", "troms": "55", "finnmark": "56",
+}
+
 NATIONAL_ALIASES = {"0", "00", "0000", "eak", "hele landet", "norge", "landet"}
 
 
@@ -197,8 +204,10 @@ class Crosswalk:
             )
         if not code and name:
             # Files that give only a region name (county tables): match on the name.
-            hits = [c.code for c in self.registry.counties.values()
-                    if {fold(f) for f in name_forms(name)} & {fold(f) for f in c.forms}]
+            folded = {fold(f) for f in name_forms(name)}
+            hits = sorted({c.code for c in self.registry.counties.values()
+                           if folded & {fold(f) for f in c.forms}}
+                          | {COUNTY_NAMES[f] for f in folded if f in COUNTY_NAMES})
             if len(hits) == 1:
                 return Resolution(published_code, name, (hits[0],), "county")
             hits = self._match_name(name, None)

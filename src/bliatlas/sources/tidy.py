@@ -14,6 +14,7 @@ import io
 import re
 
 from bliatlas.errors import InputError
+from bliatlas.regions.crosswalk import COUNTY_NAMES
 from bliatlas.regions.names import fold
 from bliatlas.sources.records import Observation, ParsedSource, classify_cell
 
@@ -22,11 +23,6 @@ PUBLISHER = "Fylkeskommunens statistikk (fra SSB og IMDi)"
 UNKNOWN_YEAR = 0
 UNKNOWN_YEAR_NOTE = "referanseår ikke oppgitt i kilden"
 
-COUNTY_NAMES = {
-    "oslo": "03", "rogaland": "11", "more og romsdal": "15", "nordland": "18", "ostfold": "31",
-    "akershus": "32", "buskerud": "33", "innlandet": "34", "vestfold": "39", "telemark": "40",
-    "agder": "42", "vestland": "46", "trondelag": "50", "troms": "55", "finnmark": "56",
-}
 
 
 def _decode(data: bytes, path: str) -> str:

@@ -1,0 +1,39 @@
+"""Shared fixtures: the real data in ../shared/data, imported once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DATA = SHARED / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    assert DATA.is_dir(), f"../shared/data is missing (looked in {DATA})"
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def imported_db(tmp_path_factory, shared_data) -> Path:
+    """Path to a database with all of ../shared/data imported (read it, don't write it)."""
+    from bliatlas.cli import main
+
+    path = tmp_path_factory.mktemp("db") / "bliatlas.duckdb"
+    assert main(["--database", str(path), "import", str(shared_data)]) == 0
+    return path
+
+
+@pytest.fixture()
+def db_env(imported_db, monkeypatch) -> Path:
+    """Point BLI_DATABASE at the imported database (for the API and libraries)."""
+    monkeypatch.setenv("BLI_DATABASE", str(imported_db))
+    return imported_db
+
+
+def pytest_configure(config):
+    os.environ.setdefault("BLI_TEST", "1")

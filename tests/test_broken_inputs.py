@@ -1,0 +1,139 @@
+"""A corpus of broken files: each gives a clear error (file, row/column, what was expected),
+exit code 2, and leaves the database exactly as it was."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bliatlas.cli import main
+from bliatlas.store import open_store
+
+BROKEN = Path(__file__).parent / "broken"
+
+
+def fingerprint(db: Path) -> str:
+    with open_store(db, read_only=True) as store:
+        parts = []
+        for table in ("import", "region", "observation", "observation_history",
+                      "observation_unassigned", "region_geometry", "kostra_group"):
+            rows = store.query(f"SELECT * FROM {table} ORDER BY ALL")
+            parts.append(repr(rows))
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def base_db(tmp_path_factory, shared_data) -> Path:
+    db = tmp_path_factory.mktemp("broken") / "base.duckdb"
+    assert main(["--database", str(db), "import",
+                 str(shared_data / "panel" / "kommuner_bosetting_2022-2024.xlsx"),
+                 str(shared_data / "telemark" / "bofasthet_fylker.csv")]) == 0
+    return db
+
+
+def xlsx_without_columns(tmp_path: Path) -> Path:
+    path = tmp_path / "panel_uten_kolonner.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["year", "Kommunenummer", "Kommune", "Fylke", "pop"])
+    ws.append([2024, "4650", "Gloppen", "Vestland", 5900])
+    wb.save(path)
+    return path
+
+
+def xlsx_bad_code(tmp_path: Path) -> Path:
+    path = tmp_path / "ema_feil_kode.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["year", "kommnr", "År", "Kommunenavn", "Kommunenummer", "ema", "ema_string",
+               "prikket"])
+    ws.append([2024, "4650", 2024, "Gloppen", "4650", 3, "3", None])
+    ws.append([2024, "465", 2024, "Gloppen", "46-50", 3, "3", None])
+    wb.save(path)
+    return path
+
+
+CASES = [
+    # file, extra args, expected fragments of the message
+    ("imdi_truncated.csv", [], ["imdi_truncated.csv", "rad 5", "forventet 4"]),
+    ("imdi_utf16.csv", [], ["imdi_utf16.csv", "UTF-16", "ISO-8859-1"]),
+    ("imdi_header_rows_missing.csv", [], ["imdi_header_rows_missing.csv", "rad 1",
+                                          "Dimensjon: verdi"]),
+    ("imdi_unknown_region.csv", [], ["imdi_unknown_region.csv", "rad 5", "9876",
+                                     "finnes ikke"]),
+    ("imdi_duplicate_keys.csv", ["--strict"], ["imdi_duplicate_keys.csv", "rad 5",
+                                               "dobbel nøkkel", "forventet én verdi"]),
+    ("imdi_text_in_number.csv", [], ["imdi_text_in_number.csv", "rad 4", "kolonne 4",
+                                     "forventet et tall", "'mange'"]),
+    ("empty.csv", [], ["empty.csv", "tom"]),
+    ("tidy_text_in_number.csv", [], ["tidy_text_in_number.csv", "rad 3", "Antall",
+                                     "'ca. 900'"]),
+    ("tidy_truncated.csv", [], ["tidy_truncated.csv", "rad 3", "forventet 7"]),
+    ("tidy_latin1.csv", [], ["tidy_latin1.csv", "UTF-8"]),
+    ("jsonstat_size_mismatch.json", [], ["jsonstat_size_mismatch.json", "size", "value"]),
+]
+
+
+@pytest.mark.parametrize("name, extra, fragments", CASES, ids=[c[0] for c in CASES])
+def test_broken_file_is_rejected_cleanly(name, extra, fragments, base_db, tmp_path, capsys):
+    db = tmp_path / "db.duckdb"
+    shutil.copy(base_db, db)
+    before = fingerprint(db)
+    code = main(["--database", str(db), "import", *extra, str(BROKEN / name)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+    assert fingerprint(db) == before
+
+
+@pytest.mark.parametrize("make, fragments", [
+    (xlsx_without_columns, ["panel_uten_kolonner.xlsx", "rad 1", "mangler kolonnene",
+                            "sentralitet"]),
+    (xlsx_bad_code, ["ema_feil_kode.xlsx", "rad 3", "Kommunenummer", "4-sifret", "'46-50'"]),
+])
+def test_broken_workbook_is_rejected_cleanly(make, fragments, base_db, tmp_path, capsys):
+    db = tmp_path / "db.duckdb"
+    shutil.copy(base_db, db)
+    before = fingerprint(db)
+    code = main(["--database", str(db), "import", str(make(tmp_path))])
+    err = capsys.readouterr().err
+    assert code == 2
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+    assert fingerprint(db) == before
+
+
+def test_one_bad_file_in_a_batch_writes_nothing(base_db, tmp_path, shared_data, capsys):
+    db = tmp_path / "db.duckdb"
+    shutil.copy(base_db, db)
+    before = fingerprint(db)
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    shutil.copy(shared_data / "imdi" / "bosatt_anmodede_2014-2021_utvalg.csv", folder)
+    shutil.copy(BROKEN / "imdi_unknown_region.csv", folder)
+    assert main(["--database", str(db), "import", str(folder)]) == 2
+    assert "imdi_unknown_region.csv" in capsys.readouterr().err
+    assert fingerprint(db) == before
+
+
+def test_conflicting_duplicates_are_quarantined_not_guessed(base_db, tmp_path, capsys):
+    db = tmp_path / "db.duckdb"
+    shutil.copy(base_db, db)
+    assert main(["--database", str(db), "import", str(BROKEN / "imdi_duplicate_keys.csv")]) == 0
+    assert "motstridende verdier" in capsys.readouterr().err
+    with open_store(db, read_only=True) as store:
+        rows = store.query("SELECT year, value, status FROM observation WHERE region_code='3101' "
+                           "ORDER BY year")
+    assert rows == [{"year": 2020, "value": 3835.0, "status": "ok"},
+                    {"year": 2021, "value": None, "status": "missing"}]
+
+
+def test_missing_file_is_an_error(tmp_path, capsys):
+    assert main(["--database", str(tmp_path / "x.duckdb"), "import",
+                 str(tmp_path / "finnes-ikke.csv")]) == 2
+    assert "finnes ikke" in capsys.readouterr().err
