@@ -168,34 +168,50 @@ def parse_jsonstat(
                 )
     periode_taken = any(dims[i].name.lower() == "periode" for i in other)
 
+    if periode_taken and any(p is not None for _, p in periods.values()):
+        raise InputError(
+            source, "kan ikke lagre periodekoden: tabellen har alt en dimensjon 'periode'",
+            column=f"dimension.{time_dim.name}",
+        )
+    # Per position lookups, so that the cell loop does no dict work it can avoid.
+    region_codes = dims[region_i].codes
+    region_names = [dims[region_i].labels[c] for c in region_codes]
+    time_parts = [periods[c] for c in time_dim.codes]
+    measures = [c.lower() for c in metric_dim.codes]
+    unit_list = [units[c] for c in metric_dim.codes]
+    other_keys = [dims[i].name.lower() for i in other]
+    other_labels = [[dims[i].labels[c] for c in dims[i].codes] for i in other]
+
     observations: list[Observation] = []
+    append = observations.append
     # itertools.product walks the cube in JSON-stat's row-major order.
     for flat, pos in enumerate(itertools.product(*(range(s) for s in sizes))):
-        region_code = dims[region_i].codes[pos[region_i]]
-        time_code = time_dim.codes[pos[time_i]]
-        metric_code = metric_dim.codes[pos[metric_i]]
-        year, periode = periods[time_code]
-        cell_dims = {dims[i].name.lower(): dims[i].labels[dims[i].codes[pos[i]]] for i in other}
+        year, periode = time_parts[pos[time_i]]
+        cell_dims = {
+            key: labels[pos[i]] for key, labels, i in zip(other_keys, other_labels, other)
+        }
         if periode is not None:
-            if periode_taken:
-                raise InputError(
-                    source, "kan ikke lagre periodekoden: tabellen har alt en dimensjon "
-                    "'periode'", column=f"dimension.{time_dim.name}",
-                )
             cell_dims["periode"] = periode
-        value, status, note = _classify(source, flat, values[flat], statuses.get(flat))
-        observations.append(
+        value = values[flat]
+        status_mark = statuses.get(flat)
+        if status_mark is None and value is not None:
+            value_status_note: tuple[float | None, str, str | None] = (value, OK, None)
+        else:
+            value_status_note = _classify(source, flat, value, status_mark)
+        r = pos[region_i]
+        m = pos[metric_i]
+        append(
             Observation(
                 dataset=dataset,
-                measure=metric_code.lower(),
-                region_code=region_code,
-                region_name=dims[region_i].labels[region_code],
+                measure=measures[m],
+                region_code=region_codes[r],
+                region_name=region_names[r],
                 year=year,
                 dims=cell_dims,
-                unit=units[metric_code],
-                value=value,
-                status=status,
-                status_note=note,
+                unit=unit_list[m],
+                value=value_status_note[0],
+                status=value_status_note[1],
+                status_note=value_status_note[2],
                 row=flat + 1,
             )
         )
