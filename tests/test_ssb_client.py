@@ -28,6 +28,12 @@ from bliatlas.sources.ssb import (
 )
 
 
+@pytest.fixture(autouse=True)
+def allow_test_fixtures(monkeypatch):
+    """Our fixtures are marked as test data; only tests may parse them."""
+    monkeypatch.setenv("BLI_ALLOW_TEST_DATA", "1")
+
+
 def make_client(fake: FakeSsb, tmp_path, clock: FakeClock | None = None, **kw) -> SsbClient:
     clock = clock or FakeClock()
     return SsbClient(

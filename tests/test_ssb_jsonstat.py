@@ -15,6 +15,12 @@ from bliatlas.sources.records import MISSING, OK, SUPPRESSED
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ssb"
 
 
+@pytest.fixture(autouse=True)
+def allow_test_fixtures(monkeypatch):
+    """Our fixtures are marked as test data; only tests may parse them."""
+    monkeypatch.setenv("BLI_ALLOW_TEST_DATA", "1")
+
+
 def load(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
@@ -70,7 +76,7 @@ def test_suppressed_cell_with_a_number_is_never_stored_as_number():
 
 def test_09817_list_index_sparse_values_and_table_from_label():
     doc = load("09817.json")
-    assert "extension" not in doc
+    assert "px" not in doc["extension"]
     parsed = parse_jsonstat(doc, "svar.json")
     assert parsed.dataset == "ssb_09817"
     assert len(parsed.observations) == 32
@@ -202,3 +208,18 @@ def test_looks_like_jsonstat_routes_only_datasets():
     assert looks_like_jsonstat(load("13628.json"))
     assert not looks_like_jsonstat({"type": "FeatureCollection", "features": []})
     assert not looks_like_jsonstat([1, 2])
+
+
+def test_our_test_fixtures_are_refused_outside_tests(monkeypatch):
+    monkeypatch.delenv("BLI_ALLOW_TEST_DATA")
+    with pytest.raises(InputError) as err:
+        parse_jsonstat(load("11607.json"), "11607.json")
+    assert "testdata skrevet av Bli-atlas" in str(err.value)
+    assert "kolonne 'extension.bliatlas.testdata'" in str(err.value)
+    # a broken fixture still reports its own fault first
+    with pytest.raises(InputError, match="'value' har 31 verdier"):
+        parse_jsonstat(load("broken_size_value_mismatch.json"), "b.json")
+    # a real answer (no marker) parses without the variable
+    doc = load("13628.json")
+    del doc["extension"]["bliatlas"]
+    assert len(parse_jsonstat(doc, "13628.json").observations) == 24

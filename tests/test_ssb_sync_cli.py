@@ -20,6 +20,12 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PANEL = SHARED / "data" / "panel" / "kommuner_bosetting_2022-2024.xlsx"
 
 
+@pytest.fixture(autouse=True)
+def allow_test_fixtures(monkeypatch):
+    """Our fixtures are marked as test data; only tests may parse them."""
+    monkeypatch.setenv("BLI_ALLOW_TEST_DATA", "1")
+
+
 @pytest.fixture(scope="module")
 def registry_db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ssb_registry") / "registry.duckdb"
@@ -226,3 +232,12 @@ def test_bli_import_reads_a_saved_jsonstat_answer(db, capsys):
     # 24 cells; 3806 and 4001 (both Porsgrunn) land on 4001 → 18 keys. Each year has
     # figures under one code only, so all 13 numbers survive the merge.
     assert got == [{"n": 18, "with_value": 13}]
+
+
+def test_fixtures_never_reach_a_real_store(db, capsys, monkeypatch):
+    monkeypatch.delenv("BLI_ALLOW_TEST_DATA")
+    before = snapshot(db)
+    path = Path(__file__).resolve().parent / "fixtures" / "ssb" / "11607.json"
+    assert main(["--database", str(db), "import", str(path)]) == 2
+    assert "testdata skrevet av Bli-atlas" in capsys.readouterr().err
+    assert snapshot(db) == before

@@ -32,6 +32,9 @@ other    e.g. ``*`` provisional, ``r`` revised       ``ok`` with the symbol kept
 
 A suppressed cell is never turned into a number, even if the file carries one.
 
+The project's own test fixtures carry ``extension.bliatlas.testdata: true`` and are
+refused unless the environment sets ``BLI_ALLOW_TEST_DATA=1`` (the tests do).
+
 Time codes: ``2024`` → year 2024. An interval ``2017-2023`` (cohort tables such as
 13628, completion of upper-secondary education) → the *end* year, the year the outcome
 is measured, with the interval kept in ``dims['periode']``. Quarterly, monthly, weekly
@@ -44,6 +47,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -216,6 +220,13 @@ def parse_jsonstat(
             )
         )
 
+    if is_test_data(doc) and os.environ.get("BLI_ALLOW_TEST_DATA") != "1":
+        raise InputError(
+            source,
+            "dette er testdata skrevet av Bli-atlas (extension.bliatlas.testdata), ikke tall fra "
+            "SSB, og de skal ikke inn i en ekte database",
+            column="extension.bliatlas.testdata",
+        )
     notes = []
     if doc.get("label"):
         notes.append(str(doc["label"]))
@@ -245,6 +256,17 @@ def table_id_of(doc: Mapping[str, Any]) -> str | None:
         if m:
             return m.group(1)
     return None
+
+
+def is_test_data(doc: Mapping[str, Any]) -> bool:
+    """True for the project's own test fixtures (``extension.bliatlas.testdata``).
+
+    They are refused unless ``BLI_ALLOW_TEST_DATA=1`` (set by the tests), so invented
+    numbers never reach a real store.
+    """
+    ext = doc.get("extension")
+    marker = ext.get("bliatlas") if isinstance(ext, Mapping) else None
+    return isinstance(marker, Mapping) and marker.get("testdata") is True
 
 
 def looks_like_jsonstat(doc: object) -> bool:
