@@ -20,7 +20,6 @@ from bliatlas.errors import UserError
 
 #: Modules that add subcommands to `bli settlement` via ``add_match_command(sub)``.
 EXTENSION_MODULES = ("bliatlas.settlement.match_cli",)
-DEFAULT_DATA_DIR = Path("../shared/data")
 
 
 def add_commands(subparsers: Any) -> None:
@@ -89,11 +88,6 @@ def add_commands(subparsers: Any) -> None:
         "--extract",
         action="store_true",
         help="treningsuttrekk med kommune, botid og utfall (syntetisk)",
-    )
-    g.add_argument(
-        "--data",
-        default=str(DEFAULT_DATA_DIR),
-        help="mappen med publiserte tall (standard ../shared/data)",
     )
     g.set_defaults(func=_generate)
 
@@ -281,7 +275,7 @@ def _generate(args: argparse.Namespace) -> int:
         from bliatlas.settlement.features import municipality_features
 
         munis = municipality_features(store)
-        targets = syn.CalibrationTargets.load(store, munis, args.data)
+        targets = syn.CalibrationTargets.load(store, munis)
     finally:
         store.close()
     print(syn.SYNTHETIC_NOTE)

@@ -236,7 +236,7 @@ class OutcomeModel:
             mask = np.array([f in features for f in PERSON_FEATURES])
             xp = xp * mask[None, :]
         design = self._design(xp, xm)
-        clf = LogisticRegression(C=self.regularisation, max_iter=2000)
+        clf = LogisticRegression(C=self.regularisation, solver="newton-cholesky", max_iter=200)
         clf.fit(design, ext.outcome[measured])
         self._params = _Params(float(clf.intercept_[0]), clf.coef_[0].copy(), m_mean, m_scale)
         self.metadata.update(

@@ -14,7 +14,7 @@ share women, share over 55    store: ``kommuner_bosetting_kjonn_alder`` (IMDi pa
 share unaccompanied minors    store: ``enslige_mindreaarige_bosatt`` / ``bosatte_flyktninger``
 where households are settled  store: municipalities' decisions (``vedtak``, 2024), or the
                               mean number settled 2022–2024 where no decision is stored
-employment by years of        ``telemark/sysselsatte_etter_botid_telemark.csv``: % employed
+employment by years of        store: ``sysselsatte_botid`` (``telemark/sysselsatte_etter_botid_telemark.csv``): % employed
 residence and country group   by botid band (0–4, 5–9, 10+ years) for SSB's country group 1
                               (EU/EEA, incl. Ukraine) and group 2 (Asia, Africa …), 2025.
                               The intercept of each (group, band) cell is solved so that the
@@ -47,14 +47,13 @@ ordering (group 1 above group 2) and reported, not used as a target.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bliatlas.errors import InputError, UserError
+from bliatlas.errors import UserError
 from bliatlas.settlement.cohort import (
     COUNTRY_GROUPS,
     EDUCATION_LEVELS,
@@ -168,10 +167,6 @@ def _solve_shift(z: np.ndarray, target: float) -> float:
     return (lo + hi) / 2
 
 
-def _pct(text: str) -> float:
-    return float(text.strip().replace(",", ".").replace("\u2212", "-"))
-
-
 @dataclass
 class CalibrationTargets:
     """The published figures the generator reproduces (fractions, not %)."""
@@ -187,39 +182,39 @@ class CalibrationTargets:
     sources: dict[str, str]
 
     @classmethod
-    def load(cls, store: Any, munis: MunicipalityTable, data_dir: str | Path) -> CalibrationTargets:
-        data_dir = Path(data_dir)
-        botid_file = data_dir / "telemark" / "sysselsatte_etter_botid_telemark.csv"
-        group_file = data_dir / "telemark" / "sysselsatte_etter_landbakgrunn_telemark.csv"
+    def load(cls, store: Any, munis: MunicipalityTable) -> CalibrationTargets:
+        """Read the targets from the store (``bli import ../shared/data`` fills it)."""
         employment: dict[tuple[int, str], float] = {}
-        rows = _read_csv(botid_file)
-        header = rows[0]
-        groups = [1 if "Gruppe 1" in h else 2 if "Gruppe 2" in h else 0 for h in header]
-        if sorted(g for g in groups if g) != [1, 2]:
-            raise InputError(
-                botid_file, "forventet kolonner for Gruppe 1-land og Gruppe 2-land", row=1
+        rows = store.query(
+            "SELECT dims, value, year FROM observation WHERE dataset = 'sysselsatte_botid' "
+            "AND measure = 'sysselsatte_andel' AND unit = 'prosent' AND status = 'ok' "
+            "ORDER BY year"
+        )
+        bands = {b for b, _, _ in BOTID_BANDS}
+        for row in rows:  # latest year wins
+            d = _dims(row["dims"])
+            group = _ssb_group(d.get("landbakgrunn", ""))
+            if group and d.get("botid") in bands:
+                employment[(group, d["botid"])] = float(row["value"]) / 100
+        if len(employment) != 2 * len(BOTID_BANDS):
+            raise UserError(
+                "databasen mangler sysselsetting etter botid og landgruppe "
+                "(sysselsatte_botid, fra sysselsatte_etter_botid_telemark.csv); "
+                "kjør `bli import ../shared/data`"
             )
-        for r, row in enumerate(rows[1:], start=2):
-            band = row[0].strip()
-            if band not in {b for b, _, _ in BOTID_BANDS}:
-                raise InputError(botid_file, f"ukjent botid {band!r}", row=r, column=header[0])
-            for j, g in enumerate(groups):
-                if g:
-                    try:
-                        employment[(g, band)] = _pct(row[j]) / 100
-                    except ValueError:
-                        raise InputError(
-                            botid_file, f"ugyldig prosent {row[j]!r}", row=r, column=header[j]
-                        ) from None
-        rows = _read_csv(group_file)
-        header = rows[0]
-        last = rows[-1]
-        by_group = {}
-        for j, h in enumerate(header):
-            if "Gruppe 1" in h:
-                by_group[1] = _pct(last[j]) / 100
-            elif "Gruppe 2" in h:
-                by_group[2] = _pct(last[j]) / 100
+        rows = store.query(
+            "SELECT dims, value, year FROM observation "
+            "WHERE dataset = 'sysselsatte_landbakgrunn' AND measure = 'sysselsatte_andel' "
+            "AND status = 'ok' AND year = (SELECT max(year) FROM observation "
+            "WHERE dataset = 'sysselsatte_landbakgrunn')"
+        )
+        by_group: dict[int, float] = {}
+        last_year = 0
+        for row in rows:
+            group = _ssb_group(_dims(row["dims"]).get("landbakgrunn", ""))
+            if group:
+                by_group[group] = float(row["value"]) / 100
+                last_year = int(row["year"])
         retention = {}
         for c, v in zip(munis.county.tolist(), munis.county_retention.tolist()):
             if not np.isnan(v):
@@ -246,27 +241,38 @@ class CalibrationTargets:
         return cls(
             employment=employment,
             employment_by_group=by_group,
-            employment_by_group_year=int(last[0]),
+            employment_by_group_year=last_year,
             retention=retention,
             ukrainian_share=ukr_share,
             female_share=female,
             over55_share=over55,
             minor_share=minors,
             sources={
-                "employment": str(botid_file),
-                "employment_by_group": str(group_file),
+                "employment": "store: sysselsatte_botid (sysselsatte_etter_botid_telemark.csv)",
+                "employment_by_group": "store: sysselsatte_landbakgrunn "
+                "(sysselsatte_etter_landbakgrunn_telemark.csv)",
                 "retention": "store: bofasthet_fylker/bofasthet",
                 "shares": "store: kommuner_bosetting, kommuner_bosetting_kjonn_alder",
             },
         )
 
 
-def _read_csv(path: Path) -> list[list[str]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(path, "filen finnes ikke; oppgi datamappen med --data") from None
-    return [r for r in csv.reader(text.splitlines()) if r]
+def _dims(text: str) -> dict[str, str]:
+    out = {}
+    for part in text.split("|"):
+        key, _, value = part.partition("=")
+        if key:
+            out[key] = value
+    return out
+
+
+def _ssb_group(label: str) -> int:
+    """SSB's country group from a label such as 'Gruppe 2-land (Asia, Afrika …)'."""
+    if label.startswith("Gruppe 1"):
+        return 1
+    if label.startswith("Gruppe 2"):
+        return 2
+    return 0
 
 
 def _ratio(store: Any, num_where: str, den_where: str) -> float:
