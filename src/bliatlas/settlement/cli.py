@@ -211,8 +211,8 @@ def _predict(args: argparse.Namespace) -> int:
     from bliatlas.settlement.cohort import read_cohort
     from bliatlas.settlement.predict import OutcomeModel
 
-    model = OutcomeModel.load(args.model)
     cohort = read_cohort(args.cohort)
+    model = OutcomeModel.load(args.model)
     munis = _features(args)
     if model.synthetic or cohort.synthetic:
         print("SYNTETISK: modellen og/eller kohorten bygger på syntetiske data.")

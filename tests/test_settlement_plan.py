@@ -1,0 +1,242 @@
+"""County recommendation: constraints hold, the optimum is optimal, totals add up."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from bliatlas.cli import main
+from bliatlas.errors import UserError
+from bliatlas.settlement.features import municipality_features
+from bliatlas.settlement.plan import PlanParameters, make_plan, parse_scenario, parse_weights
+from bliatlas.store import open_store
+
+
+@pytest.fixture(scope="module")
+def munis(imported_db):
+    store = open_store(imported_db, read_only=True)
+    try:
+        return municipality_features(store)
+    finally:
+        store.close()
+
+
+def test_features_read_from_store(munis):
+    assert len(munis) == 357
+    assert munis.codes.tolist() == sorted(munis.codes.tolist())
+    j = munis.index("4650")
+    assert munis.names[j] == "Gloppen"
+    assert munis.county[j] == "46"
+    assert munis.centrality[j] == 5
+    # suppressed/missing values stay nan with their status, never 0
+    missing = np.isnan(munis.vedtak)
+    assert missing.sum() == 6
+    assert set(munis.status["vedtak"][missing]) <= {"missing", "suppressed"}
+    assert (munis.status["vedtak"][~missing] == "ok").all()
+    assert not np.isnan(munis.county_retention[j])
+    assert munis.county_retention[j] == 84.0  # Vestland in bofasthet_fylker.csv
+
+
+def test_national_plan_respects_every_constraint(munis):
+    params = PlanParameters(
+        total=20000, max_per_1000=25, min_per_1000=None, min_group=10, district_priority=0.25
+    )
+    plan = make_plan(munis, params)
+    x = np.array([r.persons for r in plan.rows])
+    assert x.sum() == 20000 == plan.total
+    decided = ~np.isnan(munis.vedtak)
+    assert (x[decided] <= munis.vedtak[decided]).all()
+    assert (x <= np.floor(25 * munis.population / 1000 + 1e-9)).all()
+    assert ((x == 0) | (x >= 10)).all()
+    district = munis.centrality >= 5
+    assert x[district].sum() >= math.ceil(0.25 * 20000)
+    assert plan.district_total == x[district].sum()
+
+
+def test_floor_per_1000_is_respected(munis):
+    county = munis.in_county("46")
+    plan = make_plan(county, PlanParameters(total=1500, min_per_1000=1.0, use_decision=False))
+    x = np.array([r.persons for r in plan.rows])
+    assert x.sum() == 1500
+    assert (x >= np.ceil(county.population / 1000 - 1e-9)).all()
+
+
+def _brute_force(sub, params):
+    """Enumerate every integer distribution and score it by the documented objective."""
+    w = params.weights
+    pop = sub.population
+    exp = sub.settled_refugees_mean / pop * 1000
+
+    def scaled(v):
+        v = np.where(np.isnan(v), np.nan, v)
+        ok = ~np.isnan(v)
+        lo, hi = v[ok].min(), v[ok].max()
+        return np.where(ok, (v - lo) / (hi - lo) if hi > lo else 1.0, 0.0)
+
+    score = w["fastlege"] * scaled(sub.gp_spare_capacity) + w["erfaring"] * scaled(exp)
+    target = params.total * sub.anmodning / sub.anmodning.sum()
+    upper = np.minimum(sub.vedtak, params.total).astype(int)
+    best = -np.inf
+    best_x = None
+    for combo in itertools.product(*(range(u + 1) for u in upper[:-1])):
+        last = params.total - sum(combo)
+        if last < 0 or last > upper[-1]:
+            continue
+        x = np.array([*combo, last])
+        if params.min_group and np.any((x > 0) & (x < params.min_group)):
+            continue
+        if params.district_priority and x[sub.centrality >= 5].sum() < math.ceil(
+            params.district_priority * params.total
+        ):
+            continue
+        value = (score * x).sum() - w["anmodning"] * (np.abs(x - target) / (target + 10)).sum()
+        if value > best + 1e-12:
+            best, best_x = value, x
+    return best, best_x
+
+
+@pytest.mark.parametrize(
+    ("codes", "params"),
+    [
+        (
+            ["4650", "4651", "4647", "4640"],
+            PlanParameters(total=40, min_group=6, weights=parse_weights("anmodning=1,fastlege=2")),
+        ),
+        (
+            ["4650", "4602", "4638", "4601"],
+            PlanParameters(total=35, min_group=5, district_priority=0.5),
+        ),
+    ],
+)
+def test_optimum_matches_brute_force_on_tiny_instance(munis, codes, params):
+    sub = munis.subset(np.array([munis.index(c) for c in codes]))
+    # keep the enumeration small: decisions capped at the total
+    plan = make_plan(sub, params)
+    best, best_x = _brute_force(sub, plan.parameters)
+    assert best_x is not None
+    assert plan.objective == pytest.approx(best, abs=1e-6)
+    assert plan.total == params.total
+
+
+def test_infeasible_plan_names_the_binding_constraint(munis):
+    county = munis.in_county("46")
+    cap = int(np.nansum(county.vedtak))
+    with pytest.raises(UserError) as info:
+        make_plan(county, PlanParameters(total=cap + 500))
+    message = str(info.value)
+    assert "ingen løsning" in message
+    assert f"summen av øvre grenser er {cap:,}".replace(",", " ") in message
+    assert "kommunenes vedtak som øvre grense" in message
+    with pytest.raises(UserError) as info:
+        make_plan(county, PlanParameters(total=1000, district_priority=1.0, max_per_1000=5))
+    assert "distriktsprioriteten" in str(info.value)
+
+
+def test_reasons_are_plain_norwegian(munis):
+    county = munis.in_county("46")
+    plan = make_plan(county, PlanParameters(total=1200, min_group=10, district_priority=0.2))
+    row = next(r for r in plan.rows if r.code == "4650")
+    assert row.reason.startswith(f"Gloppen: {row.persons} personer — ")
+    assert f"vedtaket på {int(row.decision)}" in row.reason
+    assert "sentralitet 5 (distriktsprioritet)" in row.reason
+    assert "fastlege" in row.reason
+
+
+def test_scenario_and_weight_parsing_errors():
+    base = PlanParameters(total=100)
+    p = parse_scenario("distrikt=district_priority:0,4;min_group:5;utfall:2", base)
+    assert (p.name, p.district_priority, p.min_group, p.weights["utfall"]) == (
+        "distrikt",
+        0.4,
+        5,
+        2.0,
+    )
+    assert base.district_priority == 0.0 and base.weights["utfall"] == 1.0
+    with pytest.raises(UserError, match="ukjent nøkkel 'foo'"):
+        parse_scenario("x=foo:1", base)
+    with pytest.raises(UserError, match="ikke et tall"):
+        parse_weights("utfall=mye")
+
+
+def test_cli_plan_writes_csv_and_xlsx_with_scenarios(imported_db, tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    out = tmp_path / "plan.xlsx"
+    code = main(
+        [
+            "--database",
+            str(imported_db),
+            "settlement",
+            "plan",
+            "--county",
+            "46",
+            "--total",
+            "1200",
+            "--min-group",
+            "10",
+            "--district-priority",
+            "0.2",
+            "--scenario",
+            "distrikt=district_priority:0.5",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "Scenario «distrikt»" in text
+    assert "Kilde:" in text
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["Sammenligning", "grunnlag", "distrikt", "Om"]
+    rows = list(wb["Sammenligning"].iter_rows(values_only=True))
+    assert rows[0] == ("kommunenummer", "kommune", "grunnlag", "distrikt")
+    assert sum(r[2] for r in rows[1:]) == 1200
+    assert sum(r[3] for r in rows[1:]) == 1200
+    csv_out = tmp_path / "plan.csv"
+    assert (
+        main(
+            [
+                "--database",
+                str(imported_db),
+                "settlement",
+                "plan",
+                "--county",
+                "46",
+                "--total",
+                "300",
+                "--out",
+                str(csv_out),
+            ]
+        )
+        == 0
+    )
+    with open(csv_out, encoding="utf-8") as fh:
+        recs = list(csv.DictReader(fh))
+    assert len(recs) == 43
+    assert sum(int(r["personer"]) for r in recs) == 300
+    assert all(r["begrunnelse"].startswith(r["kommune"] + ":") for r in recs)
+
+
+def test_cli_plan_infeasible_exits_2_and_writes_nothing(imported_db, tmp_path, capsys):
+    out = tmp_path / "plan.csv"
+    code = main(
+        [
+            "--database",
+            str(imported_db),
+            "settlement",
+            "plan",
+            "--county",
+            "46",
+            "--total",
+            "100000",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 2
+    assert "ingen løsning" in capsys.readouterr().err
+    assert not out.exists()
