@@ -70,8 +70,7 @@ def place_labels(index: KnowledgeIndex, entry: Entry) -> list[dict[str, Any]]:
             else:
                 item["label"] = f"kommune {p.kommune}"
         elif p.fylke:
-            r = index.regions.get(p.fylke)
-            name = r.name if r else COUNTY_CODES_2024[p.fylke]
+            name = COUNTY_CODES_2024[p.fylke]
             item.update(name=name, label=f"{name} fylke ({p.fylke})")
         else:
             item.update(name=p.navn, label=p.navn + (f" ({p.land})" if p.land else ""))

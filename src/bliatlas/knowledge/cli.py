@@ -49,7 +49,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("query", nargs="?", default="", help='søkeord, f.eks. "språkopplæring"')
     for option, facet, values in FILTER_OPTIONS:
-        p.add_argument(option, dest=f"filter_{facet}", action="append", choices=values,
+        p.add_argument(option, dest=f"filter_{facet}", action="append",
                        metavar=option.lstrip("-").upper(),
                        help=f"filtrer på {FACETS[facet].lower()} (kan gjentas): "
                             f"{', '.join(values)}")

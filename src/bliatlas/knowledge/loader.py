@@ -355,10 +355,14 @@ def parse_entry(path: Path, regions: Mapping[str, Region] | None = None,
     try:
         data = yaml.safe_load(head)
     except yaml.YAMLError as exc:
+        # Marks count from 0 within the header; the file has the '---' line before it.
         mark = getattr(exc, "problem_mark", None)
         where = f" på linje {mark.line + 2}" if mark is not None else ""
+        context = getattr(exc, "context_mark", None)
+        started = f", i noe som begynte på linje {context.line + 2}" if context is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return None, [ContentIssue(shown, None, f"ugyldig YAML{where}: {problem}")]
+        return None, [ContentIssue(shown, None, f"ugyldig YAML{where}{started} "
+                                                f"(YAML-leseren sier: {problem})")]
     if not isinstance(data, dict):
         return None, [ContentIssue(shown, None, "YAML-hodet skal være en samling felt "
                                                 f"(nøkkel: verdi), fant {_describe(data)}")]

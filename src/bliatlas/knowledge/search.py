@@ -15,6 +15,7 @@ the hits; filters narrow on facet values.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -137,9 +138,12 @@ SNIPPET_TOKENS = 32
 _FOLD_TABLE = str.maketrans({"æ": "ae", "ä": "ae", "ø": "o", "ö": "o", "å": "a", "ß": "ss"})
 
 
+@functools.lru_cache(maxsize=100_000)
 def fold(text: str) -> str:
     """Lower-case, æ→ae, ø→o, å→a, strip accents, aa→a, oe→o (ASCII result)."""
     text = text.lower().translate(_FOLD_TABLE)
+    if text.isascii():
+        return text.replace("aa", "a").replace("oe", "o")
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return text.replace("aa", "a").replace("oe", "o")
@@ -357,6 +361,8 @@ class KnowledgeIndex:
             tokens.append(per_field)
             snippet_texts.append(e.summary + " " + markdown_to_text(e.body))
         self.terms_vocab = terms
+        self._surface_term = surface_term
+        self._term_prefixes = {t[:MIN_PART] for t in terms}
         self.heads = {w for w in set(surface_term) | terms if len(w) >= MIN_PART}
         self._split_cache: dict[str, list[str] | None] = {}
 
@@ -392,8 +398,10 @@ class KnowledgeIndex:
             self.postings[t] = (ids, idf * tf * (K1 + 1) / (K1 + tf))
         self.vocab = set(self.postings)
 
-        # Typo tolerance: every folded word of the content and its one-letter deletions.
-        self._surface_term = {f: t for f, t in surface_term.items() if t in self.vocab}
+        # Typo tolerance (symmetric deletion): every folded word of the content with its
+        # one-letter deletions; a query word's deletions (up to two) are looked up here and
+        # the candidates verified by edit distance. Two letters *missing* from a query word
+        # are thus not found (indexing two-letter deletions would triple the build time).
         self._deletes: dict[str, set[str]] = defaultdict(set)
         for f in self._surface_term:
             if len(f) >= 5:
@@ -451,9 +459,14 @@ class KnowledgeIndex:
     def _tail_terms(self, tail: str, fuzzy: bool) -> list[str] | None:
         if len(tail) < MIN_PART:
             return None
-        t = self.analyzer.term(tail)
-        if t in self.terms_vocab and len(t) >= 3:
-            return [t]
+        known = self._surface_term.get(tail)
+        if known is not None and len(known) >= 3:
+            return [known]
+        # Stemming is the costly step: only for tails that start like some indexed term.
+        if tail[:MIN_PART] in self._term_prefixes:
+            t = self.analyzer.term(tail)
+            if t in self.terms_vocab and len(t) >= 3:
+                return [t]
         if fuzzy and len(tail) >= 6:
             cands = self._fuzzy(tail, 1)
             if cands:
@@ -589,8 +602,7 @@ class KnowledgeIndex:
         if facet == "aktor":
             return ACTORS.get(value, value)
         if facet == "fylke":
-            region = self.regions.get(value)
-            return region.name if region else COUNTY_CODES_2024.get(value, value)
+            return COUNTY_CODES_2024.get(value, value)
         if facet == "sentralitet":
             return CENTRALITY_LABELS.get(value, f"Sentralitet {value}")
         return value

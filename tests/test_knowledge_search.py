@@ -1,0 +1,329 @@
+"""Norwegian search: folding, stemming, compounds, typos, ranking, facets, snippets,
+and the same through `bli search`, `bli kunnskap vis` and /api/kunnskap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bliatlas.api.app import SOURCE_NOTE, create_app
+from bliatlas.cli import main
+from bliatlas.knowledge import api as knowledge_api
+from bliatlas.knowledge.base import open_index
+from bliatlas.knowledge.loader import load_entries
+from bliatlas.knowledge.search import (
+    Analyzer,
+    KnowledgeIndex,
+    SearchResult,
+    fold,
+    markdown_to_text,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+CONTENT = REPO / "content"
+DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def index() -> KnowledgeIndex:
+    return KnowledgeIndex(load_entries(CONTENT))
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store filled by `bli import` with the municipality panel (gives the region registry)."""
+    path = tmp_path_factory.mktemp("kunnskap") / "atlas.duckdb"
+    panel = DATA / "panel" / "kommuner_bosetting_2022-2024.xlsx"
+    assert main(["--database", str(path), "import", str(panel)]) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def region_index(database: Path) -> KnowledgeIndex:
+    return open_index(CONTENT, database, explicit_database=True)
+
+
+def ids(result: SearchResult) -> list[str]:
+    return [h.entry.id for h in result.hits]
+
+
+# -- text analysis ---------------------------------------------------------------------
+def test_fold_makes_norwegian_letters_and_their_ascii_spellings_meet() -> None:
+    assert fold("Språkopplæring") == fold("spraakopplaering") == fold("sprakopplaering")
+    assert fold("Bøker") == fold("boeker") == "boker"
+    assert fold("Näringslivsuppropet") == fold("naeringslivsuppropet")
+    assert fold("idé") == "ide"
+
+
+def test_inflected_forms_share_a_term() -> None:
+    an = Analyzer()
+    assert an.term("innvandrer") == an.term("innvandrere") == an.term("innvandrerne")
+    assert an.term("flyktning") == an.term("flyktningene")
+    assert an.term("ungdom") == an.term("ungdommer")
+    assert an.term("kommunene") == an.term("kommune")
+    assert an.term("språkopplæringen") == an.term("spraakopplaering")
+
+
+def test_markdown_is_stripped_for_snippets() -> None:
+    assert markdown_to_text("## Tittel\n*Frøya* og [NAV](http://x) – **viktig**\n- punkt") == (
+        "Tittel Frøya og NAV – viktig punkt")
+
+
+def test_compound_query_is_split_against_the_vocabulary(index: KnowledgeIndex) -> None:
+    # A compound that no entry contains splits into parts the index knows.
+    groups = index.analyse_query("språkopplæringstilbud")
+    assert groups[0].note == "sprakopplaering+tilbud"
+    result = index.search("språkopplæringstilbud", limit=3)
+    assert result.total > 0
+    assert set(result.hits[0].matched_terms) >= {"sprakopplaering", "tilbud"}
+
+
+def test_linking_s_is_handled_in_compounds(index: KnowledgeIndex) -> None:
+    parts = index._split(fold("arbeidsinnvandrerkurs"))
+    assert parts is not None and parts[0] == "arbeid"
+
+
+def test_typos_are_tolerated_for_longer_words(index: KnowledgeIndex) -> None:
+    assert index.analyse_query("bibliotk")[0].note == "~bibliotek"
+    one = ids(index.search("folkebibliotket", limit=1))
+    assert one == ["praksis-berg-folkebibliotek-inkluderingsnav"]
+    # Two letters off: one missing, one swapped.
+    assert index.analyse_query("arbeidsinvandrere")[0].note == "~arbeidsinnvandr"
+    assert index.analyse_query("kvalifsiering")[0].note == "~kvalifisering"
+
+
+def test_short_unknown_words_are_not_guessed(index: KnowledgeIndex) -> None:
+    assert index.analyse_query("xqz")[0].note == "ukjent"
+    assert index.search("xqzv").total == 0
+
+
+# -- ranking, facets, filters, snippets -----------------------------------------------------
+def test_title_match_outranks_body_only_match(index: KnowledgeIndex) -> None:
+    result = index.search("mentorordning", limit=5)
+    top = result.hits[0].entry
+    assert "mentor" in fold(top.title)
+    assert result.hits[0].score > result.hits[-1].score
+
+
+def test_facets_count_the_hits_per_value(index: KnowledgeIndex) -> None:
+    result = index.search("frivillighet", limit=100)
+    by_type = {v.value: v.count for v in result.facets["type"]}
+    expected: dict[str, int] = {}
+    for h in result.hits:
+        expected[h.entry.type] = expected.get(h.entry.type, 0) + 1
+    assert by_type == expected
+    assert sum(by_type.values()) == result.total
+    labels = {v.value: v.label for v in result.facets["tema"]}
+    assert labels["frivillighet"] == "Frivillighet og møteplasser"
+    assert "fylke" not in result.facets and "sentralitet" not in result.facets
+
+
+def test_filters_narrow_and_facets_stay_disjunctive(index: KnowledgeIndex) -> None:
+    everything = index.search("innvandrere", limit=200)
+    only = index.search("innvandrere", filters={"type": ["tilskudd"]}, limit=200)
+    assert only.total == sum(1 for h in everything.hits if h.entry.type == "tilskudd") > 0
+    assert {h.entry.type for h in only.hits} == {"tilskudd"}
+    # The type facet still shows the other types' counts under the type filter.
+    assert {v.value: v.count for v in only.facets["type"]} == {
+        v.value: v.count for v in everything.facets["type"]}
+    both = index.search("innvandrere", filters={"type": ["tilskudd"], "tema": ["frivillighet"]})
+    assert all("frivillighet" in h.entry.themes for h in both.hits)
+    assert both.total < only.total
+
+
+def test_unknown_filter_value_is_a_user_error(index: KnowledgeIndex) -> None:
+    from bliatlas.errors import UserError
+
+    with pytest.raises(UserError, match="ukjent verdi 'jobb' for filteret 'tema'"):
+        index.search("arbeid", filters={"tema": ["jobb"]})
+    with pytest.raises(UserError, match="krever regionregisteret"):
+        index.search("arbeid", filters={"sentralitet": ["5"]})
+
+
+def test_snippet_highlights_matched_words_in_html_and_text(index: KnowledgeIndex) -> None:
+    hit = index.search("fagbrev", limit=1).hits[0]
+    assert hit.entry.id == "praksis-haram-sprakkurs-og-fagbrev"
+    assert "<mark>fagbrev" in hit.snippet.html().lower()
+    assert "**fagbrev" in hit.snippet.text().lower()
+    assert "<mark>" not in hit.snippet.text()
+
+
+def test_snippet_html_is_escaped(index: KnowledgeIndex) -> None:
+    # No raw markup from content or query leaks into snippet HTML.
+    html = index.search("<script> bolig", limit=3).hits[0].snippet.html()
+    assert "<script>" not in html
+
+
+def test_empty_query_lists_all_entries_sorted(index: KnowledgeIndex) -> None:
+    result = index.search("", limit=1000)
+    assert result.total == len(index.entries)
+    types = [h.entry.type for h in result.hits]
+    assert types == sorted(types, key=["praksis", "funn", "kunnskapsbehov", "rad", "tilskudd",
+                                       "aktor", "plan", "nettverk"].index)
+
+
+# -- with the region registry ------------------------------------------------------------
+def test_region_facets_come_from_the_registry(region_index: KnowledgeIndex,
+                                               database: Path) -> None:
+    from bliatlas.store import open_store
+
+    with open_store(database, read_only=True) as store:
+        froya = store.query("SELECT county_code, centrality FROM region WHERE code = '5014'")[0]
+    entry = region_index.get("praksis-froya-fast-arbeid-norsk-og-bolig")
+    facet = region_index.facet_values[region_index.entries.index(entry)]
+    assert facet["fylke"] == [froya["county_code"]]
+    assert facet["sentralitet"] == [str(froya["centrality"])]
+    result = region_index.search("", limit=1000)
+    central = {v.value: v.count for v in result.facets["sentralitet"]}
+    assert central[str(froya["centrality"])] >= 1
+    fylker = {v.value: v.label for v in result.facets["fylke"]}
+    assert fylker["50"] == "Trøndelag"
+
+
+def test_centrality_filter_keeps_only_places_in_that_class(region_index: KnowledgeIndex) -> None:
+    result = region_index.search("", filters={"sentralitet": ["5", "6"]}, limit=1000)
+    assert result.total > 0
+    for h in result.hits:
+        classes = {region_index.regions[c].centrality for c in h.entry.municipality_codes}
+        assert classes & {5, 6}
+
+
+def test_content_place_codes_exist_in_registry(database: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--database", str(database), "kunnskap", "valider", "--innhold",
+                 str(CONTENT)]) == 0
+    assert "stedskoder kontrollert mot regionregisteret" in capsys.readouterr().out
+
+
+# -- CLI ------------------------------------------------------------------------------------
+def test_cli_search_prints_ranked_hits_with_snippets_and_facets(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    monkeypatch.delenv("BLI_DATABASE", raising=False)
+    monkeypatch.chdir(tmp_path)  # no default database here
+    assert main(["search", "språkopplæring for arbeidsinnvandrere", "--limit", "3",
+                 "--innhold", str(CONTENT)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Søk: «språkopplæring for arbeidsinnvandrere» – ")
+    assert "Tolket som: språkopplæring → sprakopplaering; arbeidsinnvandrere → " in out
+    assert "\n 1. **" in out and "\n 3. **" in out and " 4. " not in out
+    assert "**språkopplæring**" in out.lower() or "**arbeidsinnvandrere**" in out.lower()
+    assert "Fasetter:\n  Type: " in out
+
+
+def test_cli_search_json_and_filters(capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("BLI_DATABASE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", "arbeid", "--tema", "mentor", "--type", "praksis", "--json",
+                 "--innhold", str(CONTENT)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["total"] == len(data["results"]) > 0
+    assert all(r["type"] == "praksis" and "mentor" in r["themes"] for r in data["results"])
+    assert "<mark>" in data["results"][0]["snippet_html"]
+
+
+def test_cli_rejects_unknown_theme(capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("BLI_DATABASE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", "arbeid", "--tema", "jobb", "--innhold", str(CONTENT)]) == 2
+    err = capsys.readouterr().err
+    assert "bli: feil: ukjent verdi 'jobb' for filteret 'tema'; forventet ett av: arbeid" in err
+
+
+def test_cli_show_prints_one_entry(capsys: pytest.CaptureFixture[str],
+                                   database: Path) -> None:
+    assert main(["--database", str(database), "kunnskap", "vis",
+                 "praksis-froya-fast-arbeid-norsk-og-bolig", "--innhold", str(CONTENT)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == (
+        "Frøya: fast arbeid, norsk på jobben og hjelp til bolig holder arbeidsinnvandrerne")
+    assert "Steder: Frøya kommune (5014, sentralitet " in out
+    assert "Kilder:\n  – Innvandring, inkludering, sysselsetting og lokal utvikling" in out
+
+
+def test_cli_show_unknown_id(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                             tmp_path: Path) -> None:
+    monkeypatch.delenv("BLI_DATABASE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["kunnskap", "vis", "praksis-finnes-ikke", "--innhold", str(CONTENT)]) == 2
+    assert "fant ingen kunnskapsoppføring med id 'praksis-finnes-ikke'" in capsys.readouterr().err
+
+
+def test_cli_explicit_missing_database_is_an_error(capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path) -> None:
+    missing = tmp_path / "nei.duckdb"
+    assert main(["--database", str(missing), "search", "arbeid", "--innhold",
+                 str(CONTENT)]) == 2
+    assert "databasefilen finnes ikke" in capsys.readouterr().err
+
+
+# -- API ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def client(region_index: KnowledgeIndex) -> TestClient:
+    app = create_app()
+    app.dependency_overrides[knowledge_api.get_index] = lambda: region_index
+    return TestClient(app)
+
+
+def test_api_search_returns_ranked_hits_facets_snippets(client: TestClient) -> None:
+    r = client.get("/api/kunnskap/sok", params={"q": "frivilligsentral", "limit": 3})
+    assert r.status_code == 200
+    data = r.json()
+    assert data["results"][0]["id"] == "praksis-heroy-frivilligsentral-nettverk"
+    assert "<mark>" in data["results"][0]["snippet_html"]
+    scores = [x["score"] for x in data["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert set(data["facets"]) == {"type", "tema", "malgruppe", "aktor", "fylke", "sentralitet"}
+    assert data["facets"]["tema"]["label"] == "Tema"
+    assert SOURCE_NOTE in data["source"]
+
+
+def test_api_search_filters(client: TestClient) -> None:
+    r = client.get("/api/kunnskap/sok", params=[("q", "innvandrere"), ("type", "praksis"),
+                                                 ("sentralitet", "6")])
+    assert r.status_code == 200
+    results = r.json()["results"]
+    assert results and all(x["type"] == "praksis" for x in results)
+
+
+def test_api_bad_parameters(client: TestClient) -> None:
+    r = client.get("/api/kunnskap/sok", params={"q": "arbeid", "tema": "jobb"})
+    assert r.status_code == 400
+    assert "ukjent verdi 'jobb' for filteret 'tema'" in r.json()["error"]
+    assert r.json()["source"] == SOURCE_NOTE
+    assert client.get("/api/kunnskap/sok", params={"q": "arbeid", "limit": 0}).status_code == 422
+    assert client.get("/api/kunnskap/sok").status_code == 422
+
+
+def test_api_entry_detail_with_markdown_and_html(client: TestClient) -> None:
+    r = client.get("/api/kunnskap/praksis-froya-fast-arbeid-norsk-og-bolig")
+    assert r.status_code == 200
+    data = r.json()
+    assert data["body_markdown"].startswith("Frøya er en øykommune")
+    assert data["body_html"].startswith("<p>Frøya er en øykommune")
+    assert "<h2>" in data["body_html"]
+    assert data["places"][0]["name"] == "Frøya"
+    assert data["themes"][0] == {"id": "arbeid", "label": "Arbeid og sysselsetting"}
+    assert "source" in data
+
+
+def test_api_unknown_entry_is_404(client: TestClient) -> None:
+    r = client.get("/api/kunnskap/praksis-finnes-ikke")
+    assert r.status_code == 404
+    assert "praksis-finnes-ikke" in r.json()["error"]
+
+
+def test_api_list_with_facets(client: TestClient, region_index: KnowledgeIndex) -> None:
+    r = client.get("/api/kunnskap", params={"type": "tilskudd"})
+    assert r.status_code == 200
+    data = r.json()
+    n_grants = sum(1 for e in region_index.entries if e.type == "tilskudd")
+    assert data["total"] == len(data["results"]) == n_grants
+    assert {v["value"]: v["count"] for v in data["facets"]["type"]["values"]}["tilskudd"] == (
+        n_grants)
+    assert "score" not in data["results"][0]
