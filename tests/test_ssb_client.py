@@ -262,3 +262,25 @@ def test_transport_factory_is_used_when_no_transport_given(tmp_path, monkeypatch
     ]
     assert meta.time_variable.code == "Tid"
     assert len(fake.requests) == 1
+
+
+def test_region_patterns_and_prefixed_codes(tmp_path):
+    doc = load_fixture("13628.json")
+    fake = FakeSsb(doc)
+    with make_client(fake, tmp_path) as client:
+        meta = client.metadata("13628")
+        got = client.resolve_selection(meta, {"Region": ["40*"], "Tid": ["*2023"]})
+    assert got["Region"] == ["4001", "40"]
+    assert got["Tid"] == ["2017-2023"]
+
+    doc = load_fixture("11607.json")
+    cat = doc["dimension"]["Region"]["category"]
+    cat["index"] = {f"K-{c}": i for c, i in cat["index"].items()}
+    cat["label"] = {f"K-{c}": v for c, v in cat["label"].items()}
+    fake = FakeSsb(doc)
+    with make_client(fake, tmp_path / "k") as client:
+        meta = client.metadata("11607")
+        got = client.resolve_selection(meta, {"Region": ["4650", "46*", "K-1507"]})
+        with pytest.raises(UserError, match="ukjent kode 47\\*"):
+            client.resolve_selection(meta, {"Region": ["47*"]})
+    assert got["Region"] == ["K-4650", "K-4601", "K-1507"]

@@ -38,6 +38,7 @@ Other behaviour:
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import math
@@ -305,16 +306,18 @@ class SsbClient:
     ) -> dict[str, list[str]]:
         """Check codes against the metadata and make the selection explicit.
 
-        Every named variable must exist and every code must be one of its values;
-        variables not named are eliminated when SSB allows it, otherwise all their
-        values are selected. Order follows the table's variable order.
+        Every named variable must exist and every code must be one of its values. A
+        code with ``*`` or ``?`` is a pattern expanded against the table's codes
+        (``46*`` → ``46`` and every ``46xx``). For the region variable, a plain code
+        also matches SSB's prefixed forms (``4650`` → ``K-4650``, ``46`` → ``F-46``) when
+        the table uses those. Variables not named are eliminated when SSB allows it,
+        otherwise all their values are selected. Order follows the table's variables.
         """
         named = {meta.variable(code).code: list(values) for code, values in selection.items()}
         resolved: dict[str, list[str]] = {}
         for var in meta.variables:
             if var.code in named:
-                values = list(dict.fromkeys(named[var.code]))
-                unknown = [v for v in values if v not in var.values]
+                values, unknown = _match_codes(var, named[var.code])
                 if unknown:
                     sample = ", ".join(var.values[:8]) + (" …" if len(var.values) > 8 else "")
                     raise UserError(
@@ -434,6 +437,33 @@ class SsbClient:
             f"SSB-tabell {table_id}: SSB avviste spørringen (HTTP {response.status_code}). "
             f"{detail}"
         )
+
+
+def _match_codes(var: Variable, wanted: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The table codes ``wanted`` names (patterns expanded), and those that match nothing."""
+    known = set(var.values)
+    is_region = var.code.lower() == "region"
+    found: list[str] = []
+    unknown: list[str] = []
+    for code in wanted:
+        if "*" in code or "?" in code:
+            hits = [v for v in var.values if fnmatch.fnmatchcase(v, code)]
+            if is_region and not hits:
+                hits = [
+                    v for v in var.values
+                    if any(fnmatch.fnmatchcase(v, p + code) for p in ("K-", "F-", "K", "F"))
+                ]
+        elif code in known:
+            hits = [code]
+        elif is_region:
+            hits = [p + code for p in ("K-", "F-", "K", "F") if p + code in known][:1]
+        else:
+            hits = []
+        if hits:
+            found.extend(hits)
+        else:
+            unknown.append(code)
+    return list(dict.fromkeys(found)), unknown
 
 
 def _retry_after(response: httpx.Response) -> float:

@@ -42,7 +42,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("table", metavar="TABELL", help="tabellnummer, f.eks. 11607")
     q.add_argument(
         "--region", action="append", required=True, metavar="KODE",
-        help="regionkode slik SSB bruker den (4650, 46, 0); kan gjentas eller kommaskilles",
+        help="regionkode slik SSB bruker den (4650, 46, 0) eller et mønster (46* = fylket og "
+        "alle kommuner i det); kan gjentas eller kommaskilles",
     )
     q.add_argument(
         "--year", action="append", metavar="ÅR",
