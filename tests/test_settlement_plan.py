@@ -240,3 +240,40 @@ def test_cli_plan_infeasible_exits_2_and_writes_nothing(imported_db, tmp_path, c
     assert code == 2
     assert "ingen løsning" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_api_plan_endpoint(db_env):
+    from fastapi.testclient import TestClient
+
+    from bliatlas.api.app import create_app
+
+    client = TestClient(create_app())
+    resp = client.post(
+        "/api/bosetting/plan",
+        json={
+            "county": "46",
+            "total": 800,
+            "min_group": 10,
+            "district_priority": 0.2,
+            "scenarios": {"tak": {"max_per_1000": 8}},
+        },
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert [p["scenario"] for p in body["planer"]] == ["grunnlag", "tak"]
+    for p in body["planer"]:
+        assert p["sum"] == 800
+        assert sum(k["personer"] for k in p["kommuner"]) == 800
+        assert all(k["personer"] == 0 or k["personer"] >= 10 for k in p["kommuner"])
+    tak = body["planer"][1]["kommuner"]
+    assert all(k["personer"] <= 8 * k["folketall"] / 1000 for k in tak)
+    assert len(body["sammenligning"]) == 43
+    assert "Kilde:" in body["kilde"]
+    bad = client.post("/api/bosetting/plan", json={"county": "46", "total": 100000})
+    assert bad.status_code == 400
+    assert "ingen løsning" in bad.json()["error"]
+    assert client.post("/api/bosetting/plan", json={"county": "99", "total": 10}).status_code == 404
+    assert client.post("/api/bosetting/plan", json={"total": -1}).status_code == 422
+    resp = client.post("/api/bosetting/plan", json={"total": 10, "weights": {"religion": 1}})
+    assert resp.status_code == 400
+    assert "ukjente vekter" in resp.json()["error"]

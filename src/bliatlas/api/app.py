@@ -15,6 +15,7 @@ from bliatlas.errors import UserError
 
 ROUTER_MODULES: list[str] = [
     "bliatlas.knowledge.api",
+    "bliatlas.settlement.api",
 ]
 
 SOURCE_NOTE = (
