@@ -93,8 +93,11 @@ def prepare(parsed: ParsedSource, crosswalk: Crosswalk, strict: bool = False,
     split_years: dict[str, set[int]] = defaultdict(set)
     notes_for_split: dict[str, list[str]] = {}
 
+    dims_cache: dict[int, str] = {}
     for o in parsed.observations:
-        dk = dims_key(o.dims)
+        dk = dims_cache.get(id(o.dims))
+        if dk is None:
+            dk = dims_cache[id(o.dims)] = dims_key(o.dims)
         skey = (o.measure, o.region_code or o.region_name, o.year, dk, o.unit)
         prev = by_source.get(skey)
         if prev is not None:
@@ -189,20 +192,18 @@ def _write(store: Store, prep: _Prepared, imported_at: datetime) -> ImportResult
         rows = [(r.code, r.level, r.name, r.short_name, r.county_code, r.centrality,
                  r.kostra_group, r.robek, import_id)
                 for r in _registry_from_reference(parsed, official)]
-        store.executemany("INSERT INTO region VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        store.insert_rows("region", rows)
     if "kostra_groups" in ref:
         store.execute("DELETE FROM kostra_group")
-        store.executemany(
-            "INSERT INTO kostra_group VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(g["code"], g["name"], g["population_band"], g["bound_costs"], g["free_income"],
-              g["n_municipalities"], import_id) for g in ref["kostra_groups"]])
+        store.insert_rows("kostra_group", [
+            (g["code"], g["name"], g["population_band"], g["bound_costs"], g["free_income"],
+             g["n_municipalities"], import_id) for g in ref["kostra_groups"]])
     if "geometry" in ref:
         level = ref["geometry"][0]["level"]
         store.execute("DELETE FROM region_geometry WHERE level = ?", [level])
-        store.executemany(
-            "INSERT INTO region_geometry VALUES (?, ?, ?, ?, ?)",
-            [(g["code"], g["level"], g["official_name"], g["geojson"], import_id)
-             for g in ref["geometry"]])
+        store.insert_rows("region_geometry", [
+            (g["code"], g["level"], g["official_name"], g["geojson"], import_id)
+            for g in ref["geometry"]])
         store.execute(
             "UPDATE region SET name = g.official_name FROM region_geometry g "
             "WHERE region.code = g.code AND g.official_name <> ''")
@@ -246,9 +247,7 @@ def _write(store: Store, prep: _Prepared, imported_at: datetime) -> ImportResult
         result.n_new, result.n_changed = int(counts["n_new"]), int(counts["n_changed"])
     result.n_values = n_values
     if prep.unassigned:
-        store.executemany(
-            "INSERT INTO observation_unassigned VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*u, import_id) for u in prep.unassigned])
+        store.insert_rows("observation_unassigned", [(*u, import_id) for u in prep.unassigned])
     result.n_unassigned = len(prep.unassigned)
     store.execute(
         "INSERT INTO import VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -200,6 +200,21 @@ class Store:
         with self._lock:
             self._con.executemany(sql, rows)
 
+    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Append many rows to ``table`` (columns in table order) in one bulk operation."""
+        if not rows:
+            return
+        import pyarrow as pa
+
+        columns = [d[0] for d in self._con.execute(f"SELECT * FROM {table} LIMIT 0").description]
+        data = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
+        with self._lock:
+            self._con.register("_bulk_rows", data)
+            try:
+                self._con.execute(f"INSERT INTO {table} SELECT * FROM _bulk_rows")
+            finally:
+                self._con.unregister("_bulk_rows")
+
     def register(self, name: str, relation: Any) -> None:
         """Expose a Python object (e.g. a pyarrow table or dict of arrays) as a view."""
         with self._lock:

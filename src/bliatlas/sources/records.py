@@ -7,6 +7,7 @@ A parser reads one file (or API response) and returns a :class:`ParsedSource` wh
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 OK = "ok"
@@ -73,6 +74,14 @@ def classify_cell(text: object) -> tuple[float | None, str, str | None]:
         if text != text:  # NaN
             return None, MISSING, None
         return float(text), OK, None
+    try:  # fast path: a plain number with a decimal point
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        if math.isfinite(number):
+            return number, OK, None
+        return None, MISSING, str(text).strip()
     raw = str(text).replace("\xa0", " ").strip()
     low = raw.lower()
     if low in MISSING_MARKERS:
