@@ -50,7 +50,7 @@ STOPWORDS = frozenset({
     "vi", "min", "mitt", "ha", "hadde", "hun", "na", "over", "da", "ved", "fra", "du", "ut",
     "sin", "dem", "oss", "opp", "man", "kan", "hans", "hvor", "eller", "hva", "skal", "selv",
     "sjol", "her", "alle", "vil", "bli", "ble", "blitt", "kunne", "inn", "nar", "vaere", "kom",
-    "noen", "noe", "ville", "dere", "deres", "hos", "ogsa", "blir", "hvordan", "hvorfor",
+    "noen", "noe", "ville", "dere", "deres", "hos", "ogsa", "blir", "hvordan", "hvorfor", "hvem",
     "hvilke", "hvilken", "hvilket", "etter", "under", "mellom", "mot", "uten", "sine", "sitt",
     "slik", "mye", "mer", "mange", "andre", "annen", "annet", "for", "hver", "enn", "disse",
     "dette", "denne", "deg", "din", "ditt", "dine", "vart", "vare", "meget", "mest", "bare",
@@ -551,7 +551,8 @@ class KnowledgeIndex:
                 note = term
                 parts = self._split(folded) if len(folded) >= 2 * MIN_PART else None
                 if parts:
-                    alts.append([(p, 0.5) for p in parts if p in self.vocab])
+                    # A decomposed match is worth at most half an exact one.
+                    alts.append([(p, 0.5 / len(parts)) for p in parts if p in self.vocab])
             else:
                 alts, note = self._resolve_unknown(folded)
             for syn in SYNONYMS.get(folded, ()):
@@ -626,15 +627,21 @@ class KnowledgeIndex:
             covered = np.zeros(n)
             for g in groups:
                 best = np.zeros(n)
+                # How fully the word is matched: 1 for the word itself, less for a typo
+                # correction, a synonym or only some parts of a compound.
+                coverage = np.zeros(n)
                 for alt in g.alternatives:
                     s = np.zeros(n)
+                    w = np.zeros(n)
                     for term, weight in alt:
                         ids, contrib = self.postings[term]
                         s[ids] += weight * contrib
+                        w[ids] += weight
                         matched_terms.add(term)
                     np.maximum(best, s, out=best)
+                    np.maximum(coverage, w, out=coverage)
                 total += best
-                covered += best > 0
+                covered += np.minimum(coverage, 1.0)
             scores = total * (0.25 + 0.75 * covered / len(groups))
             mask &= scores > 0
         else:
