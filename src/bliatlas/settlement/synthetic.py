@@ -29,10 +29,11 @@ direction) follows the seeds: NIBR (seed 004, "Innvandrere og sysselsetting i et
 regionalt perspektiv", bullet list under "To tredjedeler av sysselsettingsveksten")
 finds that refugees settled in regions with a good labour market stay more and earn
 more over time — hence a municipality effect from centrality and size (the labour
-market proxies the store has) on both employment and retention; NIBR (seed 002,
-"Regional samhandling …") and seed 004 find the introduction programme too little
-work-oriented and the region, more than the municipality, to matter — hence effects on
-regional traits only, no municipality-specific noise. Seed 003 (section on county plan
+market proxies the store has) on both employment and retention. Seed 004 (list under
+"For dårlig samstyring …") adds that more is gained by choosing the region than the
+single municipality when settling refugees, and NIBR's case study (seed 002, main
+findings under "Regional samhandling …") treats the regional labour market as the
+frame — hence effects on regional traits only, no municipality-specific noise. Seed 003 (section on county plan
 strategies, "Integreringsplaner …", footnote on IMDi figures) reports 78 % employment
 for labour immigrants, the same as the population: used as the upper bound the
 simulated rates must stay below. The sizes of the person effects (education, Norwegian
