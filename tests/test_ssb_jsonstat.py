@@ -223,3 +223,10 @@ def test_our_test_fixtures_are_refused_outside_tests(monkeypatch):
     doc = load("13628.json")
     del doc["extension"]["bliatlas"]
     assert len(parse_jsonstat(doc, "13628.json").observations) == 24
+
+
+def test_shared_category_labels_are_told_apart_by_code():
+    doc = load("11607.json")
+    doc["dimension"]["Kjonn"]["category"]["label"] = {"1": "Menn", "2": "Menn"}
+    parsed = parse_jsonstat(doc, "x.json")
+    assert {o.dims["kjonn"] for o in parsed.observations} == {"Menn (1)", "Menn (2)"}

@@ -45,6 +45,7 @@ the period code is kept in ``dims['periode']`` (nothing is summed or averaged).
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import os
@@ -184,41 +185,49 @@ def parse_jsonstat(
     measures = [c.lower() for c in metric_dim.codes]
     unit_list = [units[c] for c in metric_dim.codes]
     other_keys = [dims[i].name.lower() for i in other]
-    other_labels = [[dims[i].labels[c] for c in dims[i].codes] for i in other]
+    other_labels = [_distinct_labels(dims[i]) for i in other]
 
     observations: list[Observation] = []
     append = observations.append
-    # itertools.product walks the cube in JSON-stat's row-major order.
-    for flat, pos in enumerate(itertools.product(*(range(s) for s in sizes))):
-        year, periode = time_parts[pos[time_i]]
-        cell_dims = {
-            key: labels[pos[i]] for key, labels, i in zip(other_keys, other_labels, other)
-        }
-        if periode is not None:
-            cell_dims["periode"] = periode
-        value = values[flat]
-        status_mark = statuses.get(flat)
-        if status_mark is None and value is not None:
-            value_status_note: tuple[float | None, str, str | None] = (value, OK, None)
-        else:
-            value_status_note = _classify(source, flat, value, status_mark)
-        r = pos[region_i]
-        m = pos[metric_i]
-        append(
-            Observation(
-                dataset=dataset,
-                measure=measures[m],
-                region_code=region_codes[r],
-                region_name=region_names[r],
-                year=year,
-                dims=cell_dims,
-                unit=unit_list[m],
-                value=value_status_note[0],
-                status=value_status_note[1],
-                status_note=value_status_note[2],
-                row=flat + 1,
+    # The loop creates only acyclic objects; pausing the cyclic garbage collector stops
+    # it from re-scanning the growing list (about twice as fast on 800,000 cells).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        # itertools.product walks the cube in JSON-stat's row-major order.
+        for flat, pos in enumerate(itertools.product(*(range(s) for s in sizes))):
+            year, periode = time_parts[pos[time_i]]
+            cell_dims = {
+                key: labels[pos[i]] for key, labels, i in zip(other_keys, other_labels, other)
+            }
+            if periode is not None:
+                cell_dims["periode"] = periode
+            value = values[flat]
+            status_mark = statuses.get(flat)
+            if status_mark is None and value is not None:
+                value_status_note: tuple[float | None, str, str | None] = (value, OK, None)
+            else:
+                value_status_note = _classify(source, flat, value, status_mark)
+            r = pos[region_i]
+            m = pos[metric_i]
+            append(
+                Observation(
+                    dataset=dataset,
+                    measure=measures[m],
+                    region_code=region_codes[r],
+                    region_name=region_names[r],
+                    year=year,
+                    dims=cell_dims,
+                    unit=unit_list[m],
+                    value=value_status_note[0],
+                    status=value_status_note[1],
+                    status_note=value_status_note[2],
+                    row=flat + 1,
+                )
             )
-        )
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
     if is_test_data(doc) and os.environ.get("BLI_ALLOW_TEST_DATA") != "1":
         raise InputError(
@@ -369,6 +378,19 @@ def _read_dimension(
                 if base:
                     units[str(code)] = str(base)
     return _Dimension(name=name, codes=codes, labels=labels, units=units)
+
+
+def _distinct_labels(dim: _Dimension) -> list[str]:
+    """Category labels in index order; a label two codes share gets its code appended,
+    so that two cells never collapse onto one stored key."""
+    labels = [dim.labels[c] for c in dim.codes]
+    seen: dict[str, int] = {}
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+    return [
+        f"{label} ({code})" if seen[label] > 1 else label
+        for code, label in zip(dim.codes, labels, strict=True)
+    ]
 
 
 def _read_values(
