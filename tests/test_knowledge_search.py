@@ -145,7 +145,7 @@ def test_unknown_filter_value_is_a_user_error(index: KnowledgeIndex) -> None:
 
 def test_snippet_highlights_matched_words_in_html_and_text(index: KnowledgeIndex) -> None:
     hit = index.search("fagbrev", limit=1).hits[0]
-    assert hit.entry.id == "praksis-haram-sprakkurs-og-fagbrev"
+    assert "fagbrev" in (hit.entry.summary + hit.entry.body).lower()
     assert "<mark>fagbrev" in hit.snippet.html().lower()
     assert "**fagbrev" in hit.snippet.text().lower()
     assert "<mark>" not in hit.snippet.text()
