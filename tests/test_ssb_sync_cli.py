@@ -241,3 +241,16 @@ def test_fixtures_never_reach_a_real_store(db, capsys, monkeypatch):
     assert main(["--database", str(db), "import", str(path)]) == 2
     assert "testdata skrevet av Bli-atlas" in capsys.readouterr().err
     assert snapshot(db) == before
+
+
+def test_latest_takes_the_last_periods_of_the_table(db, tmp_path, monkeypatch, capsys):
+    fake = serve(monkeypatch, "11607.json")
+    assert sync(db, tmp_path, "11607", "--region", "4650", "--latest", "1") == 0
+    body = fake.data_bodies[-1]
+    assert body["query"][-1] == {"code": "Tid", "selection": {"filter": "item",
+                                                               "values": ["2023"]}}
+    years = rows(db, "SELECT DISTINCT year FROM observation WHERE dataset = 'ssb_11607'")
+    assert years == [{"year": 2023}]
+    assert sync(db, tmp_path, "11607", "--region", "4650", "--latest", "1",
+                "--year", "2022") == 2
+    assert "enten --year eller --latest" in capsys.readouterr().err

@@ -49,6 +49,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--year", action="append", metavar="ÅR",
         help="tidskode (2023, 2017-2023); kan gjentas; uten: alle år i tabellen",
     )
+    q.add_argument("--latest", type=int, metavar="N",
+                   help="bare de N siste periodene i tabellen (i stedet for --year)")
     q.add_argument(
         "--select", action="append", default=[], metavar="VARIABEL=KODER",
         help="velg koder for en annen variabel, f.eks. Kjonn=1,2 (uten: alle, eller SSBs sum "
@@ -88,7 +90,14 @@ def _selection(
         selection[meta.variable(name.strip()).code] = _codes([codes])
     selection[meta.region_variable.code] = _codes(args.region)
     time_var = meta.time_variable
-    selection[time_var.code] = _codes(args.year) or list(time_var.values)
+    if args.latest is not None:
+        if args.year:
+            raise UserError("bruk enten --year eller --latest, ikke begge")
+        if args.latest < 1:
+            raise UserError("--latest må være minst 1")
+        selection[time_var.code] = list(time_var.values[-args.latest:])
+    else:
+        selection[time_var.code] = _codes(args.year) or list(time_var.values)
     return selection
 
 
