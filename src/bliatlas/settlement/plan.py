@@ -312,6 +312,7 @@ def _diagnose(
 
 def _reason(
     r: PlanRow,
+    share: float,
     p: PlanParameters,
     upper: float,
     at_ceiling: bool,
@@ -330,7 +331,7 @@ def _reason(
         else:
             parts.append(f"innenfor vedtaket på {_fmt(r.decision)}")
     if not math.isnan(r.request):
-        parts.append(f"anmodet {_fmt(r.request)}")
+        parts.append(f"anmodet {_fmt(r.request)} (forholdsmessig andel av totalen {_fmt(share)})")
     if at_ceiling and r.persons > 0:
         parts.append(f"ved taket på {_fmt(p.max_per_1000 or 0, 1)} per 1 000 innbyggere")
     if r.persons == 0 and p.min_group and upper < p.min_group and upper > 0:
@@ -418,6 +419,7 @@ def make_plan(
             )
         row.reason = _reason(
             row,
+            float(target[j]),
             params,
             float(prob.upper[j]),
             at_ceiling,
