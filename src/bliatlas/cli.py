@@ -16,6 +16,7 @@ from bliatlas.errors import UserError
 # Modules that add subcommands. Add a line here when a layer gains a command group.
 COMMAND_MODULES = [
     "bliatlas.ingest_cli",
+    "bliatlas.api.cli",
     "bliatlas.knowledge.cli",
     "bliatlas.sources.ssb_cli",
     "bliatlas.settlement.cli",
