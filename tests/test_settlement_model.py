@@ -193,3 +193,31 @@ def test_plan_uses_model_outcome(setup, imported_db, tmp_path, capsys):
     assert out.startswith("SYNTETISK")
     assert "forventet arbeid/utdanning" in out
     assert "(nr. 1 av 43)" in out
+    csv_out = tmp_path / "plan.csv"
+    assert (
+        main(
+            [
+                "--database",
+                str(imported_db),
+                "settlement",
+                "plan",
+                "--county",
+                "46",
+                "--total",
+                "500",
+                "--model",
+                str(tmp_path / "m"),
+                "--cohort",
+                str(cohort_file),
+                "--out",
+                str(csv_out),
+            ]
+        )
+        == 0
+    )
+    import csv
+
+    with open(csv_out, encoding="utf-8") as fh:
+        recs = list(csv.DictReader(fh))
+    assert {r["syntetisk_utfall"] for r in recs} == {"1"}
+    assert all(0 < float(r["forventet_utfall"]) < 1 for r in recs)

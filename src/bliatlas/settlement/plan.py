@@ -498,6 +498,7 @@ PLAN_COLUMNS = (
     "per_1000",
     "forventet_utfall",
     "begrunnelse",
+    "syntetisk_utfall",
 )
 
 
@@ -518,6 +519,8 @@ def plan_records(plan: Plan) -> list[dict[str, Any]]:
             "per_1000": None if math.isnan(r.per_1000) else round(r.per_1000, 2),
             "forventet_utfall": None if math.isnan(r.outcome) else round(r.outcome, 4),
             "begrunnelse": r.reason,
+            # 1 when the outcome signal comes from a model trained on synthetic data
+            "syntetisk_utfall": int(plan.synthetic_outcome),
         }
         for r in plan.rows
     ]
