@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "bliatlas.knowledge.cli",
     "bliatlas.sources.ssb_cli",
     "bliatlas.settlement.cli",
+    "bliatlas.indicators.cli",
 ]
 
 

@@ -16,6 +16,7 @@ from bliatlas.errors import UserError
 ROUTER_MODULES: list[str] = [
     "bliatlas.knowledge.api",
     "bliatlas.settlement.api",
+    "bliatlas.indicators.api",
 ]
 
 SOURCE_NOTE = (

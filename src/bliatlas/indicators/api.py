@@ -1,0 +1,355 @@
+"""Indicators over HTTP, named after Kolada and PxWebApi: regions, the indicator
+catalogue, values by indicator × level × year, and a region profile.
+
+JSON by default, CSV with ``?format=csv``. Every response names the source, the licence
+and the imports (publisher, file, SHA-256, time) the numbers come from. The cube is
+built once per process from the read-only store (``bliatlas.api.deps``) and cached;
+profile responses are cached as encoded bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+
+from bliatlas.api import deps
+from bliatlas.errors import NotFound, UserError
+from bliatlas.indicators.catalogue import Indicator
+from bliatlas.indicators.engine import LEVELS, Cube, build_cube
+from bliatlas.indicators.profile import build_profile, provenance
+from bliatlas.indicators.sentences import format_cell
+
+SOURCE_NOTE = (
+    "Kilde: IMDi, SSB, KOSTRA, Helsedirektoratet og Telemark fylkeskommune, beregnet av "
+    "Bli-atlas. Skjermede tall (færre enn 5) vises ikke, heller ikke i summer."
+)
+
+
+class InvalidParameter(UserError):
+    """A query parameter with a value outside what is allowed (422)."""
+
+    http_status = 422
+
+
+router = APIRouter(prefix="/api", tags=["indikatorer"])
+
+_lock = threading.Lock()
+_cube: Cube | None = None
+_response_cache: dict[tuple[str, ...], bytes] = {}
+
+
+def get_cube() -> Cube:
+    """The process-wide cube, built on first use from the shared read-only store."""
+    global _cube
+    with _lock:
+        if _cube is None:
+            _cube = build_cube(deps.get_store())
+            _response_cache.clear()
+        return _cube
+
+
+def reset_cube() -> None:
+    global _cube
+    with _lock:
+        _cube = None
+        _response_cache.clear()
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in ("json", "csv"):
+        raise InvalidParameter(f"ukjent format {fmt!r}: bruk format=json eller format=csv")
+    return fmt
+
+
+def _licences(cube: Cube, import_ids: set[int]) -> list[str]:
+    return sorted({cube.imports[i]["licence"] for i in import_ids if i in cube.imports})
+
+
+def _envelope(cube: Cube, import_ids: set[int], **body: Any) -> dict[str, Any]:
+    return {
+        **body,
+        "kilde": SOURCE_NOTE,
+        "lisens": _licences(cube, import_ids),
+        "proveniens": provenance(cube, import_ids),
+    }
+
+
+def _json(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
+
+
+def _csv(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+    return buf.getvalue().encode("utf-8")
+
+
+def _respond(fmt: str, payload: dict[str, Any], rows_key: str, columns: list[str],
+             extra: dict[str, Any] | None = None) -> Response:
+    if fmt == "csv":
+        rows = payload[rows_key]
+        common = {"kilde": payload["kilde"], "lisens": "; ".join(payload["lisens"])}
+        if extra:
+            common.update(extra)
+        body = _csv([{**r, **common} for r in rows], columns + list(common))
+        return Response(body, media_type="text/csv; charset=utf-8")
+    return Response(_json(payload), media_type="application/json")
+
+
+def _region_row(cube: Cube, reg: dict[str, Any]) -> dict[str, Any]:
+    row = {
+        "kode": reg["code"],
+        "niva": reg["level"],
+        "navn": reg["name"],
+        "kortnavn": reg["short_name"],
+    }
+    if reg["level"] == "kommune":
+        row.update(
+            fylke=reg["county_code"],
+            sentralitet=reg["centrality"],
+            distriktskommune=bool(reg["centrality"] and reg["centrality"] >= 5),
+            kostragruppe=reg["kostra_group"],
+            robek=reg["robek"],
+        )
+    else:
+        row["antall_kommuner"] = reg["n_members"]
+    return row
+
+
+def _registry_imports(cube: Cube) -> set[int]:
+    return {i for i, imp in cube.imports.items() if imp["dataset"] == "kommuner_bosetting"}
+
+
+REGION_COLUMNS = ["kode", "niva", "navn", "kortnavn", "fylke", "sentralitet",
+                  "distriktskommune", "kostragruppe", "robek", "antall_kommuner"]
+
+
+@router.get("/regioner", summary="Kommuner og fylker (2024-inndelingen)")
+def regions(niva: str | None = Query(None, description="kommune eller fylke"),
+            format: str = "json") -> Response:
+    fmt = _check_format(format)
+    if niva is not None and niva not in ("kommune", "fylke"):
+        raise InvalidParameter(f"ukjent nivå {niva!r} for regioner: bruk kommune eller fylke")
+    cube = get_cube()
+    rows = [
+        _region_row(cube, reg) for (level, _), reg in sorted(cube.regions.items())
+        if level in ("kommune", "fylke") and (niva is None or level == niva)
+    ]
+    payload = _envelope(cube, _registry_imports(cube), regioner=rows)
+    return _respond(fmt, payload, "regioner", REGION_COLUMNS)
+
+
+@router.get("/regioner/{code}", summary="Én kommune eller ett fylke")
+def region(code: str, format: str = "json") -> Response:
+    fmt = _check_format(format)
+    cube = get_cube()
+    reg = cube.region(code)
+    payload = _envelope(cube, _registry_imports(cube), regioner=[_region_row(cube, reg)])
+    if fmt == "json":
+        payload = {"region": payload.pop("regioner")[0], **payload}
+        return Response(_json(payload), media_type="application/json")
+    return _respond(fmt, payload, "regioner", REGION_COLUMNS)
+
+
+def _indicator_row(cube: Cube, ind: Indicator) -> dict[str, Any]:
+    return {
+        "id": ind.id,
+        "tema": ind.topic,
+        "navn": ind.name_nb,
+        "navn_en": ind.name_en,
+        "definisjon": ind.definition,
+        "type": ind.kind,
+        "teller": [[s.describe() for s in t.any_of] for t in ind.numerator],
+        "nevner": [[s.describe() for s in t.any_of] for t in ind.denominator or []],
+        "multiplikator": ind.multiplier,
+        "enhet": ind.unit,
+        "retning": ind.direction,
+        "nivaer": list(cube.levels_for(ind)),
+        "ar": cube.years.get(ind.id, []),
+        "kilder": ind.sources,
+        "forbehold": ind.caveats,
+    }
+
+
+INDICATOR_COLUMNS = ["id", "tema", "navn", "navn_en", "definisjon", "type", "enhet", "retning",
+                     "nivaer", "ar", "kilder", "forbehold"]
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: "; ".join(map(str, v)) if isinstance(v, list) else v for k, v in row.items()}
+
+
+@router.get("/indikatorer", summary="Indikatorkatalogen")
+def indicators(format: str = "json") -> Response:
+    fmt = _check_format(format)
+    cube = get_cube()
+    rows = [_indicator_row(cube, ind) for ind in cube.catalogue.indicators]
+    used = {i for ids in cube.indicator_imports.values() for i in ids}
+    payload = _envelope(cube, used, indikatorer=rows)
+    if fmt == "csv":
+        payload["indikatorer"] = [_flat(r) for r in rows]
+    return _respond(fmt, payload, "indikatorer", INDICATOR_COLUMNS)
+
+
+@router.get("/indikatorer/{indicator_id}", summary="Én indikator med definisjon og år")
+def indicator(indicator_id: str, format: str = "json") -> Response:
+    fmt = _check_format(format)
+    cube = get_cube()
+    ind = cube.catalogue.get(indicator_id)
+    row = _indicator_row(cube, ind)
+    payload = _envelope(cube, set(cube.indicator_imports.get(ind.id, [])), indikatorer=[row])
+    if fmt == "json":
+        payload = {"indikator": payload.pop("indikatorer")[0], **payload}
+        return Response(_json(payload), media_type="application/json")
+    payload["indikatorer"] = [_flat(row)]
+    return _respond(fmt, payload, "indikatorer", INDICATOR_COLUMNS)
+
+
+DATA_COLUMNS = ["indikator", "niva", "kode", "navn", "ar", "verdi", "verdi_tekst", "enhet",
+                "teller", "nevner", "status", "arsak", "antall_kommuner", "kommuner_med_tall",
+                "skjermede_kommuner"]
+
+
+def parse_year(cube: Cube, ind: Indicator, ar: str | None) -> int:
+    years = cube.years.get(ind.id, [])
+    if ar is None:
+        if not years:
+            raise NotFound(f"indikatoren {ind.id!r} har ingen verdier i databasen")
+        return years[-1]
+    try:
+        year = int(ar)
+    except ValueError:
+        raise InvalidParameter(f"ugyldig år {ar!r}: forventet et årstall, f.eks. 2024") from None
+    if year not in years:
+        shown = ", ".join(map(str, years)) or "ingen"
+        raise NotFound(f"indikatoren {ind.id!r} har ingen verdier for {year}; år med tall: {shown}")
+    return year
+
+
+def parse_level(ind: Indicator, cube: Cube, niva: str) -> str:
+    if niva not in LEVELS:
+        raise InvalidParameter(f"ukjent nivå {niva!r}: bruk ett av {', '.join(LEVELS)}")
+    if niva not in cube.levels_for(ind):
+        raise NotFound(
+            f"indikatoren {ind.id!r} finnes bare på nivå {', '.join(cube.levels_for(ind))} "
+            "(publisert verdi som ikke kan summeres)"
+        )
+    return niva
+
+
+def data_rows(cube: Cube, ind: Indicator, level: str, year: int) -> list[dict[str, Any]]:
+    rows = []
+    for cell in cube.slice(ind.id, level, year):
+        reg = cube.regions.get((level, cell["code"]), {})
+        rows.append(
+            {
+                "indikator": ind.id,
+                "niva": level,
+                "kode": cell["code"],
+                "navn": reg.get("name"),
+                "ar": year,
+                "verdi": cell["value"],
+                "verdi_tekst": format_cell(cell, ind),
+                "enhet": ind.unit,
+                "teller": cell["numerator"],
+                "nevner": cell["denominator"],
+                "status": cell["status"],
+                "arsak": cell["reason"],
+                "antall_kommuner": cell["n_members"],
+                "kommuner_med_tall": cell["n_ok"],
+                "skjermede_kommuner": cell["n_suppressed"],
+            }
+        )
+    return rows
+
+
+@router.get("/data/{indicator_id}", summary="Verdier for én indikator på ett nivå og ett år")
+def data(indicator_id: str,
+         niva: str = Query("kommune", description=" | ".join(LEVELS)),
+         ar: str | None = Query(None, description="år; standard er siste år med tall"),
+         format: str = "json") -> Response:
+    fmt = _check_format(format)
+    cube = get_cube()
+    ind = cube.catalogue.get(indicator_id)
+    level = parse_level(ind, cube, niva)
+    year = parse_year(cube, ind, ar)
+    key = ("data", ind.id, level, str(year), fmt)
+    body = _response_cache.get(key)
+    if body is None:
+        payload = _envelope(
+            cube, set(cube.indicator_imports.get(ind.id, [])),
+            indikator={"id": ind.id, "navn": ind.name_nb, "enhet": ind.unit},
+            niva=level, ar=year, verdier=data_rows(cube, ind, level, year),
+        )
+        body = _respond(fmt, payload, "verdier", DATA_COLUMNS).body
+        _response_cache[key] = body
+    return Response(body, media_type="text/csv; charset=utf-8" if fmt == "csv"
+                    else "application/json")
+
+
+PROFILE_COLUMNS = ["region", "id", "tema", "navn", "ar", "verdi", "verdi_tekst", "enhet",
+                   "status", "arsak", "teller", "nevner", "rang_sentralitet",
+                   "antall_sentralitet", "median_sentralitet", "rang_kostra", "antall_kostra",
+                   "median_kostra", "rang_fylke", "antall_fylke", "median_fylke", "rang_alle",
+                   "antall_alle", "median_alle", "endring", "endring_fra_ar"]
+
+
+def profile_payload(cube: Cube, code: str) -> dict[str, Any]:
+    profile = build_profile(cube, code)
+    imports = {p["import_id"] for p in profile.pop("proveniens")}
+    return _envelope(cube, imports, **profile)
+
+
+def _profile_csv_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for item in profile["indikatorer"]:
+        row = {k: item[k] for k in ("id", "tema", "navn", "ar", "verdi", "verdi_tekst",
+                                    "status", "arsak", "teller", "nevner")}
+        row["enhet"] = item["enhet"]
+        row["region"] = profile["region"]["kode"]
+        for group, p in item["jevnforing"].items():
+            row[f"rang_{group}"] = p["rang"]
+            row[f"antall_{group}"] = p["antall"]
+            row[f"median_{group}"] = p["median"]
+        if item["utvikling"]:
+            row["endring"] = item["utvikling"]["endring"]
+            row["endring_fra_ar"] = item["utvikling"]["fra_ar"]
+        rows.append(row)
+    return rows
+
+
+@router.get("/profil/{code}", summary="Profil for en kommune eller et fylke")
+async def profile(code: str, format: str = "json") -> Response:
+    fmt = _check_format(format)
+    key = ("profil", code, fmt)
+    body = _response_cache.get(key)
+    if body is None:
+        cube = get_cube()
+        payload = profile_payload(cube, code)
+        if fmt == "csv":
+            payload["rader"] = _profile_csv_rows(payload)
+            body = _respond(fmt, payload, "rader", PROFILE_COLUMNS).body
+        else:
+            body = _json(payload)
+        _response_cache[key] = body
+    return Response(body, media_type="text/csv; charset=utf-8" if fmt == "csv"
+                    else "application/json")
+
+
+def _warm_cube() -> None:
+    """Build the cube when the server starts, so the first request is not slow."""
+    try:
+        get_cube()
+    except UserError:
+        pass  # no database yet: requests answer with a clear 503 until there is one
+
+
+router.add_event_handler("startup", _warm_cube)

@@ -1,0 +1,187 @@
+"""`bli indicators list|show` and `bli profile CODE`: indicators in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bliatlas.errors import UserError
+from bliatlas.format import table
+from bliatlas.indicators.engine import LEVEL_NAMES_NB, LEVELS, Cube, build_cube
+from bliatlas.indicators.profile import build_profile
+from bliatlas.indicators.sentences import format_cell, format_number
+from bliatlas.store import database_path, open_store
+
+LEVEL_ALIASES = {
+    "kommune": "kommune", "municipality": "kommune",
+    "fylke": "fylke", "county": "fylke",
+    "sentralitet": "sentralitet", "centrality": "sentralitet",
+    "distrikt": "distrikt", "district": "distrikt",
+    "kostra": "kostra",
+    "nasjonal": "nasjonal", "national": "nasjonal", "land": "nasjonal",
+}
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("indicators", help="integreringsindikatorer: liste og verdier")
+    isub = p.add_subparsers(dest="indicators_command", metavar="KOMMANDO")
+    isub.required = True
+    lp = isub.add_parser("list", help="list alle indikatorer i katalogen")
+    lp.set_defaults(func=cmd_list)
+    sp = isub.add_parser("show", help="vis én indikator for alle regioner på et nivå")
+    sp.add_argument("indicator", metavar="ID", help="indikator-id (se `bli indicators list`)")
+    sp.add_argument("--level", default="fylke",
+                    help="kommune|fylke|sentralitet|distrikt|kostra|nasjonal "
+                         "(også county, municipality, national); standard fylke")
+    sp.add_argument("--year", help="år (standard: siste år med tall)")
+    sp.set_defaults(func=cmd_show)
+
+    pp = sub.add_parser("profile", help="profil for en kommune eller et fylke, f.eks. 4650")
+    pp.add_argument("code", metavar="KODE", help="kommunenummer (4 siffer) eller fylkesnummer")
+    pp.set_defaults(func=cmd_profile)
+
+
+def _cube(args: argparse.Namespace) -> Cube:
+    path = database_path(args.database)
+    if not path.exists():
+        raise UserError(f"databasen {path} finnes ikke; kjør `bli import ../shared/data` først")
+    try:
+        store = open_store(path, read_only=True)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        return build_cube(store)
+    finally:
+        store.close()
+
+
+def _years_text(years: list[int]) -> str:
+    """``[2006, 2007, 2008, 2024]`` → ``'2006–2008, 2024'``."""
+    if not years:
+        return "ingen"
+    runs: list[list[int]] = []
+    for y in years:
+        if runs and y == runs[-1][-1] + 1:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    parts = []
+    for run in runs:
+        if run == [0]:
+            parts.append("uten år")
+        elif len(run) > 2:
+            parts.append(f"{run[0]}–{run[-1]}")
+        else:
+            parts.extend(str(y) for y in run)
+    return ", ".join(parts)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    cube = _cube(args)
+    rows = [
+        [ind.id, ind.name_nb, ind.unit, _years_text(cube.years.get(ind.id, []))]
+        for ind in cube.catalogue.indicators
+    ]
+    print(table(["id", "indikator", "enhet", "år med tall"], rows, align="llll"))
+    print(f"\n{len(rows)} indikatorer. Vis én: bli indicators show ID --level fylke --year 2024")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    cube = _cube(args)
+    ind = cube.catalogue.get(args.indicator)
+    level = LEVEL_ALIASES.get(args.level)
+    if level is None:
+        raise UserError(f"ukjent nivå {args.level!r}: bruk ett av {', '.join(LEVELS)}")
+    if level not in cube.levels_for(ind):
+        raise UserError(
+            f"indikatoren {ind.id!r} finnes bare på nivå {', '.join(cube.levels_for(ind))}"
+        )
+    years = cube.years.get(ind.id, [])
+    if args.year is None:
+        if not years:
+            raise UserError(f"indikatoren {ind.id!r} har ingen verdier i databasen")
+        year = years[-1]
+    else:
+        try:
+            year = int(args.year)
+        except ValueError:
+            raise UserError(f"ugyldig år {args.year!r}: forventet et årstall") from None
+        if year not in years:
+            raise UserError(
+                f"indikatoren {ind.id!r} har ingen verdier for {year}; år med tall: "
+                f"{_years_text(years)}"
+            )
+    print(f"{ind.name_nb} ({ind.unit}), {LEVEL_NAMES_NB[level]}, {year or 'uten år'}")
+    print(ind.definition)
+    rows = []
+    for cell in cube.slice(ind.id, level, year):
+        reg = cube.regions.get((level, cell["code"]), {})
+        note = "" if cell["status"] == "ok" else (cell["reason"] or "")
+        rows.append([cell["code"], reg.get("short_name", ""), format_cell(cell, ind), note])
+    print()
+    print(table(["kode", "navn", "verdi", "merknad"], rows, align="llrl"))
+    _print_caveats(ind.caveats, ind.sources)
+    return 0
+
+
+def _print_caveats(caveats: list[str], sources: list[str]) -> None:
+    print()
+    for c in caveats:
+        print(f"Merk: {c}")
+    print(f"Kilder: {', '.join(sources)}. Lisens: NLOD 2.0.")
+
+
+def _peer_text(item: dict[str, Any]) -> str:
+    p = item["jevnforing"].get("sentralitet") or item["jevnforing"].get("alle")
+    if not p:
+        return ""
+    return f"{p['rang']} av {p['antall']}"
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    cube = _cube(args)
+    profile = build_profile(cube, args.code)
+    reg = profile["region"]
+    title = f"{reg['navn']} ({reg['kode']})"
+    print(title)
+    print("=" * len(title))
+    if reg["niva"] == "kommune":
+        district = "distriktskommune" if reg["distriktskommune"] else "ikke distriktskommune"
+        print(
+            f"Fylke: {reg['fylkesnavn']} ({reg['fylke']}). Sentralitet {reg['sentralitet']} "
+            f"({district}). {reg['kostragruppe'] or 'ingen KOSTRA-gruppe'}."
+        )
+    else:
+        print(f"Fylke med {reg['antall_kommuner']} kommuner.")
+    print()
+    for sentence in profile["setninger"]:
+        print(f"- {sentence}")
+    print()
+    rank_head = "rang i sentralitetsklassen" if reg["niva"] == "kommune" else "rang blant fylkene"
+    rows = []
+    for item in profile["indikatorer"]:
+        ind = cube.catalogue.get(item["id"])
+        change = item["utvikling"]["endring_tekst"] + f" siden {item['utvikling']['fra_ar']}" \
+            if item["utvikling"] else ""
+        median = ""
+        p = item["jevnforing"].get("sentralitet") or item["jevnforing"].get("alle")
+        if p and p["median"] is not None:
+            median = format_number(p["median"], ind.decimals)
+        rows.append([
+            item["navn"],
+            "uten år" if item["ar"] == 0 else str(item["ar"]),
+            item["verdi_tekst"],
+            item["enhet"] if item["status"] == "ok" else "",
+            _peer_text(item),
+            median,
+            change,
+        ])
+    print(table(["indikator", "år", "verdi", "enhet", rank_head, "median", "utvikling"], rows,
+                align="llrlrrl"))
+    print()
+    sources = sorted({f"{p['utgiver']} ({p['kilde']})" for p in profile["proveniens"]})
+    print("Kilder: " + "; ".join(sources) + ".")
+    print("Lisens: NLOD 2.0. Skjermede tall (færre enn 5) vises ikke, heller ikke i summer.")
+    return 0
+
