@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from bliatlas.errors import UserError
 
@@ -17,6 +19,7 @@ ROUTER_MODULES: list[str] = [
     "bliatlas.knowledge.api",
     "bliatlas.settlement.api",
     "bliatlas.indicators.api",
+    "bliatlas.web.pages",
 ]
 
 SOURCE_NOTE = (
@@ -41,4 +44,7 @@ def create_app() -> FastAPI:
 
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
+    from bliatlas.web import STATIC_DIR  # web atlas assets (CSS/JS), served locally
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     return app

@@ -1,0 +1,70 @@
+"""What the pages read: the store, region registry, indicator cube, geometry and knowledge.
+
+Built once per process on first use and shared by every request. The store and the cube
+are the API's own (``bliatlas.api.deps.get_store``, ``bliatlas.indicators.api.get_cube``),
+so pages and API show the same numbers from one read-only connection.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+from bliatlas.api import deps
+from bliatlas.indicators import api as indicators_api
+from bliatlas.indicators.engine import Cube
+from bliatlas.knowledge.base import open_index
+from bliatlas.knowledge.search import KnowledgeIndex
+from bliatlas.regions.registry import Registry
+from bliatlas.store import Store, database_path
+from bliatlas.web.geo import GeometryCache
+
+
+@dataclass
+class AtlasContext:
+    store: Store
+    registry: Registry
+    cube: Cube
+    geometry: GeometryCache
+
+    @property
+    def catalogue(self):
+        return self.cube.catalogue
+
+    def knowledge(self) -> KnowledgeIndex:
+        """The knowledge index over ``$BLI_CONTENT`` (or ``content/``), built once."""
+        global _knowledge
+        with _lock:
+            if _knowledge is None:
+                _knowledge = open_index(os.environ.get("BLI_CONTENT"), database_path(),
+                                        explicit_database=True)
+            return _knowledge
+
+
+_lock = threading.Lock()
+_context: AtlasContext | None = None
+_knowledge: KnowledgeIndex | None = None
+
+
+def get_context() -> AtlasContext:
+    """The process-wide context (built on first request)."""
+    global _context
+    with _lock:
+        if _context is None:
+            store = deps.get_store()
+            _context = AtlasContext(
+                store=store,
+                registry=Registry.from_store(store),
+                cube=indicators_api.get_cube(),
+                geometry=GeometryCache.from_store(store),
+            )
+        return _context
+
+
+def reset_context() -> None:
+    """Forget the context (tests switching databases; the store is reset in ``deps``)."""
+    global _context, _knowledge
+    with _lock:
+        _context = None
+        _knowledge = None

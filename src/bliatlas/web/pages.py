@@ -1,0 +1,178 @@
+"""The web atlas pages: map, municipality, county, compare, search, knowledge.
+
+Server-rendered HTML (Jinja2) with inline SVG maps and charts; a little vanilla JS adds
+tooltips and client-side table sorting, but every page works without it. Errors from bad
+parameters are shown as a Norwegian error page with the right 4xx status.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import markdown
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from bliatlas.api.app import SOURCE_NOTE
+from bliatlas.errors import UserError
+from bliatlas.indicators.sentences import format_number
+from bliatlas.knowledge.base import place_labels
+from bliatlas.knowledge.vocab import FACETS
+from bliatlas.web import views
+from bliatlas.web.context import get_context
+
+TEMPLATE_DIR = Path(__file__).with_name("templates")
+STATIC_DIR = Path(__file__).with_name("static")
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+templates.env.filters["num"] = lambda v, d=1: format_number(v, d) if v is not None else "–"
+templates.env.globals["SOURCE_NOTE"] = SOURCE_NOTE
+templates.env.globals["DIRECTION_NB"] = views.DIRECTION_NB
+templates.env.globals["TOPICS_NB"] = views.TOPICS_NB
+
+Multi = Annotated[list[str] | None, Query()]
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int = 200,
+            ) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _page(request: Request, name: str, build: Callable[[], dict[str, Any]]) -> HTMLResponse:
+    try:
+        context = build()
+    except UserError as exc:
+        return _render(request, "error.html", {"message": str(exc), "title": "Feil"},
+                       status=exc.http_status)
+    return _render(request, name, context)
+
+
+@router.get("/", response_class=HTMLResponse)
+@router.get("/kart", response_class=HTMLResponse)
+def map_view(request: Request, i: str | None = None, ar: str | None = None,
+             niva: str | None = None, fylke: str | None = None, distrikt: str | None = None,
+             sentralitet: str | None = None) -> HTMLResponse:
+    def build() -> dict[str, Any]:
+        ctx = get_context()
+        f, ind, notes = views.parse_map_filters(ctx, i, ar, niva, fylke, distrikt, sentralitet)
+        return {
+            "title": f"Kart: {ind.name_nb} {f.year}",
+            "f": f, "ind": ind, "notes": notes, **views.map_page(ctx, f, ind),
+            "choices": views.indicator_choices(ctx),
+            "years": views.usable_years(ctx, ind),
+            "counties": sorted(ctx.registry.counties.values(), key=lambda c: c.name),
+            "levels": views.LEVEL_CHOICES,
+            "suppressed_legend": views.SUPPRESSED_LEGEND,
+        }
+    return _page(request, "map.html", build)
+
+
+def _csv_value(value: Any) -> str:
+    """Numbers with decimal comma and no thousands separator (Norwegian spreadsheets)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        text = f"{value:.6f}".rstrip("0").rstrip(".")
+        return text.replace(".", ",")
+    return str(value)
+
+
+@router.get("/kommune/{code}.csv")
+def municipality_csv(code: str) -> Response:
+    ctx = get_context()
+    rows = views.municipality_csv_rows(ctx, code)  # UserError → JSON 4xx via the app handler
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([_csv_value(v) for v in row])
+    buf.write(f"\r\n# {SOURCE_NOTE}\r\n")
+    return Response(
+        content="\ufeff" + buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="bli-atlas-kommune-{code}.csv"'},
+    )
+
+
+@router.get("/kommune/{code}", response_class=HTMLResponse)
+def municipality_view(request: Request, code: str) -> HTMLResponse:
+    def build() -> dict[str, Any]:
+        ctx = get_context()
+        page = views.municipality_page(ctx, code)
+        return {"title": f"{page['region'].name} kommune", **page}
+    return _page(request, "kommune.html", build)
+
+
+@router.get("/fylke/{code}", response_class=HTMLResponse)
+def county_view(request: Request, code: str, sort: str | None = None,
+                retning: str | None = None, i: str | None = None) -> HTMLResponse:
+    def build() -> dict[str, Any]:
+        ctx = get_context()
+        page = views.county_page(ctx, code, sort, retning, i)
+        return {"title": page["region"].name, "choices": views.indicator_choices(ctx),
+                "suppressed_legend": views.SUPPRESSED_LEGEND, **page}
+    return _page(request, "fylke.html", build)
+
+
+@router.get("/sammenlign", response_class=HTMLResponse)
+def compare_view(request: Request, k: Multi = None, i: Multi = None,
+                 ar: str | None = None) -> HTMLResponse:
+    def build() -> dict[str, Any]:
+        ctx = get_context()
+        page = views.compare_page(ctx, k or [], i or [], ar)
+        municipalities = sorted(ctx.registry.municipalities.values(), key=lambda m: m.name)
+        return {"title": "Sammenlign kommuner", "choices": views.indicator_choices(ctx),
+                "municipalities": municipalities,
+                "selected_ids": [ind.id for ind in page["inds"]], **page}
+    return _page(request, "sammenlign.html", build)
+
+
+@router.get("/sok", response_class=HTMLResponse)
+def search_view(request: Request, q: str = "") -> HTMLResponse:
+    def build() -> dict[str, Any]:
+        ctx = get_context()
+        page = views.search_page(ctx, q)
+        return {"title": f"Søk: {page['q']}" if page["q"] else "Søk", **page}
+    return _page(request, "sok.html", build)
+
+
+@router.get("/indikatorer", response_class=HTMLResponse)
+def indicators_view(request: Request) -> HTMLResponse:
+    def build() -> dict[str, Any]:
+        ctx = get_context()
+        return {"title": "Indikatorer: definisjoner og kilder",
+                "indicators": ctx.catalogue.indicators, "years": ctx.cube.years}
+    return _page(request, "indikatorer.html", build)
+
+
+@router.get("/kunnskap", response_class=HTMLResponse)
+def knowledge_view(request: Request, q: str = "", type_: Annotated[
+        list[str] | None, Query(alias="type")] = None, tema: Multi = None,
+        malgruppe: Multi = None, aktor: Multi = None, fylke: Multi = None,
+        sentralitet: Multi = None) -> HTMLResponse:
+    def build() -> dict[str, Any]:
+        ctx = get_context()
+        index = ctx.knowledge()
+        filters = {"type": type_ or [], "tema": tema or [], "malgruppe": malgruppe or [],
+                   "aktor": aktor or [], "fylke": fylke or [], "sentralitet": sentralitet or []}
+        result = index.search(q.strip(), filters, limit=200)
+        return {"title": "Kunnskapsbasen", "q": q, "result": result, "filters": filters,
+                "facet_names": FACETS}
+    return _page(request, "kunnskap.html", build)
+
+
+@router.get("/kunnskap/{entry_id}", response_class=HTMLResponse)
+def knowledge_entry_view(request: Request, entry_id: str) -> HTMLResponse:
+    def build() -> dict[str, Any]:
+        ctx = get_context()
+        index = ctx.knowledge()
+        entry = index.get(entry_id)
+        return {"title": entry.title, "entry": entry,
+                "body_html": markdown.markdown(entry.body, output_format="html"),
+                "places": place_labels(index, entry)}
+    return _page(request, "kunnskap_oppforing.html", build)

@@ -1,0 +1,71 @@
+// Bli-atlas: small progressive enhancements. Every page works without this file.
+(function () {
+  "use strict";
+  // Map tooltips on hover and keyboard focus; the text is the link's accessible name.
+  function tooltips() {
+    var tip = document.getElementById("tooltip");
+    if (!tip) return;
+    function show(a, x, y) {
+      tip.textContent = a.getAttribute("data-tip");
+      tip.hidden = false;
+      var w = tip.offsetWidth, h = tip.offsetHeight;
+      var left = Math.min(x + 14, window.innerWidth - w - 8);
+      var top = y + 16 + h > window.innerHeight ? y - h - 12 : y + 16;
+      tip.style.left = Math.max(4, left) + "px";
+      tip.style.top = Math.max(4, top) + "px";
+    }
+    function hide() { tip.hidden = true; }
+    document.querySelectorAll("svg.map").forEach(function (svg) {
+      svg.addEventListener("mousemove", function (e) {
+        var a = e.target.closest("a[data-tip]");
+        if (a) show(a, e.clientX, e.clientY); else hide();
+      });
+      svg.addEventListener("mouseleave", hide);
+      svg.addEventListener("focusin", function (e) {
+        var a = e.target.closest("a[data-tip]");
+        if (!a) return;
+        var r = a.getBoundingClientRect();
+        show(a, r.left + r.width / 2, r.top + r.height / 2);
+      });
+      svg.addEventListener("focusout", hide);
+    });
+    document.addEventListener("keydown", function (e) { if (e.key === "Escape") hide(); });
+  }
+  // Client-side sorting of tables marked .sortable (the header links sort on the server).
+  function sortable() {
+    document.querySelectorAll("table.sortable").forEach(function (table) {
+      var heads = table.querySelectorAll("thead th");
+      heads.forEach(function (th, col) {
+        var link = th.querySelector("a");
+        if (!link) return;
+        link.addEventListener("click", function (e) {
+          e.preventDefault();
+          var asc = th.getAttribute("aria-sort") !== "ascending";
+          var numeric = th.classList.contains("n");
+          var body = table.tBodies[0];
+          var rows = Array.prototype.slice.call(body.rows);
+          rows.sort(function (a, b) {
+            var va = a.cells[col].getAttribute("data-v"), vb = b.cells[col].getAttribute("data-v");
+            if (numeric) {
+              if (va === "" && vb === "") return 0;
+              if (va === "") return 1;
+              if (vb === "") return -1;
+              return asc ? va - vb : vb - va;
+            }
+            return asc ? va.localeCompare(vb, "nb") : vb.localeCompare(va, "nb");
+          });
+          rows.forEach(function (r) { body.appendChild(r); });
+          heads.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
+          th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+          if (window.history && history.replaceState) {
+            var url = new URL(link.href, location.href);
+            url.searchParams.set("sort", th.getAttribute("data-key"));
+            if (asc) url.searchParams.delete("retning"); else url.searchParams.set("retning", "synkende");
+            history.replaceState(null, "", url.pathname + url.search + "#" + table.id);
+          }
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { tooltips(); sortable(); });
+})();

@@ -1,0 +1,578 @@
+"""Page data: what each page shows, computed from the cube, registry, store and knowledge.
+
+Pure functions of an :class:`AtlasContext` and the request parameters, returning plain
+dicts for the templates (and for the CSV export), so the numbers on a page come from the
+same engine values as the API's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bliatlas.errors import InputError, NotFound
+from bliatlas.indicators.catalogue import Indicator
+from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB
+from bliatlas.indicators.profile import build_profile
+from bliatlas.indicators.sentences import format_cell, format_number
+from bliatlas.knowledge.search import fold
+from bliatlas.web.charts import Bar, Point, bar_chart, line_chart
+from bliatlas.web.classify import MISSING_COLOUR, classify
+from bliatlas.web.context import AtlasContext
+
+DEFAULT_INDICATOR = "bosatte_per_1000"
+TOPICS_NB: dict[str, str] = {
+    "bosetting": "Bosetting av flyktninger",
+    "kapasitet": "Kapasitet i kommunen",
+    "tilskudd": "Tilskudd fra IMDi",
+    "innvandringsgrunn": "Innvandrerbefolkningen",
+    "bofasthet": "Bofasthet og flytting",
+    "sysselsetting": "Sysselsetting",
+}
+# Indicators shown in the county table and as time series on the municipality page.
+MAIN_INDICATORS: tuple[str, ...] = (
+    "bosatte_per_1000", "innvandrere_per_1000", "innvandrere_flukt_andel",
+    "vedtak_andel_av_anmodning", "fastlege_venteliste_per_1000", "tilskudd_per_innbygger",
+)
+SERIES_INDICATORS: tuple[str, ...] = (
+    "bosatte_per_1000", "innvandrere_per_1000", "innvandrere_arbeid_andel",
+    "innvandrere_flukt_andel", "vedtak_andel_av_anmodning", "bosatt_forste_kommune_andel",
+    "fastlege_venteliste_per_1000", "tilskudd_per_innbygger",
+)
+# Knowledge search words for an indicator topic (when a municipality is weak on it).
+TOPIC_QUERY: dict[str, str] = {
+    "bosetting": "bosetting flyktninger",
+    "kapasitet": "samarbeid kommune tjenester",
+    "tilskudd": "tilskudd finansiering",
+    "innvandringsgrunn": "arbeidsinnvandrere inkludering",
+    "bofasthet": "bli boende tilflytting",
+    "sysselsetting": "arbeid sysselsetting",
+}
+DIRECTION_NB = {
+    "higher_better": "høyere er bedre",
+    "lower_better": "lavere er bedre",
+    "neutral": "verken høyere eller lavere er bedre i seg selv",
+}
+LEVEL_CHOICES = {"kommune": "Kommuner", "fylke": "Fylker"}
+SUPPRESSED_LEGEND = "Skjermet: færre enn 5 (eller kunne avsløre en skjermet verdi)"
+
+
+def indicator_or_404(ctx: AtlasContext, indicator_id: str) -> Indicator:
+    return ctx.catalogue.get(indicator_id)
+
+
+def parse_year(ctx: AtlasContext, ind: Indicator, year: str | None) -> int:
+    years = ctx.cube.years.get(ind.id) or []
+    if not years:
+        raise NotFound(f"indikatoren {ind.id!r} har ingen tall i databasen")
+    if year in (None, ""):
+        return years[-1]
+    try:
+        y = int(year)
+    except ValueError:
+        raise InputError("ar", f"forventet et årstall, fikk {year!r}") from None
+    if y not in years:
+        raise NotFound(
+            f"ingen tall for {ind.name_nb.lower()} i {y}; år med tall: "
+            f"{', '.join(str(v) for v in years)}"
+        )
+    return y
+
+
+def value_text(cell: dict[str, Any] | None, ind: Indicator) -> str:
+    return format_cell(cell, ind)
+
+
+def with_unit(cell: dict[str, Any] | None, ind: Indicator) -> str:
+    text = format_cell(cell, ind)
+    return f"{text} {ind.unit}" if cell is not None and cell["status"] == "ok" else text
+
+
+# -- map ---------------------------------------------------------------------------------
+
+
+@dataclass
+class MapFilters:
+    indicator: str
+    year: int
+    level: str
+    county: str | None
+    district_only: bool
+    centrality: int | None
+
+
+def parse_map_filters(ctx: AtlasContext, i: str | None, ar: str | None, niva: str | None,
+                      fylke: str | None, distrikt: str | None,
+                      sentralitet: str | None) -> tuple[MapFilters, Indicator, list[str]]:
+    notes: list[str] = []
+    ind = indicator_or_404(ctx, i or DEFAULT_INDICATOR)
+    year = parse_year(ctx, ind, ar)
+    level = niva or "kommune"
+    if level not in LEVEL_CHOICES:
+        raise InputError("niva", f"forventet «kommune» eller «fylke», fikk {level!r}")
+    if ind.base_level == "fylke" and level == "kommune":
+        level = "fylke"
+        notes.append(f"«{ind.name_nb}» finnes bare per fylke, så kartet viser fylker.")
+    county = fylke or None
+    if county is not None and county not in ctx.registry.counties:
+        raise NotFound(f"ukjent fylkesnummer {county!r}")
+    cent = None
+    if sentralitet not in (None, ""):
+        if sentralitet not in {"1", "2", "3", "4", "5", "6"}:
+            raise InputError("sentralitet", f"forventet 1–6, fikk {sentralitet!r}")
+        cent = int(sentralitet)
+    district_only = distrikt in ("1", "on", "ja", "true")
+    if level == "fylke" and (district_only or cent):
+        notes.append("Filtrene for distriktskommuner og sentralitet gjelder bare kommunekartet.")
+    return MapFilters(ind.id, year, level, county, district_only, cent), ind, notes
+
+
+def _selected_municipalities(ctx: AtlasContext, f: MapFilters) -> list[str]:
+    out = []
+    for m in ctx.registry.municipalities.values():
+        if f.county and m.county_code != f.county:
+            continue
+        if f.district_only and not m.is_district:
+            continue
+        if f.centrality and m.centrality != f.centrality:
+            continue
+        out.append(m.code)
+    return sorted(out)
+
+
+def region_label(ctx: AtlasContext, code: str) -> str:
+    r = ctx.registry.get(code)
+    return r.name
+
+
+def choropleth(ctx: AtlasContext, ind: Indicator, year: int, level: str, codes: list[str],
+               view_key: str, fit_codes: list[str], draw_codes: list[str],
+               map_id: str = "kart", linked: bool = True,
+               highlight: str | None = None) -> dict[str, Any]:
+    """SVG map data: shapes with fills, labels and links; legend; table rows."""
+    cells = {c["code"]: c for c in ctx.cube.slice(ind.id, level, year)}
+    shown = [cells.get(c) for c in codes]
+    classes = classify([c["value"] for c in shown if c and c["status"] == "ok"], ind.decimals)
+    view, paths = ctx.geometry.view(view_key, fit_codes, draw_codes)
+    selected = set(codes)
+    shapes = []
+    counts = {"suppressed": 0, "missing": 0}
+    for code in draw_codes:
+        if code not in paths:
+            continue
+        region = ctx.registry.get(code)
+        if code not in selected:
+            shapes.append({"code": code, "d": paths[code], "fill": "#f2f2f2", "linked": False,
+                           "label": region.name, "out": True})
+            continue
+        cell = cells.get(code)
+        text = with_unit(cell, ind)
+        if cell is not None and cell["status"] == "ok":
+            fill = classes.classes[classes.colour_index(cell["value"])].colour
+        elif cell is not None and cell["status"] == "suppressed":
+            fill = "url(#skjermet)"
+            counts["suppressed"] += 1
+        else:
+            fill = MISSING_COLOUR
+            counts["missing"] += 1
+        shapes.append({
+            "code": code, "d": paths[code], "fill": fill, "linked": linked,
+            "label": f"{region.name}: {text}",
+            "href": f"/{'kommune' if level == 'kommune' else 'fylke'}/{code}",
+            "out": False, "highlight": code == highlight,
+        })
+    rows = []
+    for code in codes:
+        region = ctx.registry.get(code)
+        cell = cells.get(code)
+        rows.append({
+            "code": code,
+            "name": region.name,
+            "county": (ctx.registry.counties[region.county_code].short_name
+                       if region.county_code in ctx.registry.counties else ""),
+            "centrality": region.centrality,
+            "value": cell["value"] if cell and cell["status"] == "ok" else None,
+            "text": value_text(cell, ind),
+            "numerator": cell["numerator"] if cell and cell["status"] == "ok" else None,
+            "denominator": cell["denominator"] if cell and cell["status"] == "ok" else None,
+            "status": cell["status"] if cell else "missing",
+            "note": (cell["reason"] or "") if cell else "Mangler: ingen tall for dette året",
+        })
+    rows.sort(key=lambda r: r["name"])
+    return {
+        "id": map_id,
+        "viewbox": view.viewbox,
+        "shapes": shapes,
+        "legend": classes.classes,
+        "diverging": classes.diverging,
+        "n_suppressed": counts["suppressed"],
+        "n_missing": counts["missing"],
+        "rows": rows,
+        "level": level,
+    }
+
+
+def map_page(ctx: AtlasContext, f: MapFilters, ind: Indicator) -> dict[str, Any]:
+    if f.level == "kommune":
+        codes = _selected_municipalities(ctx, f)
+        all_codes = sorted(ctx.geometry.municipalities())
+        if f.county:
+            county_codes = [m.code for m in ctx.registry.municipalities_in(f.county)]
+            fit, draw, key = county_codes, sorted(county_codes), f"fylke-{f.county}"
+        else:
+            fit, draw, key = all_codes, all_codes, "norge-kommuner"
+    else:
+        codes = [f.county] if f.county else sorted(ctx.registry.counties)
+        all_counties = sorted(ctx.geometry.counties())
+        fit, draw, key = all_counties, all_counties, "norge-fylker"
+    data = choropleth(ctx, ind, f.year, f.level, codes, key, fit, draw)
+    national = ctx.cube.cell(ind.id, "nasjonal", "NO", f.year)
+    return {"map": data, "national": national, "national_text": with_unit(national, ind)}
+
+
+def indicator_choices(ctx: AtlasContext) -> list[dict[str, Any]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for ind in ctx.catalogue.indicators:
+        if not ctx.cube.years.get(ind.id) or ctx.cube.years[ind.id] == [0]:
+            continue
+        groups.setdefault(ind.topic, []).append({"id": ind.id, "name": ind.name_nb})
+    return [{"topic": TOPICS_NB.get(t, t), "items": items} for t, items in groups.items()]
+
+
+def usable_years(ctx: AtlasContext, ind: Indicator) -> list[int]:
+    return [y for y in ctx.cube.years.get(ind.id, []) if y > 0]
+
+
+# -- municipality ------------------------------------------------------------------------
+
+
+def _series_points(item: dict[str, Any]) -> list[Point]:
+    return [Point(year=s["ar"], value=s["verdi"], status=s["status"]) for s in item["serie"]]
+
+
+def municipality_page(ctx: AtlasContext, code: str) -> dict[str, Any]:
+    region = ctx.registry.get(code)
+    if region.level != "kommune":
+        raise NotFound(f"{code} er et fylke, ikke en kommune; se /fylke/{code}")
+    profile = build_profile(ctx.cube, code)
+    items = {it["id"]: it for it in profile["indikatorer"]}
+    key_rows = []
+    for it in profile["indikatorer"]:
+        ind = ctx.catalogue.get(it["id"])
+        peers = {}
+        for group in ("sentralitet", "kostra", "fylke", "alle"):
+            p = it["jevnforing"].get(group)
+            if p:
+                peers[group] = {
+                    "median": format_number(p["median"], ind.decimals),
+                    "percentile": p["persentil"],
+                    "rank": p["rang"], "n": p["antall"],
+                }
+        key_rows.append({
+            "id": ind.id, "name": ind.name_nb, "unit": ind.unit, "year": it["ar"],
+            "text": it["verdi_tekst"], "status": it["status"], "reason": it["arsak"],
+            "peers": peers, "trend": it["utvikling"], "topic": ind.topic,
+            "direction": ind.direction,
+        })
+    charts = []
+    for n, ind_id in enumerate(SERIES_INDICATORS):
+        it = items.get(ind_id)
+        if it is None or not any(s["status"] == "ok" for s in it["serie"]):
+            continue
+        ind = ctx.catalogue.get(ind_id)
+        points = _series_points(it)
+        charts.append({
+            "id": f"serie-{n}", "indicator": ind, "title": f"{ind.name_nb}, {region.name}",
+            "svg": line_chart(f"serie-{n}", f"{ind.name_nb}, {region.name}", ind.unit, points,
+                              ind.decimals),
+            "rows": [{"year": s["ar"], "text": format_cell(
+                {"status": s["status"], "value": s["verdi"], "level": "kommune",
+                 "reason": None}, ind)} for s in it["serie"]],
+        })
+    county = ctx.registry.counties.get(region.county_code)
+    locator_codes = sorted(m.code for m in ctx.registry.municipalities_in(region.county_code))
+    view, paths = ctx.geometry.view(f"fylke-{region.county_code}", locator_codes, locator_codes)
+    locator = {
+        "viewbox": view.viewbox,
+        "shapes": [{"code": c, "d": paths[c], "this": c == code} for c in locator_codes
+                   if c in paths],
+    }
+    weakest = _weakest(key_rows)
+    return {
+        "region": region,
+        "county": county,
+        "profile": profile,
+        "key_rows": key_rows,
+        "charts": charts,
+        "funnel": funnel(ctx, code),
+        "grants": grants(ctx, code),
+        "locator": locator,
+        "knowledge": related_knowledge(ctx, region, weakest),
+        "weakest": weakest,
+        "definitions": definitions(ctx, [r["id"] for r in key_rows]),
+        "provenance": profile["proveniens"],
+        "peer_names": PEER_GROUP_NAMES_NB,
+    }
+
+
+def _weakest(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The indicator with direction where the municipality ranks lowest among all."""
+    scored = [r for r in rows if r["direction"] != "neutral" and r["status"] == "ok"
+              and r["peers"].get("alle") and r["peers"]["alle"]["percentile"] is not None]
+    if not scored:
+        return None
+    return min(scored, key=lambda r: r["peers"]["alle"]["percentile"])
+
+
+FUNNEL_STEPS = (
+    ("anmodning", "Anmodet av IMDi (anmodning)"),
+    ("vedtak", "Vedtatt av kommunen (vedtak)"),
+    ("bosatt_etter_anmodning", "Bosatt"),
+)
+
+
+def funnel(ctx: AtlasContext, code: str) -> dict[str, Any] | None:
+    """Request → decision → settled for the latest year where all three steps exist."""
+    years = set(ctx.cube.years.get("anmodning", []))
+    for ind_id, _ in FUNNEL_STEPS[1:]:
+        years &= set(ctx.cube.years.get(ind_id, []))
+    for year in sorted(years, reverse=True):
+        cells = [ctx.cube.cell(i, "kommune", code, year) for i, _ in FUNNEL_STEPS]
+        if all(c is None for c in cells):
+            continue
+        steps = []
+        for (ind_id, label), cell in zip(FUNNEL_STEPS, cells):
+            ind = ctx.catalogue.get(ind_id)
+            ok = cell is not None and cell["status"] == "ok"
+            steps.append({"label": label, "indicator": ind_id,
+                          "value": cell["value"] if ok else None,
+                          "text": format_cell(cell, ind)})
+        rates = []
+        for ind_id in ("vedtak_andel_av_anmodning", "bosatt_andel_av_vedtak",
+                       "bosatt_andel_av_anmodning"):
+            ind = ctx.catalogue.get(ind_id)
+            rates.append({"name": ind.name_nb,
+                          "text": with_unit(ctx.cube.cell(ind_id, "kommune", code, year), ind)})
+        svg = bar_chart("trakt", f"Bosettingstrakten {year}", [
+            Bar(label=s["label"], value=s["value"], text=s["text"]) for s in steps])
+        return {"year": year, "steps": steps, "rates": rates, "svg": svg}
+    return None
+
+
+def grants(ctx: AtlasContext, code: str) -> dict[str, Any] | None:
+    """IMDi grants by type for the latest year the store has for the municipality."""
+    rows = ctx.store.query(
+        "SELECT year, dims, value, status, status_note FROM observation "
+        "WHERE dataset = 'imdi_tilskudd' AND measure = 'tilskudd' AND unit = 'kroner' "
+        "AND region_code = ? AND year = (SELECT max(year) FROM observation "
+        "WHERE dataset = 'imdi_tilskudd' AND measure = 'tilskudd' AND region_code = ?) "
+        "ORDER BY value DESC NULLS LAST, dims",
+        [code, code],
+    )
+    if not rows:
+        return None
+    total = None
+    items = []
+    for r in rows:
+        kind = r["dims"].split("=", 1)[1] if "=" in r["dims"] else r["dims"]
+        text = (format_number(r["value"], 0) + " kr" if r["status"] == "ok"
+                else ("skjermet" if r["status"] == "suppressed" else "mangler"))
+        item = {"type": kind, "value": r["value"], "text": text, "status": r["status"]}
+        if kind == "Totalt":
+            total = item
+        else:
+            items.append(item)
+    items = [i for i in items if i["status"] != "missing" or i["value"] is not None]
+    svg = bar_chart("tilskudd", f"Tilskudd fra IMDi etter type, {rows[0]['year']}", [
+        Bar(label=i["type"], value=i["value"], text=i["text"]) for i in items]) if items else None
+    return {"year": rows[0]["year"], "items": items, "total": total, "svg": svg}
+
+
+def related_knowledge(ctx: AtlasContext, region, weakest: dict[str, Any] | None) -> dict[str, Any]:
+    """Practices about this municipality, else its county, else on its weakest theme."""
+    index = ctx.knowledge()
+    if index is None:
+        return {"how": None, "entries": [], "query": None}
+    entries = [e for e in index.entries if region.code in e.municipality_codes]
+    if entries:
+        return {"how": f"Oppføringer om {region.name}", "entries": entries[:8], "query": None}
+    county_entries = [e for e in index.entries if region.county_code in e.county_codes
+                      or any(index.regions.get(m) is not None
+                             and index.regions[m].county_code == region.county_code
+                             for m in e.municipality_codes)]
+    county_entries.sort(key=lambda e: (e.type != "praksis", e.title))
+    if weakest is not None:
+        query = TOPIC_QUERY.get(weakest["topic"], weakest["name"])
+        result = index.search(query, {"type": ["praksis", "rad"]}, limit=5)
+        how = (f"Praksiser og råd om «{TOPICS_NB.get(weakest['topic'], weakest['topic'])}», "
+               f"der {region.name} ligger lavest blant alle kommuner "
+               f"({weakest['name'].lower()})")
+        hits = [h.entry for h in result.hits]
+        return {"how": how, "entries": hits, "query": query,
+                "county_entries": county_entries[:5]}
+    return {"how": "Oppføringer fra samme fylke", "entries": county_entries[:8], "query": None}
+
+
+def definitions(ctx: AtlasContext, ids: list[str]) -> list[Indicator]:
+    wanted = set(ids)
+    return [ind for ind in ctx.catalogue.indicators if ind.id in wanted]
+
+
+def municipality_csv_rows(ctx: AtlasContext, code: str) -> list[list[Any]]:
+    """Everything on the municipality page as long rows (section, what, year, value, ...)."""
+    page = municipality_page(ctx, code)
+    region = page["region"]
+    out: list[list[Any]] = [["seksjon", "kode", "kommune", "indikator", "navn", "år", "verdi",
+                             "status", "enhet", "merknad"]]
+    for it in page["profile"]["indikatorer"]:
+        ind = ctx.catalogue.get(it["id"])
+        for s in it["serie"]:
+            cell = ctx.cube.cell(ind.id, "kommune", code, s["ar"])
+            out.append(["indikator", code, region.name, ind.id, ind.name_nb, s["ar"],
+                        s["verdi"] if s["status"] == "ok" else None, s["status"], ind.unit,
+                        (cell or {}).get("reason") or ""])
+        for p in it["jevnforing"].values():
+            out.append(["sammenligning", code, region.name, ind.id,
+                        f"{ind.name_nb}: median, {p['beskrivelse']} ({p['gruppe']})", it["ar"],
+                        p["median"], "ok", ind.unit,
+                        f"rang {p['rang']} av {p['antall']}; persentil {p['persentil']}"])
+    if page["funnel"]:
+        for s in page["funnel"]["steps"]:
+            out.append(["bosettingstrakt", code, region.name, s["indicator"], s["label"],
+                        page["funnel"]["year"], s["value"],
+                        "ok" if s["value"] is not None else s["text"], "personer", ""])
+    if page["grants"]:
+        g = page["grants"]
+        for item in ([g["total"]] if g["total"] else []) + g["items"]:
+            out.append(["tilskudd", code, region.name, "tilskudd", item["type"], g["year"],
+                        item["value"], item["status"], "kroner", ""])
+    for sentence in page["profile"]["setninger"]:
+        out.append(["setning", code, region.name, "", sentence, "", None, "", "", ""])
+    return out
+
+
+# -- county ------------------------------------------------------------------------------
+
+
+def county_page(ctx: AtlasContext, code: str, sort: str | None, direction: str | None,
+                indicator: str | None) -> dict[str, Any]:
+    region = ctx.registry.get(code)
+    if region.level != "fylke":
+        raise NotFound(f"{code} er en kommune, ikke et fylke; se /kommune/{code}")
+    inds = [ctx.catalogue.get(i) for i in MAIN_INDICATORS]
+    years = {ind.id: ctx.cube.latest_year(ind.id) for ind in inds}
+    members = ctx.registry.municipalities_in(code)
+    rows = []
+    for m in members:
+        cols = []
+        for ind in inds:
+            cell = ctx.cube.cell(ind.id, "kommune", m.code, years[ind.id])
+            cols.append({"value": cell["value"] if cell and cell["status"] == "ok" else None,
+                         "text": value_text(cell, ind)})
+        rows.append({"code": m.code, "name": m.name, "centrality": m.centrality,
+                     "district": m.is_district, "cols": cols})
+    sort_keys = ["navn", "sentralitet"] + [ind.id for ind in inds]
+    sort = sort or "navn"
+    if sort not in sort_keys:
+        raise InputError("sort", f"forventet en av {', '.join(sort_keys)}, fikk {sort!r}")
+    descending = direction == "synkende"
+    if sort == "navn":
+        rows.sort(key=lambda r: fold(r["name"]), reverse=descending)
+    elif sort == "sentralitet":
+        rows.sort(key=lambda r: (r["centrality"] or 0, fold(r["name"])), reverse=descending)
+    else:
+        k = [ind.id for ind in inds].index(sort)
+        with_value = [r for r in rows if r["cols"][k]["value"] is not None]
+        without = [r for r in rows if r["cols"][k]["value"] is None]
+        with_value.sort(key=lambda r: r["cols"][k]["value"], reverse=descending)
+        rows = with_value + sorted(without, key=lambda r: fold(r["name"]))
+    totals = []
+    for ind in inds:
+        cell = ctx.cube.cell(ind.id, "fylke", code, years[ind.id])
+        nat = ctx.cube.cell(ind.id, "nasjonal", "NO", years[ind.id])
+        totals.append({"text": value_text(cell, ind), "national": value_text(nat, ind),
+                       "reason": (cell or {}).get("reason")})
+    summary = next(s for s in ctx.registry.district_summary() if s["code"] == code)
+    map_ind = ctx.catalogue.get(indicator or DEFAULT_INDICATOR)
+    map_year = parse_year(ctx, map_ind, None)
+    codes = sorted(m.code for m in members)
+    cmap = choropleth(ctx, map_ind, map_year, "kommune", codes, f"fylke-{code}", codes, codes,
+                      map_id="fylkeskart")
+    return {
+        "region": region, "inds": inds, "years": years, "rows": rows, "sort": sort,
+        "descending": descending, "sort_keys": sort_keys, "totals": totals,
+        "summary": summary, "map": cmap, "map_ind": map_ind, "map_year": map_year,
+    }
+
+
+# -- compare -----------------------------------------------------------------------------
+
+DEFAULT_COMPARE_INDICATORS = ("bosatte_per_1000", "innvandrere_per_1000",
+                              "vedtak_andel_av_anmodning", "tilskudd_per_innbygger")
+
+
+def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
+                 year: str | None) -> dict[str, Any]:
+    regions = []
+    for c in dict.fromkeys(x.strip() for x in codes if x.strip()):
+        r = ctx.registry.get(c)
+        if r.level != "kommune":
+            raise InputError("k", f"{c} er et fylke; velg kommuner (4 siffer)")
+        regions.append(r)
+    if len(regions) > 12:
+        raise InputError("k", f"velg høyst 12 kommuner, fikk {len(regions)}")
+    inds = [ctx.catalogue.get(i) for i in dict.fromkeys(ids or DEFAULT_COMPARE_INDICATORS)]
+    inds = [i for i in inds if i.base_level == "kommune"]
+    table = []
+    charts = []
+    for n, ind in enumerate(inds):
+        y = parse_year(ctx, ind, year) if year else ctx.cube.latest_year(ind.id)
+        values = []
+        for r in regions:
+            cell = ctx.cube.cell(ind.id, "kommune", r.code, y)
+            values.append({"value": cell["value"] if cell and cell["status"] == "ok" else None,
+                           "text": value_text(cell, ind)})
+        nat = ctx.cube.cell(ind.id, "nasjonal", "NO", y)
+        table.append({"ind": ind, "year": y, "values": values, "national": value_text(nat, ind)})
+        if regions:
+            bars = [Bar(label=r.short_name, value=v["value"], text=v["text"])
+                    for r, v in zip(regions, values)]
+            bars.append(Bar(label="Hele landet", value=nat["value"] if nat and nat["status"] ==
+                            "ok" else None, text=value_text(nat, ind), highlight=True))
+            charts.append({"ind": ind, "year": y, "svg": bar_chart(
+                f"sml-{n}", f"{ind.name_nb} ({ind.unit}), {y}", bars)})
+    return {"regions": regions, "inds": inds, "table": table, "charts": charts}
+
+
+# -- search ------------------------------------------------------------------------------
+
+
+def search_indicators(ctx: AtlasContext, query: str) -> list[Indicator]:
+    words = [w for w in fold(query).split() if len(w) >= 3]
+    if not words:
+        return []
+    hits = []
+    for ind in ctx.catalogue.indicators:
+        text = fold(" ".join([ind.name_nb, ind.definition, ind.id.replace("_", " "),
+                              " ".join(ind.caveats)]))
+        tokens = text.split()
+        score = 0
+        for w in words:
+            if any(t.startswith(w) or (len(w) >= 5 and w in t) for t in tokens):
+                score += 1
+        if score == len(words):
+            hits.append(ind)
+    return hits
+
+
+def search_page(ctx: AtlasContext, q: str) -> dict[str, Any]:
+    q = (q or "").strip()
+    if not q:
+        return {"q": "", "regions": [], "indicators": [], "knowledge": None}
+    if len(q) > 200:
+        raise InputError("q", "søket er for langt (høyst 200 tegn)")
+    regions = ctx.registry.search(q, limit=10)
+    index = ctx.knowledge()
+    knowledge = index.search(q, limit=10) if index is not None else None
+    return {"q": q, "regions": regions, "indicators": search_indicators(ctx, q),
+            "knowledge": knowledge}
