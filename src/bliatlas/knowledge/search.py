@@ -134,6 +134,7 @@ COMPOUND_PART_WEIGHT = 0.5  # an indexed compound also counts this much for each
 MIN_PART = 4  # shortest compound part considered
 WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
 SNIPPET_TOKENS = 32
+WORD_CACHE_SIZE = 50_000
 
 _FOLD_TABLE = str.maketrans({"æ": "ae", "ä": "ae", "ø": "o", "ö": "o", "å": "a", "ß": "ss"})
 
@@ -319,6 +320,7 @@ class KnowledgeIndex:
         self.regions = dict(regions or {})
         self.has_regions = bool(self.regions)
         self.analyzer = Analyzer()
+        self._word_groups: dict[str, _Group] = {}
         self._build()
         self.build_seconds = time.perf_counter() - started
 
@@ -410,6 +412,7 @@ class KnowledgeIndex:
 
         # Snippets: precomputed tokens of summary + body with their terms.
         self._snippet_src: list[tuple[str, list[tuple[int, int, frozenset[str]]]]] = []
+        self._term_positions: list[dict[str, list[int]]] = []
         for d, text in enumerate(snippet_texts):
             toks = []
             for s, e_, w in tokenize(text):
@@ -418,9 +421,26 @@ class KnowledgeIndex:
                     ts = self._word_terms(w) if not an.is_stopword(w) else set()
                 toks.append((s, e_, frozenset(ts)))
             self._snippet_src.append((text, toks))
+            where: dict[str, list[int]] = defaultdict(list)
+            for i, (_, _, ts) in enumerate(toks):
+                for t in ts:
+                    where[t].append(i)
+            self._term_positions.append(dict(where))
 
         # Facet values per entry.
         self.facet_values: list[dict[str, list[str]]] = [self._facets_of(e) for e in self.entries]
+        # Facet membership as 0/1 matrices (entries x values) so counting is one product.
+        self._facet_keys = [k for k in FACETS
+                            if k not in ("fylke", "sentralitet") or self.has_regions]
+        self._facet_matrix: dict[str, tuple[list[str], np.ndarray]] = {}
+        for key in self._facet_keys:
+            values = sorted({v for fv in self.facet_values for v in fv[key]})
+            col = {v: j for j, v in enumerate(values)}
+            m = np.zeros((n, len(values)), dtype=np.float64)
+            for d, fv in enumerate(self.facet_values):
+                for v in fv[key]:
+                    m[d, col[v]] = 1.0
+            self._facet_matrix[key] = (values, m)
 
     def _word_terms(self, word: str) -> set[str]:
         """The terms a document word counts for: its own, plus compound parts if it splits."""
@@ -542,29 +562,39 @@ class KnowledgeIndex:
             if an.is_stopword(word) or word in seen:
                 continue
             seen.add(word)
-            term = an.term(word)
-            folded = fold(word)
-            alts: list[list[tuple[str, float]]] = []
-            note = ""
-            if term in self.vocab:
-                alts.append([(term, 1.0)])
-                note = term
-                parts = self._split(folded) if len(folded) >= 2 * MIN_PART else None
-                if parts:
-                    # A decomposed match is worth at most half an exact one.
-                    alts.append([(p, 0.5 / len(parts)) for p in parts if p in self.vocab])
-            else:
-                alts, note = self._resolve_unknown(folded)
-            for syn in SYNONYMS.get(folded, ()):
-                for _, _, sw in tokenize(syn):
-                    st = an.term(sw)
-                    if st in self.vocab and st != term:
-                        alts.append([(st, 0.7)])
-            if alts:
-                groups.append(_Group(word, alts, note or "synonym"))
-            else:
-                groups.append(_Group(word, [], "ukjent"))
+            cached = self._word_groups.get(word)
+            if cached is None:
+                cached = self._analyse_word(word)
+                if len(self._word_groups) >= WORD_CACHE_SIZE:
+                    self._word_groups.clear()
+                self._word_groups[word] = cached
+            groups.append(cached)
         return groups
+
+    def _analyse_word(self, word: str) -> _Group:
+        """How one query word is matched (memoised: typo and compound look-ups cost most)."""
+        an = self.analyzer
+        term = an.term(word)
+        folded = fold(word)
+        alts: list[list[tuple[str, float]]] = []
+        note = ""
+        if term in self.vocab:
+            alts.append([(term, 1.0)])
+            note = term
+            parts = self._split(folded) if len(folded) >= 2 * MIN_PART else None
+            if parts:
+                # A decomposed match is worth at most half an exact one.
+                alts.append([(p, 0.5 / len(parts)) for p in parts if p in self.vocab])
+        else:
+            alts, note = self._resolve_unknown(folded)
+        for syn in SYNONYMS.get(folded, ()):
+            for _, _, sw in tokenize(syn):
+                st = an.term(sw)
+                if st in self.vocab and st != term:
+                    alts.append([(st, 0.7)])
+        if alts:
+            return _Group(word, alts, note or "synonym")
+        return _Group(word, [], "ukjent")
 
     def _check_filters(self, filters: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
         checked: dict[str, set[str]] = {}
@@ -614,11 +644,11 @@ class KnowledgeIndex:
         started = time.perf_counter()
         checked = self._check_filters(filters or {})
         n = len(self.entries)
-        facet_masks = {
-            key: np.array([bool(wanted.intersection(fv[key])) for fv in self.facet_values],
-                          dtype=bool)
-            for key, wanted in checked.items()
-        }
+        facet_masks: dict[str, np.ndarray] = {}
+        for key, wanted in checked.items():
+            values, m = self._facet_matrix[key]
+            cols = [j for j, v in enumerate(values) if v in wanted]
+            facet_masks[key] = m[:, cols].sum(axis=1) > 0 if cols else np.zeros(n, dtype=bool)
         mask = np.ones(n, dtype=bool)
         groups = self.analyse_query(query)
         matched_terms: set[str] = set()
@@ -669,18 +699,17 @@ class KnowledgeIndex:
 
     def _count_facets(self, base: np.ndarray, facet_masks: Mapping[str, np.ndarray],
                       ) -> dict[str, list[FacetValue]]:
-        keys = [k for k in FACETS if k not in ("fylke", "sentralitet") or self.has_regions]
         out: dict[str, list[FacetValue]] = {}
-        for key in keys:
+        for key in self._facet_keys:
             mask = base.copy()
             for other, m in facet_masks.items():
                 if other != key:
                     mask &= m
-            counts: Counter[str] = Counter()
-            for i in np.flatnonzero(mask):
-                counts.update(self.facet_values[i][key])
-            out[key] = [FacetValue(v, self.facet_label(key, v), c)
-                        for v, c in sorted(counts.items(), key=lambda vc: (-vc[1], vc[0]))]
+            values, matrix = self._facet_matrix[key]
+            counts = mask.astype(np.float64) @ matrix
+            found = [(values[j], int(c)) for j, c in enumerate(counts) if c > 0]
+            found.sort(key=lambda vc: (-vc[1], vc[0]))
+            out[key] = [FacetValue(v, self.facet_label(key, v), c) for v, c in found]
         return out
 
     def snippet(self, doc: int, terms: set[str], size: int = SNIPPET_TOKENS) -> Snippet:
@@ -688,28 +717,34 @@ class KnowledgeIndex:
         text, toks = self._snippet_src[doc]
         if not toks:
             return Snippet([(text, False)])
-        hits = [bool(t & terms) for _, _, t in toks]
-        best_start, best_key = 0, (-1, -1)
-        if any(hits):
-            for start in range(max(1, len(toks) - size + 1)):
-                if not hits[start] and start > 0:
-                    continue
-                window = toks[start:start + size]
-                distinct = set().union(*(t & terms for _, _, t in window))
-                key = (len(distinct), sum(hits[start:start + size]))
+        positions = self._term_positions[doc]
+        hit_at = sorted({i for t in terms for i in positions.get(t, ())})
+        best_start = 0
+        if hit_at:
+            best_key = (-1, -1)
+            end = 0
+            for a, start in enumerate(hit_at):
+                # hits within [start, start + size)
+                end = max(end, a)
+                while end < len(hit_at) and hit_at[end] < start + size:
+                    end += 1
+                window_hits = hit_at[a:end]
+                distinct = set().union(*(toks[i][2] & terms for i in window_hits))
+                key = (len(distinct), len(window_hits))
                 if key > best_key:
                     best_start, best_key = start, key
-            # Start a few words before the first hit, for context.
-            best_start = max(0, best_start - 4)
-        window = toks[best_start:best_start + size]
-        start_char = 0 if best_start == 0 else window[0][0]
-        end_char = window[-1][1] if best_start + size < len(toks) else len(text)
+            # Start a few words before the first hit, for context, and fill the window.
+            best_start = max(0, min(best_start - 4, len(toks) - size))
+        stop = min(len(toks), best_start + size)
+        start_char = 0 if best_start == 0 else toks[best_start][0]
+        end_char = toks[stop - 1][1] if stop < len(toks) else len(text)
         segments: list[tuple[str, bool]] = []
         if best_start > 0:
             segments.append(("…", False))
         pos = start_char
-        for (s, e, _), hit in zip(window, hits[best_start:best_start + size], strict=True):
-            if hit:
+        for i in hit_at:
+            if best_start <= i < stop:
+                s, e, _ = toks[i]
                 if s > pos:
                     segments.append((text[pos:s], False))
                 segments.append((text[s:e], True))

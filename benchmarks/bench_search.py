@@ -1,0 +1,234 @@
+"""Knowledge search budgets: index build, and search latency through the API under load.
+
+Budgets (issue 5): the index over all of content/ built in under 2 s (figure: median over
+``--runs`` of loading + validating every file and building the index, caches emptied
+before each run); p95 latency of
+``GET /api/kunnskap/sok`` under 20 ms with 20 concurrent clients on loopback.
+
+The API runs in a uvicorn subprocess on 127.0.0.1 (``--workers``, default 2, uvloop and
+httptools). Unmeasured warm-up requests first let each worker build its index (and memoise
+the analysis of the query words, as a long-running server does). The query mix is the
+query suite of tests/test_knowledge_queries.py (held-out queries included), each also
+sent once with a filter; clients cycle through it until ``--requests`` are done or
+``--max-seconds`` pass. With ``--database`` the region registry is loaded as in
+production (county and centrality facets). Prints one JSON object per budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+CONTENT = REPO / "content"
+BUILD_BUDGET_S = 2.0
+P95_BUDGET_MS = 20.0
+
+
+def query_mix() -> list[dict[str, str]]:
+    spec = importlib.util.spec_from_file_location(
+        "knowledge_queries", REPO / "tests" / "test_knowledge_queries.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    queries = [q for q, _ in module.QUERIES + module.HELD_OUT + module.HELD_OUT_MISSES]
+    mix = [{"q": q} for q in queries]
+    themes = ["arbeid", "sprak", "frivillighet", "finansiering"]
+    mix += [{"q": q, "tema": themes[i % len(themes)]} for i, q in enumerate(queries)]
+    return mix
+
+
+def measure_build(runs: int, database: str | None) -> dict[str, object]:
+    from bliatlas.knowledge.base import open_index
+    from bliatlas.knowledge.search import fold
+
+    times, n_entries, n_terms = [], 0, 0
+    for _ in range(runs):
+        fold.cache_clear()
+        start = time.perf_counter()
+        index = open_index(CONTENT, database, explicit_database=database is not None)
+        times.append(time.perf_counter() - start)
+        n_entries, n_terms = len(index.entries), len(index.vocab)
+    figure = statistics.median(times)
+    return {
+        "benchmark": "knowledge_index_build",
+        "figure": round(figure, 3),
+        "unit": "s",
+        "budget": BUILD_BUDGET_S,
+        "pass": figure < BUILD_BUDGET_S,
+        "runs": runs,
+        "max_s": round(max(times), 3),
+        "entries": n_entries,
+        "terms": n_terms,
+        "with_region_registry": database is not None,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(port: int, database: str | None, workers: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, BLI_CONTENT=str(CONTENT))
+    env.pop("BLI_DATABASE", None)
+    if database:
+        env["BLI_DATABASE"] = database
+    cmd = [sys.executable, "-m", "uvicorn", "bliatlas.api.app:create_app", "--factory",
+           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+           "--log-level", "warning", "--no-access-log"]
+    return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            sys.exit(f"uvicorn stopped: {err}")
+        try:
+            # The first request builds the index; it is not part of the measurement.
+            if httpx.get(f"{base}/api/kunnskap/sok", params={"q": "arbeid"},
+                         timeout=10).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    sys.exit("uvicorn did not answer in time")
+
+
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client: the load generator must cost far less CPU than
+    the server it measures (both share the machine), which a full HTTP library does not."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, target: str) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        body = await self.reader.readexactly(length)
+        return status, body
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+
+async def load(port: int, mix: list[dict[str, str]], clients: int, total: int,
+               max_seconds: float) -> tuple[list[float], int, float]:
+    targets = [f"/api/kunnskap/sok?{urlencode(params)}" for params in mix]
+    latencies: list[float] = []
+    errors = 0
+    issued = 0
+    deadline = time.monotonic() + max_seconds
+
+    async def worker() -> None:
+        nonlocal issued, errors
+        conn = Connection("127.0.0.1", port)
+        try:
+            while issued < total and time.monotonic() < deadline:
+                target = targets[issued % len(targets)]
+                issued += 1
+                start = time.perf_counter()
+                try:
+                    status, body = await conn.get(target)
+                    ok = status == 200 and b'"results"' in body
+                except (OSError, asyncio.IncompleteReadError, ValueError):
+                    ok = False
+                    await conn.close()
+                    conn = Connection("127.0.0.1", port)
+                latencies.append((time.perf_counter() - start) * 1000)
+                errors += not ok
+        finally:
+            await conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return latencies, errors, time.perf_counter() - started
+
+
+def measure_api(clients: int, total: int, max_seconds: float, workers: int, warmup: int,
+                database: str | None) -> dict[str, object]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start_server(port, database, workers)
+    try:
+        wait_ready(base, proc)
+        mix = query_mix()
+        # Warm-up, not measured: every worker process builds its index on first use.
+        asyncio.run(load(port, mix, clients, warmup, max_seconds))
+        latencies, errors, wall = asyncio.run(load(port, mix, clients, total, max_seconds))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    p50, p95, p99 = statistics.median(latencies), q[94], q[98]
+    return {
+        "benchmark": "knowledge_search_api_p95",
+        "figure": round(p95, 2),
+        "unit": "ms",
+        "budget": P95_BUDGET_MS,
+        "pass": p95 < P95_BUDGET_MS and errors == 0,
+        "p50_ms": round(p50, 2),
+        "p99_ms": round(p99, 2),
+        "max_ms": round(max(latencies), 2),
+        "requests": len(latencies),
+        "errors": errors,
+        "concurrency": clients,
+        "server_workers": workers,
+        "warmup_requests": warmup,
+        "throughput_rps": round(len(latencies) / wall, 1),
+        "distinct_queries": len(mix),
+        "with_region_registry": database is not None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="index builds to time")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--max-seconds", type=float, default=120.0)
+    parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests first")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--database", help="store with the region registry (optional)")
+    args = parser.parse_args()
+    print(json.dumps(measure_build(args.runs, args.database), ensure_ascii=False))
+    api = measure_api(args.clients, args.requests, args.max_seconds, args.workers, args.warmup,
+                      args.database)
+    print(json.dumps(api, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
