@@ -140,9 +140,9 @@ class Bar:
     highlight: bool = False
 
 
-def bar_chart(chart_id: str, title: str, bars: list[Bar], width: int = 560) -> Markup:
+def bar_chart(chart_id: str, title: str, bars: list[Bar], width: int = 620) -> Markup:
     """Horizontal bars, one per label, the value written at the end of each bar."""
-    row_h, label_w, value_w = 26, 190, 120
+    row_h, label_w, value_w = 26, 250, 120
     height = row_h * len(bars) + 8
     plot_w = width - label_w - value_w
     values = [b.value for b in bars if b.value is not None]
@@ -162,8 +162,8 @@ def bar_chart(chart_id: str, title: str, bars: list[Bar], width: int = 560) -> M
     ]
     for i, b in enumerate(bars):
         y = 4 + i * row_h
-        label = b.label if len(b.label) <= 28 else b.label[:27] + "…"
-        out.append(f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end" font-size="13" '
+        label = b.label if len(b.label) <= 34 else b.label[:33] + "…"
+        out.append(f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end" font-size="12" '
                    f'fill="{INK}">{html.escape(label)}</text>')
         if b.value is not None:
             x0, x1 = sorted((sx(0.0), sx(b.value)))

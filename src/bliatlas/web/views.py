@@ -106,6 +106,12 @@ def parse_map_filters(ctx: AtlasContext, i: str | None, ar: str | None, niva: st
                       sentralitet: str | None) -> tuple[MapFilters, Indicator, list[str]]:
     notes: list[str] = []
     ind = indicator_or_404(ctx, i or DEFAULT_INDICATOR)
+    years = usable_years(ctx, ind)
+    if ar not in (None, "") and ar.isdigit() and years and int(ar) not in years:
+        # The form keeps the year when the indicator changes; show the nearest year instead.
+        nearest = min(years, key=lambda y: (abs(y - int(ar)), -y))
+        notes.append(f"{ind.name_nb} har ikke tall for {ar}; kartet viser {nearest}.")
+        ar = str(nearest)
     year = parse_year(ctx, ind, ar)
     level = niva or "kommune"
     if level not in LEVEL_CHOICES:
@@ -325,8 +331,8 @@ def _weakest(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 FUNNEL_STEPS = (
-    ("anmodning", "Anmodet av IMDi (anmodning)"),
-    ("vedtak", "Vedtatt av kommunen (vedtak)"),
+    ("anmodning", "Anmodning fra IMDi"),
+    ("vedtak", "Vedtak i kommunen"),
     ("bosatt_etter_anmodning", "Bosatt"),
 )
 
@@ -360,12 +366,13 @@ def funnel(ctx: AtlasContext, code: str) -> dict[str, Any] | None:
 
 
 def grants(ctx: AtlasContext, code: str) -> dict[str, Any] | None:
-    """IMDi grants by type for the latest year the store has for the municipality."""
+    """IMDi grants by type for the latest year with published (or suppressed) values."""
     rows = ctx.store.query(
         "SELECT year, dims, value, status, status_note FROM observation "
         "WHERE dataset = 'imdi_tilskudd' AND measure = 'tilskudd' AND unit = 'kroner' "
         "AND region_code = ? AND year = (SELECT max(year) FROM observation "
-        "WHERE dataset = 'imdi_tilskudd' AND measure = 'tilskudd' AND region_code = ?) "
+        "WHERE dataset = 'imdi_tilskudd' AND measure = 'tilskudd' AND region_code = ? "
+        "AND status <> 'missing') "
         "ORDER BY value DESC NULLS LAST, dims",
         [code, code],
     )
