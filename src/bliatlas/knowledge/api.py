@@ -15,13 +15,15 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from bliatlas.api.app import SOURCE_NOTE
-from bliatlas.knowledge.base import entry_payload, open_index
+from bliatlas.knowledge.base import entry_payload, open_index, place_facts_from_database
+from bliatlas.knowledge.recommend import PlaceFacts, similar_place_practices
 from bliatlas.knowledge.search import KnowledgeIndex
 
 router = APIRouter(prefix="/api/kunnskap", tags=["kunnskap"])
 
 _lock = threading.Lock()
 _index: KnowledgeIndex | None = None
+_facts: dict[str, PlaceFacts] | None = None
 
 
 async def get_index() -> KnowledgeIndex:
@@ -111,6 +113,31 @@ async def list_entries(
     data.pop("interpretation")
     data.pop("query")
     return _json({**data, "limit": limit, "offset": offset})
+
+
+async def get_place_facts() -> dict[str, PlaceFacts]:
+    """Municipal centrality and population from the database (read once per process)."""
+    global _facts
+    with _lock:
+        if _facts is None:
+            _facts = place_facts_from_database(
+                os.environ.get("BLI_DATABASE"), explicit=bool(os.environ.get("BLI_DATABASE")))
+        return _facts
+
+
+@router.get("/anbefalinger/{kommunenummer}", summary="Praksiser fra lignende kommuner",
+            response_class=Response)
+async def recommendations(
+    index: IndexDep,
+    facts: Annotated[dict[str, PlaceFacts], Depends(get_place_facts)],
+    kommunenummer: str,
+    limit: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> Response:
+    """Practices from the municipality itself and from those most like it (same centrality
+    class, similar population), each with a one-line reason built from stored values."""
+    recs = similar_place_practices(index, facts, kommunenummer, limit=limit)
+    return _json({"kommune": facts[kommunenummer].to_dict(),
+                  "results": [r.to_dict() for r in recs]})
 
 
 @router.get("/{entry_id}", summary="Én oppføring", response_class=Response)

@@ -12,6 +12,7 @@ import markdown
 from bliatlas.errors import UserError
 from bliatlas.knowledge.loader import Region, default_content_dir, load_entries, read_regions
 from bliatlas.knowledge.models import Entry
+from bliatlas.knowledge.recommend import PlaceFacts, read_place_facts
 from bliatlas.knowledge.search import KnowledgeIndex
 from bliatlas.knowledge.vocab import COUNTY_CODES_2024
 from bliatlas.store import database_path, open_store
@@ -86,3 +87,23 @@ def entry_payload(index: KnowledgeIndex, entry_id: str) -> dict[str, Any]:
     data["body_markdown"] = entry.body
     data["body_html"] = markdown.markdown(entry.body, output_format="html")
     return data
+
+
+def place_facts_from_database(database: str | os.PathLike[str] | None,
+                              explicit: bool = False) -> dict[str, PlaceFacts]:
+    """Municipal centrality and latest population for recommendations ({} without a database)."""
+    path = database_path(database)
+    if not path.exists():
+        if explicit:
+            raise UserError(f"{path}: databasefilen finnes ikke; kjør `bli import` først")
+        return {}
+    try:
+        store = open_store(path, read_only=True)
+    except (RuntimeError, duckdb.Error) as exc:
+        raise UserError(f"{path}: kan ikke lese databasen ({exc})") from exc
+    try:
+        return read_place_facts(store)
+    except duckdb.Error as exc:
+        raise UserError(f"{path}: mangler region- eller observasjonstabellen ({exc})") from exc
+    finally:
+        store.close()

@@ -12,10 +12,12 @@ from pathlib import Path
 from bliatlas.knowledge.base import (
     entry_payload,
     open_index,
+    place_facts_from_database,
     place_labels,
     regions_from_database,
 )
 from bliatlas.knowledge.loader import ContentError, default_content_dir, validate_content
+from bliatlas.knowledge.recommend import similar_place_practices
 from bliatlas.knowledge.search import KnowledgeIndex, SearchResult
 from bliatlas.knowledge.vocab import (
     ACTORS,
@@ -71,6 +73,31 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", action="store_true", help="skriv oppføringen som JSON")
     _content_option(s)
     s.set_defaults(func=cmd_show)
+
+    a = ksub.add_parser("anbefal", help="praksiser fra kommuner som ligner på en kommune")
+    a.add_argument("kommune", help="firesifret kommunenummer (2024), f.eks. 4650")
+    a.add_argument("--limit", type=_positive_int, default=5, help="antall (standard 5)")
+    a.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
+    _content_option(a)
+    a.set_defaults(func=cmd_recommend)
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    index = _index(args)
+    explicit = bool(args.database or os.environ.get("BLI_DATABASE"))
+    facts = place_facts_from_database(args.database, explicit=explicit)
+    recs = similar_place_practices(index, facts, args.kommune, limit=args.limit)
+    if args.json:
+        data = {"kommune": facts[args.kommune].to_dict(), "results": [r.to_dict() for r in recs]}
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    print(f"Praksiser fra steder som ligner på {facts[args.kommune].describe()}:")
+    if not recs:
+        print("Ingen praksiser med sted i Norge ennå.")
+    for n, r in enumerate(recs, 1):
+        print(f"{n:>2}. {r.entry.title} ({r.entry.id})")
+        print(f"    {r.reason}")
+    return 0
 
 
 def _positive_int(text: str) -> int:
