@@ -12,9 +12,16 @@ from fastapi.testclient import TestClient
 from bliatlas.api.app import create_app
 from bliatlas.cli import main
 from bliatlas.format import fmt_int
+from bliatlas.indicators.engine import Cube, build_cube
 from bliatlas.knowledge import api as knowledge_api
 from bliatlas.knowledge.base import open_index, place_facts_from_database
-from bliatlas.knowledge.recommend import PlaceFacts, similar_place_practices
+from bliatlas.knowledge.recommend import (
+    INDICATOR_THEMES,
+    PlaceFacts,
+    practices_for_weaknesses,
+    similar_place_practices,
+    weaknesses,
+)
 from bliatlas.knowledge.search import KnowledgeIndex
 from bliatlas.store import open_store
 
@@ -39,6 +46,12 @@ def index(database: Path) -> KnowledgeIndex:
 @pytest.fixture(scope="module")
 def facts(database: Path) -> dict[str, PlaceFacts]:
     return place_facts_from_database(database, explicit=True)
+
+
+@pytest.fixture(scope="module")
+def cube(database: Path) -> Cube:
+    with open_store(database, read_only=True) as store:
+        return build_cube(store)
 
 
 def _stored(database: Path, code: str) -> dict:
@@ -121,23 +134,62 @@ def test_cli_recommend(database: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert out[0].startswith("Praksiser fra steder som ligner på Gloppen (sentralitet ")
     assert out[1] == (" 1. Gloppen: helsefagutdanning for flyktninger med praksis før teori "
                       "(praksis-gloppen-helsefag-praksis-for-teori)")
-    assert sum(1 for line in out if line[:3].strip().rstrip(".").isdigit()) == 3
+    similar = out[:out.index("")]
+    assert sum(1 for line in similar if line[:3].strip().rstrip(".").isdigit()) == 3
+    assert out[out.index("") + 1] == ("Praksiser for der kommunen ligger svakest mot kommuner i "
+                                      "samme sentralitetsklasse:")
     assert main(["--database", str(database), "kunnskap", "anbefal", GLOPPEN, "--json",
                  "--innhold", str(CONTENT)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["kommune"]["code"] == GLOPPEN and len(data["results"]) == 5
+    assert all(x["weakness"]["percentile"] < 50 for x in data["weakest"])
 
 
-def test_api_recommend(index: KnowledgeIndex, facts: dict) -> None:
+VESTVAGOY = "1860"
+
+
+def test_weaknesses_are_the_lowest_peer_ranks_from_the_indicator_engine(cube: Cube) -> None:
+    found = weaknesses(cube, VESTVAGOY, limit=3)
+    assert found
+    directions = {i.id: (i.direction, i.topic) for i in cube.catalogue.indicators}
+    peers = {(r["indicator"], r["year"]): r for r in cube.peers_for(VESTVAGOY)
+             if r["peer_group"] == "sentralitet"}
+    for w in found:
+        row = peers[(w.indicator, w.year)]
+        assert (w.rank, w.n, w.percentile) == (row["rank"], row["n"], row["percentile"])
+        assert w.percentile < 50
+        direction, topic = directions[w.indicator]
+        assert direction != "neutral"
+        assert w.indicator in INDICATOR_THEMES or topic in INDICATOR_THEMES
+    assert [w.percentile for w in found] == sorted(w.percentile for w in found)
+
+
+def test_practices_for_weaknesses_share_themes_and_cite_the_values(
+        index: KnowledgeIndex, cube: Cube, facts: dict) -> None:
+    recs = practices_for_weaknesses(index, cube, facts, VESTVAGOY)
+    assert recs
+    assert len({r.entry.id for r in recs}) == len(recs)
+    for r in recs:
+        assert set(r.entry.themes) & set(r.weakness.themes)
+        assert r.reason.startswith(f"Vestvågøy ligger lavt på «{r.weakness.name}» "
+                                   f"{r.weakness.value_text} i {r.weakness.year}, rang "
+                                   f"{r.weakness.rank} av {r.weakness.n} i sentralitetsklasse "
+                                   f"{facts[VESTVAGOY].centrality}")
+
+
+def test_api_recommend(index: KnowledgeIndex, facts: dict, cube: Cube) -> None:
     app = create_app()
     app.dependency_overrides[knowledge_api.get_index] = lambda: index
     app.dependency_overrides[knowledge_api.get_place_facts] = lambda: facts
+    app.dependency_overrides[knowledge_api.get_indicator_cube] = lambda: cube
     client = TestClient(app)
     r = client.get(f"/api/kunnskap/anbefalinger/{GLOPPEN}", params={"limit": 2})
     assert r.status_code == 200
     data = r.json()
     assert data["results"][0]["id"] == "praksis-gloppen-helsefag-praksis-for-teori"
     assert len(data["results"]) == 2 and "source" in data
+    weakest = practices_for_weaknesses(index, cube, facts, GLOPPEN)
+    assert [x["id"] for x in data["weakest"]] == [w.entry.id for w in weakest]
     assert client.get("/api/kunnskap/anbefalinger/9999").status_code == 404
     assert client.get("/api/kunnskap/anbefalinger/46").status_code == 400
     assert client.get(f"/api/kunnskap/anbefalinger/{GLOPPEN}?limit=0").status_code == 422

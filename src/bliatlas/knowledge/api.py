@@ -16,7 +16,11 @@ from fastapi.responses import Response
 
 from bliatlas.api.app import SOURCE_NOTE
 from bliatlas.knowledge.base import entry_payload, open_index, place_facts_from_database
-from bliatlas.knowledge.recommend import PlaceFacts, similar_place_practices
+from bliatlas.knowledge.recommend import (
+    PlaceFacts,
+    practices_for_weaknesses,
+    similar_place_practices,
+)
 from bliatlas.knowledge.search import KnowledgeIndex
 
 router = APIRouter(prefix="/api/kunnskap", tags=["kunnskap"])
@@ -125,19 +129,30 @@ async def get_place_facts() -> dict[str, PlaceFacts]:
         return _facts
 
 
+def get_indicator_cube() -> Any:
+    """The indicator layer's process-wide cube (peer ranks for "weakest against peers")."""
+    from bliatlas.indicators.api import get_cube
+
+    return get_cube()
+
+
 @router.get("/anbefalinger/{kommunenummer}", summary="Praksiser fra lignende kommuner",
             response_class=Response)
 async def recommendations(
     index: IndexDep,
     facts: Annotated[dict[str, PlaceFacts], Depends(get_place_facts)],
+    cube: Annotated[Any, Depends(get_indicator_cube)],
     kommunenummer: str,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> Response:
     """Practices from the municipality itself and from those most like it (same centrality
-    class, similar population), each with a one-line reason built from stored values."""
+    class, similar population), and practices for the indicators where it ranks lowest in
+    its centrality class; each with a one-line reason built from stored values."""
     recs = similar_place_practices(index, facts, kommunenummer, limit=limit)
+    weak = practices_for_weaknesses(index, cube, facts, kommunenummer)
     return _json({"kommune": facts[kommunenummer].to_dict(),
-                  "results": [r.to_dict() for r in recs]})
+                  "results": [r.to_dict() for r in recs],
+                  "weakest": [r.to_dict() for r in weak]})
 
 
 @router.get("/{entry_id}", summary="Én oppføring", response_class=Response)

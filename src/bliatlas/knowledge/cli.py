@@ -8,6 +8,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from bliatlas.knowledge.base import (
     entry_payload,
@@ -17,7 +18,7 @@ from bliatlas.knowledge.base import (
     regions_from_database,
 )
 from bliatlas.knowledge.loader import ContentError, default_content_dir, validate_content
-from bliatlas.knowledge.recommend import similar_place_practices
+from bliatlas.knowledge.recommend import practices_for_weaknesses, similar_place_practices
 from bliatlas.knowledge.search import KnowledgeIndex, SearchResult
 from bliatlas.knowledge.vocab import (
     ACTORS,
@@ -87,8 +88,11 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     explicit = bool(args.database or os.environ.get("BLI_DATABASE"))
     facts = place_facts_from_database(args.database, explicit=explicit)
     recs = similar_place_practices(index, facts, args.kommune, limit=args.limit)
+    weak = practices_for_weaknesses(index, _cube(args), facts, args.kommune)
     if args.json:
-        data = {"kommune": facts[args.kommune].to_dict(), "results": [r.to_dict() for r in recs]}
+        data = {"kommune": facts[args.kommune].to_dict(),
+                "results": [r.to_dict() for r in recs],
+                "weakest": [r.to_dict() for r in weak]}
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     print(f"Praksiser fra steder som ligner på {facts[args.kommune].describe()}:")
@@ -97,7 +101,23 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     for n, r in enumerate(recs, 1):
         print(f"{n:>2}. {r.entry.title} ({r.entry.id})")
         print(f"    {r.reason}")
+    print()
+    print("Praksiser for der kommunen ligger svakest mot kommuner i samme sentralitetsklasse:")
+    if not weak:
+        print("Ingen indikatorer med retning der kommunen ligger i nedre halvdel av klassen.")
+    for n, w in enumerate(weak, 1):
+        print(f"{n:>2}. {w.entry.title} ({w.entry.id})")
+        print(f"    {w.reason}")
     return 0
+
+
+def _cube(args: argparse.Namespace) -> Any:
+    """The indicator cube of the same database (for peer comparisons)."""
+    from bliatlas.indicators.engine import build_cube
+    from bliatlas.store import database_path, open_store
+
+    with open_store(database_path(args.database), read_only=True) as store:
+        return build_cube(store)
 
 
 def _positive_int(text: str) -> int:

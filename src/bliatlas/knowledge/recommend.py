@@ -1,4 +1,5 @@
-"""Practices for a municipality from places like it, each with a one-line Norwegian reason.
+"""Practices for a municipality: from places like it, and for where it stands weakest
+against its peers, each with a one-line Norwegian reason built from stored values.
 
 "Like it" is measured on stored values only: the centrality class (sentralitet 1–6) from
 the region registry and the latest population (``folkemengde``, 1 January) from the
@@ -21,6 +22,7 @@ from bliatlas.errors import InputError, NotFound, UserError
 from bliatlas.format import fmt_int
 from bliatlas.knowledge.models import Entry
 from bliatlas.knowledge.search import KnowledgeIndex
+from bliatlas.knowledge.vocab import THEMES
 
 
 @dataclass(frozen=True)
@@ -170,3 +172,124 @@ def similar_place_practices(index: KnowledgeIndex, facts: dict[str, PlaceFacts],
             out.append(Recommendation(entry, place, score, reason, "lignende kommune"))
     out.sort(key=lambda r: (-r.score, r.entry.id))
     return out[:limit]
+
+
+# -- where the municipality stands weakest against its peers --------------------------------
+
+# Knowledge themes that address each indicator (by id, else by topic). Indicators without
+# an entry here (counts, shares by reason for immigration, grants, GP capacity, ROBEK) are
+# descriptive or outside what the knowledge base covers, and are not used for advice.
+INDICATOR_THEMES: dict[str, tuple[str, ...]] = {
+    "sysselsetting": ("arbeid", "kvalifisering", "sprak", "mentor", "rekruttering"),
+    "bofasthet": ("velkomst", "bolig", "frivillighet", "arbeid"),
+    "vedtak_andel_av_anmodning": ("bosetting", "bolig", "planlegging"),
+    "bosatt_andel_av_vedtak": ("bosetting", "bolig"),
+    "bosatt_andel_av_anmodning": ("bosetting", "bolig", "planlegging"),
+    "enslige_mindreaarige_vedtak_andel": ("bosetting", "barn_unge"),
+}
+WEAK_PERCENTILE = 50.0  # below the middle of the centrality class
+
+
+@dataclass
+class Weakness:
+    """An indicator where the municipality ranks in the lower half of its centrality class."""
+
+    indicator: str
+    name: str
+    year: int
+    value_text: str
+    rank: int
+    n: int
+    percentile: float
+    median_text: str
+    themes: tuple[str, ...]
+
+    def describe(self, centrality: int | None) -> str:
+        group = f"sentralitetsklasse {centrality}" if centrality is not None else "klassen"
+        return (f"«{self.name}» {self.value_text} i {self.year}, rang {self.rank} av {self.n} "
+                f"i {group} (median {self.median_text})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def weaknesses(cube: Any, code: str, limit: int = 3) -> list[Weakness]:
+    """The municipality's weakest indicators against its centrality class, weakest first.
+
+    Uses the indicator engine's profile (values with direction, rank and percentile among
+    peers); only indicators with a better/worse direction, a published value (suppressed
+    cells stay out) and knowledge themes mapped in :data:`INDICATOR_THEMES`.
+    """
+    from bliatlas.indicators.profile import build_profile
+    from bliatlas.indicators.sentences import format_number
+
+    decimals = {ind.id: ind.decimals for ind in cube.catalogue.indicators}
+    topics = {ind.id: ind.topic for ind in cube.catalogue.indicators}
+    found: list[Weakness] = []
+    for item in build_profile(cube, code)["indikatorer"]:
+        themes = INDICATOR_THEMES.get(item["id"]) or INDICATOR_THEMES.get(topics[item["id"]])
+        peer = item.get("jevnforing", {}).get("sentralitet")
+        if (not themes or item["retning"] == "neutral" or item["status"] != "ok"
+                or peer is None or peer["persentil"] is None):
+            continue
+        if peer["persentil"] >= WEAK_PERCENTILE:
+            continue
+        found.append(Weakness(
+            indicator=item["id"], name=item["navn"], year=item["ar"],
+            value_text=item["verdi_tekst"], rank=peer["rang"], n=peer["antall"],
+            percentile=peer["persentil"],
+            median_text=format_number(peer["median"], decimals[item["id"]]), themes=themes,
+        ))
+    found.sort(key=lambda w: (w.percentile, w.indicator))
+    return found[:limit]
+
+
+@dataclass
+class WeaknessRecommendation:
+    weakness: Weakness
+    entry: Entry
+    place: PlaceFacts | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.entry.id,
+            "title": self.entry.title,
+            "themes": self.entry.themes,
+            "weakness": self.weakness.to_dict(),
+            "place": self.place.to_dict() if self.place else None,
+            "reason": self.reason,
+        }
+
+
+def practices_for_weaknesses(index: KnowledgeIndex, cube: Any, facts: dict[str, PlaceFacts],
+                             code: str, per_weakness: int = 2,
+                             ) -> list[WeaknessRecommendation]:
+    """For each weak indicator, the practices sharing most of its themes, places like the
+    municipality first; one practice is recommended once."""
+    if code not in facts:
+        raise NotFound(f"kommunenummer {code!r} finnes ikke i regionregisteret for 2024")
+    target = facts[code]
+    out: list[WeaknessRecommendation] = []
+    used: set[str] = set()
+    for weak in weaknesses(cube, code):
+        ranked: list[tuple[int, float, str, Entry, PlaceFacts | None]] = []
+        for entry in index.entries:
+            if entry.type != "praksis" or entry.id in used:
+                continue
+            overlap = len(set(entry.themes) & set(weak.themes))
+            if not overlap:
+                continue
+            places = [facts[c] for c in entry.municipality_codes if c in facts and c != code]
+            best = max(places, key=lambda p: similarity(target, p), default=None)
+            sim = similarity(target, best) if best else 0.0
+            ranked.append((overlap, sim, entry.id, entry, best))
+        ranked.sort(key=lambda r: (-r[0], -r[1], r[2]))
+        for overlap, _, _, entry, place in ranked[:per_weakness]:
+            used.add(entry.id)
+            where = f" fra {place.describe()}" if place else ""
+            shared = ", ".join(THEMES[t].lower() for t in entry.themes if t in weak.themes)
+            reason = (f"{target.name} ligger lavt på {weak.describe(target.centrality)}; "
+                      f"praksisen{where} handler om {shared}: {_what_happened(entry)}.")
+            out.append(WeaknessRecommendation(weak, entry, place, reason))
+    return out
