@@ -140,9 +140,15 @@ class Bar:
     highlight: bool = False
 
 
-def bar_chart(chart_id: str, title: str, bars: list[Bar], width: int = 620) -> Markup:
-    """Horizontal bars, one per label, the value written at the end of each bar."""
-    row_h, label_w, value_w = 26, 250, 120
+def bar_chart(chart_id: str, title: str, bars: list[Bar], plot_width: int = 300) -> Markup:
+    """Horizontal bars, one per label, the value written at the end of each bar.
+
+    The label column is as wide as the longest label (about 7 units per character at
+    12 px), so short labels give a narrow chart whose text stays large when scaled down.
+    """
+    longest = max((min(len(b.label), 34) for b in bars), default=10)
+    row_h, label_w, value_w = 26, 16 + 7 * longest, 120
+    width = label_w + plot_width + value_w
     height = row_h * len(bars) + 8
     plot_w = width - label_w - value_w
     values = [b.value for b in bars if b.value is not None]

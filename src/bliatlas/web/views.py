@@ -31,11 +31,11 @@ TOPICS_NB: dict[str, str] = {
 }
 # Indicators shown in the county table and as time series on the municipality page.
 MAIN_INDICATORS: tuple[str, ...] = (
-    "bosatte_per_1000", "innvandrere_per_1000", "innvandrere_flukt_andel",
+    "bosatte_per_1000", "ukrainere_andel", "innvandrere_flukt_andel",
     "vedtak_andel_av_anmodning", "fastlege_venteliste_per_1000", "tilskudd_per_innbygger",
 )
 SERIES_INDICATORS: tuple[str, ...] = (
-    "bosatte_per_1000", "innvandrere_per_1000", "innvandrere_arbeid_andel",
+    "bosatte_per_1000", "ukrainere_andel", "innvandrere_per_1000", "innvandrere_arbeid_andel",
     "innvandrere_flukt_andel", "vedtak_andel_av_anmodning", "bosatt_forste_kommune_andel",
     "fastlege_venteliste_per_1000", "tilskudd_per_innbygger",
 )
@@ -81,6 +81,37 @@ def parse_year(ctx: AtlasContext, ind: Indicator, year: str | None) -> int:
 
 def value_text(cell: dict[str, Any] | None, ind: Indicator) -> str:
     return format_cell(cell, ind)
+
+
+def coverage_note(cell: dict[str, Any] | None) -> str:
+    """Why an aggregate is missing or suppressed, or how many municipalities it covers."""
+    if cell is None:
+        return ""
+    if cell["status"] == "ok" and cell["n_ok"] < cell["n_members"]:
+        return f"bare {cell['n_ok']} av {cell['n_members']} kommuner har tall"
+    if cell["status"] != "ok" and cell["reason"]:
+        return cell["reason"]
+    return ""
+
+
+def aggregate_text(cell: dict[str, Any] | None, ind: Indicator) -> str:
+    """An aggregate's value with its unit, and its coverage note in brackets."""
+    text = with_unit(cell, ind)
+    note = coverage_note(cell)
+    if note and cell is not None and cell["status"] == "ok":
+        return f"{text} ({note})"
+    return f"{note[0].upper()}{note[1:]}" if note else text
+
+
+def latest_year_with_values(ctx: AtlasContext, ind: Indicator, level: str,
+                            codes: list[str]) -> int | None:
+    """The latest year where at least one of the regions has a value or a suppressed cell."""
+    for year in reversed(usable_years(ctx, ind)):
+        for code in codes:
+            cell = ctx.cube.cell(ind.id, level, code, year)
+            if cell is not None and cell["status"] != "missing":
+                return year
+    return ctx.cube.latest_year(ind.id)
 
 
 def with_unit(cell: dict[str, Any] | None, ind: Indicator) -> str:
@@ -233,7 +264,7 @@ def map_page(ctx: AtlasContext, f: MapFilters, ind: Indicator) -> dict[str, Any]
         fit, draw, key = all_counties, all_counties, "norge-fylker"
     data = choropleth(ctx, ind, f.year, f.level, codes, key, fit, draw)
     national = ctx.cube.cell(ind.id, "nasjonal", "NO", f.year)
-    return {"map": data, "national": national, "national_text": with_unit(national, ind)}
+    return {"map": data, "national": national, "national_text": aggregate_text(national, ind)}
 
 
 def indicator_choices(ctx: AtlasContext) -> list[dict[str, Any]]:
@@ -467,8 +498,9 @@ def county_page(ctx: AtlasContext, code: str, sort: str | None, direction: str |
     if region.level != "fylke":
         raise NotFound(f"{code} er en kommune, ikke et fylke; se /kommune/{code}")
     inds = [ctx.catalogue.get(i) for i in MAIN_INDICATORS]
-    years = {ind.id: ctx.cube.latest_year(ind.id) for ind in inds}
     members = ctx.registry.municipalities_in(code)
+    years = {ind.id: latest_year_with_values(ctx, ind, "kommune", [m.code for m in members])
+             for ind in inds}
     rows = []
     for m in members:
         cols = []
@@ -497,8 +529,10 @@ def county_page(ctx: AtlasContext, code: str, sort: str | None, direction: str |
     for ind in inds:
         cell = ctx.cube.cell(ind.id, "fylke", code, years[ind.id])
         nat = ctx.cube.cell(ind.id, "nasjonal", "NO", years[ind.id])
+        notes = [n for n in (coverage_note(cell), coverage_note(nat) and
+                             f"Hele landet: {coverage_note(nat)}") if n]
         totals.append({"text": value_text(cell, ind), "national": value_text(nat, ind),
-                       "reason": (cell or {}).get("reason")})
+                       "reason": "; ".join(notes)})
     summary = next(s for s in ctx.registry.district_summary() if s["code"] == code)
     map_ind = ctx.catalogue.get(indicator or DEFAULT_INDICATOR)
     map_year = parse_year(ctx, map_ind, None)
@@ -514,7 +548,7 @@ def county_page(ctx: AtlasContext, code: str, sort: str | None, direction: str |
 
 # -- compare -----------------------------------------------------------------------------
 
-DEFAULT_COMPARE_INDICATORS = ("bosatte_per_1000", "innvandrere_per_1000",
+DEFAULT_COMPARE_INDICATORS = ("bosatte_per_1000", "ukrainere_andel",
                               "vedtak_andel_av_anmodning", "tilskudd_per_innbygger")
 
 
@@ -533,14 +567,16 @@ def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
     table = []
     charts = []
     for n, ind in enumerate(inds):
-        y = parse_year(ctx, ind, year) if year else ctx.cube.latest_year(ind.id)
+        y = (parse_year(ctx, ind, year) if year else
+             latest_year_with_values(ctx, ind, "kommune", [r.code for r in regions]))
         values = []
         for r in regions:
             cell = ctx.cube.cell(ind.id, "kommune", r.code, y)
             values.append({"value": cell["value"] if cell and cell["status"] == "ok" else None,
                            "text": value_text(cell, ind)})
         nat = ctx.cube.cell(ind.id, "nasjonal", "NO", y)
-        table.append({"ind": ind, "year": y, "values": values, "national": value_text(nat, ind)})
+        table.append({"ind": ind, "year": y, "values": values,
+                      "national": value_text(nat, ind), "note": coverage_note(nat)})
         if regions:
             bars = [Bar(label=r.short_name, value=v["value"], text=v["text"])
                     for r, v in zip(regions, values)]
