@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages. Add a package here (one per line) rather than a second apt-get call.
 APT_PACKAGES=(
+  chromium              # web atlas end-to-end tests (Playwright, executable_path)
+  chromium-driver       # WebDriver for the same browser
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
