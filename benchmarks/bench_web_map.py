@@ -69,7 +69,8 @@ def _database(explicit: str | None) -> tuple[Path, tempfile.TemporaryDirectory |
     tmp = tempfile.TemporaryDirectory(prefix="bench-web-")
     db = Path(tmp.name) / "bliatlas.duckdb"
     subprocess.run([sys.executable, "-m", "bliatlas.cli", "--database", str(db), "import",
-                    str(DATA)], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+                    str(DATA)], check=True, cwd=REPO, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     return db, tmp
 
 
