@@ -17,12 +17,19 @@ database:
    itself suppressed: its exact total is unknown, and any total that included the
    hidden cell could be differenced against the published members to reveal it. So
    every published aggregate equals the sum of published municipal cells.
-4. **peers and trends** — per municipality, indicator and year: rank, percentile and
-   median among municipalities in the same centrality class, KOSTRA group, county and
-   nationally; change since the first year with a value.
+4. **peers and trends** — per municipality and indicator, in the latest year the
+   municipality has a value: rank (1 = best; for neutral indicators 1 = highest),
+   percentile and median among municipalities with a published value in the same
+   centrality class, KOSTRA group, county and nationally (counties among counties); and
+   the change since the first year with a value. Suppressed values take no part.
 
-The cube is immutable once built and is held in memory (an in-memory DuckDB database plus
-row indexes for fast lookups by the API and CLI).
+Crossing groupings (centrality, KOSTRA, district) need no extra rule: every published
+aggregate at every level is a sum of published municipal cells only, so no combination
+of totals (county minus its municipalities, national minus counties, a centrality class
+minus a KOSTRA group, ...) isolates a suppressed cell. Tests run this differencing attack.
+
+The cube is immutable once built and is held in memory as DuckDB tables (``cells``,
+``peers``, ``groups``) with cached lookups per region and per indicator slice.
 """
 
 from __future__ import annotations
