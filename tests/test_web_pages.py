@@ -365,3 +365,25 @@ def test_quantile_classes_cover_all_values_and_diverge_around_zero():
     assert all(k.upper < 0 for k in d.classes[:3]) and all(k.lower > 0 for k in d.classes[3:])
     few = classify([0.0, 100.0, 0.0, 100.0], 0)
     assert [k.label for k in few.classes] == ["0", "100"]
+
+
+def test_municipality_page_lists_the_knowledge_engines_recommendations(client, imported_db):
+    from bliatlas.knowledge import recommend
+    from bliatlas.store import open_store
+
+    ctx = web_context.get_context()
+    index = ctx.knowledge()
+    store = open_store(imported_db, read_only=True)
+    try:
+        facts = recommend.read_place_facts(store)
+    finally:
+        store.close()
+    similar = recommend.similar_place_practices(index, facts, "4650", limit=5)
+    weak = recommend.practices_for_weaknesses(index, ctx.cube, facts, "4650")
+    assert similar or weak
+    html = client.get("/kommune/4650").text.replace("&#39;", "'").replace("&#34;", '"')
+    for rec in [*similar, *weak]:
+        assert f'href="/kunnskap/{rec.entry.id}"' in html
+        assert rec.reason in html
+    r = client.get("/kunnskap", params={"fylke": "46"})
+    assert r.status_code == 200

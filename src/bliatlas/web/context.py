@@ -15,6 +15,7 @@ from bliatlas.api import deps
 from bliatlas.indicators import api as indicators_api
 from bliatlas.indicators.engine import Cube
 from bliatlas.knowledge.base import open_index
+from bliatlas.knowledge.recommend import PlaceFacts, read_place_facts
 from bliatlas.knowledge.search import KnowledgeIndex
 from bliatlas.regions.registry import Registry
 from bliatlas.store import Store, database_path
@@ -27,10 +28,18 @@ class AtlasContext:
     registry: Registry
     cube: Cube
     geometry: GeometryCache
+    _place_facts: dict[str, PlaceFacts] | None = None
 
     @property
     def catalogue(self):
         return self.cube.catalogue
+
+    def place_facts(self) -> dict[str, PlaceFacts]:
+        """Centrality and latest population per municipality, for recommendations."""
+        with _lock:
+            if self._place_facts is None:
+                self._place_facts = read_place_facts(self.store)
+            return self._place_facts
 
     def knowledge(self) -> KnowledgeIndex:
         """The knowledge index over ``$BLI_CONTENT`` (or ``content/``), built once."""

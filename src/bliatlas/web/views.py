@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bliatlas.errors import InputError, NotFound
+from bliatlas.errors import InputError, NotFound, UserError
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB
 from bliatlas.indicators.profile import build_profile
 from bliatlas.indicators.sentences import format_cell, format_number
+from bliatlas.knowledge import recommend
 from bliatlas.knowledge.search import fold
 from bliatlas.web.charts import Bar, Point, bar_chart, line_chart
 from bliatlas.web.classify import MISSING_COLOUR, classify
@@ -427,28 +428,40 @@ def grants(ctx: AtlasContext, code: str) -> dict[str, Any] | None:
 
 
 def related_knowledge(ctx: AtlasContext, region, weakest: dict[str, Any] | None) -> dict[str, Any]:
-    """Practices about this municipality, else its county, else on its weakest theme."""
+    """Recommended practices (knowledge engine), else a search on the weakest theme.
+
+    Recommendations come from :mod:`bliatlas.knowledge.recommend`: practices from the
+    municipality itself and from places like it, and practices for indicators where it is
+    weakest among its centrality class, each with its reason. If that yields nothing, the
+    page searches the knowledge base on the theme of the weakest indicator and lists
+    entries from the same county.
+    """
     index = ctx.knowledge()
-    if index is None:
-        return {"how": None, "entries": [], "query": None}
-    entries = [e for e in index.entries if region.code in e.municipality_codes]
-    if entries:
-        return {"how": f"Oppføringer om {region.name}", "entries": entries[:8], "query": None}
+    out: dict[str, Any] = {"similar": [], "weak": [], "how": None, "entries": [],
+                           "query": None, "county_entries": []}
+    try:
+        facts = ctx.place_facts()
+        out["similar"] = recommend.similar_place_practices(index, facts, region.code, limit=5)
+        out["weak"] = recommend.practices_for_weaknesses(index, ctx.cube, facts, region.code)
+    except UserError:
+        pass
     county_entries = [e for e in index.entries if region.county_code in e.county_codes
                       or any(index.regions.get(m) is not None
                              and index.regions[m].county_code == region.county_code
                              for m in e.municipality_codes)]
     county_entries.sort(key=lambda e: (e.type != "praksis", e.title))
+    out["county_entries"] = county_entries[:5]
+    if out["similar"] or out["weak"]:
+        return out
     if weakest is not None:
         query = TOPIC_QUERY.get(weakest["topic"], weakest["name"])
         result = index.search(query, {"type": ["praksis", "rad"]}, limit=5)
-        how = (f"Praksiser og råd om «{TOPICS_NB.get(weakest['topic'], weakest['topic'])}», "
-               f"der {region.name} ligger lavest blant alle kommuner "
-               f"({weakest['name'].lower()})")
-        hits = [h.entry for h in result.hits]
-        return {"how": how, "entries": hits, "query": query,
-                "county_entries": county_entries[:5]}
-    return {"how": "Oppføringer fra samme fylke", "entries": county_entries[:8], "query": None}
+        out.update(
+            how=(f"Praksiser og råd om «{TOPICS_NB.get(weakest['topic'], weakest['topic'])}», "
+                 f"der {region.name} ligger lavest blant alle kommuner "
+                 f"({weakest['name'].lower()})"),
+            entries=[h.entry for h in result.hits], query=query)
+    return out
 
 
 def definitions(ctx: AtlasContext, ids: list[str]) -> list[Indicator]:
