@@ -73,6 +73,7 @@ def measure_build(runs: int, database: str | None) -> dict[str, object]:
         "entries": n_entries,
         "terms": n_terms,
         "with_region_registry": database is not None,
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
 
 
@@ -211,6 +212,8 @@ def measure_api(clients: int, total: int, max_seconds: float, workers: int, warm
         "throughput_rps": round(len(latencies) / wall, 1),
         "distinct_queries": len(mix),
         "with_region_registry": database is not None,
+        # Other work on the machine inflates latency; recorded so figures can be compared.
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
 
 

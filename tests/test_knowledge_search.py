@@ -296,8 +296,14 @@ def test_api_bad_parameters(client: TestClient) -> None:
     assert r.status_code == 400
     assert "ukjent verdi 'jobb' for filteret 'tema'" in r.json()["error"]
     assert r.json()["source"] == SOURCE_NOTE
-    assert client.get("/api/kunnskap/sok", params={"q": "arbeid", "limit": 0}).status_code == 422
-    assert client.get("/api/kunnskap/sok").status_code == 422
+    r = client.get("/api/kunnskap/sok", params={"q": "arbeid", "limit": 0})
+    assert r.status_code == 400
+    assert r.json()["error"] == "parameteren 'limit': forventet et heltall fra 1 til 100, fant '0'"
+    r = client.get("/api/kunnskap/sok")
+    assert r.status_code == 400 and "parameteren 'q' mangler" in r.json()["error"]
+    r = client.get("/api/kunnskap/sok", params={"q": "arbeid", "theme": "arbeid"})
+    assert r.status_code == 400 and r.json()["error"].startswith("ukjent parameter 'theme'")
+    assert client.get("/api/kunnskap", params={"limit": "mange"}).status_code == 400
 
 
 def test_api_entry_detail_with_markdown_and_html(client: TestClient) -> None:

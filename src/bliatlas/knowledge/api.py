@@ -11,10 +11,11 @@ import os
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from bliatlas.api.app import SOURCE_NOTE
+from bliatlas.errors import UserError
 from bliatlas.knowledge.base import entry_payload, open_index, place_facts_from_database
 from bliatlas.knowledge.recommend import (
     PlaceFacts,
@@ -59,56 +60,82 @@ def _json(data: dict[str, Any]) -> Response:
 
 
 IndexDep = Annotated[KnowledgeIndex, Depends(get_index)]
-FilterParam = Annotated[list[str] | None, Query()]
+FILTER_KEYS = ("type", "tema", "malgruppe", "aktor", "fylke", "sentralitet")
 
 
-def _filters(type_: list[str] | None, tema: list[str] | None, malgruppe: list[str] | None,
-             aktor: list[str] | None, fylke: list[str] | None,
-             sentralitet: list[str] | None) -> dict[str, list[str]]:
-    return {
-        "type": type_ or [],
-        "tema": tema or [],
-        "malgruppe": malgruppe or [],
-        "aktor": aktor or [],
-        "fylke": fylke or [],
-        "sentralitet": sentralitet or [],
-    }
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise UserError(f"parameteren {name!r}: forventet et heltall fra {low} til {high}, "
+                        f"fant {raw!r}")
+    return value
 
 
-@router.get("/sok", summary="Søk i kunnskapsbasen", response_class=Response)
-async def search(
-    index: IndexDep,
-    q: Annotated[str, Query(min_length=1, max_length=200, description="søkeord på bokmål")],
-    type_: Annotated[list[str] | None, Query(alias="type")] = None,
-    tema: FilterParam = None,
-    malgruppe: FilterParam = None,
-    aktor: FilterParam = None,
-    fylke: FilterParam = None,
-    sentralitet: FilterParam = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-) -> Response:
-    """Ranked entries for ``q`` with snippets (``<mark>`` around matched words) and facets."""
-    result = index.search(q, _filters(type_, tema, malgruppe, aktor, fylke, sentralitet),
-                          limit=limit, offset=offset)
+def _params(request: Request, allowed: tuple[str, ...], max_limit: int, default_limit: int,
+            ) -> tuple[dict[str, list[str]], int, int]:
+    """Filters, limit and offset from the query string, with Norwegian 400 errors.
+
+    Parsed by hand rather than declared per parameter: FastAPI's generic parsing of eight
+    list parameters costs about a millisecond per request, as much as the search itself.
+    """
+    unknown = sorted(set(request.query_params) - set(allowed))
+    if unknown:
+        raise UserError(f"ukjent parameter {unknown[0]!r}; tillatt: {', '.join(allowed)}")
+    filters = {key: request.query_params.getlist(key) for key in FILTER_KEYS}
+    limit = _int_param(request, "limit", default_limit, 1, max_limit)
+    offset = _int_param(request, "offset", 0, 0, 10_000)
+    return filters, limit, offset
+
+
+def _documented(*names: tuple[str, str, bool]) -> dict[str, Any]:
+    """OpenAPI description of hand-parsed query parameters: (name, description, required)."""
+    return {"parameters": [
+        {"name": n, "in": "query", "required": req, "description": d,
+         "schema": {"type": "string"} if n in ("q", "limit", "offset")
+         else {"type": "array", "items": {"type": "string"}}}
+        for n, d, req in names
+    ]}
+
+
+_FILTER_DOCS = (
+    ("type", "entry type, e.g. praksis, funn, tilskudd (repeatable)", False),
+    ("tema", "theme, e.g. arbeid, sprak (repeatable)", False),
+    ("malgruppe", "target group, e.g. flyktninger (repeatable)", False),
+    ("aktor", "actor, e.g. kommune, nav (repeatable)", False),
+    ("fylke", "2024 county code (needs the region registry; repeatable)", False),
+    ("sentralitet", "centrality class 1-6 (needs the region registry; repeatable)", False),
+    ("offset", "results to skip", False),
+)
+
+
+@router.get("/sok", summary="Søk i kunnskapsbasen", response_class=Response,
+            openapi_extra=_documented(("q", "search words in Norwegian (1-200 characters)", True),
+                                      ("limit", "hits to return, 1-100 (default 10)", False),
+                                      *_FILTER_DOCS))
+async def search(request: Request, index: IndexDep) -> Response:
+    """Ranked entries for ``q`` with snippets (``<mark>`` around matched words) and facets
+    counted over the hits; filters narrow on facet values (OR within, AND across)."""
+    filters, limit, offset = _params(request, ("q", "limit", "offset", *FILTER_KEYS), 100, 10)
+    q = request.query_params.get("q", "").strip()
+    if not q or len(q) > 200:
+        raise UserError("parameteren 'q' mangler eller er for lang; forventet 1–200 tegn")
+    result = index.search(q, filters, limit=limit, offset=offset)
     return _json({**result.to_dict(), "limit": limit, "offset": offset})
 
 
-@router.get("", summary="Alle oppføringer med fasetter", response_class=Response)
-async def list_entries(
-    index: IndexDep,
-    type_: Annotated[list[str] | None, Query(alias="type")] = None,
-    tema: FilterParam = None,
-    malgruppe: FilterParam = None,
-    aktor: FilterParam = None,
-    fylke: FilterParam = None,
-    sentralitet: FilterParam = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-) -> Response:
+@router.get("", summary="Alle oppføringer med fasetter", response_class=Response,
+            openapi_extra=_documented(("limit", "entries to return, 1-1000 (default 100)",
+                                       False), *_FILTER_DOCS))
+async def list_entries(request: Request, index: IndexDep) -> Response:
     """Every entry (filtered), by type and title, with facet counts."""
-    result = index.search("", _filters(type_, tema, malgruppe, aktor, fylke, sentralitet),
-                          limit=limit, offset=offset)
+    filters, limit, offset = _params(request, ("limit", "offset", *FILTER_KEYS), 1000, 100)
+    result = index.search("", filters, limit=limit, offset=offset)
     data = result.to_dict()
     for item in data["results"]:
         item.pop("score")

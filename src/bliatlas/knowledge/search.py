@@ -315,7 +315,7 @@ class KnowledgeIndex:
 
     def __init__(self, entries: Sequence[Entry], regions: Mapping[str, Region] | None = None):
         started = time.perf_counter()
-        self.entries = list(entries)
+        self.entries = sorted(entries, key=lambda e: e.id)
         self.by_id = {e.id: e for e in self.entries}
         self.regions = dict(regions or {})
         self.has_regions = bool(self.regions)
@@ -426,6 +426,13 @@ class KnowledgeIndex:
                 for t in ts:
                     where[t].append(i)
             self._term_positions.append(dict(where))
+
+        # Listing order without a query: by type (as in TYPES), then title.
+        type_rank = {t: k for k, t in enumerate(TYPES)}
+        listing = sorted(range(n), key=lambda d: (type_rank[self.entries[d].type],
+                                                  self.entries[d].title))
+        self._list_rank = np.empty(n, dtype=np.int64)
+        self._list_rank[listing] = np.arange(n)
 
         # Facet values per entry.
         self.facet_values: list[dict[str, list[str]]] = [self._facets_of(e) for e in self.entries]
@@ -681,12 +688,12 @@ class KnowledgeIndex:
         facets = self._count_facets(mask, facet_masks)
         for m in facet_masks.values():
             mask &= m
-        order = [int(i) for i in np.flatnonzero(mask)]
+        hit_ids = np.flatnonzero(mask)
         if groups:
-            order.sort(key=lambda i: (-scores[i], self.entries[i].id))
+            # Highest score first; equal scores in id order (entries are held sorted by id).
+            order = [int(i) for i in hit_ids[np.argsort(-scores[hit_ids], kind="stable")]]
         else:
-            order.sort(key=lambda i: (list(TYPES).index(self.entries[i].type),
-                                      self.entries[i].title))
+            order = [int(i) for i in hit_ids[np.argsort(self._list_rank[hit_ids])]]
         hits = [
             Hit(entry=self.entries[i], score=float(scores[i]),
                 snippet=self.snippet(i, matched_terms), matched_terms=sorted(matched_terms))
@@ -721,18 +728,29 @@ class KnowledgeIndex:
         hit_at = sorted({i for t in terms for i in positions.get(t, ())})
         best_start = 0
         if hit_at:
+            # Sliding window over the hits: the window starting at each hit, counting the
+            # distinct matched terms in it (then the number of hits).
             best_key = (-1, -1)
+            matched = [toks[i][2] & terms for i in hit_at]
+            counts: dict[str, int] = {}
+            distinct = 0
             end = 0
+            n_hits = len(hit_at)
             for a, start in enumerate(hit_at):
-                # hits within [start, start + size)
-                end = max(end, a)
-                while end < len(hit_at) and hit_at[end] < start + size:
+                while end < n_hits and hit_at[end] < start + size:
+                    for t in matched[end]:
+                        c = counts.get(t, 0)
+                        if c == 0:
+                            distinct += 1
+                        counts[t] = c + 1
                     end += 1
-                window_hits = hit_at[a:end]
-                distinct = set().union(*(toks[i][2] & terms for i in window_hits))
-                key = (len(distinct), len(window_hits))
+                key = (distinct, end - a)
                 if key > best_key:
                     best_start, best_key = start, key
+                for t in matched[a]:
+                    counts[t] -= 1
+                    if counts[t] == 0:
+                        distinct -= 1
             # Start a few words before the first hit, for context, and fill the window.
             best_start = max(0, min(best_start - 4, len(toks) - size))
         stop = min(len(toks), best_start + size)
