@@ -151,6 +151,27 @@ def test_snippet_highlights_matched_words_in_html_and_text(index: KnowledgeIndex
     assert "<mark>" not in hit.snippet.text()
 
 
+def test_snippet_window_prefers_passages_with_more_query_words(index: KnowledgeIndex) -> None:
+    entry = index.get("praksis-froya-fast-arbeid-norsk-og-bolig")
+    doc = index.entries.index(entry)
+    an = index.analyzer
+    terms = {an.term("startlån"), an.term("barnehagedekning")}
+    text = index.snippet(doc, terms).text().lower()
+    # Both words occur within one window of the body, so the snippet shows both.
+    assert "**startlån**" in text and "**barnehagedekning**" in text
+    assert index.snippet(doc, {an.term("startlån")}).text().count("**startlån") >= 1
+
+
+def test_cli_search_without_hits(capsys: pytest.CaptureFixture[str],
+                                 monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("BLI_DATABASE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", "xqzvy", "--innhold", str(CONTENT)]) == 0
+    out = capsys.readouterr().out
+    assert "– 0 treff" in out
+    assert "Ingen treff. Prøv færre eller andre ord, eller fjern filtre." in out
+
+
 def test_snippet_html_is_escaped(index: KnowledgeIndex) -> None:
     # No raw markup from content or query leaks into snippet HTML.
     html = index.search("<script> bolig", limit=3).hits[0].snippet.html()

@@ -11,7 +11,7 @@ import os
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from bliatlas.api.app import SOURCE_NOTE
@@ -164,17 +164,20 @@ def get_indicator_cube() -> Any:
 
 
 @router.get("/anbefalinger/{kommunenummer}", summary="Praksiser fra lignende kommuner",
-            response_class=Response)
+            response_class=Response,
+            openapi_extra=_documented(("limit", "similar-place practices, 1-50 (default 5)",
+                                       False)))
 async def recommendations(
+    request: Request,
     index: IndexDep,
     facts: Annotated[dict[str, PlaceFacts], Depends(get_place_facts)],
     cube: Annotated[Any, Depends(get_indicator_cube)],
     kommunenummer: str,
-    limit: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> Response:
     """Practices from the municipality itself and from those most like it (same centrality
     class, similar population), and practices for the indicators where it ranks lowest in
     its centrality class; each with a one-line reason built from stored values."""
+    _, limit, _ = _params(request, ("limit",), 50, 5)
     recs = similar_place_practices(index, facts, kommunenummer, limit=limit)
     weak = practices_for_weaknesses(index, cube, facts, kommunenummer)
     return _json({"kommune": facts[kommunenummer].to_dict(),
