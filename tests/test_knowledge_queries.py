@@ -3,8 +3,8 @@ top 3 of `KnowledgeIndex.search` over the real content.
 
 HELD_OUT was written from the list of entry titles *before* the search had been run on any
 of these queries, and has not been used to tune the ranking. On its first run 11 of 12 hit
-the top 3; the miss is kept below as a strict xfail (it fails the suite if it starts passing,
-so the record stays true). QUERIES were written afterwards while developing; a few whose
+the top 3 (second set, written later: 10 of 12); the misses are kept below as strict xfails
+(a strict xfail fails the suite if it starts passing, so the record stays true). QUERIES were written afterwards while developing; a few whose
 expectation the content did not support were dropped rather than forced.
 """
 
@@ -43,6 +43,32 @@ HELD_OUT: list[tuple[str, tuple[str, ...]]] = [
 HELD_OUT_MISSES: list[tuple[str, tuple[str, ...]]] = [
     ("hvordan få flyktninger i jobb raskt etter bosetting",
      ("praksis-naroysund-tidlig-avklaring-kvalifisering",)),
+]
+
+# Second held-out set, written the same way once the content had grown to 219 entries
+# (seeds 000 and 003 added); first run: 10 of 12 in the top 3.
+HELD_OUT += [
+    ("kollektivtransport for flyktninger",
+     ("funn-003-kollektivtransport-for-bosatte-flyktninger",)),
+    ("eldre innvandrere aldring", ("kunnskapsbehov-000-eldre-innvandrere",)),
+    ("sesongarbeid i landbruket",
+     ("kunnskapsbehov-000-sesongarbeidere-og-usynlige-arbeidsinnvandrere",)),
+    ("hjelp til å skrive søknader om tilskudd for små kommuner",
+     ("praksis-003-sokerkurs-for-sma-kommuner",)),
+    ("sertifisering inkluderende arbeidsplass", ("praksis-003-likestilt-arbeidsliv-agder",)),
+    ("helsetilstand flyktninger", ("kunnskapsbehov-000-helse-i-flyktningbefolkningen",)),
+    ("norske venner gir jobb", ("funn-001-nettverk-gir-hoyere-sysselsetting",)),
+    ("ukrainakrigen og fylkeskommunen", ("funn-003-ukraina-befestet-fylkeskommunens-rolle",)),
+    ("mottakssystem for arbeidsinnvandrere nordland", ("praksis-003-ny-i-nordland",)),
+    ("integreringsarbeid er underfinansiert",
+     ("funn-003-integreringsfeltet-underfinansiert",)),
+]
+HELD_OUT_MISSES += [
+    # ranked 4th or lower behind kunnskapsbehov-000-unge-innvandrere-i-distriktene
+    ("unge innvandrere flytter fra bygda", ("funn-000-unge-innvandrere-flytter-oftere",)),
+    # "nytilsatte" (the content says "nyansatte") is matched by nothing
+    ("opplæring av nytilsatte i flyktningtjenesten",
+     ("praksis-003-opplaering-av-nyansatte-i-flyktningetjenesten",)),
 ]
 
 QUERIES: list[tuple[str, tuple[str, ...]]] = [
