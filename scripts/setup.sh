@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 
 # Debian packages. Add a package here (one per line) rather than a second apt-get call.
 APT_PACKAGES=(
+  libpango-1.0-0        # WeasyPrint (PDF reports): text layout
+  libpangoft2-1.0-0     # WeasyPrint: fonts through FreeType
+  libharfbuzz-subset0   # WeasyPrint: font subsetting
+  fonts-dejavu-core     # fonts the reports use
+  poppler-utils         # pdftoppm/pdftotext: checking report PDFs
   chromium              # web atlas end-to-end tests (Playwright, executable_path)
   chromium-driver       # WebDriver for the same browser
 )

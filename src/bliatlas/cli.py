@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "bliatlas.sources.ssb_cli",
     "bliatlas.settlement.cli",
     "bliatlas.indicators.cli",
+    "bliatlas.reports.cli",
 ]
 
 

@@ -20,6 +20,7 @@ ROUTER_MODULES: list[str] = [
     "bliatlas.settlement.api",
     "bliatlas.indicators.api",
     "bliatlas.web.pages",
+    "bliatlas.reports.api",
 ]
 
 SOURCE_NOTE = (

@@ -1,0 +1,69 @@
+"""Reports over HTTP: ``GET /api/rapport/kommune/{code}.html|.pdf`` and
+``GET /api/rapport/fylke/{code}.html|.pdf`` (download buttons in the web atlas).
+
+Rendered from the web atlas's shared context, so a report shows the same cube values as
+the atlas pages and ``/api/profil/{code}``. Rendered documents are cached per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from fastapi import APIRouter, Response
+
+from bliatlas.errors import InputError, NotFound
+from bliatlas.reports.cli import default_filename
+
+router = APIRouter(prefix="/api/rapport", tags=["rapport"])
+
+MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+CACHE_SIZE = 32
+
+_lock = threading.Lock()
+_cache: OrderedDict[tuple[int, str, str, str], bytes] = OrderedDict()
+
+
+def _parse(kind: str, filename: str) -> tuple[str, str]:
+    if kind not in ("kommune", "fylke"):
+        raise NotFound(f"ukjent rapporttype {kind!r}: bruk /api/rapport/kommune/KODE.pdf eller "
+                       "/api/rapport/fylke/KODE.pdf")
+    code, dot, fmt = filename.rpartition(".")
+    if not dot or fmt not in MEDIA_TYPES:
+        raise InputError("filnavn", f"forventet KODE.html eller KODE.pdf, fikk {filename!r}")
+    return code, fmt
+
+
+def report_response(kind: str, filename: str) -> Response:
+    from bliatlas.reports.context import shared_report_context
+    from bliatlas.reports.render import render
+
+    code, fmt = _parse(kind, filename)
+    ctx = shared_report_context()
+    region = ctx.cube.region(code)
+    if region["level"] != kind:
+        other = "fylke" if region["level"] == "fylke" else "kommune"
+        raise NotFound(f"{code} er et {other}; bruk /api/rapport/{other}/{code}.{fmt}")
+    key = (id(ctx.cube), kind, code, fmt)
+    with _lock:
+        body = _cache.get(key)
+    if body is None:
+        body = render(ctx, kind, code, fmt)
+        with _lock:
+            _cache[key] = body
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    name = default_filename(code, region["short_name"], fmt)
+    disposition = "inline" if fmt == "html" else "attachment"
+    return Response(body, media_type=MEDIA_TYPES[fmt],
+                    headers={"Content-Disposition": f'{disposition}; filename="{name}"'})
+
+
+@router.get("/kommune/{filename}", summary="Kunnskapsgrunnlag for en kommune (HTML eller PDF)")
+def municipality_report(filename: str) -> Response:
+    return report_response("kommune", filename)
+
+
+@router.get("/fylke/{filename}", summary="Kunnskapsgrunnlag for et fylke (HTML eller PDF)")
+def county_report(filename: str) -> Response:
+    return report_response("fylke", filename)

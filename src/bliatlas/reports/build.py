@@ -1,0 +1,582 @@
+"""Report content: what a municipality or county *kunnskapsgrunnlag* contains.
+
+:func:`municipality_report` and :func:`county_report` return plain data for the template
+(``templates/report.html.j2``). All numbers come from the indicator cube (the same
+values as ``/api/profil/{code}``: the indicator table is built from
+:func:`bliatlas.indicators.profile.build_profile`) or, where the report shows a stored
+value that is not an indicator (population, grants by type), from the store with its
+import id. The structure follows what counties put in their knowledge bases for
+integration (seed 003, chapter 3, «Fra kunnskapsgrunnlag til planstrategi»): population
+and immigration, the district perspective, settlement, capacity, grants, retention,
+practices, questions for the plan work, then definitions and sources.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+
+from bliatlas.errors import NotFound
+from bliatlas.indicators.catalogue import Indicator
+from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB
+from bliatlas.indicators.profile import build_profile, provenance
+from bliatlas.knowledge.recommend import (
+    practices_for_weaknesses,
+    read_place_facts,
+    similar_place_practices,
+)
+from bliatlas.reports.context import ReportContext
+from bliatlas.reports.questions import RULES, Question, questions_for
+from bliatlas.reports.values import Num, Provenance, cell_num, count_num, stored_num
+from bliatlas.web.charts import Bar, Point, bar_chart, line_chart
+from bliatlas.web.views import choropleth
+
+# Topic sections in report order: (section id, heading, catalogue topic, chart indicators).
+TOPIC_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("befolkning", "Innvandrerbefolkningen etter innvandringsgrunn", "innvandringsgrunn",
+     ("innvandrere_per_1000", "innvandrere_flukt_andel")),
+    ("bosetting", "Bosetting av flyktninger", "bosetting",
+     ("bosatte_flyktninger", "bosatte_per_1000")),
+    ("kapasitet", "Kapasitet: fastlege og kommuneøkonomi", "kapasitet",
+     ("fastlege_venteliste_per_1000",)),
+    ("tilskudd", "Tilskudd fra IMDi", "tilskudd", ("tilskudd_per_innbygger",)),
+    ("bofasthet", "Bofasthet og sekundærflytting", "bofasthet",
+     ("bosatt_forste_kommune_andel",)),
+    ("sysselsetting", "Sysselsetting blant innvandrere", "sysselsetting", ()),
+)
+MAP_INDICATOR = "bosatte_per_1000"
+# Columns of the county's comparison table of its municipalities.
+COMPARISON_INDICATORS: tuple[str, ...] = (
+    "bosatte_per_1000", "vedtak_andel_av_anmodning", "bosatt_andel_av_vedtak",
+    "innvandrere_per_1000", "innvandrere_flukt_andel", "fastlege_venteliste_per_1000",
+    "tilskudd_per_innbygger",
+)
+COMPARE_LEVELS: tuple[tuple[str, str], ...] = (
+    ("fylke", "Fylket"), ("sentralitet", "Samme sentralitet"), ("kostra", "KOSTRA-gruppen"),
+    ("distrikt", "Distrikt / ikke distrikt"), ("nasjonal", "Hele landet"),
+)
+MAX_YEAR_COLUMNS = 7
+FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
+    ("anmodning", "Anmodet av IMDi (anmodning)"),
+    ("vedtak", "Vedtatt av kommunen (vedtak)"),
+    ("bosatt_etter_anmodning", "Bosatt"),
+)
+LICENCES: tuple[tuple[str, str], ...] = (
+    ("Statistikk fra SSB, IMDi, KOSTRA og Helsedirektoratet",
+     "Norsk lisens for offentlige data (NLOD 2.0); kilden skal oppgis ved gjenbruk."),
+    ("Kartgrunnlag (kommune- og fylkesgrenser 2024)",
+     "Kartverket, CC BY 4.0 (navngivelse)."),
+    ("Kunnskapsinnhold (praksiser, råd, tilskuddsordninger)",
+     "Bli-atlas' egne sammendrag med kildehenvisning per oppføring."),
+)
+
+
+@dataclass
+class Chart:
+    id: str
+    svg: Markup
+    caption: str
+    table_ref: str  # id of the table holding the chart's numbers
+
+
+@dataclass
+class SeriesTable:
+    id: str
+    caption: str
+    years: list[int]
+    rows: list[dict[str, Any]]  # {"indicator": Indicator, "label": str, "cells": [Num]}
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    intro: list[Markup] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    tables: list[SeriesTable] = field(default_factory=list)
+    compare: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _provenance(ctx: ReportContext) -> Provenance:
+    prov = getattr(ctx, "_provenance", None)
+    if prov is None:
+        prov = Provenance(ctx.store, ctx.cube)
+        ctx._provenance = prov  # type: ignore[attr-defined]
+    return prov
+
+
+def _year_label(year: int) -> str:
+    return "uten år" if year == 0 else str(year)
+
+
+# -- topic sections ------------------------------------------------------------------------
+
+
+def _region_cells(ctx: ReportContext, level: str, code: str) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for c in _provenance(ctx).region_cells(level, code):
+        out.setdefault(c["indicator"], []).append(c)
+    return out
+
+
+def _series_table(ctx: ReportContext, prov: Provenance, table_id: str, caption: str,
+                  entries: list[tuple[Indicator, str, str, list[dict[str, Any]]]]) -> SeriesTable:
+    """Rows of (indicator, level, code, cells); columns: the latest years with any value."""
+    years = sorted({c["year"] for _, _, _, cells in entries for c in cells
+                    if c["status"] != "missing"})
+    years = years[-MAX_YEAR_COLUMNS:]
+    rows = []
+    for ind, level, code, cells in entries:
+        by_year = {c["year"]: c for c in cells}
+        label = ind.name_nb + (" (fylket)" if level == "fylke" and code != "" and
+                               ind.base_level == "fylke" else "")
+        rows.append({
+            "indicator": ind, "label": label, "level": level,
+            "cells": [cell_num(ctx.cube, prov, ind, level, code, y, by_year.get(y))
+                      if by_year.get(y) is not None else
+                      cell_num(ctx.cube, prov, ind, level, code, y, None) for y in years],
+        })
+    return SeriesTable(id=table_id, caption=caption, years=years, rows=rows)
+
+
+def _compare(ctx: ReportContext, prov: Provenance, code: str, level: str,
+             indicators: list[Indicator]) -> dict[str, Any] | None:
+    """Latest value next to the groups the region belongs to (district perspective)."""
+    reg = ctx.cube.group(level, code)
+    groups: list[tuple[str, str, str]] = []  # (level, code, label)
+    if level == "kommune":
+        cent = reg["centrality"]
+        groups = [
+            ("fylke", reg["county_code"], "Fylket"),
+            ("sentralitet", str(cent), f"Sentralitet {cent}"),
+            ("kostra", reg["kostra_group"], ctx.cube.regions.get(
+                ("kostra", reg["kostra_group"]), {}).get("short_name", "KOSTRA")),
+            ("distrikt", "distrikt" if cent >= 5 else "ikke-distrikt",
+             "Distriktskommuner" if cent >= 5 else "Øvrige kommuner"),
+            ("nasjonal", "NO", "Hele landet"),
+        ]
+    else:
+        groups = [("distrikt", "distrikt", "Alle distriktskommuner"),
+                  ("nasjonal", "NO", "Hele landet")]
+    rows = []
+    for ind in indicators:
+        if ind.aggregation == "none":
+            continue
+        cells = [c for c in prov.region_cells(level, code)
+                 if c["indicator"] == ind.id and c["status"] != "missing"]
+        if not cells:
+            continue
+        year = max(c["year"] for c in cells)
+        own = cell_num(ctx.cube, prov, ind, level, code, year)
+        others = [cell_num(ctx.cube, prov, ind, glevel, gcode, year)
+                  for glevel, gcode, _ in groups]
+        rank = None
+        if level == "kommune":
+            for r in ctx.cube.peers_for(code):
+                if r["indicator"] == ind.id and r["year"] == year and \
+                        r["peer_group"] == "sentralitet":
+                    rank = f"{r['rank']} av {r['n']}"
+        rows.append({"indicator": ind, "year": year, "own": own, "others": others,
+                     "rank": rank})
+    if not rows:
+        return None
+    return {"groups": [g[2] for g in groups], "rows": rows, "own_label": reg["short_name"]}
+
+
+def _topic_section(ctx: ReportContext, prov: Provenance, level: str, code: str,
+                   section_id: str, title: str, topic: str,
+                   chart_ids: tuple[str, ...]) -> Section | None:
+    reg = ctx.cube.group(level, code)
+    own = _region_cells(ctx, level, code)
+    county_code = reg["county_code"] if level == "kommune" else code
+    county_cells = _region_cells(ctx, "fylke", county_code) if level == "kommune" else own
+    entries = []
+    for ind in ctx.cube.catalogue.indicators:
+        if ind.topic != topic:
+            continue
+        if ind.base_level == "fylke" and level == "kommune":
+            cells = county_cells.get(ind.id, [])
+            lvl, c = "fylke", county_code
+        else:
+            cells = own.get(ind.id, [])
+            lvl, c = level, code
+        if any(x["status"] != "missing" for x in cells):
+            entries.append((ind, lvl, c, cells))
+    section = Section(id=section_id, title=title)
+    if not entries:
+        return None
+    own_entries = [e for e in entries if e[1] == level]
+    county_entries = [e for e in entries if e[1] != level]
+    if own_entries:
+        section.tables.append(_series_table(
+            ctx, prov, f"tab-{section_id}", f"{title}: {reg['short_name']}, utvikling",
+            own_entries))
+    if county_entries:
+        section.tables.append(_series_table(
+            ctx, prov, f"tab-{section_id}-fylke",
+            f"{title}: tall for {ctx.cube.group('fylke', county_code)['short_name']} "
+            "(publiseres bare per fylke)", county_entries))
+        if any(e[3] and e[3][0]["year"] == 0 for e in county_entries):
+            section.notes.append("Kilden oppgir ikke referanseår for tall merket «uten år».")
+    for n, ind_id in enumerate(chart_ids):
+        entry = next((e for e in own_entries if e[0].id == ind_id), None)
+        if entry is None:
+            continue
+        ind, lvl, c, cells = entry
+        ok = [x for x in cells if x["status"] != "missing"]
+        if len(ok) < 2:
+            continue
+        ok = ok[-12:]
+        chart_id = f"fig-{section_id}-{n}"
+        label = f"{ind.name_nb}, {reg['short_name']}"
+        svg = line_chart(chart_id, label, ind.unit,
+                         [Point(x["year"], x["value"], x["status"]) for x in ok], ind.decimals)
+        table_ref = f"tab-{section_id}"
+        years_in_table = set(section.tables[0].years) if section.tables else set()
+        if not {x["year"] for x in ok} <= years_in_table:
+            series = _series_table(ctx, prov, f"{chart_id}-tabell",
+                                   f"Tallene i figuren: {label}", [entry])
+            series.years = [x["year"] for x in ok]
+            series.rows[0]["cells"] = [cell_num(ctx.cube, prov, ind, lvl, c, x["year"], x)
+                                       for x in ok]
+            section.tables.append(series)
+            table_ref = series.id
+        section.charts.append(Chart(chart_id, svg, f"{label} ({ind.unit})", table_ref))
+    section.compare = _compare(ctx, prov, code, level, [e[0] for e in own_entries])
+    return section
+
+
+def _funnel(ctx: ReportContext, prov: Provenance, level: str, code: str) -> dict[str, Any] | None:
+    """Request → decision → settled for the latest year with all three indicators."""
+    years = set(ctx.cube.years.get("anmodning", []))
+    for ind_id, _ in FUNNEL_STEPS[1:]:
+        years &= set(ctx.cube.years.get(ind_id, []))
+    for year in sorted(years, reverse=True):
+        cells = [prov.cell(i, level, code, year) for i, _ in FUNNEL_STEPS]
+        if all(c is None for c in cells):
+            continue
+        steps = []
+        for (ind_id, label), cell in zip(FUNNEL_STEPS, cells):
+            ind = ctx.cube.catalogue.get(ind_id)
+            steps.append({"label": label, "num": cell_num(ctx.cube, prov, ind, level, code, year,
+                                                          cell)})
+        rates = []
+        for ind_id in ("vedtak_andel_av_anmodning", "bosatt_andel_av_vedtak",
+                       "bosatt_andel_av_anmodning"):
+            ind = ctx.cube.catalogue.get(ind_id)
+            rates.append({"indicator": ind,
+                          "num": cell_num(ctx.cube, prov, ind, level, code, year)})
+        chart_id = f"fig-trakt-{code}"
+        svg = bar_chart(chart_id, f"Fra anmodning til bosetting {year}", [
+            Bar(label=s["label"], value=s["num"].value, text=s["num"].text) for s in steps])
+        return {"year": year, "steps": steps, "rates": rates,
+                "chart": Chart(chart_id, svg, f"Fra anmodning til bosetting, {year} (personer)",
+                               f"tab-trakt-{code}")}
+    return None
+
+
+class StoredValues:
+    """Stored values the report shows that are not indicators, read once per context:
+    IMDi grants by type, population (1 January) and the KOSTRA group descriptions."""
+
+    def __init__(self, ctx: ReportContext) -> None:
+        self.grants: dict[str, list[dict[str, Any]]] = {}
+        for r in ctx.store.query(
+            "SELECT region_code, year, dims, value, status, status_note FROM observation "
+            "WHERE dataset = 'imdi_tilskudd' AND measure = 'tilskudd' AND unit = 'kroner' "
+            "AND status <> 'missing' ORDER BY region_code, year, dims"
+        ):
+            self.grants.setdefault(r["region_code"], []).append(r)
+        self.population: dict[str, dict[int, tuple[float | None, str]]] = {}
+        for r in ctx.store.query(
+            "SELECT region_code, year, value, status FROM observation "
+            "WHERE dataset = 'kommuner_bosetting' AND measure = 'folkemengde' AND dims = '' "
+            "ORDER BY region_code, year"
+        ):
+            self.population.setdefault(r["region_code"], {})[int(r["year"])] = (
+                r["value"], r["status"])
+        self.kostra = {r["code"]: r for r in ctx.store.query("SELECT * FROM kostra_group")}
+
+
+def _stored(ctx: ReportContext) -> StoredValues:
+    stored = getattr(ctx, "_stored_values", None)
+    if stored is None:
+        stored = StoredValues(ctx)
+        ctx._stored_values = stored  # type: ignore[attr-defined]
+    return stored
+
+
+def _grants_by_type(ctx: ReportContext, prov: Provenance, code: str) -> dict[str, Any] | None:
+    rows = _stored(ctx).grants.get(code, [])
+    if not rows:
+        return None
+    year = max(r["year"] for r in rows)
+    items = []
+    total = None
+    for r in rows:
+        if r["year"] != year:
+            continue
+        kind = r["dims"].split("=", 1)[1] if "=" in r["dims"] else r["dims"]
+        num = stored_num(prov, "imdi_tilskudd", "tilskudd", "kommune", code, year, r["value"],
+                         r["status"], dims=r["dims"], note=r["status_note"])
+        if kind == "Totalt":
+            total = num
+        else:
+            items.append({"type": kind, "num": num})
+    items.sort(key=lambda i: (-(i["num"].value or 0), i["type"]))
+    chart_id = f"fig-tilskudd-{code}"
+    svg = bar_chart(chart_id, f"Tilskudd fra IMDi etter type, {year} (kroner)", [
+        Bar(label=i["type"], value=i["num"].value, text=i["num"].text) for i in items])
+    return {"year": year, "items": items, "total": total,
+            "chart": Chart(chart_id, svg, f"Tilskudd fra IMDi etter type, {year} (kroner)",
+                           f"tab-tilskudd-{code}")}
+
+
+# -- district perspective, map -------------------------------------------------------------
+
+
+def _population(ctx: ReportContext, prov: Provenance, level: str, code: str) -> list[Num]:
+    codes = prov.codes(level, code) if level == "fylke" else [code]
+    members = [c for c in codes if len(c) == 4]
+    if not members:
+        return []
+    pop = _stored(ctx).population
+    years = sorted({y for m in members for y in pop.get(m, {})})
+    out = []
+    for year in years:
+        cells = [pop.get(m, {}).get(year) for m in members]
+        complete = all(c is not None and c[1] == "ok" and c[0] is not None for c in cells)
+        total = sum(c[0] for c in cells) if complete else None  # type: ignore[misc]
+        out.append(stored_num(prov, "kommuner_bosetting", "folkemengde", level, code, year,
+                              total, "ok" if complete else "missing",
+                              note=None if complete else "Mangler tall for noen kommuner"))
+    return out
+
+
+def _map(ctx: ReportContext, prov: Provenance, county_code: str,
+         highlight: str | None) -> dict[str, Any] | None:
+    ind = ctx.cube.catalogue.get(MAP_INDICATOR)
+    year = ctx.cube.latest_year(ind.id)
+    codes = sorted(m.code for m in ctx.registry.municipalities_in(county_code))
+    if year is None or not codes:
+        return None
+    try:
+        data = choropleth(ctx.atlas, ind, year, "kommune", codes, f"fylke-{county_code}",
+                          codes, codes, map_id=f"kart-{county_code}", linked=False,
+                          highlight=highlight)
+    except KeyError:  # no geometry imported
+        return None
+    rows = []
+    for code in codes:
+        rows.append({"code": code, "name": ctx.cube.group("kommune", code)["short_name"],
+                     "centrality": ctx.cube.group("kommune", code)["centrality"],
+                     "num": cell_num(ctx.cube, prov, ind, "kommune", code, year),
+                     "highlight": code == highlight})
+    county = ctx.cube.group("fylke", county_code)["short_name"]
+    return {"data": data, "indicator": ind, "year": year, "rows": rows,
+            "id": f"kart-{county_code}", "table_id": f"tab-kart-{county_code}",
+            "caption": f"{ind.name_nb} i kommunene i {county}, {year}"}
+
+
+def _place_facts(ctx: ReportContext) -> dict[str, Any]:
+    facts = getattr(ctx, "_place_facts", None)
+    if facts is None:
+        facts = read_place_facts(ctx.store)
+        ctx._place_facts = facts  # type: ignore[attr-defined]
+    return facts
+
+
+def _knowledge(ctx: ReportContext, county_code: str, municipality: str | None,
+               questions: list[Question]) -> dict[str, Any]:
+    """Practices (with why each was chosen) and grant schemes for the report.
+
+    For a municipality: the knowledge layer's recommendations (practices from the
+    municipality itself and from places like it; practices for where it stands weakest
+    against its centrality class), then one practice or piece of advice per question
+    asked, then practices from the county. For a county: practices from the county and
+    from district municipalities like its own.
+    """
+    index = ctx.knowledge
+    chosen: list[tuple[Any, str]] = []
+    seen: set[str] = set()
+
+    def add(entry: Any, why: str) -> None:
+        if entry.id not in seen and entry.type in ("praksis", "rad"):
+            seen.add(entry.id)
+            chosen.append((entry, why))
+
+    if municipality is not None:
+        facts = _place_facts(ctx)
+        if municipality in facts:
+            for rec in similar_place_practices(index, facts, municipality, limit=4):
+                add(rec.entry, rec.reason)
+            for wrec in practices_for_weaknesses(index, ctx.cube, facts, municipality,
+                                                 per_weakness=1):
+                add(wrec.entry, wrec.reason)
+        for q in questions:
+            if q.knowledge_query and len(chosen) < 9:
+                res = index.search(q.knowledge_query, {"type": ["praksis", "rad"]}, limit=1)
+                for h in res.hits:
+                    add(h.entry, f"Knyttet til spørsmålet «{q.title}» i kapitlet om planarbeidet.")
+    county_name = ctx.cube.group("fylke", county_code)["short_name"]
+    in_county = [e for e in index.entries if county_code in e.county_codes or any(
+        (r := index.regions.get(m)) is not None and r.county_code == county_code
+        for m in e.municipality_codes)]
+    limit = 10 if municipality is None else 12
+    for e in sorted(in_county, key=lambda e: (e.type != "praksis", e.title)):
+        if len(chosen) >= limit:
+            break
+        add(e, f"Fra {county_name}.")
+    if municipality is None and index.has_regions and len(chosen) < limit:
+        res = index.search("", {"type": ["praksis"], "sentralitet": ["5", "6"]},
+                           limit=limit - len(chosen))
+        for h in res.hits:
+            add(h.entry, "Fra en distriktskommune (sentralitetsklasse 5–6).")
+    grants = [e for e in index.entries
+              if e.type == "tilskudd" and (not e.places or county_code in e.county_codes)]
+    grants.sort(key=lambda e: (bool(e.places), e.title))
+    return {"practices": chosen, "grants": grants}
+
+
+# -- the reports ---------------------------------------------------------------------------
+
+
+def _common(ctx: ReportContext, level: str, code: str) -> dict[str, Any]:
+    profile = build_profile(ctx.cube, code)
+    return {
+        "generated": dt.date.today().isoformat(),
+        "profile": profile,
+        "sentences": profile["setninger"],
+        "imports": provenance(ctx.cube, {i for ids in ctx.cube.indicator_imports.values()
+                                         for i in ids} | _geometry_imports(ctx)),
+    }
+
+
+def _geometry_imports(ctx: ReportContext) -> set[int]:
+    return {iid for iid, imp in ctx.cube.imports.items()
+            if str(imp.get("dataset", "")).startswith("geo_")}
+
+
+def _definitions(ctx: ReportContext, sections: list[Section]) -> list[Indicator]:
+    used: set[str] = set()
+    for s in sections:
+        for t in s.tables:
+            used.update(r["indicator"].id for r in t.rows)
+    return [ind for ind in ctx.cube.catalogue.indicators if ind.id in used]
+
+
+def _sections(ctx: ReportContext, prov: Provenance, level: str, code: str) -> list[Section]:
+    out = []
+    for sid, title, topic, charts in TOPIC_SECTIONS:
+        s = _topic_section(ctx, prov, level, code, sid, title, topic, charts)
+        if s is None:
+            s = Section(id=sid, title=title, notes=[(
+                "Kildene i databasen har ikke tall om dette for "
+                f"{ctx.cube.group(level, code)['short_name']}.")])
+        if sid == "bosetting":
+            s.extra["funnel"] = _funnel(ctx, prov, level, code)
+        if sid == "tilskudd" and level == "kommune":
+            s.extra["grants"] = _grants_by_type(ctx, prov, code)
+        out.append(s)
+    return out
+
+
+def municipality_report(ctx: ReportContext, code: str) -> dict[str, Any]:
+    """Everything the municipality report shows."""
+    reg = ctx.cube.region(code)
+    if reg["level"] != "kommune":
+        raise NotFound(f"{code} er et fylke; bruk «bli report fylke {code}»")
+    prov = _provenance(ctx)
+    county = ctx.cube.group("fylke", reg["county_code"])
+    questions = questions_for(ctx.cube, prov, code)
+    sections = _sections(ctx, prov, "kommune", code)
+    kostra = _stored(ctx).kostra.get(reg["kostra_group"])
+    district = reg["centrality"] is not None and reg["centrality"] >= 5
+    return {
+        "kind": "kommune",
+        "title": f"Kunnskapsgrunnlag for inkludering: {reg['short_name']} kommune",
+        "region": reg,
+        "county": county,
+        "district": district,
+        "kostra": kostra,
+        "population": _population(ctx, prov, "kommune", code),
+        "map": _map(ctx, prov, reg["county_code"], code),
+        "sections": sections,
+        "questions": questions,
+        "rules": RULES,
+        "knowledge": _knowledge(ctx, reg["county_code"], code, questions),
+        "definitions": _definitions(ctx, sections),
+        "peer_names": PEER_GROUP_NAMES_NB,
+        **_common(ctx, "kommune", code),
+    }
+
+
+def county_report(ctx: ReportContext, code: str, per_municipality: bool = True) -> dict[str, Any]:
+    """Everything the county report shows: county overview, all municipalities compared,
+    questions per rule with the municipalities it fires for, and (optionally) a short
+    section per municipality."""
+    reg = ctx.cube.region(code)
+    if reg["level"] != "fylke":
+        raise NotFound(f"{code} er en kommune; bruk «bli report kommune {code}»")
+    prov = _provenance(ctx)
+    members = sorted(m.code for m in ctx.registry.municipalities_in(code))
+    sections = _sections(ctx, prov, "fylke", code)
+    comparison_inds = [ctx.cube.catalogue.get(i) for i in COMPARISON_INDICATORS]
+    years = {i.id: ctx.cube.latest_year(i.id) for i in comparison_inds}
+    comparison = []
+    municipality_parts = []
+    fired: dict[str, list[dict[str, Any]]] = {r.id: [] for r in RULES}
+    for m in members:
+        mreg = ctx.cube.group("kommune", m)
+        comparison.append({
+            "code": m, "name": mreg["short_name"], "centrality": mreg["centrality"],
+            "cells": [cell_num(ctx.cube, prov, i, "kommune", m, years[i.id])
+                      for i in comparison_inds],
+        })
+        qs = questions_for(ctx.cube, prov, m)
+        for q in qs:
+            fired[q.rule].append({"code": m, "name": mreg["short_name"]})
+        if per_municipality:
+            from bliatlas.indicators.sentences import region_sentences
+
+            municipality_parts.append({
+                "code": m, "name": mreg["short_name"], "centrality": mreg["centrality"],
+                "sentences": region_sentences(ctx.cube, "kommune", m),
+                "questions": [q.title for q in qs if q.rule != "mal_i_planen"],
+            })
+    comparison_totals = [cell_num(ctx.cube, prov, i, "fylke", code, years[i.id])
+                         for i in comparison_inds]
+    n_district = sum(1 for m in members if (ctx.cube.group("kommune", m)["centrality"] or 0) >= 5)
+    by_centrality: dict[int, int] = {}
+    for m in members:
+        c = ctx.cube.group("kommune", m)["centrality"]
+        by_centrality[c] = by_centrality.get(c, 0) + 1
+    return {
+        "kind": "fylke",
+        "title": f"Kunnskapsgrunnlag for inkludering: {reg['short_name']}",
+        "region": reg,
+        "county": reg,
+        "district": None,
+        "n_municipalities": count_num(len(members), code, "fylke", "region (kommuner i fylket)"),
+        "n_district": count_num(n_district, code, "fylke",
+                                "region (kommuner med sentralitet 5–6)"),
+        "by_centrality": [(c, count_num(n, code, "fylke", f"region (sentralitet {c})"))
+                          for c, n in sorted(by_centrality.items())],
+        "population": _population(ctx, prov, "fylke", code),
+        "map": _map(ctx, prov, code, None),
+        "sections": sections,
+        "comparison": {"indicators": comparison_inds, "years": years, "rows": comparison,
+                       "totals": comparison_totals},
+        "fired": [(r, fired[r.id]) for r in RULES if r.id != "mal_i_planen"],
+        "rules": RULES,
+        "municipalities": municipality_parts,
+        "knowledge": _knowledge(ctx, code, None, []),
+        "definitions": _definitions(ctx, sections),
+        "peer_names": PEER_GROUP_NAMES_NB,
+        **_common(ctx, "fylke", code),
+    }

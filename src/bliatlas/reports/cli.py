@@ -1,0 +1,90 @@
+"""`bli report kommune|fylke CODE --format html|pdf --out FILE`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import unicodedata
+from pathlib import Path
+
+from bliatlas.errors import InputError
+
+
+def slug(text: str) -> str:
+    """ASCII file-name part: ``Unjárga - Nesseby`` → ``unjarga-nesseby``."""
+    folded = text.lower().replace("æ", "ae").replace("ø", "o").replace("å", "a")
+    folded = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode()
+    out = "".join(ch if ch.isalnum() else "-" for ch in folded)
+    return "-".join(part for part in out.split("-") if part)
+
+
+def default_filename(code: str, short_name: str, fmt: str) -> str:
+    return f"kunnskapsgrunnlag-{code}-{slug(short_name)}.{fmt}"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder, so nothing is left half written."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError(str(path), f"mappen {directory} finnes ikke")
+    fd, tmp = tempfile.mkstemp(prefix=".rapport-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bliatlas.reports.context import open_report_context
+    from bliatlas.reports.render import FORMATS, render
+
+    fmt = args.format
+    if fmt is None:
+        suffix = Path(args.out).suffix.lower().lstrip(".") if args.out not in (None, "-") else ""
+        fmt = suffix if suffix in FORMATS else "html"
+    if fmt not in FORMATS:
+        raise InputError("--format", f"forventet «html» eller «pdf», fikk {fmt!r}")
+    if fmt == "pdf" and args.out == "-" and sys.stdout.isatty():
+        raise InputError("--out", "PDF skrives ikke til terminalen; oppgi en fil med --out")
+    if args.out not in (None, "-") and not (Path(args.out).parent.is_dir()):
+        raise InputError(args.out, f"mappen {Path(args.out).parent} finnes ikke")
+    ctx = open_report_context(args.database)
+    region = ctx.cube.region(args.code)  # NotFound for unknown codes
+    data = render(ctx, args.kind, args.code, fmt)
+    if args.out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    out = Path(args.out) if args.out else Path(default_filename(args.code,
+                                                                region["short_name"], fmt))
+    _write_atomic(out, data)
+    print(f"Skrev {out} ({len(data) / 1024:.0f} kB, {fmt.upper()}): kunnskapsgrunnlag for "
+          f"{region['name']}.")
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="lag kunnskapsgrunnlag (HTML eller PDF) for en kommune eller et fylke",
+        description="Lag et kunnskapsgrunnlag om inkludering for en kommune eller et fylke, "
+        "som frittstående HTML eller PDF (A4).",
+    )
+    kinds = parser.add_subparsers(dest="report_kind", metavar="kommune|fylke")
+    kinds.required = True
+    for kind, what in (("kommune", "kommunenummer, f.eks. 4650"),
+                       ("fylke", "fylkesnummer, f.eks. 46")):
+        p = kinds.add_parser(kind, help=f"rapport for en {kind}",
+                             description=f"Kunnskapsgrunnlag for en {kind}.")
+        p.add_argument("code", metavar="KODE", help=what)
+        p.add_argument("--format", choices=["html", "pdf"], default=None,
+                       help="html eller pdf (standard: fra filendelsen i --out, ellers html)")
+        p.add_argument("--out", metavar="FIL",
+                       help="utfil (standard: kunnskapsgrunnlag-KODE-navn.FORMAT; «-» for "
+                       "standard ut)")
+        p.set_defaults(func=_run, kind=kind)
