@@ -221,6 +221,8 @@ class Analyzer:
             if len(stem) >= 4 and stem[-1] == stem[-2] and stem[-1] not in "aeiouyæøå":
                 stem = stem[:-1]
             t = fold(stem)
+            if len(self._cache) >= WORD_CACHE_SIZE:
+                self._cache.clear()  # bounded: query words are arbitrary input
             self._cache[word] = t
         return t
 
@@ -346,7 +348,7 @@ class KnowledgeIndex:
     def _build(self) -> None:
         an = self.analyzer
         n = len(self.entries)
-        tokens: list[dict[str, list[str]]] = []  # per doc, per field: folded lower words
+        tokens: list[dict[str, list[str]]] = []  # per doc, per field: lower-cased words
         surface_term: dict[str, str] = {}
         terms: set[str] = set()
         snippet_texts: list[str] = []
@@ -472,6 +474,8 @@ class KnowledgeIndex:
                 continue
             best = [head_term, *tail_terms]
             break
+        if len(self._split_cache) >= WORD_CACHE_SIZE:
+            self._split_cache.clear()  # bounded: query words are arbitrary input
         self._split_cache[key] = best
         return best
 
