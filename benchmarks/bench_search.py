@@ -187,6 +187,8 @@ def measure_api(clients: int, total: int, max_seconds: float, workers: int, warm
         # Warm-up, not measured: every worker process builds its index on first use.
         asyncio.run(load(port, mix, clients, warmup, max_seconds))
         latencies, errors, wall = asyncio.run(load(port, mix, clients, total, max_seconds))
+        # One client alone: the time a request takes without queueing (context only).
+        single, _, _ = asyncio.run(load(port, mix, 1, min(total, 300), max_seconds))
     finally:
         proc.terminate()
         try:
@@ -210,6 +212,9 @@ def measure_api(clients: int, total: int, max_seconds: float, workers: int, warm
         "server_workers": workers,
         "warmup_requests": warmup,
         "throughput_rps": round(len(latencies) / wall, 1),
+        "single_client_p50_ms": round(statistics.median(single), 2),
+        "single_client_p95_ms": round(statistics.quantiles(single, n=100,
+                                                           method="inclusive")[94], 2),
         "distinct_queries": len(mix),
         "with_region_registry": database is not None,
         # Other work on the machine inflates latency; recorded so figures can be compared.
