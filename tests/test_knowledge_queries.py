@@ -3,9 +3,10 @@ top 3 of `KnowledgeIndex.search` over the real content.
 
 HELD_OUT was written from the list of entry titles *before* the search had been run on any
 of these queries, and has not been used to tune the ranking. On its first run 11 of 12 hit
-the top 3 (second set, written later: 10 of 12); the misses are kept below as strict xfails
-(a strict xfail fails the suite if it starts passing, so the record stays true). QUERIES were written afterwards while developing; a few whose
-expectation the content did not support were dropped rather than forced.
+the top 3 (second set, written later: 10 of 12); the misses are kept below as strict
+xfails (a strict xfail fails the suite if it starts passing, so the record stays true).
+QUERIES were written afterwards while developing; a few whose expectation the content did
+not support were dropped rather than forced.
 """
 
 from __future__ import annotations

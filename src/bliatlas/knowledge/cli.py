@@ -1,4 +1,4 @@
-"""`bli search` and `bli kunnskap` (valider, vis, liste): the knowledge base on the command line."""
+"""`bli search` and `bli kunnskap` (valider, vis, anbefal): the knowledge base in the terminal."""
 
 from __future__ import annotations
 
@@ -197,7 +197,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise ContentError(issues)
     by_type = Counter(e.type for e in entries)
     counts = ", ".join(f"{by_type[t]} {TYPES[t][1].lower()}" for t in TYPES if by_type[t])
-    check = "kontrollert mot regionregisteret" if regions else "uten regionregister (ingen database)"
+    check = ("kontrollert mot regionregisteret" if regions
+             else "uten regionregister (ingen database)")
     print(f"Innholdet i {root} er gyldig: {len(entries)} oppføringer ({counts}); "
           f"stedskoder {check}.")
     return 0

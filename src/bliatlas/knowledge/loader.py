@@ -165,7 +165,8 @@ class _Checker:
             self.fail(key, f"forventet minst {min_items} element, fant {len(value)}")
         return out
 
-    def terms(self, key: str, vocabulary: Mapping[str, str], what: str, min_items: int) -> list[str]:
+    def terms(self, key: str, vocabulary: Mapping[str, str], what: str,
+              min_items: int) -> list[str]:
         value = self.data.get(key)
         allowed = ", ".join(vocabulary)
         if value is None:
@@ -271,7 +272,8 @@ class _Checker:
                 ok = False
             title = item.get("title")
             if not isinstance(title, str) or not title.strip():
-                self.fail(f"{field}.title", f"forventet dokumentets tittel, fant {_describe(title)}")
+                self.fail(f"{field}.title",
+                          f"forventet dokumentets tittel, fant {_describe(title)}")
                 ok = False
             section = item.get("section")
             if section is not None and (not isinstance(section, str) or not section.strip()):
@@ -457,8 +459,10 @@ def validate_content(root: Path | None = None, regions: Mapping[str, Region] | N
     seen: dict[str, Path] = {}
     for path in content_files(root):
         if path.parent == root:
-            issues.append(ContentIssue(_shown(path, root), None, "ligger rett i innholdsmappen; legg den i "
-                                       "mappen for sin type (f.eks. content/praksis/)"))
+            issues.append(ContentIssue(
+                _shown(path, root), None,
+                "ligger rett i innholdsmappen; legg den i mappen for sin type "
+                "(f.eks. content/praksis/)"))
             continue
         # The id equals the file name, so a repeated file name is a repeated id.
         if path.stem in seen:
