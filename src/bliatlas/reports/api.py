@@ -24,10 +24,7 @@ _lock = threading.Lock()
 _cache: OrderedDict[tuple[int, str, str, str], bytes] = OrderedDict()
 
 
-def _parse(kind: str, filename: str) -> tuple[str, str]:
-    if kind not in ("kommune", "fylke"):
-        raise NotFound(f"ukjent rapporttype {kind!r}: bruk /api/rapport/kommune/KODE.pdf eller "
-                       "/api/rapport/fylke/KODE.pdf")
+def _parse(filename: str) -> tuple[str, str]:
     code, dot, fmt = filename.rpartition(".")
     if not dot or fmt not in MEDIA_TYPES:
         raise InputError("filnavn", f"forventet KODE.html eller KODE.pdf, fikk {filename!r}")
@@ -38,12 +35,13 @@ def report_response(kind: str, filename: str) -> Response:
     from bliatlas.reports.context import shared_report_context
     from bliatlas.reports.render import render
 
-    code, fmt = _parse(kind, filename)
+    code, fmt = _parse(filename)
     ctx = shared_report_context()
     region = ctx.cube.region(code)
     if region["level"] != kind:
-        other = "fylke" if region["level"] == "fylke" else "kommune"
-        raise NotFound(f"{code} er et {other}; bruk /api/rapport/{other}/{code}.{fmt}")
+        other = region["level"]
+        article = "et" if other == "fylke" else "en"
+        raise NotFound(f"{code} er {article} {other}; bruk /api/rapport/{other}/{code}.{fmt}")
     key = (id(ctx.cube), kind, code, fmt)
     with _lock:
         body = _cache.get(key)
