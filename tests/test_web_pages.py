@@ -387,3 +387,15 @@ def test_municipality_page_lists_the_knowledge_engines_recommendations(client, i
         assert rec.reason in html
     r = client.get("/kunnskap", params={"fylke": "46"})
     assert r.status_code == 200
+
+
+def test_map_download_links_give_the_same_numbers_as_the_page(client):
+    r = client.get("/", params={"i": "ukrainere_andel", "ar": "2023"})
+    link = re.search(r'href="(/api/data/ukrainere_andel\?[^"]+format=csv)"', r.text)
+    assert link
+    body = client.get(link.group(1).replace("&amp;", "&")).text
+    rows = list(csv.DictReader(io.StringIO(body)))
+    page = parse(r.text)
+    assert len(rows) == len(page.cells) == 357
+    for row in rows[:50]:
+        assert page.cells[(row["kode"], None)] == row["verdi_tekst"]

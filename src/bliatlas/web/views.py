@@ -58,10 +58,6 @@ LEVEL_CHOICES = {"kommune": "Kommuner", "fylke": "Fylker"}
 SUPPRESSED_LEGEND = "Skjermet: færre enn 5 (eller kunne avsløre en skjermet verdi)"
 
 
-def indicator_or_404(ctx: AtlasContext, indicator_id: str) -> Indicator:
-    return ctx.catalogue.get(indicator_id)
-
-
 def parse_year(ctx: AtlasContext, ind: Indicator, year: str | None) -> int:
     years = ctx.cube.years.get(ind.id) or []
     if not years:
@@ -137,7 +133,7 @@ def parse_map_filters(ctx: AtlasContext, i: str | None, ar: str | None, niva: st
                       fylke: str | None, distrikt: str | None,
                       sentralitet: str | None) -> tuple[MapFilters, Indicator, list[str]]:
     notes: list[str] = []
-    ind = indicator_or_404(ctx, i or DEFAULT_INDICATOR)
+    ind = ctx.catalogue.get(i or DEFAULT_INDICATOR)
     years = usable_years(ctx, ind)
     if ar not in (None, "") and ar.isdigit() and years and int(ar) not in years:
         # The form keeps the year when the indicator changes; show the nearest year instead.
@@ -176,11 +172,6 @@ def _selected_municipalities(ctx: AtlasContext, f: MapFilters) -> list[str]:
             continue
         out.append(m.code)
     return sorted(out)
-
-
-def region_label(ctx: AtlasContext, code: str) -> str:
-    r = ctx.registry.get(code)
-    return r.name
 
 
 def choropleth(ctx: AtlasContext, ind: Indicator, year: int, level: str, codes: list[str],
