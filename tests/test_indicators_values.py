@@ -182,3 +182,17 @@ def test_every_indicator_has_values_and_years_come_from_the_store(cube):
         assert cube.years[ind.id], f"{ind.id} has no values in the real import"
     assert cube.years["bosatte_flyktninger"] == [2022, 2023, 2024]
     assert cube.years["innvandrere_arbeid_andel"][0] == 2006
+
+
+def test_womens_share_is_computed_from_counts_not_published_percent(cube, imdi_export):
+    header, data = imdi_export("innvandringsgrunn_kommuner_2006-2021.csv")
+    row = data["K4650"]
+
+    def cell(**kw):
+        return float(imdi_cell(header, row, Enhet="Personer", År="2015", **kw))
+
+    women = cell(Innvandringsgrunn="Alle", Kjønn="Kvinner")
+    everyone = cell(Innvandringsgrunn="Alle", Kjønn="Alle")
+    got = val(cube, "kvinner_andel_innvandrere", "kommune", "4650", 2015)
+    assert (got["numerator"], got["denominator"]) == (women, everyone)
+    assert got["value"] == pytest.approx(100 * women / everyone, rel=1e-12)
