@@ -55,11 +55,17 @@ def render_html(ctx: ReportContext, kind: str, code: str) -> str:
         r=data, css=_css(), licences=LICENCES)
 
 
-def html_to_pdf(html: str) -> bytes:
-    """A4 PDF from report HTML (tagged, language from the document)."""
+def pdf_document(html: str) -> tuple[bytes, int]:
+    """A4 PDF from report HTML (tagged, language from the document) and its page count."""
     from weasyprint import HTML
 
-    return HTML(string=html, base_url=str(TEMPLATES)).write_pdf(pdf_tags=True)
+    document = HTML(string=html, base_url=str(TEMPLATES)).render(pdf_tags=True)
+    return document.write_pdf(pdf_tags=True), len(document.pages)
+
+
+def html_to_pdf(html: str) -> bytes:
+    """A4 PDF from report HTML (tagged, language from the document)."""
+    return pdf_document(html)[0]
 
 
 def render(ctx: ReportContext, kind: str, code: str, fmt: str) -> bytes:
