@@ -80,6 +80,7 @@ class Chart:
     svg: Markup
     caption: str
     table_ref: str  # id of the table holding the chart's numbers
+    table_caption: str = ""  # that table's caption, named in the figure caption
 
 
 @dataclass
@@ -133,8 +134,7 @@ def _series_table(ctx: ReportContext, prov: Provenance, table_id: str, caption: 
     rows = []
     for ind, level, code, cells in entries:
         by_year = {c["year"]: c for c in cells}
-        label = ind.name_nb + (" (fylket)" if level == "fylke" and code != "" and
-                               ind.base_level == "fylke" else "")
+        label = ind.name_nb
         rows.append({
             "indicator": ind, "label": label, "level": level,
             "cells": [cell_num(ctx.cube, prov, ind, level, code, y, by_year.get(y))
@@ -246,7 +246,8 @@ def _topic_section(ctx: ReportContext, prov: Provenance, level: str, code: str,
                                        for x in ok]
             section.tables.append(series)
             table_ref = series.id
-        section.charts.append(Chart(chart_id, svg, f"{label} ({ind.unit})", table_ref))
+        caption = next((t.caption for t in section.tables if t.id == table_ref), "")
+        section.charts.append(Chart(chart_id, svg, f"{label} ({ind.unit})", table_ref, caption))
     section.compare = _compare(ctx, prov, code, level, [e[0] for e in own_entries])
     return section
 
@@ -276,7 +277,7 @@ def _funnel(ctx: ReportContext, prov: Provenance, level: str, code: str) -> dict
             Bar(label=s["label"], value=s["num"].value, text=s["num"].text) for s in steps])
         return {"year": year, "steps": steps, "rates": rates,
                 "chart": Chart(chart_id, svg, f"Fra anmodning til bosetting, {year} (personer)",
-                               f"tab-trakt-{code}")}
+                               f"tab-trakt-{code}", f"Bosettingstrakten {year}")}
     return None
 
 
@@ -334,7 +335,7 @@ def _grants_by_type(ctx: ReportContext, prov: Provenance, code: str) -> dict[str
         Bar(label=i["type"], value=i["num"].value, text=i["num"].text) for i in items])
     return {"year": year, "items": items, "total": total,
             "chart": Chart(chart_id, svg, f"Tilskudd fra IMDi etter type, {year} (kroner)",
-                           f"tab-tilskudd-{code}")}
+                           f"tab-tilskudd-{code}", f"Tilskudd etter type, {year}")}
 
 
 # -- district perspective, map -------------------------------------------------------------
