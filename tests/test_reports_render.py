@@ -60,6 +60,14 @@ def _check_report(ctx: ReportContext, html: str, kind: str, code: str,
         else:
             assert "data-value" not in span, span
             assert not re.search(r"\d", span["text"].replace("<5", "")), span
+    # Every chart names a table that is in the document.
+    for figure in re.findall(r'<figure class="(?:chart|map)" id="([^"]+)">(.*?)</figure>', html,
+                             re.DOTALL):
+        refs = re.findall(r'<figcaption>.*?href="#([^"]+)"', figure[1], re.DOTALL)
+        assert refs and refs[0] in doc.ids, f"figure {figure[0]} has no table of its numbers"
+    # The generated sentences name the imports the profile read.
+    facts = re.search(r'<ul class="facts"[^>]*data-import-id="([\d ]+)"', html)
+    assert facts and {int(i) for i in facts.group(1).split()} <= import_ids
     # Numbers never leak as Python values.
     for bad in (">None<", ">nan<", "NaN", "{{", "Undefined"):
         assert bad not in html

@@ -453,6 +453,7 @@ def _common(ctx: ReportContext, level: str, code: str) -> dict[str, Any]:
         "generated": dt.date.today().isoformat(),
         "profile": profile,
         "sentences": profile["setninger"],
+        "sentence_imports": " ".join(str(p["import_id"]) for p in profile["proveniens"]),
         "imports": provenance(ctx.cube, {i for ids in ctx.cube.indicator_imports.values()
                                          for i in ids} | _geometry_imports(ctx)),
     }
