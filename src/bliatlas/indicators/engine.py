@@ -299,6 +299,11 @@ _BUILD_SQL: list[str] = [
         indicator::VARCHAR AS indicator FROM partition_src""",
     """CREATE TABLE direction AS SELECT indicator::VARCHAR AS indicator,
         direction::VARCHAR AS direction FROM direction_src""",
+    # Python-object columns are converted once, not on every scan.
+    """CREATE TABLE obs AS SELECT dataset::VARCHAR AS dataset, measure::VARCHAR AS measure,
+        region_code::VARCHAR AS region_code, year::INTEGER AS year, dims::VARCHAR AS dims,
+        unit::VARCHAR AS unit, value::DOUBLE AS value, status::VARCHAR AS status,
+        import_id::INTEGER AS import_id FROM obs_src""",
     """CREATE TABLE reg AS SELECT code::VARCHAR AS code, level::VARCHAR AS level,
         name::VARCHAR AS name, short_name::VARCHAR AS short_name,
         county_code::VARCHAR AS county_code, centrality::INTEGER AS centrality,
@@ -358,13 +363,13 @@ _BUILD_SQL: list[str] = [
             bool_or(o.status = 'missing') OR count(*) < any_value(s.n_expected) AS any_missing,
             min(CASE WHEN o.status = 'suppressed' THEN s.label END) AS suppressed_label
         FROM sel s
-        JOIN obs_src o ON o.dataset = s.dataset AND o.measure = s.measure
+        JOIN obs o ON o.dataset = s.dataset AND o.measure = s.measure
             AND o.unit = s.unit AND o.dims = s.dims
         GROUP BY ALL""",
     # Which imports each indicator reads (provenance).
     """CREATE TABLE indicator_imports AS
         SELECT DISTINCT s.indicator, o.import_id::INTEGER AS import_id
-        FROM sel s JOIN obs_src o ON o.dataset = s.dataset AND o.measure = s.measure
+        FROM sel s JOIN obs o ON o.dataset = s.dataset AND o.measure = s.measure
             AND o.unit = s.unit AND o.dims = s.dims""",
     # Per term: the first alternative that has the region and year (and is not wholly
     # missing); a suppressed alternative is kept, never skipped for a later source.
