@@ -130,7 +130,8 @@ def region_sentences(cube: Cube, level: str, code: str) -> list[str]:
             f"{_year_text(year)}"
         )
         if f.ok("vedtak", year):
-            s += f", og {whom} vedtok å bosette {f.text('vedtak', year)}."
+            s += f", og {'kommunene' if county else 'kommunen'} vedtok å bosette "
+            s += f"{f.text('vedtak', year)}."
         else:
             s += "."
         if f.ok("bosatt_etter_anmodning", year):
