@@ -146,6 +146,17 @@ async def list_entries(request: Request, index: IndexDep) -> Response:
     return _json({**data, "limit": limit, "offset": offset})
 
 
+async def _warm_index() -> None:
+    """Build the index when the server (each worker) starts, so no request waits for it."""
+    try:
+        await get_index()
+    except UserError:
+        pass  # invalid content or database: requests answer with the error until fixed
+
+
+router.add_event_handler("startup", _warm_index)
+
+
 async def get_place_facts() -> dict[str, PlaceFacts]:
     """Municipal centrality and population from the database (read once per process)."""
     global _facts

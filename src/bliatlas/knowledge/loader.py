@@ -73,7 +73,12 @@ class ContentIssue:
 
 
 class ContentError(UserError):
-    """Content that does not follow ``docs/content-model.md``; lists every issue found."""
+    """Content that does not follow ``docs/content-model.md``; lists every issue found.
+
+    In the API this is the server's content at fault, not the request: status 500.
+    """
+
+    http_status = 500
 
     def __init__(self, issues: list[ContentIssue]):
         self.issues = issues
