@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from bliatlas.errors import UserError
 from bliatlas.indicators.engine import build_cube
 from bliatlas.knowledge.base import open_index
@@ -52,7 +54,10 @@ def open_report_context(database: str | os.PathLike[str] | None = None,
             f"{path}: databasen finnes ikke; kjør `bli import ../shared/data` først "
             "eller oppgi --database"
         )
-    store = open_store(path, read_only=True)
+    try:
+        store = open_store(path, read_only=True)
+    except (RuntimeError, duckdb.Error) as exc:
+        raise UserError(f"{path}: kan ikke lese databasen ({exc})") from None
     atlas = AtlasContext(
         store=store,
         registry=Registry.from_store(store),
