@@ -235,6 +235,7 @@ def test_pdf_for_a_district_municipality(ctx, tmp_path):
     objects = _pdf_objects(pdf)
     assert re.search(rb"/Lang\s*\(nb\)", objects), "document language nb"
     assert re.search(rb"/MarkInfo\s*<<\s*/Marked true", objects), "tagged PDF"
+    assert b"pdfuaid:part" in objects, "PDF/UA identification in the XMP metadata"
     text = _pdf_checks(pdf, tmp_path, "gloppen")
     assert "Gloppen kommune" in text
     assert "Spørsmål til planarbeidet" in text

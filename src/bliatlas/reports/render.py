@@ -2,8 +2,8 @@
 
 The PDF is A4 with page numbers, a table of contents with page numbers
 (``target-counter``), document language ``nb`` (from ``<html lang="nb">``) and tagged
-for accessibility (WeasyPrint's ``pdf_tags``). Nothing is fetched: the HTML has no
-external references.
+for accessibility (WeasyPrint's ``pdf_tags`` with the ``pdf/ua-1`` variant). Nothing is
+fetched: the HTML has no external references.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ from bliatlas.reports.context import ReportContext
 TEMPLATES = Path(__file__).with_name("templates")
 FORMATS = ("html", "pdf")
 KINDS = ("kommune", "fylke")
+# Tagged PDF with PDF/UA-1 identification and XMP metadata (WeasyPrint's PDF/UA support is
+# marked experimental upstream: the structure tags are there, full conformance is not
+# verified).
+PDF_VARIANT = "pdf/ua-1"
 
 
 @lru_cache(maxsize=1)
@@ -59,8 +63,9 @@ def pdf_document(html: str) -> tuple[bytes, int]:
     """A4 PDF from report HTML (tagged, language from the document) and its page count."""
     from weasyprint import HTML
 
-    document = HTML(string=html, base_url=str(TEMPLATES)).render(pdf_tags=True)
-    return document.write_pdf(pdf_tags=True), len(document.pages)
+    options = {"pdf_tags": True, "pdf_variant": PDF_VARIANT}
+    document = HTML(string=html, base_url=str(TEMPLATES)).render(**options)
+    return document.write_pdf(**options), len(document.pages)
 
 
 def html_to_pdf(html: str) -> bytes:
