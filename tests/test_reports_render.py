@@ -94,6 +94,12 @@ def test_every_county_renders(ctx, import_ids):
         assert comparison.count('<tr><th scope="row">') == len(members)
         for m in members:
             assert f'data-region="{m}"' in comparison
+        # No column of the comparison is empty for the whole county.
+        by_indicator: dict[str, set[str]] = {}
+        for span in parse(comparison).spans:
+            by_indicator.setdefault(span["data-indicator"], set()).add(span["data-status"])
+        assert len(by_indicator) >= 4
+        assert all("ok" in statuses for statuses in by_indicator.values()), by_indicator
 
 
 @pytest.mark.parametrize("code", ["4650", "46", "5636", "0301"])

@@ -529,7 +529,16 @@ def county_report(ctx: ReportContext, code: str, per_municipality: bool = True) 
     members = sorted(m.code for m in ctx.registry.municipalities_in(code))
     sections = _sections(ctx, prov, "fylke", code)
     comparison_inds = [ctx.cube.catalogue.get(i) for i in COMPARISON_INDICATORS]
-    years = {i.id: ctx.cube.latest_year(i.id) for i in comparison_inds}
+    # Per indicator, the latest year any of the county's municipalities has a value for
+    # (some series reach later years only for a few counties).
+    years: dict[str, int] = {}
+    for i in comparison_inds:
+        shown = [c["year"] for m in members for c in prov.region_cells("kommune", m)
+                 if c["indicator"] == i.id and c["status"] == "ok"]
+        if shown:
+            years[i.id] = max(shown)
+    # Columns without a value for any of the county's municipalities are left out.
+    comparison_inds = [i for i in comparison_inds if i.id in years]
     comparison = []
     municipality_parts = []
     fired: dict[str, list[dict[str, Any]]] = {r.id: [] for r in RULES}
