@@ -104,10 +104,10 @@ class Section:
 
 
 def _provenance(ctx: ReportContext) -> Provenance:
-    prov = getattr(ctx, "_provenance", None)
+    prov = ctx.memo.get("provenance")
     if prov is None:
         prov = Provenance(ctx.store, ctx.cube)
-        ctx._provenance = prov  # type: ignore[attr-defined]
+        ctx.memo["provenance"] = prov
     return prov
 
 
@@ -305,10 +305,10 @@ class StoredValues:
 
 
 def _stored(ctx: ReportContext) -> StoredValues:
-    stored = getattr(ctx, "_stored_values", None)
+    stored = ctx.memo.get("stored_values")
     if stored is None:
         stored = StoredValues(ctx)
-        ctx._stored_values = stored  # type: ignore[attr-defined]
+        ctx.memo["stored_values"] = stored
     return stored
 
 
@@ -385,10 +385,10 @@ def _map(ctx: ReportContext, prov: Provenance, county_code: str,
 
 
 def _place_facts(ctx: ReportContext) -> dict[str, Any]:
-    facts = getattr(ctx, "_place_facts", None)
+    facts = ctx.memo.get("place_facts")
     if facts is None:
         facts = read_place_facts(ctx.store)
-        ctx._place_facts = facts  # type: ignore[attr-defined]
+        ctx.memo["place_facts"] = facts
     return facts
 
 

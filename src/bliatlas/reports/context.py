@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -29,6 +30,9 @@ class ReportContext:
     atlas: AtlasContext
     knowledge: KnowledgeIndex
     database: Path
+    # Values derived once per context and shared by every report (provenance index,
+    # stored values, place facts); filled lazily by ``reports.build``.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def cube(self):
