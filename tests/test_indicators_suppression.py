@@ -153,7 +153,7 @@ def cube_with_hidden_reason(imported_db, tmp_path_factory):
     shutil.copy(imported_db, path)
     with open_store(path) as store:
         store.execute(
-            "UPDATE observation SET value = NULL, status = 'suppressed', status_note = ':' "
+            "UPDATE observation_source SET value = NULL, status = 'suppressed', status_note = ':' "
             "WHERE dataset = 'imdi_innvandringsgrunn' AND region_code = '4650' AND year = 2021 "
             "AND dims = 'innvandringsgrunn=Utdanning (inkl. au pair) eller andre grunner|"
             "kjonn=Alle' AND unit = 'personer'")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from bliatlas.errors import InputError
+from bliatlas.privacy import apply_secondary_suppression
 from bliatlas.regions.crosswalk import Crosswalk
 from bliatlas.regions.registry import Region, Registry
 from bliatlas.sources.files import expand, parse_file
@@ -232,14 +233,14 @@ def _write(store: Store, prep: _Prepared, imported_at: datetime) -> ImportResult
         counts = store.query(
             f"SELECT count(*) FILTER (WHERE o.dataset IS NULL) AS n_new, "
             f"count(*) FILTER (WHERE o.dataset IS NOT NULL AND {differs}) AS n_changed "
-            f"FROM staging s LEFT JOIN observation o ON {join}")[0]
+            f"FROM staging s LEFT JOIN observation_source o ON {join}")[0]
         store.execute(
-            f"INSERT INTO observation_history SELECT o.*, ? FROM observation o "
+            f"INSERT INTO observation_history SELECT o.*, ? FROM observation_source o "
             f"JOIN staging s ON {join} WHERE {differs}", [import_id])
         store.execute(
-            f"INSERT INTO observation SELECT s.dataset, s.measure, s.region_code, s.year, "
+            f"INSERT INTO observation_source SELECT s.dataset, s.measure, s.region_code, s.year, "
             f"s.dims, s.unit, s.value, s.status, s.status_note, ? FROM staging s "
-            f"LEFT JOIN observation o ON {join} WHERE o.dataset IS NULL OR {differs} "
+            f"LEFT JOIN observation_source o ON {join} WHERE o.dataset IS NULL OR {differs} "
             f"ON CONFLICT DO UPDATE SET value = excluded.value, status = excluded.status, "
             f"status_note = excluded.status_note, import_id = excluded.import_id",
             [import_id])
@@ -294,6 +295,7 @@ def load_parsed_batch(store: Store, batch: list[tuple[ParsedSource, str, str | N
     with store.transaction():
         for prep in prepared:
             results.append(_write(store, prep, imported_at))
+        apply_secondary_suppression(store)
     return results
 
 

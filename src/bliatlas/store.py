@@ -112,6 +112,32 @@ MIGRATIONS: list[list[str]] = [
             import_id INTEGER NOT NULL
         )""",
     ],
+    # 2: secondary suppression. The raw table becomes observation_source; `observation` is
+    # now the published view every layer reads (see bliatlas.privacy).
+    [
+        "ALTER TABLE observation RENAME TO observation_source",
+        """CREATE TABLE observation_secondary (
+            dataset VARCHAR NOT NULL,
+            measure VARCHAR NOT NULL,
+            region_code VARCHAR NOT NULL,
+            year INTEGER NOT NULL,
+            dims VARCHAR NOT NULL,
+            unit VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            PRIMARY KEY (dataset, measure, region_code, year, dims, unit)
+        )""",
+        """CREATE VIEW observation AS
+            SELECT o.dataset, o.measure, o.region_code, o.year, o.dims, o.unit,
+                   CASE WHEN s.reason IS NULL THEN o.value END AS value,
+                   CASE WHEN s.reason IS NULL THEN o.status ELSE 'suppressed' END AS status,
+                   coalesce(s.reason, o.status_note) AS status_note,
+                   o.import_id
+            FROM observation_source o
+            LEFT JOIN observation_secondary s
+              ON s.dataset = o.dataset AND s.measure = o.measure
+             AND s.region_code = o.region_code AND s.year = o.year AND s.dims = o.dims
+             AND s.unit = o.unit""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

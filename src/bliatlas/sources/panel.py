@@ -212,8 +212,12 @@ def parse_panel_xlsx(data: bytes, path: str) -> ParsedSource:
                          "aldersgruppe": str(acc.get(row, "Aldersgruppe")).strip()}
             for group, col, flag in (("ukrainere", "ukrainere", "ukr_prikket"),
                                      ("ovrige", "ovrige", "ovr_prikket")):
+                cell = acc.cell(row, col, rownum, flag)
+                if cell[0] is None and cell[1] == MISSING:
+                    # the number is sometimes only in the text column ('0')
+                    cell = acc.cell(row, f"{col}_string", rownum, flag)
                 add("bosatte_flyktninger", {**dims_base, "gruppe": group}, "personer", code,
-                    year, acc.cell(row, col, rownum, flag), rownum)
+                    year, cell, rownum)
         elif shape == "enslige_mindreaarige":
             year = acc.year(row, "year", rownum)
             value, status, note = acc.cell(row, "ema", rownum, "prikket")
