@@ -7,6 +7,9 @@ The store is opened read-only once per process from ``$BLI_DATABASE`` (or the de
 from __future__ import annotations
 
 import importlib
+import logging
+import os
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
@@ -29,11 +32,26 @@ SOURCE_NOTE = (
 )
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """With ``BLI_WARMUP=1`` (set by ``bli serve``), build the store, indicator cube, map
+    geometry and knowledge index before the first request instead of during it."""
+    if os.environ.get("BLI_WARMUP") == "1":
+        try:
+            from bliatlas.web.context import get_context
+
+            get_context().knowledge()
+        except UserError as exc:  # no database yet: pages answer with the error instead
+            logging.getLogger("bliatlas").warning("oppvarming hoppet over: %s", exc)
+    yield
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="Bli-atlas API",
         description="Integreringsstatistikk, kunnskap og bosetting for norske kommuner og fylker.",
         version="0.1.0",
+        lifespan=_lifespan,
     )
 
     @app.exception_handler(UserError)

@@ -19,6 +19,7 @@ def cmd_serve(args) -> int:
 
     if args.database:
         os.environ["BLI_DATABASE"] = args.database
+    os.environ.setdefault("BLI_WARMUP", "1")
     print(f"Bli-atlas kjører på http://{args.host}:{args.port}/ (API-dokumentasjon: /docs)")
     uvicorn.run("bliatlas.api.app:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="warning")
