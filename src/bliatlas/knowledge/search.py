@@ -698,9 +698,10 @@ class KnowledgeIndex:
             order = [int(i) for i in hit_ids[np.argsort(-scores[hit_ids], kind="stable")]]
         else:
             order = [int(i) for i in hit_ids[np.argsort(self._list_rank[hit_ids])]]
+        matched_list = sorted(matched_terms)
         hits = [
             Hit(entry=self.entries[i], score=float(scores[i]),
-                snippet=self.snippet(i, matched_terms), matched_terms=sorted(matched_terms))
+                snippet=self.snippet(i, matched_terms), matched_terms=matched_list)
             for i in order[offset:offset + limit]
         ]
         interpretation = [f"{g.word} → {g.note}" for g in groups]
@@ -729,7 +730,8 @@ class KnowledgeIndex:
         if not toks:
             return Snippet([(text, False)])
         positions = self._term_positions[doc]
-        hit_at = sorted({i for t in terms for i in positions.get(t, ())})
+        # The first 64 hits are plenty to find the best window, and bound the work.
+        hit_at = sorted({i for t in terms for i in positions.get(t, ())})[:64]
         best_start = 0
         if hit_at:
             # Sliding window over the hits: the window starting at each hit, counting the
