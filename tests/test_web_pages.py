@@ -399,3 +399,11 @@ def test_map_download_links_give_the_same_numbers_as_the_page(client):
     assert len(rows) == len(page.cells) == 357
     for row in rows[:50]:
         assert page.cells[(row["kode"], None)] == row["verdi_tekst"]
+
+
+def test_report_downloads_are_offered_and_work(client):
+    page = client.get("/kommune/4650").text
+    assert 'href="/api/rapport/kommune/4650.pdf"' in page
+    assert 'href="/api/rapport/fylke/46.pdf"' in client.get("/fylke/46").text
+    html = client.get("/api/rapport/kommune/4650.html")
+    assert html.status_code == 200 and "Gloppen" in html.text
