@@ -123,6 +123,23 @@ class Cube:
                 self._cache[key] = rows
             return rows
 
+    def preload(self) -> None:
+        """Fill the per-region and per-municipality peer lookups for every region in two
+        queries (for bulk work such as rendering all 357 reports)."""
+        per_region: dict[tuple[str, str], list[dict[str, Any]]] = {k: [] for k in self.regions}
+        for row in self.rows(f"SELECT {', '.join(CELL_COLUMNS)} FROM cells "
+                             "ORDER BY level, code, indicator, year"):
+            per_region.setdefault((row["level"], row["code"]), []).append(row)
+        peers: dict[str, list[dict[str, Any]]] = {code: [] for (_, code) in self.regions}
+        for row in self.rows(f"SELECT {', '.join(PEER_COLUMNS)} FROM peers "
+                             "ORDER BY code, indicator, year, peer_group"):
+            peers.setdefault(row["code"], []).append(row)
+        with self._lock:
+            for (level, code), rows in per_region.items():
+                self._cache.setdefault(("region", level, code), rows)
+            for code, rows in peers.items():
+                self._cache.setdefault(("peers", code), rows)
+
     def cells_for(self, level: str, code: str) -> list[dict[str, Any]]:
         """All cells of one region (every indicator and year), by indicator and year."""
         return self._cached(

@@ -112,26 +112,10 @@ class Provenance:
         self._cache: dict[tuple[str, str, str, int], tuple[int, ...]] = {}
 
     def _warm(self, cube: Cube) -> None:
-        from bliatlas.indicators.engine import CELL_COLUMNS, PEER_COLUMNS
-
-        per_region: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for row in cube.rows(f"SELECT {', '.join(CELL_COLUMNS)} FROM cells "
-                             "ORDER BY level, code, indicator, year"):
-            per_region.setdefault((row["level"], row["code"]), []).append(row)
-        peers: dict[str, list[dict[str, Any]]] = {}
-        for row in cube.rows(f"SELECT {', '.join(PEER_COLUMNS)} FROM peers "
-                             "ORDER BY code, indicator, year, peer_group"):
-            peers.setdefault(row["code"], []).append(row)
-        cache = getattr(cube, "_cache", None)
-        for (level, code), rows in per_region.items():
-            self._cells[(level, code)] = {(r["indicator"], r["year"]): r for r in rows}
-            if isinstance(cache, dict):
-                cache.setdefault(("region", level, code), rows)
-        if isinstance(cache, dict):
-            for (level, code) in cube.regions:
-                cache.setdefault(("region", level, code), [])
-            for code in {c for (_, c) in cube.regions}:
-                cache.setdefault(("peers", code), peers.get(code, []))
+        cube.preload()
+        for (level, code) in cube.regions:
+            self._cells[(level, code)] = {(r["indicator"], r["year"]): r
+                                          for r in cube.cells_for(level, code)}
 
     def cell(self, indicator: str, level: str, code: str, year: int) -> dict[str, Any] | None:
         """The cube cell (same row as ``Cube.cell``), from the index."""
