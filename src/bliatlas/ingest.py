@@ -68,8 +68,10 @@ def _registry_from_reference(parsed: ParsedSource, official: dict[str, str]) -> 
             kostra_group=r["kostra_group"], robek=r["robek"],
         ))
     for c in parsed.reference["counties"]:
-        regions.append(Region(code=c["code"], level="fylke",
-                              name=official.get(c["code"]) or c["name"], short_name=c["name"]))
+        name = official.get(c["code"]) or c["name"]
+        # County names put the Norwegian form first ('Troms - Romsa - Tromssa').
+        regions.append(Region(code=c["code"], level="fylke", name=name,
+                              short_name=name.split(" - ")[0].strip()))
     return regions
 
 

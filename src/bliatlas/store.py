@@ -48,7 +48,7 @@ MIGRATIONS: list[list[str]] = [
             code VARCHAR PRIMARY KEY,        -- 4 digits municipality, 2 digits county
             level VARCHAR NOT NULL CHECK (level IN ('kommune', 'fylke')),
             name VARCHAR NOT NULL,           -- official name, Sami/Kven forms kept
-            short_name VARCHAR NOT NULL,     -- the Norwegian form alone, for tables
+            short_name VARCHAR NOT NULL,     -- county: Norwegian form; municipality: publisher's name
             county_code VARCHAR,
             centrality INTEGER,
             kostra_group VARCHAR,

@@ -12,6 +12,7 @@ import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -30,6 +31,40 @@ SOURCE_NOTE = (
     "Kilde: IMDi, SSB, KOSTRA og Helsedirektoratet via Bli-atlas. Lisens: NLOD 2.0 "
     "(Norsk lisens for offentlige data); kartgrunnlag Kartverket, CC BY 4.0."
 )
+
+
+_EXPECTED = {
+    "missing": "mangler",
+    "int_parsing": "forventet et heltall",
+    "int_type": "forventet et heltall",
+    "float_parsing": "forventet et tall",
+    "float_type": "forventet et tall",
+    "bool_parsing": "forventet ja/nei (true/false)",
+    "string_too_long": "teksten er for lang",
+    "string_too_short": "teksten er for kort",
+    "greater_than_equal": "verdien er for liten",
+    "less_than_equal": "verdien er for stor",
+    "json_invalid": "ugyldig JSON",
+}
+_PLACE = {"query": "parameter", "path": "del av adressen", "body": "felt", "header": "header"}
+
+
+def validation_message(errors: list[dict]) -> str:
+    """FastAPI's validation errors as one Norwegian sentence per field."""
+    parts = []
+    for err in errors:
+        loc = [str(x) for x in err.get("loc", ())]
+        place = _PLACE.get(loc[0], "felt") if loc else "felt"
+        field = ".".join(loc[1:]) or (loc[0] if loc else "?")
+        expected = _EXPECTED.get(err.get("type", ""))
+        if expected is None:
+            ctx = err.get("ctx") or {}
+            expected = (f"forventet en av {ctx['expected']}" if "expected" in ctx
+                        else f"ugyldig verdi ({err.get('msg', '')})")
+        given = err.get("input")
+        shown = f", fikk {given!r}" if given is not None and err.get("type") != "missing" else ""
+        parts.append(f"{place} {field!r}: {expected}{shown}")
+    return "Ugyldig forespørsel: " + "; ".join(parts)
 
 
 @asynccontextmanager
@@ -59,6 +94,13 @@ def create_app() -> FastAPI:
         return JSONResponse(
             status_code=exc.http_status,
             content={"error": str(exc), "source": SOURCE_NOTE},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            status_code=422,
+            content={"error": validation_message(exc.errors()), "source": SOURCE_NOTE},
         )
 
     for name in ROUTER_MODULES:
