@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--database",
-        help="database file (default: $BLI_DATABASE or var/bliatlas.duckdb)",
+        help="databasefil (standard: $BLI_DATABASE eller var/bliatlas.duckdb)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
