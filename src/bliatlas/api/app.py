@@ -22,8 +22,10 @@ from bliatlas.errors import UserError
 ROUTER_MODULES: list[str] = [
     "bliatlas.knowledge.api",
     "bliatlas.settlement.api",
+    "bliatlas.settlement.match_api",
     "bliatlas.indicators.api",
     "bliatlas.web.pages",
+    "bliatlas.web.planner",
     "bliatlas.reports.api",
 ]
 

@@ -1,0 +1,544 @@
+"""Matching runs for the web planner and ``POST /api/bosetting/match``.
+
+A *run* is one cohort (uploaded CSV or generated synthetic cohort) matched to the
+municipalities in scope (a county or the whole country) within a capacity, with the
+batch solver from :mod:`bliatlas.settlement.assign`, and compared with the
+capacity-only greedy rule, the best-available greedy rule and random placement within
+capacity. Runs are held in memory (never on disk) under a random id, in a bounded
+cache (:data:`MAX_RUNS` runs and :data:`MAX_SCORE_BYTES` of score matrices); planners'
+locks and forbids make a new run from an old one.
+
+Choices made here, shown to the user on the page:
+
+* capacity ``vedtak``: each municipality's 2024 decision (vedtak, persons) as it is;
+  ``skalert``: the decisions scaled to the cohort size with a margin (for a cohort that
+  is a sample of the year), rounded up;
+* unaccompanied minors only within the decision for minors (ema_vedtak);
+* support needs (``support_need``) only in municipalities the planner marks as able to
+  serve them: all, or those with spare GP capacity (fastlege_reservekapasitet > 0) —
+  the store has no direct measure of follow-up services;
+* hard ties (``tie_kind = hard``) force the household to the municipality; soft ties
+  add :data:`SOFT_TIE_BONUS` per person to the objective there;
+* the outcome model: the model trained by ``bli settlement train`` in
+  ``$BLI_SETTLEMENT_MODEL`` when set, otherwise a model trained on a synthetic extract
+  from the calibrated generator (:data:`SYNTHETIC_TRAINING_PERSONS` persons), labelled
+  synthetic everywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+import secrets
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import Response
+
+from bliatlas.errors import InputError, UserError
+from bliatlas.settlement import assign
+from bliatlas.settlement.cohort import Cohort, read_cohort
+from bliatlas.settlement.features import MunicipalityTable
+from bliatlas.settlement.predict import OutcomeModel
+
+router = APIRouter(prefix="/api/bosetting", tags=["bosetting"])
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_PERSONS = 50_000
+MAX_SYNTHETIC_PERSONS = 20_000
+MAX_RUNS = 16
+MAX_SCORE_BYTES = 600 * 1024 * 1024
+SOFT_TIE_BONUS = 0.1  # per person, in probability units
+RANDOM_RUNS = 10
+SYNTHETIC_TRAINING_PERSONS = 20_000
+SYNTHETIC_TRAINING_SEED = 2024
+MIP_GAP = 1e-3
+CAPACITY_MODES = {
+    "vedtak": "kommunenes vedtak (personer) slik de er",
+    "skalert": "vedtakene skalert til kohortens størrelse, med margin",
+}
+SUPPORT_MODES = {
+    "alle": "alle kommuner i utvalget",
+    "fastlege": "kommuner med ledig fastlegekapasitet",
+}
+SYNTHETIC_MODEL_NOTE = (
+    "SYNTETISK modell: trent på et syntetisk treningsuttrekk fra Bli-atlas sin generator "
+    "(kalibrert til publiserte tall for sysselsetting etter botid og landgruppe), ikke på "
+    "ekte registerdata."
+)
+
+
+class UnprocessableError(UserError):
+    """Valid input that cannot be matched (capacity too small, a tie outside the scope)."""
+
+    http_status = 422
+
+
+class TooLargeError(UserError):
+    http_status = 413
+
+
+# -- model and municipality data -------------------------------------------------------
+_model_lock = threading.Lock()
+_models: dict[tuple[str, float], tuple[OutcomeModel, str]] = {}
+
+
+def outcome_model(munis: MunicipalityTable) -> tuple[OutcomeModel, str]:
+    """The outcome model and a Norwegian line describing it (cached per process)."""
+    from bliatlas.store import database_path
+
+    trained = os.environ.get("BLI_SETTLEMENT_MODEL")
+    if trained:
+        key = (trained, Path(trained, "model.json").stat().st_mtime
+               if Path(trained, "model.json").exists() else 0.0)
+    else:
+        path = database_path()
+        key = (str(path), path.stat().st_mtime)
+    with _model_lock:
+        if key in _models:
+            return _models[key]
+        if trained:
+            model = OutcomeModel.load(trained)
+            label = (f"Modell fra `bli settlement train` ({model.metadata.get('n_training', '?')} "
+                     f"personer i treningsdata)")
+            if model.synthetic:
+                label = "SYNTETISK: " + label + ", trent på syntetiske data"
+        else:
+            from bliatlas.api.deps import get_store
+            from bliatlas.settlement import synthetic as syn
+
+            targets = syn.CalibrationTargets.load(get_store(), munis)
+            extract, _, _ = syn.generate_extract(
+                SYNTHETIC_TRAINING_PERSONS, targets, munis, seed=SYNTHETIC_TRAINING_SEED)
+            model = OutcomeModel().fit(extract, munis)
+            label = SYNTHETIC_MODEL_NOTE
+        _models.clear()
+        _models[key] = (model, label)
+        return model, label
+
+
+def municipalities() -> MunicipalityTable:
+    from bliatlas.settlement.api import get_municipalities
+
+    return get_municipalities()
+
+
+def synthetic_cohort(persons: int, seed: int) -> Cohort:
+    from bliatlas.api.deps import get_store
+    from bliatlas.settlement import synthetic as syn
+
+    if not 1 <= persons <= MAX_SYNTHETIC_PERSONS:
+        raise UserError(f"antall personer: forventet 1–{MAX_SYNTHETIC_PERSONS}, fikk {persons}")
+    munis = municipalities()
+    targets = syn.CalibrationTargets.load(get_store(), munis)
+    return syn.generate_cohort(persons, targets, munis, seed=seed)
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def cohort_from_upload(filename: str | None, data: bytes) -> Cohort:
+    """Read an uploaded cohort CSV with the cohort reader; errors name the uploaded file.
+
+    The bytes go to a temporary directory outside the repository, removed afterwards.
+    """
+    name = _SAFE_NAME.sub("_", Path(filename or "kohort.csv").name) or "kohort.csv"
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise TooLargeError(
+            f"{name}: filen er større enn {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; "
+            f"del kohorten i flere filer (høyst {MAX_PERSONS} personer)")
+    with tempfile.TemporaryDirectory(prefix="bli-kohort-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        try:
+            cohort = read_cohort(path)
+        except InputError as exc:
+            where = str(path)
+            if exc.row is not None:
+                where += f", rad {exc.row}"
+            if exc.column is not None:
+                where += f", kolonne {exc.column!r}"
+            message = str(exc).removeprefix(where + ": ")
+            raise InputError(name, message, row=exc.row, column=exc.column) from None
+    cohort.source = name
+    if len(cohort) > MAX_PERSONS:
+        raise TooLargeError(
+            f"{name}: {len(cohort)} personer; høyst {MAX_PERSONS} personer per kjøring")
+    return cohort
+
+
+# -- a run ---------------------------------------------------------------------------------
+@dataclass
+class Settings:
+    county: str | None = None
+    capacity_mode: str = "vedtak"
+    margin: float = 0.2  # for 'skalert'
+    support_mode: str = "alle"
+    seed: int = 1
+
+    def check(self) -> None:
+        if self.capacity_mode not in CAPACITY_MODES:
+            raise UserError(f"kapasitet: forventet {' eller '.join(CAPACITY_MODES)}, "
+                            f"fikk {self.capacity_mode!r}")
+        if self.support_mode not in SUPPORT_MODES:
+            raise UserError(f"oppfølging: forventet {' eller '.join(SUPPORT_MODES)}, "
+                            f"fikk {self.support_mode!r}")
+        if not (math.isfinite(self.margin) and 0 <= self.margin <= 5):
+            raise UserError("margin: forventet en andel mellom 0 og 5 (f.eks. 0,2 for 20 %)")
+
+
+@dataclass
+class RuleOutcome:
+    name: str
+    expected: float  # sum over persons of the predicted probability
+    ci: float = 0.0  # half-width of a 95 % interval (random placement)
+    runs: int = 1
+    failed: int = 0  # random draws that left a household without room (not counted)
+
+
+@dataclass
+class MatchRun:
+    id: str
+    cohort: Cohort
+    munis: MunicipalityTable
+    scores: np.ndarray  # float32 (persons, munis)
+    settings: Settings
+    model_label: str
+    synthetic: bool
+    capacity: np.ndarray
+    minor_capacity: np.ndarray
+    can_support: np.ndarray
+    locks: dict[int, int] = field(default_factory=dict)
+    forbids: set[tuple[int, int]] = field(default_factory=set)
+    result: assign.MatchResult | None = None
+    rules: list[RuleOutcome] = field(default_factory=list)
+    fairness: list[dict[str, Any]] = field(default_factory=list)
+    household_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.scores.nbytes)
+
+    def problem(self) -> assign.MatchProblem:
+        return build_problem(self)
+
+    def household_index(self, household_id: str) -> int:
+        hits = np.flatnonzero(self.household_ids == household_id.strip())
+        if hits.size == 0:
+            raise UserError(f"husholdning: ukjent id {household_id!r} i denne kohorten")
+        return int(hits[0])
+
+    def muni_index(self, code: str) -> int:
+        hits = np.flatnonzero(self.munis.codes == code.strip())
+        if hits.size == 0:
+            raise UserError(f"kommune: {code!r} er ikke blant kommunene i utvalget")
+        return int(hits[0])
+
+
+def _capacity(munis: MunicipalityTable, persons: int, s: Settings) -> np.ndarray:
+    dec = np.nan_to_num(munis.vedtak, nan=0.0)
+    if s.capacity_mode == "vedtak":
+        return dec.astype(np.int64)
+    total = dec.sum()
+    if total <= 0:
+        raise UnprocessableError("ingen kommuner i utvalget har vedtak; kan ikke skalere")
+    return np.ceil(dec / total * persons * (1 + s.margin) - 1e-9).astype(np.int64)
+
+
+def build_problem(run: MatchRun) -> assign.MatchProblem:
+    c = run.cohort
+    first = np.array([h[0] for h in c.households], dtype=np.int64)
+    pos = {code: j for j, code in enumerate(run.munis.codes.tolist())}
+    hard: dict[int, int] = {}
+    soft: dict[tuple[int, int], float] = {}
+    for h, row in enumerate(first.tolist()):
+        kind, code = c.tie_kind[row], c.tie_municipality[row]
+        if not kind:
+            continue
+        if code not in pos:
+            if kind == "hard":
+                raise UnprocessableError(
+                    f"husholdning {c.household_id[row]} har fast tilknytning (tie_kind hard) til "
+                    f"kommune {code}, som ikke er blant kommunene i utvalget; velg hele landet "
+                    "eller fylket kommunen ligger i")
+            continue
+        if kind == "hard":
+            hard[h] = pos[code]
+        else:
+            soft[(h, pos[code])] = SOFT_TIE_BONUS * len(c.households[h])
+    return assign.MatchProblem(
+        scores=run.scores.astype(float),
+        households=c.households,
+        capacity=run.capacity,
+        muni_codes=run.munis.codes.tolist(),
+        household_ids=c.household_id[first].tolist(),
+        unaccompanied=np.array([int(c.unaccompanied_minor[h].sum()) for h in c.households],
+                               dtype=np.int64),
+        minor_capacity=run.minor_capacity,
+        support_needs=np.array([bool(c.support_need[h].any()) for h in c.households]),
+        can_support=run.can_support,
+        hard_ties=hard,
+        soft_ties=soft,
+        locks=dict(run.locks),
+        forbids=set(run.forbids),
+        groups=c.country_group,
+    )
+
+
+def new_run(cohort: Cohort, settings: Settings) -> MatchRun:
+    settings.check()
+    if len(cohort) > MAX_PERSONS:
+        raise TooLargeError(f"{len(cohort)} personer; høyst {MAX_PERSONS} per kjøring")
+    munis = municipalities()
+    if settings.county:
+        munis = munis.in_county(settings.county.zfill(2))
+    model, label = outcome_model(municipalities())
+    scores = model.predict_matrix(cohort, munis).astype(np.float32)
+    if settings.support_mode == "fastlege":
+        can_support = np.nan_to_num(munis.gp_spare_capacity, nan=0.0) > 0
+    else:
+        can_support = np.ones(len(munis), dtype=bool)
+    first = np.array([h[0] for h in cohort.households], dtype=np.int64)
+    run = MatchRun(
+        id=secrets.token_urlsafe(12),
+        cohort=cohort,
+        munis=munis,
+        scores=scores,
+        settings=settings,
+        model_label=label,
+        synthetic=bool(cohort.synthetic or model.synthetic),
+        capacity=_capacity(munis, len(cohort), settings),
+        minor_capacity=np.nan_to_num(munis.ema_vedtak, nan=0.0).astype(np.int64),
+        can_support=can_support,
+        household_ids=cohort.household_id[first].astype(object),
+    )
+    return solve_run(run)
+
+
+def derived_run(old: MatchRun, locks: dict[int, int], forbids: set[tuple[int, int]]) -> MatchRun:
+    run = MatchRun(**{**old.__dict__, "id": secrets.token_urlsafe(12), "locks": dict(locks),
+                      "forbids": set(forbids), "result": None, "rules": [], "fairness": []})
+    return solve_run(run)
+
+
+def solve_run(run: MatchRun) -> MatchRun:
+    """Solve the run and its comparisons (greedy rules, random placement, fairness)."""
+    problem = build_problem(run)
+    try:
+        result = assign.solve(problem, mip_gap=MIP_GAP)
+    except assign.InfeasibleError as exc:
+        raise UnprocessableError(str(exc)) from None
+    run.result = result
+    person_muni = {"optimert": np.repeat(result.assignment, problem.sizes)}
+    rules = [RuleOutcome("Optimert (forventet utfall)", result.expected_outcome)]
+    for name, rule in (("Grådig: bare kapasitet (dagens praksis)", assign.greedy_capacity),
+                       ("Grådig: beste ledige kommune", assign.greedy_best)):
+        try:
+            r = rule(problem)
+        except assign.InfeasibleError:
+            continue
+        rules.append(RuleOutcome(name, r.expected_outcome))
+        if rule is assign.greedy_capacity:
+            person_muni["kapasitet"] = np.repeat(r.assignment, problem.sizes)
+    rng = np.random.default_rng(run.settings.seed)
+    random_values: list[float] = []
+    random_group: list[np.ndarray] = []
+    labels, inv = np.unique(run.cohort.country_group[problem._person_index],
+                            return_inverse=True)
+    persons = problem._person_index
+    counts = np.bincount(inv, minlength=len(labels))
+
+    def group_means(per_person_muni: np.ndarray) -> np.ndarray:
+        vals = problem.scores[persons, per_person_muni]
+        return np.bincount(inv, weights=vals, minlength=len(labels)) / counts
+
+    failed = 0
+    for _ in range(RANDOM_RUNS):
+        try:
+            r = assign.random_within_capacity(problem, rng)
+        except assign.InfeasibleError:  # the random order left a household without room
+            failed += 1
+            continue
+        random_values.append(r.expected_outcome)
+        random_group.append(group_means(np.repeat(r.assignment, problem.sizes)))
+    if random_values:
+        arr = np.array(random_values)
+        ci = 1.96 * float(arr.std(ddof=1)) / math.sqrt(len(arr)) if len(arr) > 1 else math.nan
+        rules.append(RuleOutcome("Tilfeldig innenfor kapasitet", float(arr.mean()), ci, len(arr),
+                                 failed))
+    run.rules = rules
+    opt_g = group_means(person_muni["optimert"])
+    cap_g = group_means(person_muni["kapasitet"]) if "kapasitet" in person_muni else None
+    rnd_g = np.mean(random_group, axis=0) if random_group else None
+    run.fairness = [
+        {"gruppe": str(labels[g]), "personer": int(counts[g]), "optimert": float(opt_g[g]),
+         "kapasitet": None if cap_g is None else float(cap_g[g]),
+         "tilfeldig": None if rnd_g is None else float(rnd_g[g])}
+        for g in range(len(labels))
+    ]
+    return run
+
+
+# -- views of a solved run -------------------------------------------------------------
+def municipality_totals(run: MatchRun) -> list[dict[str, Any]]:
+    assert run.result is not None
+    sizes = np.array([len(h) for h in run.cohort.households])
+    persons = np.bincount(run.result.assignment, weights=sizes, minlength=len(run.munis))
+    households = np.bincount(run.result.assignment, minlength=len(run.munis))
+    hh_of = np.repeat(run.result.assignment, sizes)
+    pidx = np.concatenate(run.cohort.households)
+    outcome = np.bincount(hh_of, weights=run.scores[pidx, hh_of], minlength=len(run.munis))
+    return [
+        {"code": str(run.munis.codes[j]), "name": str(run.munis.names[j]),
+         "capacity": int(run.capacity[j]), "persons": int(persons[j]),
+         "households": int(households[j]),
+         "mean_outcome": float(outcome[j] / persons[j]) if persons[j] else None}
+        for j in range(len(run.munis))
+    ]
+
+
+def explanations(run: MatchRun, households: range | list[int], k: int = 3
+                 ) -> list[dict[str, Any]]:
+    """Per household: where it goes, its predicted outcome there (mean per person) and the
+    ``k`` best other municipalities it could go to, with theirs."""
+    assert run.result is not None
+    c = run.cohort
+    out = []
+    problem = None
+    elig = None
+    for h in households:
+        rows = c.households[h]
+        vals = run.scores[rows].astype(float).mean(axis=0)
+        if elig is None:
+            problem = build_problem(run)
+            elig = problem.eligibility()
+        j = int(run.result.assignment[h])
+        mask = elig[h].copy()
+        mask[j] = False
+        order = np.argsort(-np.where(mask, vals, -np.inf))[:k]
+        alts = [{"code": str(run.munis.codes[a]), "name": str(run.munis.names[a]),
+                 "outcome": float(vals[a])} for a in order if mask[a]]
+        first = rows[0]
+        out.append({
+            "index": h,
+            "id": str(c.household_id[first]),
+            "size": len(rows),
+            "country_group": str(c.country_group[first]),
+            "code": str(run.munis.codes[j]),
+            "name": str(run.munis.names[j]),
+            "outcome": float(vals[j]),
+            "alternatives": alts,
+            "locked": run.locks.get(h) == j,
+            "tie": f"{c.tie_kind[first]} {c.tie_municipality[first]}".strip(),
+            "minor": bool(c.unaccompanied_minor[rows].any()),
+            "support": bool(c.support_need[rows].any()),
+        })
+    del problem
+    return out
+
+
+ASSIGNMENT_COLUMNS = ("person_id", "household_id", "kommunenummer", "kommune",
+                      "forventet_utfall", "beste_alternativ", "alternativ_utfall", "syntetisk")
+
+
+def assignment_csv(run: MatchRun) -> str:
+    """One row per person: the municipality, the predicted outcome there and the best
+    alternative for the household (mean per person)."""
+    assert run.result is not None
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(ASSIGNMENT_COLUMNS)
+    expl = explanations(run, range(run.cohort.n_households), k=1)
+    flag = int(run.synthetic)
+    for e in expl:
+        alt = e["alternatives"][0] if e["alternatives"] else None
+        for i in run.cohort.households[e["index"]]:
+            j = int(run.result.assignment[e["index"]])
+            w.writerow([run.cohort.person_id[i], e["id"], e["code"], e["name"],
+                        f"{float(run.scores[i, j]):.4f}",
+                        f"{alt['code']} {alt['name']}" if alt else "",
+                        f"{alt['outcome']:.4f}" if alt else "", flag])
+    return buf.getvalue()
+
+
+# -- in-memory store -------------------------------------------------------------------
+_runs: OrderedDict[str, MatchRun] = OrderedDict()
+_runs_lock = threading.Lock()
+
+
+def keep(run: MatchRun) -> MatchRun:
+    with _runs_lock:
+        _runs[run.id] = run
+        while len(_runs) > MAX_RUNS or (
+            len(_runs) > 1 and sum(r.nbytes for r in _runs.values()) > MAX_SCORE_BYTES
+        ):
+            _runs.popitem(last=False)
+    return run
+
+
+def get_run(run_id: str) -> MatchRun:
+    from bliatlas.errors import NotFound
+
+    with _runs_lock:
+        run = _runs.get(run_id)
+        if run is None:
+            raise NotFound("kjøringen finnes ikke (lenger); resultater holdes bare en stund i "
+                           "minnet. Last opp kohorten på nytt.")
+        _runs.move_to_end(run_id)
+        return run
+
+
+# -- API ---------------------------------------------------------------------------------------
+def summary(run: MatchRun) -> dict[str, Any]:
+    assert run.result is not None
+    return {
+        "id": run.id,
+        "syntetisk": run.synthetic,
+        "modell": run.model_label,
+        "personer": len(run.cohort),
+        "husholdninger": run.cohort.n_households,
+        "omfang": f"fylke {run.settings.county}" if run.settings.county else "hele landet",
+        "kapasitet": CAPACITY_MODES[run.settings.capacity_mode],
+        "forventet_utfall": run.result.expected_outcome,
+        "ovre_grense": run.result.bound,
+        "gap": run.result.gap,
+        "sammenligning": [{"regel": r.name, "forventet_utfall": r.expected,
+                           "ki95": r.ci, "kjoringer": r.runs} for r in run.rules],
+        "rettferdighet": run.fairness,
+        "kommuner": [t for t in municipality_totals(run) if t["persons"]],
+    }
+
+
+@router.post("/match", summary="Match en kohort (CSV) til kommunene innenfor kapasiteten")
+def match(
+    kohort: Annotated[UploadFile, File(description="kohort-CSV (se docs, kolonner i cohort.py)")],
+    fylke: Annotated[str, Form()] = "",
+    kapasitet: Annotated[str, Form()] = "vedtak",
+    margin: Annotated[float, Form()] = 0.2,
+    oppfolging: Annotated[str, Form()] = "alle",
+) -> dict[str, Any]:
+    data = kohort.file.read(MAX_UPLOAD_BYTES + 1)
+    cohort = cohort_from_upload(kohort.filename, data)
+    run = keep(new_run(cohort, Settings(fylke or None, kapasitet, margin, oppfolging)))
+    return summary(run)
+
+
+@router.get("/match/{run_id}.csv", summary="Tildelingen per person som CSV")
+def match_csv(run_id: str) -> Response:
+    run = get_run(run_id)
+    return Response(
+        content="\ufeff" + assignment_csv(run),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition":
+                 f'attachment; filename="bli-atlas-tildeling{"-syntetisk" if run.synthetic else ""}'
+                 f'-{run_id}.csv"'},
+    )
