@@ -62,9 +62,13 @@ def sha256(data: bytes) -> str:
 def _registry_from_reference(parsed: ParsedSource, official: dict[str, str]) -> list[Region]:
     regions = []
     for r in parsed.reference["regions"]:
+        # Municipal names give no sign of which form is the Norwegian one
+        # ('Guovdageaidnu - Kautokeino', 'Trondheim - Tråante'), so both names are the
+        # official one; the panel's spelling loses letters (Kárásjohka for Kárášjohka).
+        name = official.get(r["code"]) or r["name"]
         regions.append(Region(
-            code=r["code"], level="kommune", name=official.get(r["code"]) or r["name"],
-            short_name=r["name"], county_code=r["county_code"], centrality=r["centrality"],
+            code=r["code"], level="kommune", name=name,
+            short_name=name, county_code=r["county_code"], centrality=r["centrality"],
             kostra_group=r["kostra_group"], robek=r["robek"],
         ))
     for c in parsed.reference["counties"]:
@@ -208,7 +212,9 @@ def _write(store: Store, prep: _Prepared, imported_at: datetime) -> ImportResult
             (g["code"], g["level"], g["official_name"], g["geojson"], import_id)
             for g in ref["geometry"]])
         store.execute(
-            "UPDATE region SET name = g.official_name FROM region_geometry g "
+            "UPDATE region SET name = g.official_name, short_name = CASE WHEN region.level = "
+            "'fylke' THEN split_part(g.official_name, ' - ', 1) ELSE g.official_name END "
+            "FROM region_geometry g "
             "WHERE region.code = g.code AND g.official_name <> ''")
 
     n_values = len(prep.rows.get("dataset", []))
