@@ -1,0 +1,312 @@
+"""Online placement: households arrive week by week and are placed before the next ones are known.
+
+Two-stage stochastic placement in the spirit of Ahani, Gölz, Procaccia, Teytelboym and
+Trapp, "Dynamic placement in refugee resettlement" (Operations Research, 2024): at each
+arrival batch we solve one program that places the current batch (integer) jointly with
+sampled future arrivals (continuous, the second stage) over the *remaining* capacity, and
+keep only the batch's placement. Future arrivals are drawn from the arrivals seen so far
+(bootstrap); each scenario holds a sample of households weighted so that it stands for
+the expected number still to come. Because the future shares the capacity rows, a
+municipality's room is kept for the arrivals that will need it most, so every
+municipality stays on track for its yearly number instead of filling up early.
+
+Compared with :func:`greedy_online` (each household to the best municipality with room)
+and with the hindsight-optimal placement of the same arrivals
+(:func:`bliatlas.settlement.assign.solve_structured` on the whole year).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+
+from bliatlas.settlement.assign import (
+    INF,
+    InfeasibleError,
+    MatchProblem,
+    evaluate,
+    solve_structured,
+    violations,
+)
+
+
+@dataclass
+class OnlineState:
+    """What the placer knows between weeks."""
+
+    capacity_left: np.ndarray  # persons, per municipality
+    minor_left: np.ndarray  # EMA places, per municipality
+    seen_values: list[np.ndarray] = field(default_factory=list)  # (n, M) per week
+    seen_sizes: list[np.ndarray] = field(default_factory=list)
+    seen_minors: list[np.ndarray] = field(default_factory=list)
+    seen_eligible: list[np.ndarray] = field(default_factory=list)
+    prices: np.ndarray | None = None  # capacity duals from the last week's program
+
+
+@dataclass
+class WeekResult:
+    assignment: np.ndarray  # municipality per household in the batch
+    seconds: float
+    scenarios: int
+    scenario_households: int
+
+
+def _candidates(values: np.ndarray, sizes: np.ndarray, eligible: np.ndarray, prices: np.ndarray,
+                room: np.ndarray, k: int) -> np.ndarray:
+    """Mask of each household's k best municipalities by price-adjusted value, among those
+    with room; the municipality with most room is always added, so the batch can be placed."""
+    ok = eligible & (sizes[:, None] <= room[None, :])
+    adj = np.where(ok, values - sizes[:, None] * prices[None, :], -np.inf)
+    n, m = adj.shape
+    mask = np.zeros((n, m), dtype=bool)
+    kk = min(k, m)
+    top = np.argpartition(-adj, kk - 1, axis=1)[:, :kk] if kk < m else np.tile(np.arange(m), (n, 1))
+    mask[np.repeat(np.arange(n), top.shape[1]), top.ravel()] = True
+    mask[np.arange(n), np.argmax(np.where(ok, room[None, :], -1), axis=1)] = True
+    return mask & ok
+
+
+def place_week(
+    state: OnlineState,
+    values: np.ndarray,
+    sizes: np.ndarray,
+    eligible: np.ndarray,
+    minors: np.ndarray,
+    expected_future: float,
+    rng: np.random.Generator,
+    scenarios: int = 4,
+    sample: int = 300,
+    candidates: int = 12,
+    mip_gap: float = 1e-3,
+) -> WeekResult:
+    """Place one batch (``values`` (n, M) household outcomes, ``sizes``, ``eligible`` (n, M),
+    ``minors``) given ``expected_future`` households still to come. Updates ``state``."""
+    t0 = time.perf_counter()
+    n, m = values.shape
+    room = state.capacity_left.astype(float)
+    prices = state.prices if state.prices is not None else np.zeros(m)
+    state.seen_values.append(values)
+    state.seen_sizes.append(sizes)
+    state.seen_minors.append(minors)
+    state.seen_eligible.append(eligible)
+    if (sizes[:, None] > room[None, :]).all(axis=1).any():
+        raise InfeasibleError("En husholdning i ukens ankomster får ikke plass i noen kommune.")
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", mip_gap)
+    n_scen = scenarios if expected_future >= 1 else 0
+    # rows: batch assignment (n), then per scenario: capacity (M), EMA (M), sample rows
+    hist_v = np.concatenate(state.seen_values)
+    hist_s = np.concatenate(state.seen_sizes)
+    hist_m = np.concatenate(state.seen_minors)
+    hist_e = np.concatenate(state.seen_eligible)
+    n_sample = int(min(sample, max(1, math.ceil(expected_future)))) if n_scen else 0
+    weight = expected_future / n_sample if n_sample else 0.0
+    use_minor = bool(minors.any() or hist_m.any())
+    per_scen_rows = m + (m if use_minor else 0) + n_sample
+    n_rows = n + max(n_scen, 1) * (m + (m if use_minor else 0)) + n_scen * n_sample
+    lo = np.full(n_rows, -INF)
+    up = np.full(n_rows, INF)
+    lo[:n] = up[:n] = 1.0
+    cap_rows = []
+    minor_rows = []
+    for k in range(max(n_scen, 1)):
+        base = n + k * per_scen_rows
+        cap_rows.append(base)
+        up[base:base + m] = room
+        if use_minor:
+            minor_rows.append(base + m)
+            up[base + m:base + 2 * m] = state.minor_left
+        if n_scen:
+            srow = base + m + (m if use_minor else 0)
+            lo[srow:srow + n_sample] = -INF
+            up[srow:srow + n_sample] = weight
+    h.addRows(n_rows, lo, up, 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+
+    # Column blocks: the batch (in every scenario's capacity rows, integer in the end) and one
+    # block per scenario (a sample of past arrivals standing for the future, continuous).
+    blocks = []  # (values, sizes, minors, eligible, assign_row0, [cap rows], [minor rows], scale, ub)
+    blocks.append((values, sizes, minors, eligible & (sizes[:, None] <= room[None, :]), 0,
+                   cap_rows, minor_rows, 1.0, 1.0))
+    for k in range(n_scen):
+        pick = rng.integers(0, len(hist_s), size=n_sample)
+        base = n + k * per_scen_rows
+        srow = base + m + (m if use_minor else 0)
+        se = hist_e[pick] & (hist_s[pick][:, None] <= room[None, :])
+        blocks.append((hist_v[pick], hist_s[pick], hist_m[pick], se, srow, [cap_rows[k]],
+                       [minor_rows[k]] if use_minor else [], 1.0 / n_scen, INF))
+    present = [np.zeros_like(b[3]) for b in blocks]
+    cols: list[tuple[int, np.ndarray, np.ndarray]] = []  # (block, rows i, munis j)
+    n_cols = 0
+
+    def add(bi: int, mask: np.ndarray) -> None:
+        nonlocal n_cols
+        vals, sz, mn, _, r0, caps, mins, scale, ub = blocks[bi]
+        iu, jj = np.nonzero(mask & ~present[bi])
+        if not len(iu):
+            return
+        rr = [r0 + iu] + [c + jj for c in caps] + [c + jj for c in mins]
+        vv = [np.ones(len(iu))] + [sz[iu].astype(float)] * len(caps) + [
+            mn[iu].astype(float)] * len(mins)
+        r = np.stack(rr, axis=1)
+        v = np.stack(vv, axis=1)
+        keep = v != 0
+        starts = np.concatenate([[0], np.cumsum(keep.sum(axis=1))[:-1]]).astype(np.int32)
+        h.addCols(len(iu), -vals[iu, jj] * scale, np.zeros(len(iu)), np.full(len(iu), ub),
+                  int(keep.sum()), starts, r[keep].astype(np.int32), v[keep])
+        present[bi][iu, jj] = True
+        cols.append((bi, iu, jj))
+        n_cols += len(iu)
+
+    for bi, b in enumerate(blocks):
+        add(bi, _candidates(b[0], b[1], b[3], prices, room, candidates))
+    # Column generation on the LP relaxation: price every pair with the duals.
+    y = np.zeros(n_rows)
+    for _ in range(30):
+        h.run()
+        y = np.asarray(h.getSolution().row_dual)
+        added = 0
+        for bi, (vals, sz, mn, el, r0, caps, mins, scale, _) in enumerate(blocks):
+            nb = len(sz)
+            d = -vals * scale - y[r0:r0 + nb][:, None]
+            for c in caps:
+                d -= sz[:, None] * y[c:c + m][None, :]
+            for c in mins:
+                d -= mn[:, None] * y[c:c + m][None, :]
+            cand = el & ~present[bi] & (d < -1e-7)
+            if cand.any():
+                dd = np.where(cand, d, np.inf)
+                kk = min(5, m)
+                best = np.argpartition(dd, kk - 1, axis=1)[:, :kk]
+                mask = np.zeros_like(cand)
+                mask[np.repeat(np.arange(nb), kk), best.ravel()] = True
+                before = n_cols
+                add(bi, mask & cand)
+                added += n_cols - before
+        if not added:
+            break
+    if n_scen:
+        state.prices = -sum(y[c:c + m] for c in cap_rows)
+    batch_cols = [(iu, jj, off) for off, (bi, iu, jj) in
+                  zip(np.cumsum([0] + [len(c[1]) for c in cols])[:-1], cols, strict=True)
+                  if bi == 0]
+    idx = np.concatenate([off + np.arange(len(iu)) for iu, _, off in batch_cols]).astype(np.int32)
+    h.changeColsIntegrality(len(idx), idx, np.ones(len(idx), dtype=np.uint8))
+    h.run()
+    if h.getInfo().primal_solution_status != 2:
+        raise InfeasibleError(
+            "Ukens ankomster kan ikke plasseres innenfor gjenværende kapasitet og krav."
+        )
+    x = np.asarray(h.getSolution().col_value)
+    a = np.full(n, -1, dtype=np.int64)
+    for iu, jj, off in batch_cols:
+        chosen = x[off:off + len(iu)] > 0.5
+        a[iu[chosen]] = jj[chosen]
+    np.subtract.at(state.capacity_left, a, sizes)
+    np.subtract.at(state.minor_left, a, minors)
+    return WeekResult(a, time.perf_counter() - t0, n_scen, n_sample)
+
+
+@dataclass
+class OnlineComparison:
+    """One simulated year: online two-stage vs greedy vs hindsight-optimal."""
+
+    two_stage: float
+    greedy: float
+    hindsight: float
+    hindsight_bound: float
+    ratio_two_stage: float
+    ratio_greedy: float
+    week_seconds_max: float
+    week_seconds_mean: float
+    weeks: int
+    assignment: np.ndarray
+    pace_deviation: float  # max over weeks/municipalities of |share used - share of year|
+
+
+def simulate_year(
+    problem: MatchProblem,
+    weeks: int,
+    rng: np.random.Generator,
+    order: np.ndarray | None = None,
+    scenarios: int = 4,
+    sample: int = 300,
+) -> OnlineComparison:
+    """Households arrive in random order (or ``order``) over ``weeks`` weeks; place them
+    online (two-stage), greedily, and with hindsight; return the totals and ratios."""
+    problem.check_totals()
+    elig_all = problem.eligibility()
+    values = problem.household_values() + problem.bonus()
+    minors = problem.minors()
+    n_h, m = problem.n_households, problem.n_munis
+    order = rng.permutation(n_h) if order is None else np.asarray(order)
+    batches = np.array_split(order, weeks)
+    state = OnlineState(problem.capacity.astype(np.int64).copy(),
+                        (np.asarray(problem.minor_capacity, dtype=np.int64).copy()
+                         if problem.minor_capacity is not None else np.zeros(m, dtype=np.int64)))
+    a = np.full(n_h, -1, dtype=np.int64)
+    secs = []
+    pace = 0.0
+    cap = np.maximum(problem.capacity, 1)
+    arrived = 0
+    for w, b in enumerate(batches):
+        arrived += len(b)
+        future = float(n_h - arrived)
+        res = place_week(state, values[b], problem.sizes[b], elig_all[b], minors[b], future, rng,
+                         scenarios=scenarios, sample=sample)
+        a[b] = res.assignment
+        secs.append(res.seconds)
+        used_share = 1 - state.capacity_left / cap
+        pace = max(pace, float(np.abs(used_share - (w + 1) / weeks)[problem.capacity > 0].max()))
+    bad = violations(problem, a)
+    if bad:
+        raise InfeasibleError("Nettbasert plassering brøt et krav: " + bad[0])
+    two = evaluate(problem, a)[0]
+    # greedy in arrival order
+    left = problem.capacity.astype(np.int64).copy()
+    mleft = state.minor_left * 0 + (np.asarray(problem.minor_capacity, dtype=np.int64)
+                                    if problem.minor_capacity is not None else 0)
+    g = np.full(n_h, -1, dtype=np.int64)
+    for hh in order:
+        room = elig_all[hh] & (left >= problem.sizes[hh]) & (mleft >= minors[hh])
+        if not room.any():
+            raise InfeasibleError(
+                f"Grådig regel fant ikke plass til husholdning {problem.hh_name(int(hh))}."
+            )
+        j = int(np.argmax(np.where(room, values[hh], -np.inf)))
+        g[hh] = j
+        left[j] -= problem.sizes[hh]
+        mleft[j] -= minors[hh]
+    greedy = evaluate(problem, g)[0]
+    hind = solve_structured(problem)
+    return OnlineComparison(
+        two, greedy, hind.objective, hind.bound, two / hind.objective, greedy / hind.objective,
+        float(max(secs)), float(np.mean(secs)), weeks, a, pace,
+    )
+
+
+def week_of_arrivals(problem: MatchProblem, batch: Sequence[int], expected_future: float,
+                     rng: np.random.Generator, history: Sequence[int] = ()) -> WeekResult:
+    """Place one batch of households of ``problem`` with the full capacity left, using
+    ``history`` (households seen before) and the batch itself as the scenario pool."""
+    elig = problem.eligibility()
+    values = problem.household_values() + problem.bonus()
+    minors = problem.minors()
+    state = OnlineState(problem.capacity.astype(np.int64).copy(),
+                        (np.asarray(problem.minor_capacity, dtype=np.int64).copy()
+                         if problem.minor_capacity is not None
+                         else np.zeros(problem.n_munis, dtype=np.int64)))
+    hist = np.asarray(history, dtype=np.int64)
+    if len(hist):
+        state.seen_values.append(values[hist])
+        state.seen_sizes.append(problem.sizes[hist])
+        state.seen_minors.append(minors[hist])
+        state.seen_eligible.append(elig[hist])
+    b = np.asarray(batch, dtype=np.int64)
+    return place_week(state, values[b], problem.sizes[b], elig[b], minors[b], expected_future, rng)
