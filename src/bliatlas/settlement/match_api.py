@@ -38,17 +38,19 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
 from bliatlas.errors import InputError, UserError
-from bliatlas.settlement import assign
 from bliatlas.settlement.cohort import Cohort, read_cohort
 from bliatlas.settlement.features import MunicipalityTable
 from bliatlas.settlement.predict import OutcomeModel
+
+if TYPE_CHECKING:  # the solver module is imported when a run is solved
+    from bliatlas.settlement import assign
 
 router = APIRouter(prefix="/api/bosetting", tags=["bosetting"])
 
@@ -132,7 +134,9 @@ def municipalities() -> MunicipalityTable:
     return get_municipalities()
 
 
-def synthetic_cohort(persons: int, seed: int) -> Cohort:
+def synthetic_cohort(persons: int, seed: int, county: str | None = None) -> Cohort:
+    """A synthetic cohort from the calibrated generator; with ``county``, its ties (relatives
+    in a municipality) point to municipalities in that county."""
     from bliatlas.api.deps import get_store
     from bliatlas.settlement import synthetic as syn
 
@@ -140,6 +144,8 @@ def synthetic_cohort(persons: int, seed: int) -> Cohort:
         raise UserError(f"antall personer: forventet 1–{MAX_SYNTHETIC_PERSONS}, fikk {persons}")
     munis = municipalities()
     targets = syn.CalibrationTargets.load(get_store(), munis)
+    if county:
+        munis = munis.in_county(county.zfill(2))
     return syn.generate_cohort(persons, targets, munis, seed=seed)
 
 
@@ -255,6 +261,8 @@ def _capacity(munis: MunicipalityTable, persons: int, s: Settings) -> np.ndarray
 
 
 def build_problem(run: MatchRun) -> assign.MatchProblem:
+    from bliatlas.settlement import assign
+
     c = run.cohort
     first = np.array([h[0] for h in c.households], dtype=np.int64)
     pos = {code: j for j, code in enumerate(run.munis.codes.tolist())}
@@ -332,6 +340,8 @@ def derived_run(old: MatchRun, locks: dict[int, int], forbids: set[tuple[int, in
 
 def solve_run(run: MatchRun) -> MatchRun:
     """Solve the run and its comparisons (greedy rules, random placement, fairness)."""
+    from bliatlas.settlement import assign
+
     problem = build_problem(run)
     try:
         result = assign.solve(problem, mip_gap=MIP_GAP)
@@ -344,7 +354,8 @@ def solve_run(run: MatchRun) -> MatchRun:
                        ("Grådig: beste ledige kommune", assign.greedy_best)):
         try:
             r = rule(problem)
-        except assign.InfeasibleError:
+        except assign.InfeasibleError:  # the rule ran out of room for a household
+            rules.append(RuleOutcome(name, math.nan, failed=1))
             continue
         rules.append(RuleOutcome(name, r.expected_outcome))
         if rule is assign.greedy_capacity:
@@ -370,7 +381,10 @@ def solve_run(run: MatchRun) -> MatchRun:
             continue
         random_values.append(r.expected_outcome)
         random_group.append(group_means(np.repeat(r.assignment, problem.sizes)))
-    if random_values:
+    if not random_values:
+        rules.append(RuleOutcome("Tilfeldig innenfor kapasitet", math.nan, runs=0,
+                                 failed=failed))
+    else:
         arr = np.array(random_values)
         ci = 1.96 * float(arr.std(ddof=1)) / math.sqrt(len(arr)) if len(arr) > 1 else math.nan
         rules.append(RuleOutcome("Tilfeldig innenfor kapasitet", float(arr.mean()), ci, len(arr),
@@ -498,6 +512,10 @@ def get_run(run_id: str) -> MatchRun:
 
 
 # -- API ---------------------------------------------------------------------------------------
+def _finite(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
 def summary(run: MatchRun) -> dict[str, Any]:
     assert run.result is not None
     return {
@@ -509,10 +527,11 @@ def summary(run: MatchRun) -> dict[str, Any]:
         "omfang": f"fylke {run.settings.county}" if run.settings.county else "hele landet",
         "kapasitet": CAPACITY_MODES[run.settings.capacity_mode],
         "forventet_utfall": run.result.expected_outcome,
-        "ovre_grense": run.result.bound,
-        "gap": run.result.gap,
-        "sammenligning": [{"regel": r.name, "forventet_utfall": r.expected,
-                           "ki95": r.ci, "kjoringer": r.runs} for r in run.rules],
+        "ovre_grense": _finite(run.result.bound),
+        "gap": _finite(run.result.gap),
+        "sammenligning": [{"regel": r.name, "forventet_utfall": _finite(r.expected),
+                           "ki95": _finite(r.ci), "kjoringer": r.runs,
+                           "forkastet": r.failed} for r in run.rules],
         "rettferdighet": run.fairness,
         "kommuner": [t for t in municipality_totals(run) if t["persons"]],
     }

@@ -325,7 +325,7 @@ def matching_run(
             n = _integer("personer", "Antall personer", personer)
             if n is None:
                 raise UserError("Antall personer (personer): mangler")
-            cohort = match_api.synthetic_cohort(n, seed)
+            cohort = match_api.synthetic_cohort(n, seed, settings.county)
         elif kilde == "fil":
             if kohort is None or not kohort.filename:
                 raise UserError("Kohortfil (kohort): velg en CSV-fil å laste opp, eller velg "
@@ -357,9 +357,13 @@ def _result_context(run: match_api.MatchRun, side: int) -> dict[str, Any]:
     base = run.rules[0].expected
     rules = []
     for r in run.rules:
-        rules.append({"name": r.name, "expected": r.expected, "per_person": r.expected /
-                      max(1, len(run.cohort)), "ci": r.ci, "runs": r.runs, "failed": r.failed,
-                      "gain": (base - r.expected) / r.expected * 100 if r.expected else None})
+        ok = math.isfinite(r.expected)
+        rules.append({"name": r.name, "ok": ok,
+                      "expected": r.expected if ok else None,
+                      "per_person": r.expected / max(1, len(run.cohort)) if ok else None,
+                      "ci": r.ci, "runs": r.runs, "failed": r.failed,
+                      "gain": (base - r.expected) / r.expected * 100 if ok and r.expected
+                      else None})
     locks = [{"h": h, "id": str(run.household_ids[h]), "code": str(run.munis.codes[j]),
               "name": str(run.munis.names[j]), "kind": "låst", "key": "las", "j": j}
              for h, j in run.locks.items()]

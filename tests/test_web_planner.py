@@ -1,0 +1,481 @@
+"""Settlement planner pages (/bosetting, /bosetting/matching) through the FastAPI app.
+
+On the real imported database: the plan page's numbers equal plan.py's for the same
+parameters, downloads, infeasible → 422, uploads matched within capacity with whole
+households, broken cohorts → 400 naming file/row/column, locks and forbids, labels.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+from collections import defaultdict
+from html.parser import HTMLParser
+from urllib.parse import urlencode
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from bliatlas.api import deps
+from bliatlas.api.app import create_app
+from bliatlas.indicators import api as indicators_api
+from bliatlas.settlement import match_api
+from bliatlas.settlement.cohort import COHORT_COLUMNS
+from bliatlas.settlement.features import municipality_features
+from bliatlas.settlement.plan import PlanParameters, make_plan, plan_records
+from bliatlas.store import open_store
+from bliatlas.web import context as web_context
+
+
+@pytest.fixture(scope="module")
+def client(imported_db):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BLI_DATABASE", str(imported_db))
+    mp.delenv("BLI_SETTLEMENT_MODEL", raising=False)
+    deps.reset()
+    indicators_api.reset_cube()
+    web_context.reset_context()
+    with TestClient(create_app()) as c:
+        yield c
+    web_context.reset_context()
+    indicators_api.reset_cube()
+    deps.reset()
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def munis(imported_db):
+    store = open_store(imported_db, read_only=True)
+    try:
+        return municipality_features(store)
+    finally:
+        store.close()
+
+
+class _Page(HTMLParser):
+    """Scenario cells (data-scenario + data-code), sums, form fields and labels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: dict[tuple[str, str], str] = {}
+        self.sums: dict[str, str] = {}
+        self.fields: list[dict[str, str | None]] = []
+        self.labels: set[str] = set()
+        self.codes: dict[str, str] = {}
+        self._key: tuple[str, ...] | None = None
+        self._buf: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "td" and "data-scenario" in a:
+            self._key, self._buf = ("cell", a["data-scenario"], a["data-code"]), []
+        elif tag == "td" and "data-sum" in a:
+            self._key, self._buf = ("sum", a["data-sum"]), []
+        elif tag == "td" and "data-code" in a:
+            self._key, self._buf = ("code", a["data-code"]), []
+        if tag in ("input", "select", "textarea") and a.get("type") not in ("hidden", "submit"):
+            self.fields.append(a)
+        if tag == "label" and a.get("for"):
+            self.labels.add(a["for"])
+
+    def handle_data(self, data):
+        if self._key is not None:
+            self._buf.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._key is not None:
+            text = "".join(self._buf).strip()
+            if self._key[0] == "cell":
+                self.cells[(self._key[1], self._key[2])] = text
+            elif self._key[0] == "sum":
+                self.sums[self._key[1]] = text
+            else:
+                self.codes[self._key[1]] = text
+            self._key = None
+
+
+def parse(text: str) -> _Page:
+    p = _Page()
+    p.feed(text)
+    return p
+
+
+def body(r) -> str:
+    """The response text with HTML entities decoded (quotes in messages)."""
+    return html.unescape(r.text)
+
+
+def assert_accessible_form(text: str) -> None:
+    assert '<html lang="nb">' in text
+    page = parse(text)
+    assert page.fields, "no form fields found"
+    for f in page.fields:
+        assert f.get("id") and f["id"] in page.labels, f"form field without a label: {f}"
+
+
+# -- plan page ------------------------------------------------------------------------------
+def test_plan_page_numbers_equal_plan_py_and_sum_to_total(client, munis):
+    q = {"fylke": "46", "total": "900", "distrikt": "25", "gruppe": "5", "v_fastlege": "0,5",
+         "s": ["tak=max_per_1000:4", "utenvedtak=use_decision:0"]}
+    r = client.get("/bosetting?" + urlencode(q, doseq=True))
+    assert r.status_code == 200, r.text[-2000:]
+    assert_accessible_form(r.text)
+    page = parse(r.text)
+    vestland = munis.in_county("46")
+    base = PlanParameters(total=900, weights={"anmodning": 5.0, "utfall": 1.0, "fastlege": 0.5,
+                                              "erfaring": 0.3},
+                          min_group=5, district_priority=0.25)
+    expected = {
+        "grunnlag": make_plan(vestland, base, scope="fylke 46"),
+        "tak": make_plan(vestland, PlanParameters(**{**base.__dict__, "name": "tak",
+                                                     "max_per_1000": 4.0}), scope="fylke 46"),
+        "utenvedtak": make_plan(vestland, PlanParameters(**{**base.__dict__,
+                                "name": "utenvedtak", "use_decision": False}), scope="fylke 46"),
+    }
+    for name, plan in expected.items():
+        shown = {code: int(re.match(r"\d+", text).group())
+                 for (scen, code), text in page.cells.items() if scen == name}
+        assert shown == {row.code: row.persons for row in plan.rows}, name
+        assert sum(shown.values()) == 900
+        assert page.sums[name] == "900"
+    # differences are highlighted with their sign
+    differ = [row for row, other in zip(expected["grunnlag"].rows, expected["tak"].rows)
+              if row.persons != other.persons]
+    assert differ
+    j = differ[0]
+    other = next(x for x in expected["tak"].rows if x.code == j.code)
+    assert f"({other.persons - j.persons:+d})" in page.cells[("tak", j.code)]
+    # the reason of every municipality is shown
+    for row in expected["grunnlag"].rows:
+        assert row.reason in body(r)
+    # the map draws every municipality of the county as a link with its number
+    assert r.text.count('data-tip="') == len(vestland)
+    bergen = next(x for x in expected["grunnlag"].rows if x.code == "4601")
+    assert f'aria-label="Bergen: {bergen.persons} personer"' in r.text
+
+
+def test_plan_default_total_is_last_years_settled(client, munis):
+    r = client.get("/bosetting?fylke=18")
+    assert r.status_code == 200
+    page = parse(r.text)
+    assert int(page.sums["grunnlag"]) == round(float(np.nansum(munis.in_county("18").settled)))
+
+
+def test_plan_downloads_csv_and_xlsx(client, munis):
+    q = urlencode({"fylke": "34", "total": "700", "tak": "5"})
+    r = client.get("/bosetting/plan.csv?" + q)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    plan = make_plan(munis.in_county("34"), PlanParameters(total=700, max_per_1000=5.0),
+                     scope="fylke 34")
+    records = plan_records(plan)
+    assert [row["kommunenummer"] for row in rows] == [rec["kommunenummer"] for rec in records]
+    assert [int(row["personer"]) for row in rows] == [rec["personer"] for rec in records]
+    assert sum(int(row["personer"]) for row in rows) == 700
+    assert rows[0]["begrunnelse"] == records[0]["begrunnelse"]
+
+    from openpyxl import load_workbook
+
+    q2 = urlencode({"fylke": "34", "total": "700", "s": "gulv=min_per_1000:0.5"}, doseq=True)
+    r = client.get("/bosetting/plan.xlsx?" + q2)
+    assert r.status_code == 200
+    wb = load_workbook(io.BytesIO(r.content))
+    assert wb.sheetnames[:3] == ["Sammenligning", "grunnlag", "gulv"]
+    sheet = list(wb["Sammenligning"].values)
+    assert sheet[0] == ("kommunenummer", "kommune", "grunnlag", "gulv")
+    assert sum(row[2] for row in sheet[1:]) == 700 and sum(row[3] for row in sheet[1:]) == 700
+
+
+def test_infeasible_plan_is_422_with_the_binding_constraint(client, munis):
+    cap = int(np.nansum(munis.in_county("46").vedtak))
+    r = client.get(f"/bosetting?fylke=46&total={cap + 1}")
+    assert r.status_code == 422
+    assert "Planen har ingen løsning" in r.text
+    assert f"summen av øvre grenser er {cap:,} personer".replace(",", " ") in r.text
+    assert "kommunenes vedtak som øvre grense" in r.text
+    assert_accessible_form(r.text)  # the form stays on the page
+    # a scenario that cannot be solved is named
+    r = client.get("/bosetting?" + urlencode({"fylke": "46", "total": "500",
+                                              "s": "trang=min_per_1000:50"}))
+    assert r.status_code == 422
+    assert "Scenario «trang»: Planen har ingen løsning" in r.text
+    assert "summen av gulvene" in r.text
+    # downloads answer the same message as JSON
+    r = client.get(f"/bosetting/plan.csv?fylke=46&total={cap + 1}")
+    assert r.status_code == 422 and "Planen har ingen løsning" in r.json()["error"]
+
+
+@pytest.mark.parametrize("query, message", [
+    ("total=mange", "Antall personer (total): forventet et tall"),
+    ("distrikt=150", "Distriktsprioritet (distrikt): forventet et tall minst 0 og høyst 100"),
+    ("s=a%3Dfoo%3A1", "ukjent nøkkel 'foo'"),
+    ("fylke=99", "ukjent fylkesnummer '99'"),
+    ("s=a%3Dtotal%3A1&s=b%3Dtotal%3A2&s=c%3Dtotal%3A3", "høyst 2 i tillegg til grunnlaget"),
+])
+def test_bad_plan_parameters_are_4xx_with_the_field(client, query, message):
+    r = client.get("/bosetting?" + query)
+    assert 400 <= r.status_code < 500
+    assert message in body(r)
+
+
+# -- matching -------------------------------------------------------------------------------
+def _cohort_csv(rows: list[dict[str, str]]) -> bytes:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(COHORT_COLUMNS), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def _person(pid: str, hh: str, age: int, **kw: str) -> dict[str, str]:
+    row = {"person_id": pid, "household_id": hh, "age": str(age), "sex": "K",
+           "education": "grunnskole", "norwegian_level": "ingen", "country_group": "syria",
+           "unaccompanied_minor": "0", "support_need": "0", "tie_municipality": "",
+           "tie_kind": ""}
+    row.update(kw)
+    return row
+
+
+def small_cohort() -> list[dict[str, str]]:
+    """14 households, 37 persons: families, singles, one unaccompanied minor, one household
+    with support needs, one hard tie to Bergen (4601) and one soft tie to Voss (4621)."""
+    rows = []
+    groups = ["syria", "afghanistan", "eritrea", "ukraina", "somalia", "kongo", "annet"]
+    n = 0
+    for h in range(12):
+        size = [1, 2, 3, 4, 5][h % 5]
+        for k in range(size):
+            n += 1
+            age = 35 if k < 2 else 8 + k
+            extra: dict[str, str] = {"country_group": groups[h % len(groups)],
+                                     "sex": "M" if k % 2 else "K",
+                                     "education": ["ingen", "grunnskole", "videregaende",
+                                                   "hoyere"][h % 4]}
+            if h == 3:
+                extra.update(tie_municipality="4601", tie_kind="hard")
+            if h == 4:
+                extra.update(tie_municipality="4621", tie_kind="soft")
+            if h == 5:
+                extra["support_need"] = "1"
+            rows.append(_person(f"p{n}", f"h{h}", age, **extra))
+    rows.append(_person("p90", "ema1", 16, unaccompanied_minor="1", country_group="afghanistan"))
+    rows.append(_person("p91", "solo", 29, country_group="eritrea"))
+    return rows
+
+
+def _run(client, data: dict[str, str], files=None):
+    r = client.post("/bosetting/matching", data=data, files=files)
+    return r
+
+
+def _assignment(client, url: str) -> list[dict[str, str]]:
+    run_id = url.rstrip("/").rsplit("/", 1)[-1]
+    r = client.get(f"/bosetting/matching/{run_id}/tildeling.csv")
+    assert r.status_code == 200
+    return list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
+
+
+def _check_assignment(rows, cohort_rows, capacity: dict[str, int], munis) -> None:
+    by_hh: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        by_hh[row["household_id"]].add(row["kommunenummer"])
+    assert all(len(v) == 1 for v in by_hh.values()), "a household was split"
+    assert sorted(r["person_id"] for r in rows) == sorted(r["person_id"] for r in cohort_rows)
+    used: dict[str, int] = defaultdict(int)
+    for row in rows:
+        used[row["kommunenummer"]] += 1
+    for code, n in used.items():
+        assert n <= capacity[code], f"{code}: {n} persons, capacity {capacity[code]}"
+    placed = {r["household_id"]: next(iter(v)) for r, v in
+              ((x, by_hh[x["household_id"]]) for x in rows)}
+    if "h3" in placed:
+        assert placed["h3"] == "4601"  # hard tie
+    if "ema1" in placed:
+        j = munis.index(placed["ema1"])
+        assert munis.ema_vedtak[j] >= 1  # minors only where a decision for them exists
+
+
+def test_upload_small_cohort_is_matched_within_capacity(client, munis):
+    cohort_rows = small_cohort()
+    r = _run(client, {"kilde": "fil", "fylke": "46", "kapasitet": "skalert", "margin": "50",
+                      "oppfolging": "fastlege"},
+             files={"kohort": ("kohort.csv", _cohort_csv(cohort_rows), "text/csv")})
+    assert r.status_code == 200, r.text[-3000:]
+    assert "/bosetting/matching/" in str(r.url)
+    assert "SYNTETISK" in r.text  # the model is trained on synthetic data
+    assert_accessible_form(r.text)
+    vestland = munis.in_county("46")
+    dec = np.nan_to_num(vestland.vedtak)
+    cap = np.ceil(dec / dec.sum() * len(cohort_rows) * 1.5 - 1e-9).astype(int)
+    capacity = dict(zip(vestland.codes.tolist(), cap.tolist()))
+    rows = _assignment(client, str(r.url))
+    _check_assignment(rows, cohort_rows, capacity, munis)
+    support = {x["kommunenummer"] for x in rows if x["household_id"] == "h5"}
+    j = munis.index(support.pop())
+    assert munis.gp_spare_capacity[j] > 0  # support needs only where served (chosen rule)
+    assert all(x["syntetisk"] == "1" for x in rows)
+    # page totals per municipality equal the CSV
+    page = parse(r.text)
+    counts: dict[str, int] = defaultdict(int)
+    for x in rows:
+        counts[x["kommunenummer"]] += 1
+    for code, n in counts.items():
+        assert page.codes[code] == str(n)
+    # the comparison and fairness tables, the explanation column
+    assert "Grådig: bare kapasitet (dagens praksis)" in r.text
+    assert "Tilfeldig innenfor kapasitet" in r.text
+    assert 'id="rettferdighet"' in r.text and ">syria<" in r.text
+    assert "Beste alternativer" in r.text
+
+
+def test_lock_and_forbid_resolve(client, munis):
+    cohort_rows = small_cohort()
+    r = _run(client, {"kilde": "fil", "fylke": "46", "kapasitet": "vedtak"},
+             files={"kohort": ("kohort.csv", _cohort_csv(cohort_rows), "text/csv")})
+    assert r.status_code == 200
+    first = _assignment(client, str(r.url))
+    at = {x["household_id"]: x["kommunenummer"] for x in first}
+    run_id = str(r.url).rsplit("/", 1)[-1]
+    # forbid h0 where it is now
+    r2 = client.post(f"/bosetting/matching/{run_id}/endre",
+                     data={"husholdning": "h0", "kommune": at["h0"], "handling": "forby"})
+    assert r2.status_code == 200
+    second = {x["household_id"]: x["kommunenummer"] for x in _assignment(client, str(r2.url))}
+    assert second["h0"] != at["h0"]
+    assert "forbudt" in r2.text
+    # lock h1 to a municipality it was not placed in (Stryn, 4651)
+    target = "4651" if at["h1"] != "4651" else "4650"
+    run2 = str(r2.url).rsplit("/", 1)[-1]
+    r3 = client.post(f"/bosetting/matching/{run2}/endre",
+                     data={"husholdning": "h1", "kommune": target, "handling": "lås"})
+    assert r3.status_code == 200
+    third = {x["household_id"]: x["kommunenummer"] for x in _assignment(client, str(r3.url))}
+    assert third["h1"] == target and third["h0"] != at["h0"]
+    # locking the hard-tied household elsewhere cannot be met → 422 with the reason
+    run3 = str(r3.url).rsplit("/", 1)[-1]
+    r4 = client.post(f"/bosetting/matching/{run3}/endre",
+                     data={"husholdning": "h3", "kommune": "4621", "handling": "lås"})
+    assert r4.status_code == 422
+    assert "Husholdning h3 er både knyttet" in r4.text
+    r5 = client.post(f"/bosetting/matching/{run3}/endre",
+                     data={"husholdning": "finnes-ikke", "kommune": "4601", "handling": "lås"})
+    assert r5.status_code == 400 and "ukjent id 'finnes-ikke'" in body(r5)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda rows: rows[1].update(age="tre"),
+     "kohort.csv, rad 3, kolonne 'age': ugyldig verdi 'tre'; forventet et heltall 0–110"),
+    (lambda rows: rows[0].update(tie_municipality="46", tie_kind="hard"),
+     "kohort.csv, rad 2, kolonne 'tie_municipality'"),
+    (lambda rows: rows[4].update(country_group="norge"),
+     "kohort.csv, rad 6, kolonne 'country_group'"),
+])
+def test_broken_cohort_is_400_with_file_row_column(client, mutate, message):
+    rows = small_cohort()
+    mutate(rows)
+    r = _run(client, {"kilde": "fil"},
+             files={"kohort": ("kohort.csv", _cohort_csv(rows), "text/csv")})
+    assert r.status_code == 400
+    assert message in body(r)
+    assert "/tmp" not in r.text  # the temporary path is not shown
+    assert_accessible_form(r.text)
+
+
+def test_forbidden_column_and_encoding_and_size(client):
+    data = _cohort_csv(small_cohort()).decode().replace("country_group", "nationality", 1)
+    r = _run(client, {"kilde": "fil"}, files={"kohort": ("min fil.csv", data.encode(), "text/csv")})
+    assert r.status_code == 400
+    assert "min_fil.csv" in r.text
+    latin = _cohort_csv(small_cohort()[:2]).decode().replace("p1", "pø").encode("latin-1")
+    r = _run(client, {"kilde": "fil"}, files={"kohort": ("k.csv", latin, "text/csv")})
+    assert r.status_code == 400 and "forventet UTF-8" in r.text
+    big = b"x" * (match_api.MAX_UPLOAD_BYTES + 10)
+    r = _run(client, {"kilde": "fil"}, files={"kohort": ("stor.csv", big, "text/csv")})
+    assert r.status_code == 413 and "større enn 5 MB" in r.text
+    r = _run(client, {"kilde": "fil"})
+    assert r.status_code == 400 and "velg en CSV-fil" in r.text
+
+
+def test_capacity_too_small_is_422(client):
+    rows = small_cohort()
+    r = _run(client, {"kilde": "fil", "fylke": "46", "kapasitet": "skalert", "margin": "0",
+                      "oppfolging": "alle"},
+             files={"kohort": ("kohort.csv", _cohort_csv(rows), "text/csv")})
+    # capacity scaled to exactly the cohort: households of 4–5 do not fit the small shares
+    assert r.status_code == 422
+    assert "Kunne ikke kjøre matchingen" in r.text
+    assert "kapasitet" in r.text.split("Kunne ikke kjøre matchingen", 1)[1]
+    # a total capacity below the cohort size is named with both numbers
+    r = _run(client, {"kilde": "syntetisk", "personer": "4000", "fylke": "56"})
+    assert r.status_code == 422
+    assert re.search(r"Samlet kapasitet \(\d+ personer\) er mindre enn antall personer i "
+                     r"kohorten \(\d+\)", r.text)
+    # hard tie to a municipality outside the county
+    rows[5].update(tie_municipality="0301", tie_kind="hard")
+    for x in rows:
+        if x["household_id"] == rows[5]["household_id"]:
+            x.update(tie_municipality="0301", tie_kind="hard")
+    r = _run(client, {"kilde": "fil", "fylke": "46"},
+             files={"kohort": ("kohort.csv", _cohort_csv(rows), "text/csv")})
+    assert r.status_code == 422
+    assert "har fast tilknytning (tie_kind hard) til kommune 0301" in r.text
+
+
+def test_synthetic_cohort_is_labelled_everywhere(client):
+    r = _run(client, {"kilde": "syntetisk", "personer": "150", "fro": "3", "fylke": "15",
+                      "kapasitet": "skalert", "margin": "25"})
+    assert r.status_code == 200, r.text[-2000:]
+    assert "<h1><span class=\"synthetic-tag\">SYNTETISK</span>" in r.text
+    assert "Kohorten er laget av generatoren og er ikke ekte personer" in r.text
+    for table in ("regler", "kommunetotaler", "rettferdighet", "tildeling"):
+        cap = re.search(rf'id="{table}"><caption>(.*?)</caption>', r.text)
+        assert cap and cap.group(1).startswith("SYNTETISK"), table
+    run_id = str(r.url).rsplit("/", 1)[-1]
+    d = client.get(f"/bosetting/matching/{run_id}/tildeling.csv")
+    assert "syntetisk" in d.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(d.text.lstrip("\ufeff"))))
+    assert rows and {x["syntetisk"] for x in rows} == {"1"}
+    r = _run(client, {"kilde": "syntetisk", "personer": "0"})
+    assert r.status_code == 400 and "forventet 1–20000" in r.text
+
+
+def test_unknown_run_is_404(client):
+    r = client.get("/bosetting/matching/finnes-ikke")
+    assert r.status_code == 404 and "Last opp kohorten på nytt" in r.text
+
+
+def test_match_api_json(client, munis):
+    rows = small_cohort()
+    r = client.post("/api/bosetting/match", data={"fylke": "46"},
+                    files={"kohort": ("kohort.csv", _cohort_csv(rows), "text/csv")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["personer"] == len(rows) and body["husholdninger"] == 14
+    assert body["syntetisk"] is True
+    assert sum(k["persons"] for k in body["kommuner"]) == len(rows)
+    vestland = munis.in_county("46")
+    for k in body["kommuner"]:
+        assert k["persons"] <= vestland.vedtak[vestland.index(k["code"])]
+    rules = {x["regel"]: x["forventet_utfall"] for x in body["sammenligning"]
+             if x["forventet_utfall"] is not None}
+    assert len(rules) >= 3
+    assert rules["Optimert (forventet utfall)"] >= max(rules.values()) - 1e-6
+    assert body["gap"] <= 1e-3
+    bad = rows[:]
+    bad[0] = {**bad[0], "sex": "X"}
+    r = client.post("/api/bosetting/match",
+                    files={"kohort": ("kohort.csv", _cohort_csv(bad), "text/csv")})
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("kohort.csv, rad 2, kolonne 'sex'")
+
+
+def test_matching_form_page(client):
+    r = client.get("/bosetting/matching")
+    assert r.status_code == 200
+    assert_accessible_form(r.text)
+    assert 'enctype="multipart/form-data"' in r.text
+    assert 'href="/bosetting" aria-current="page"' in r.text
