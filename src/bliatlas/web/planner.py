@@ -92,7 +92,8 @@ def _plan_inputs(q: dict[str, Any]) -> tuple[Any, str, str | None, list[PlanPara
     if county:
         munis = munis.in_county(county.zfill(2))
         county = county.zfill(2)
-        scope = f"fylke {county}"
+        region = get_context().registry.counties.get(county)
+        scope = f"{region.name} (fylke {county})" if region else f"fylke {county}"
     default_total = round(float(np.nansum(munis.settled)))  # settled in 2024
     total = _integer("total", "Antall personer", q.get("total"))
     weights = dict(DEFAULT_WEIGHTS)
@@ -224,7 +225,7 @@ def _plan_context(q: dict[str, Any]) -> dict[str, Any]:
 def _form_context(q: dict[str, Any]) -> dict[str, Any]:
     ctx = get_context()
     counties = sorted(ctx.registry.counties.values(), key=lambda c: c.name)
-    return {"q": q, "counties": counties, "weights": PLAN_WEIGHTS, "weight_labels": WEIGHT_LABELS,
+    return {"pq": q, "counties": counties, "weights": PLAN_WEIGHTS, "weight_labels": WEIGHT_LABELS,
             "defaults": DEFAULT_WEIGHTS, "scenario_keys": SCENARIO_KEYS,
             "max_scenarios": MAX_SCENARIOS, "presets_all": PRESETS}
 

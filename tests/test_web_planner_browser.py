@@ -1,0 +1,61 @@
+"""The settlement planner pages in headless Chromium: axe-core (no serious or critical
+violations), the matching form driven with a synthetic cohort, screenshots.
+
+Uses the server, browser and axe helpers of ``test_web_browser.py``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from test_web_browser import axe_check, browser, server, shot  # noqa: F401  (fixtures)
+
+
+def test_planner_pages_pass_axe(server, browser):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nb-NO")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    plan = "/bosetting?" + urlencode({"fylke": "46", "total": "800",
+                                      "s": ["distrikt30=district_priority:0.3",
+                                            "tak=max_per_1000:4"]}, doseq=True)
+    page.goto(server + plan)
+    assert page.locator("#plantabell tfoot td[data-sum='grunnlag']").inner_text() == "800"
+    shot(page, "20-bosetting-plan")
+    axe_check(page, "bosetting-plan")
+    page.goto(server + "/bosetting?fylke=46&total=100000")
+    assert "Planen har ingen løsning" in page.locator(".error").inner_text()
+    axe_check(page, "bosetting-plan-feil")
+
+    page.goto(server + "/bosetting/matching")
+    axe_check(page, "bosetting-matching")
+    page.get_by_label("Lag en SYNTETISK kohort").check()
+    page.get_by_label("Antall personer i syntetisk kohort").fill("200")
+    page.get_by_label("Kommuner", exact=True).select_option("15")
+    page.get_by_role("button", name="Kjør matchingen").click()
+    page.wait_for_url("**/bosetting/matching/*")
+    assert "SYNTETISK" in page.locator("h1").inner_text()
+    rows = page.locator("#tildeling tbody tr").count()
+    assert rows > 0
+    shot(page, "21-bosetting-resultat")
+    axe_check(page, "bosetting-resultat")
+    # download the assignment
+    with page.expect_download() as dl:
+        page.get_by_role("link", name="CSV (syntetisk)").click()
+    text = open(dl.value.path(), encoding="utf-8-sig").read()
+    assert text.splitlines()[0].startswith("person_id,household_id,kommunenummer")
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def test_planner_fits_a_phone(server, browser):  # noqa: F811
+    phone = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=1)
+    page = phone.new_page()
+    for name, path in {"bosetting": "/bosetting?fylke=18",
+                       "bosetting-matching": "/bosetting/matching"}.items():
+        page.goto(server + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"{name}: page is {width}px wide at 360px"
+        shot(page, f"22-mobil-{name}")
+    axe_check(page, "mobil-bosetting-matching")
+    phone.close()
