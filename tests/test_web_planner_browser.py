@@ -6,6 +6,7 @@ Uses the server, browser and axe helpers of ``test_web_browser.py``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlencode
 
 from test_web_browser import axe_check, browser, server, shot  # noqa: F401  (fixtures)
@@ -42,7 +43,7 @@ def test_planner_pages_pass_axe(server, browser):  # noqa: F811
     # download the assignment
     with page.expect_download() as dl:
         page.get_by_role("link", name="CSV (syntetisk)").click()
-    text = open(dl.value.path(), encoding="utf-8-sig").read()
+    text = Path(dl.value.path()).read_text(encoding="utf-8-sig")
     assert text.splitlines()[0].startswith("person_id,household_id,kommunenummer")
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
