@@ -371,12 +371,16 @@ def _rule_result(problem: MatchProblem, a: np.ndarray, method: str, t0: float) -
 
 
 def _forced_first(problem: MatchProblem, order: np.ndarray) -> np.ndarray:
-    forced = set(problem.locks) | set(problem.hard_ties)
-    if not forced:
-        return order
-    first = np.array([h for h in order if h in forced], dtype=np.int64)
-    rest = np.array([h for h in order if h not in forced], dtype=np.int64)
-    return np.concatenate([first, rest])
+    """Keep ``order`` but place the most constrained households first (stable): locked and
+    tied ones, then unaccompanied minors, then households with support needs, then by
+    decreasing size — so that the rules do not run out of room for them."""
+    forced = np.zeros(problem.n_households, dtype=bool)
+    forced[list(set(problem.locks) | set(problem.hard_ties))] = True
+    need = (np.zeros(problem.n_households, dtype=bool) if problem.support_needs is None
+            else np.asarray(problem.support_needs, dtype=bool))
+    order = np.asarray(order, dtype=np.int64)
+    keys = (-problem.sizes[order], ~need[order], problem.minors()[order] == 0, ~forced[order])
+    return order[np.lexsort(keys)]
 
 
 def greedy_best(problem: MatchProblem, order: np.ndarray | None = None) -> MatchResult:
@@ -1014,3 +1018,99 @@ def solve(problem: MatchProblem, mip_gap: float = 1e-3, time_limit: float | None
           threads: int | None = None) -> MatchResult:
     """The default solver (structured)."""
     return solve_structured(problem, mip_gap=mip_gap, time_limit=time_limit, threads=threads)
+
+
+def resolve(
+    problem: MatchProblem,
+    previous: MatchResult,
+    free_per_municipality: int = 80,
+    mip_gap: float = 1e-4,
+) -> MatchResult:
+    """Re-solve after a planner adds locks or forbids, warm-started from ``previous``.
+
+    Everything stays where it was except a neighbourhood: the households whose placement
+    the new locks/forbids change, and in every municipality they leave or enter the
+    ``free_per_municipality`` households that are cheapest to move (by the previous
+    solution's capacity prices). That sub-problem is solved exactly on the room the fixed
+    households leave. Locks and forbids only restrict the problem, so the previous bound
+    stays a valid bound and the gap is stated against it.
+    """
+    t0 = time.perf_counter()
+    a = np.asarray(previous.assignment, dtype=np.int64).copy()
+    if a.shape != (problem.n_households,):
+        raise UserError("Forrige løsning passer ikke med kohorten (ulikt antall husholdninger).")
+    elig = problem.eligibility()
+    moved = [h for h in range(problem.n_households) if not elig[h, a[h]]]
+    touched = {int(a[h]) for h in moved} | {int(j) for h, j in problem.locks.items()}
+    free = np.zeros(problem.n_households, dtype=bool)
+    free[moved] = True
+    prices = (previous.capacity_prices if previous.capacity_prices is not None
+              else np.zeros(problem.n_munis))
+    value = problem.household_values() + problem.bonus()
+    adj = np.where(elig, value - problem.sizes[:, None] * prices[None, :], -np.inf)
+    here = adj[np.arange(problem.n_households), a]
+    alt = adj.copy()
+    alt[np.arange(problem.n_households), a] = -np.inf
+    penalty = here - alt.max(axis=1)
+    for j in touched:
+        members = np.flatnonzero(a == j)
+        members = members[np.argsort(penalty[members], kind="stable")][:free_per_municipality]
+        free[members] = True
+    idx = np.flatnonzero(free)
+    fixed = ~free
+    used = np.bincount(a[fixed], weights=problem.sizes[fixed], minlength=problem.n_munis)
+    minors = problem.minors()
+    sub_persons: list[np.ndarray] = [np.asarray(problem.households[h]) for h in idx]
+    remap = {}
+    persons = np.concatenate(sub_persons)
+    for k, p in enumerate(persons):
+        remap[int(p)] = k
+    sub_households = [[remap[int(p)] for p in hh] for hh in sub_persons]
+    pos = {int(h): k for k, h in enumerate(idx)}
+    mcap = None
+    if problem.minor_capacity is not None:
+        mcap = np.asarray(problem.minor_capacity, dtype=np.int64) - np.bincount(
+            a[fixed], weights=minors[fixed], minlength=problem.n_munis).astype(np.int64)
+    request = None
+    if problem.fill_floor() is not None:
+        # the fixed part already fills some of the floor; keep what is left as a floor
+        request = np.maximum(problem.fill_floor() - used, 0)
+    sub = MatchProblem(
+        scores=problem.scores[persons],
+        households=sub_households,
+        capacity=(problem.capacity - used).astype(np.int64),
+        muni_codes=problem.muni_codes,
+        household_ids=[problem.hh_name(int(h)) for h in idx],
+        unaccompanied=None if problem.unaccompanied is None else minors[idx],
+        minor_capacity=mcap,
+        support_needs=None if problem.support_needs is None
+        else np.asarray(problem.support_needs)[idx],
+        can_support=problem.can_support,
+        hard_ties={pos[h]: j for h, j in problem.hard_ties.items() if h in pos},
+        soft_ties={(pos[h], j): v for (h, j), v in problem.soft_ties.items() if h in pos},
+        locks={pos[h]: j for h, j in problem.locks.items() if h in pos},
+        forbids={(pos[h], j) for h, j in problem.forbids if h in pos},
+        request=request,
+        min_fill=1.0 if request is not None else 0.0,
+    )
+    try:
+        r = solve_structured(sub, mip_gap=mip_gap, price_levels=())
+    except InfeasibleError:
+        # the neighbourhood was too small: solve the whole problem again
+        full = solve_structured(problem)
+        full.stats["resolve"] = "hele problemet (nabolaget var for lite)"
+        return full
+    a[idx] = r.assignment
+    obj, exp = evaluate(problem, a)
+    bad = violations(problem, a)
+    if bad:
+        full = solve_structured(problem)
+        full.stats["resolve"] = "hele problemet (" + bad[0] + ")"
+        return full
+    bound = previous.bound if math.isfinite(previous.bound) else math.nan
+    return MatchResult(
+        a, obj, exp, bound, "ny løsning etter låsing (varmstart)", time.perf_counter() - t0,
+        proven=math.isfinite(bound) and (bound - obj) <= 1e-3 * abs(bound),
+        stats={"free_households": len(idx), "moved": len(moved)},
+        capacity_prices=previous.capacity_prices,
+    )
