@@ -481,3 +481,26 @@ def test_matching_form_page(client):
     assert_accessible_form(r.text)
     assert 'enctype="multipart/form-data"' in r.text
     assert 'href="/bosetting" aria-current="page"' in r.text
+
+
+def test_plan_with_synthetic_outcome_signal(client, munis):
+    q = {"fylke": "50", "total": "600", "utfall": "syntetisk", "v_utfall": "3"}
+    r = client.get("/bosetting?" + urlencode(q))
+    assert r.status_code == 200, r.text[-2000:]
+    assert "<strong>SYNTETISK:</strong> Utfallssignalet" in r.text
+    trondelag = munis.in_county("50")
+    outcome, synthetic, _ = match_api.reference_outcome(trondelag)
+    assert synthetic and outcome.shape == (len(trondelag),)
+    plan = make_plan(trondelag, PlanParameters(total=600, weights={"anmodning": 5.0,
+                     "utfall": 3.0, "fastlege": 0.3, "erfaring": 0.3}), outcome, True, "x")
+    page = parse(r.text)
+    shown = {code: int(text) for (scen, code), text in page.cells.items() if scen == "grunnlag"}
+    assert shown == {row.code: row.persons for row in plan.rows}
+    assert "forventet arbeid/utdanning" in plan.rows[0].reason
+    rows = list(csv.DictReader(io.StringIO(
+        client.get("/bosetting/plan.csv?" + urlencode(q)).text)))
+    assert {x["syntetisk_utfall"] for x in rows} == {"1"}
+    assert [int(x["personer"]) for x in rows] == [row.persons for row in plan.rows]
+    # the signal moves persons: without it the plan differs
+    plain = make_plan(trondelag, PlanParameters(total=600), None, False, "x")
+    assert [row.persons for row in plain.rows] != [row.persons for row in plan.rows]

@@ -149,6 +149,33 @@ def synthetic_cohort(persons: int, seed: int, county: str | None = None) -> Coho
     return syn.generate_cohort(persons, targets, munis, seed=seed)
 
 
+REFERENCE_PERSONS = 2000
+REFERENCE_SEED = 1
+_reference: dict[tuple[str, float], np.ndarray] = {}
+
+
+def reference_outcome(munis: MunicipalityTable) -> tuple[np.ndarray, bool, str]:
+    """Mean predicted outcome per municipality of ``munis`` for a synthetic reference cohort
+    (:data:`REFERENCE_PERSONS` persons from the calibrated generator), with whether the
+    signal is synthetic and the model's description. Used as the planner's outcome signal."""
+    from bliatlas.store import database_path
+
+    everyone = municipalities()
+    model, label = outcome_model(everyone)
+    path = database_path()
+    key = (str(path), path.stat().st_mtime)
+    with _model_lock:
+        mean = _reference.get(key)
+    if mean is None:
+        cohort = synthetic_cohort(REFERENCE_PERSONS, REFERENCE_SEED)
+        mean = model.predict_matrix(cohort, everyone).mean(axis=0)
+        with _model_lock:
+            _reference.clear()
+            _reference[key] = mean
+    pos = {c: j for j, c in enumerate(everyone.codes.tolist())}
+    return mean[[pos[c] for c in munis.codes.tolist()]], True, label
+
+
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 

@@ -46,7 +46,8 @@ router = APIRouter(include_in_schema=False)
 
 Multi = Annotated[list[str] | None, Query()]
 MAX_SCENARIOS = 2  # besides the base plan: three side by side
-PLAN_WEIGHTS = ("anmodning", "fastlege", "erfaring")  # no outcome model on the page
+PLAN_WEIGHTS = ("anmodning", "utfall", "fastlege", "erfaring")
+OUTCOME_CHOICES = {"": "Ikke brukt", "syntetisk": "SYNTETISK modell (referansekohort)"}
 PRESETS: dict[str, str] = {
     "Distriktsprioritet 30 %": "distrikt30=district_priority:0.3",
     "Uten vedtak som grense": "utenvedtak=use_decision:0",
@@ -85,7 +86,9 @@ def _integer(name: str, label: str, text: str | None) -> int | None:
 
 
 def _plan_inputs(q: dict[str, Any]) -> tuple[Any, str, str | None, list[PlanParameters]]:
-    """(municipalities in scope, scope text, county, parameters per scenario) from the form."""
+    """(municipalities in scope, scope text, county, parameters per scenario) from the form.
+
+    The outcome signal (``utfall=syntetisk``) is read in :func:`plans_for`."""
     munis = match_api.municipalities()
     county = (q.get("fylke") or "").strip() or None
     scope = "hele landet"
@@ -138,10 +141,17 @@ def _query(request: Request) -> dict[str, Any]:
 
 def plans_for(q: dict[str, Any]) -> tuple[list[Plan], str | None, Any]:
     munis, scope, county, params = _plan_inputs(q)
+    signal = (q.get("utfall") or "").strip()
+    if signal not in OUTCOME_CHOICES:
+        raise UserError(f"Forventet utfall (utfall): forventet tomt eller syntetisk, fikk "
+                        f"{signal!r}")
+    outcome, synthetic = None, False
+    if signal == "syntetisk":
+        outcome, synthetic, _ = match_api.reference_outcome(munis)
     plans = []
     for p in params:
         try:
-            plans.append(make_plan(munis, p, scope=scope))
+            plans.append(make_plan(munis, p, outcome, synthetic, scope))
         except UserError as exc:
             prefix = f"Scenario «{p.name}»: " if len(params) > 1 else ""
             raise PlanInfeasible(prefix + str(exc)) from None
@@ -227,7 +237,9 @@ def _form_context(q: dict[str, Any]) -> dict[str, Any]:
     counties = sorted(ctx.registry.counties.values(), key=lambda c: c.name)
     return {"pq": q, "counties": counties, "weights": PLAN_WEIGHTS, "weight_labels": WEIGHT_LABELS,
             "defaults": DEFAULT_WEIGHTS, "scenario_keys": SCENARIO_KEYS,
-            "max_scenarios": MAX_SCENARIOS, "presets_all": PRESETS}
+            "max_scenarios": MAX_SCENARIOS, "presets_all": PRESETS,
+            "outcome_choices": OUTCOME_CHOICES,
+            "reference_persons": match_api.REFERENCE_PERSONS}
 
 
 @router.get("/bosetting", response_class=HTMLResponse)
