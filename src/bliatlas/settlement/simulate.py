@@ -160,3 +160,23 @@ def report_text(sims: list[Simulated], n_persons: int, synthetic: bool) -> str:
         lines.append(line)
     lines.append(LITERATURE)
     return "\n".join(lines)
+
+
+def ensure_tie_room(problem: MatchProblem) -> list[str]:
+    """Raise capacities (persons and EMA places) so that every household with a hard tie
+    (relatives) fits in its municipality. Used when capacities are scaled, not when the
+    planner gives them. Returns the municipalities raised."""
+    need = np.zeros(problem.n_munis, dtype=np.int64)
+    mneed = np.zeros(problem.n_munis, dtype=np.int64)
+    minors = problem.minors()
+    for h, j in problem.hard_ties.items():
+        need[j] += problem.sizes[h]
+        mneed[j] += minors[h]
+    raised = np.flatnonzero((need > problem.capacity) | (
+        mneed > (problem.minor_capacity if problem.minor_capacity is not None else 0)))
+    problem.capacity = np.maximum(problem.capacity, need)
+    if problem.minor_capacity is not None or mneed.any():
+        base = (np.zeros(problem.n_munis, dtype=np.int64) if problem.minor_capacity is None
+                else np.asarray(problem.minor_capacity, dtype=np.int64))
+        problem.minor_capacity = np.maximum(base, mneed)
+    return [problem.muni_name(int(j)) for j in raised]

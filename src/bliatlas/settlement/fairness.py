@@ -1,0 +1,85 @@
+"""Fairness report: expected outcome by group under each placement rule.
+
+Groups: sex, age band, country group and education (from the cohort). For every group
+and rule: persons and the mean predicted probability of work or education. Groups with
+fewer than :data:`MIN_GROUP` persons are suppressed (shown as ``<5``), never as numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from bliatlas.settlement.assign import MatchProblem
+
+MIN_GROUP = 5
+AGE_BANDS: tuple[tuple[int, int, str], ...] = (
+    (0, 17, "0–17 år"), (18, 29, "18–29 år"), (30, 44, "30–44 år"), (45, 59, "45–59 år"),
+    (60, 200, "60 år og over"),
+)
+DIMENSIONS = {"sex": "kjønn", "age_band": "aldersgruppe", "country_group": "landgruppe",
+              "education": "utdanning"}
+
+
+@dataclass
+class GroupRow:
+    dimension: str  # Norwegian label
+    group: str
+    persons: int | None  # None when suppressed
+    suppressed: bool
+    outcome: dict[str, float | None]  # rule -> mean expected outcome
+
+
+def person_groups(cohort) -> dict[str, np.ndarray]:
+    """Group labels per person from a cohort."""
+    age = np.asarray(cohort.age, dtype=np.int64)
+    band = np.empty(len(age), dtype=object)
+    for lo, hi, label in AGE_BANDS:
+        band[(age >= lo) & (age <= hi)] = label
+    sex = np.where(np.asarray(cohort.sex) == "K", "kvinner", "menn").astype(object)
+    return {"sex": sex, "age_band": band, "country_group": np.asarray(cohort.country_group),
+            "education": np.asarray(cohort.education)}
+
+
+def fairness_report(
+    problem: MatchProblem,
+    placements: Mapping[str, np.ndarray | list[np.ndarray]],
+    groups: Mapping[str, np.ndarray],
+) -> list[GroupRow]:
+    """``placements`` maps a rule name to an assignment (or several, e.g. random draws,
+    averaged). ``groups`` maps a dimension (see :data:`DIMENSIONS`) to labels per person."""
+    person_hh = np.empty(problem.n_persons, dtype=np.int64)
+    for h, hh in enumerate(problem.households):
+        person_hh[np.asarray(hh)] = h
+    per_rule: dict[str, np.ndarray] = {}
+    for name, a in placements.items():
+        draws = a if isinstance(a, list) else [a]
+        vals = [problem.scores[np.arange(problem.n_persons),
+                               np.asarray(d, dtype=np.int64)[person_hh]] for d in draws]
+        per_rule[name] = np.mean(vals, axis=0)
+    rows = []
+    for dim, labels in groups.items():
+        labels = np.asarray(labels)
+        for g in sorted({str(x) for x in labels}):
+            mask = labels.astype(str) == g
+            n = int(mask.sum())
+            small = n < MIN_GROUP
+            rows.append(GroupRow(
+                DIMENSIONS.get(dim, dim), g, None if small else n, small,
+                {r: None if small else float(v[mask].mean()) for r, v in per_rule.items()}))
+    return rows
+
+
+def report_lines(rows: list[GroupRow], synthetic: bool) -> list[str]:
+    """Rows as Norwegian text lines (percent)."""
+    lines = ["SYNTETISKE DATA — " if synthetic else ""]
+    lines[0] += "Forventet andel i arbeid eller utdanning etter gruppe:"
+    for r in rows:
+        if r.suppressed:
+            lines.append(f"  {r.dimension} {r.group}: <5 personer (prikket)")
+            continue
+        vals = ", ".join(f"{k} {100 * v:.1f} %".replace(".", ",") for k, v in r.outcome.items())
+        lines.append(f"  {r.dimension} {r.group} ({r.persons} personer): {vals}")
+    return lines
