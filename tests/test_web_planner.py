@@ -504,3 +504,23 @@ def test_plan_with_synthetic_outcome_signal(client, munis):
     # the signal moves persons: without it the plan differs
     plain = make_plan(trondelag, PlanParameters(total=600), None, False, "x")
     assert [row.persons for row in plain.rows] != [row.persons for row in plan.rows]
+
+
+def test_uploads_and_memory_are_bounded(client, monkeypatch):
+    rows = small_cohort()
+    monkeypatch.setattr(match_api, "MAX_PERSONS", len(rows) - 1)
+    r = _run(client, {"kilde": "fil"},
+             files={"kohort": ("kohort.csv", _cohort_csv(rows), "text/csv")})
+    assert r.status_code == 413
+    assert f"kohort.csv: {len(rows)} personer; høyst {len(rows) - 1} personer" in r.text
+    monkeypatch.setattr(match_api, "MAX_PERSONS", 50_000)
+    monkeypatch.setattr(match_api, "MAX_RUNS", 2)
+    urls = []
+    for _ in range(3):
+        r = _run(client, {"kilde": "fil", "fylke": "46"},
+                 files={"kohort": ("kohort.csv", _cohort_csv(rows), "text/csv")})
+        assert r.status_code == 200
+        urls.append(str(r.url))
+    assert len(match_api._runs) == 2
+    assert client.get(urls[0]).status_code == 404  # the oldest run was dropped
+    assert client.get(urls[2]).status_code == 200

@@ -135,8 +135,9 @@ def municipalities() -> MunicipalityTable:
 
 
 def synthetic_cohort(persons: int, seed: int, county: str | None = None) -> Cohort:
-    """A synthetic cohort from the calibrated generator; with ``county``, its ties (relatives
-    in a municipality) point to municipalities in that county."""
+    """A synthetic cohort from the calibrated generator, over the municipalities with a
+    decision (vedtak > 0) — in ``county`` when given — so that its ties (relatives in a
+    municipality) point to municipalities that can take the household."""
     from bliatlas.api.deps import get_store
     from bliatlas.settlement import synthetic as syn
 
@@ -146,6 +147,7 @@ def synthetic_cohort(persons: int, seed: int, county: str | None = None) -> Coho
     targets = syn.CalibrationTargets.load(get_store(), munis)
     if county:
         munis = munis.in_county(county.zfill(2))
+    munis = munis.subset(np.nan_to_num(munis.vedtak, nan=0.0) > 0)
     return syn.generate_cohort(persons, targets, munis, seed=seed)
 
 
