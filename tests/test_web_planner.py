@@ -243,7 +243,7 @@ def _person(pid: str, hh: str, age: int, **kw: str) -> dict[str, str]:
 
 
 def small_cohort() -> list[dict[str, str]]:
-    """14 households, 37 persons: families, singles, one unaccompanied minor, one household
+    """14 households, 35 persons: families, singles, one unaccompanied minor, one household
     with support needs, one hard tie to Bergen (4601) and one soft tie to Voss (4621)."""
     rows = []
     groups = ["syria", "afghanistan", "eritrea", "ukraina", "somalia", "kongo", "annet"]
@@ -330,7 +330,9 @@ def test_upload_small_cohort_is_matched_within_capacity(client, munis):
     # the comparison and fairness tables, the explanation column
     assert "Grådig: bare kapasitet (dagens praksis)" in r.text
     assert "Tilfeldig innenfor kapasitet" in r.text
-    assert 'id="rettferdighet"' in r.text and ">syria<" in r.text
+    assert 'id="rettferdighet"' in r.text and ">Landgruppe: syria<" in r.text
+    assert "Prikket: færre enn 5 personer" in r.text  # small groups carry no numbers
+    assert 'id="simulering"' in r.text and "GeoMatch" in r.text
     assert "Beste alternativer" in r.text
 
 
@@ -424,7 +426,7 @@ def test_capacity_too_small_is_422(client):
     r = _run(client, {"kilde": "fil", "fylke": "46"},
              files={"kohort": ("kohort.csv", _cohort_csv(rows), "text/csv")})
     assert r.status_code == 422
-    assert "har fast tilknytning (tie_kind hard) til kommune 0301" in r.text
+    assert "fast tilknytning til kommune 0301, som ikke er blant kommunene" in r.text
 
 
 def test_synthetic_cohort_is_labelled_everywhere(client):
@@ -524,3 +526,49 @@ def test_uploads_and_memory_are_bounded(client, monkeypatch):
     assert len(match_api._runs) == 2
     assert client.get(urls[0]).status_code == 404  # the oldest run was dropped
     assert client.get(urls[2]).status_code == 200
+
+
+def _group_means(text: str) -> dict[str, float]:
+    table = text.split('id="rettferdighet"', 1)[1].split("</table>", 1)[0]
+    out = {}
+    for m in re.finditer(r'<tr><th scope="row">Landgruppe: (\w+)</th><td class="n">\d+</td>'
+                         r'<td class="n">([\d,]+)</td>', table):
+        out[m.group(1)] = float(m.group(2).replace(",", "."))
+    return out
+
+
+def test_balance_terms_fill_requests_and_lift_the_lowest_group(client, munis):
+    common = {"kilde": "syntetisk", "personer": "400", "fro": "5", "fylke": "46",
+              "kapasitet": "skalert", "margin": "50"}
+    plain = _run(client, common)
+    filled = _run(client, {**common, "minsteandel": "40"})
+    assert plain.status_code == 200 and filled.status_code == 200, filled.text[-800:]
+    persons = len(_assignment(client, str(plain.url)))
+    vestland = munis.in_county("46")
+    dec = np.nan_to_num(vestland.vedtak)
+    factor = persons / dec.sum()
+    cap = np.ceil(dec * factor * 1.5 - 1e-9)
+    floor = np.minimum(np.ceil(0.4 * np.nan_to_num(vestland.anmodning) * factor - 1e-9), cap)
+
+    def counts(url: str) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for x in _assignment(client, url):
+            out[x["kommunenummer"]] += 1
+        return out
+
+    got, before = counts(str(filled.url)), counts(str(plain.url))
+    below = [c for c, need in zip(vestland.codes.tolist(), floor.tolist())
+             if before.get(c, 0) < need]
+    assert below, "the test needs municipalities below the floor without the balance term"
+    for code, need in zip(vestland.codes.tolist(), floor.tolist()):
+        assert got.get(code, 0) >= need, code
+    assert "Minsteandel av anmodningen: 40 %" in filled.text
+    # equity: the lowest group mean does not fall
+    fair = _run(client, {**common, "likhetsvekt": "5"})
+    assert fair.status_code == 200
+    assert "Vekt for likhet mellom landgrupper: 5,0" in fair.text
+    assert min(_group_means(fair.text).values()) >= min(_group_means(plain.text).values())
+    r = _run(client, {**common, "minsteandel": "150"})
+    assert r.status_code == 400 and "Minsteandel av anmodningen (minsteandel)" in r.text
+    r = _run(client, {**common, "personer": "20", "minsteandel": "100"})
+    assert r.status_code == 422 and "Minsteandelen 100% av anmodningene krever" in r.text

@@ -17,8 +17,10 @@ Choices made here, shown to the user on the page:
 * support needs (``support_need``) only in municipalities the planner marks as able to
   serve them: all, or those with spare GP capacity (fastlege_reservekapasitet > 0) —
   the store has no direct measure of follow-up services;
-* hard ties (``tie_kind = hard``) force the household to the municipality; soft ties
-  add :data:`SOFT_TIE_BONUS` per person to the objective there;
+* the problem is built by :func:`bliatlas.settlement.simulate.problem_from_cohort`: hard
+  ties (``tie_kind = hard``) force the household to the municipality, soft ties add
+  ``simulate.SOFT_TIE_BONUS`` per person there; with scaled capacity, capacities are
+  raised where households with relatives would not fit (``simulate.ensure_tie_room``);
 * the outcome model: the model trained by ``bli settlement train`` in
   ``$BLI_SETTLEMENT_MODEL`` when set, otherwise a model trained on a synthetic extract
   from the calibrated generator (:data:`SYNTHETIC_TRAINING_PERSONS` persons), labelled
@@ -59,7 +61,6 @@ MAX_PERSONS = 50_000
 MAX_SYNTHETIC_PERSONS = 20_000
 MAX_RUNS = 16
 MAX_SCORE_BYTES = 600 * 1024 * 1024
-SOFT_TIE_BONUS = 0.1  # per person, in probability units
 RANDOM_RUNS = 10
 SYNTHETIC_TRAINING_PERSONS = 20_000
 SYNTHETIC_TRAINING_SEED = 2024
@@ -219,6 +220,8 @@ class Settings:
     margin: float = 0.2  # for 'skalert'
     support_mode: str = "alle"
     seed: int = 1
+    min_fill: float = 0.0  # share of each municipality's request (anmodning) to fill
+    equity_weight: float = 0.0  # weight on the lowest group mean (max-min across groups)
 
     def check(self) -> None:
         if self.capacity_mode not in CAPACITY_MODES:
@@ -229,6 +232,10 @@ class Settings:
                             f"fikk {self.support_mode!r}")
         if not (math.isfinite(self.margin) and 0 <= self.margin <= 5):
             raise UserError("margin: forventet en andel mellom 0 og 5 (f.eks. 0,2 for 20 %)")
+        if not (math.isfinite(self.min_fill) and 0 <= self.min_fill <= 1):
+            raise UserError("minsteandel: forventet en andel mellom 0 og 1 (0–100 %)")
+        if not (math.isfinite(self.equity_weight) and 0 <= self.equity_weight <= 10):
+            raise UserError("likhetsvekt: forventet et tall mellom 0 og 10")
 
 
 @dataclass
@@ -250,21 +257,22 @@ class MatchRun:
     model_label: str
     synthetic: bool
     capacity: np.ndarray
+    request: np.ndarray
     minor_capacity: np.ndarray
     can_support: np.ndarray
     locks: dict[int, int] = field(default_factory=dict)
     forbids: set[tuple[int, int]] = field(default_factory=set)
     result: assign.MatchResult | None = None
     rules: list[RuleOutcome] = field(default_factory=list)
-    fairness: list[dict[str, Any]] = field(default_factory=list)
+    simulated: list[Any] = field(default_factory=list)  # simulate.Simulated
+    simulation_note: str = ""
+    fairness: list[Any] = field(default_factory=list)  # fairness.GroupRow
+    raised: list[str] = field(default_factory=list)  # capacities raised for hard ties
     household_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
 
     @property
     def nbytes(self) -> int:
         return int(self.scores.nbytes)
-
-    def problem(self) -> assign.MatchProblem:
-        return build_problem(self)
 
     def household_index(self, household_id: str) -> int:
         hits = np.flatnonzero(self.household_ids == household_id.strip())
@@ -279,59 +287,48 @@ class MatchRun:
         return int(hits[0])
 
 
-def _capacity(munis: MunicipalityTable, persons: int, s: Settings) -> np.ndarray:
+def _capacity(munis: MunicipalityTable, cohort: Cohort, s: Settings
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(capacity, EMA capacity, request) per municipality in persons. Scaled capacities
+    (and the request, for the minimum share) follow ``bli settlement match --scale``."""
+    from bliatlas.settlement.simulate import scaled_capacity
+
     dec = np.nan_to_num(munis.vedtak, nan=0.0)
+    ema = np.nan_to_num(munis.ema_vedtak, nan=0.0)
+    req = np.nan_to_num(munis.anmodning, nan=0.0)
     if s.capacity_mode == "vedtak":
-        return dec.astype(np.int64)
-    total = dec.sum()
-    if total <= 0:
+        return dec.astype(np.int64), ema.astype(np.int64), req
+    if dec.sum() <= 0:
         raise UnprocessableError("ingen kommuner i utvalget har vedtak; kan ikke skalere")
-    return np.ceil(dec / total * persons * (1 + s.margin) - 1e-9).astype(np.int64)
+    n = len(cohort)
+    cap = scaled_capacity(dec, n, s.margin)
+    n_minors = max(int(cohort.unaccompanied_minor.sum()), 1)
+    ema_cap = (scaled_capacity(ema, n_minors, s.margin) if ema.sum()
+               else np.zeros(len(munis), dtype=np.int64))
+    return cap, ema_cap, req * n / dec.sum()
 
 
 def build_problem(run: MatchRun) -> assign.MatchProblem:
-    from bliatlas.settlement import assign
+    """The matching engineer's problem for this run (:func:`simulate.problem_from_cohort`)
+    plus the balance terms."""
+    from bliatlas.settlement.simulate import problem_from_cohort
 
-    c = run.cohort
-    first = np.array([h[0] for h in c.households], dtype=np.int64)
-    pos = {code: j for j, code in enumerate(run.munis.codes.tolist())}
-    hard: dict[int, int] = {}
-    soft: dict[tuple[int, int], float] = {}
-    for h, row in enumerate(first.tolist()):
-        kind, code = c.tie_kind[row], c.tie_municipality[row]
-        if not kind:
-            continue
-        if code not in pos:
-            if kind == "hard":
-                raise UnprocessableError(
-                    f"husholdning {c.household_id[row]} har fast tilknytning (tie_kind hard) til "
-                    f"kommune {code}, som ikke er blant kommunene i utvalget; velg hele landet "
-                    "eller fylket kommunen ligger i")
-            continue
-        if kind == "hard":
-            hard[h] = pos[code]
-        else:
-            soft[(h, pos[code])] = SOFT_TIE_BONUS * len(c.households[h])
-    return assign.MatchProblem(
-        scores=run.scores.astype(float),
-        households=c.households,
-        capacity=run.capacity,
-        muni_codes=run.munis.codes.tolist(),
-        household_ids=c.household_id[first].tolist(),
-        unaccompanied=np.array([int(c.unaccompanied_minor[h].sum()) for h in c.households],
-                               dtype=np.int64),
-        minor_capacity=run.minor_capacity,
-        support_needs=np.array([bool(c.support_need[h].any()) for h in c.households]),
-        can_support=run.can_support,
-        hard_ties=hard,
-        soft_ties=soft,
-        locks=dict(run.locks),
-        forbids=set(run.forbids),
-        groups=c.country_group,
-    )
+    try:
+        problem = problem_from_cohort(
+            run.cohort, run.munis.codes, run.scores.astype(float), run.capacity,
+            run.minor_capacity, run.can_support, run.locks, run.forbids)
+    except UserError as exc:  # e.g. a hard tie outside the municipalities in scope
+        raise UnprocessableError(str(exc)) from None
+    if run.settings.min_fill > 0:
+        problem.request = run.request
+        problem.min_fill = run.settings.min_fill
+    problem.equity_weight = run.settings.equity_weight
+    return problem
 
 
 def new_run(cohort: Cohort, settings: Settings) -> MatchRun:
+    from bliatlas.settlement.simulate import ensure_tie_room
+
     settings.check()
     if len(cohort) > MAX_PERSONS:
         raise TooLargeError(f"{len(cohort)} personer; høyst {MAX_PERSONS} per kjøring")
@@ -345,6 +342,7 @@ def new_run(cohort: Cohort, settings: Settings) -> MatchRun:
     else:
         can_support = np.ones(len(munis), dtype=bool)
     first = np.array([h[0] for h in cohort.households], dtype=np.int64)
+    capacity, minor_capacity, request = _capacity(munis, cohort, settings)
     run = MatchRun(
         id=secrets.token_urlsafe(12),
         cohort=cohort,
@@ -353,54 +351,90 @@ def new_run(cohort: Cohort, settings: Settings) -> MatchRun:
         settings=settings,
         model_label=label,
         synthetic=bool(cohort.synthetic or model.synthetic),
-        capacity=_capacity(munis, len(cohort), settings),
-        minor_capacity=np.nan_to_num(munis.ema_vedtak, nan=0.0).astype(np.int64),
+        capacity=capacity,
+        request=request,
+        minor_capacity=minor_capacity,
         can_support=can_support,
         household_ids=cohort.household_id[first].astype(object),
     )
+    if settings.capacity_mode == "skalert":
+        # scaled shares can be smaller than a household with relatives in the municipality
+        problem = build_problem(run)
+        run.raised = ensure_tie_room(problem)
+        run.capacity = np.asarray(problem.capacity, dtype=np.int64)
+        run.minor_capacity = np.asarray(problem.minor_capacity, dtype=np.int64)
     return solve_run(run)
 
 
 def derived_run(old: MatchRun, locks: dict[int, int], forbids: set[tuple[int, int]]) -> MatchRun:
+    """A new run with other locks/forbids. Added restrictions are re-solved warm-started
+    from the old solution (:func:`assign.resolve`); a removed one is solved afresh."""
     run = MatchRun(**{**old.__dict__, "id": secrets.token_urlsafe(12), "locks": dict(locks),
-                      "forbids": set(forbids), "result": None, "rules": [], "fairness": []})
-    return solve_run(run)
+                      "forbids": set(forbids), "result": None, "rules": [], "simulated": [],
+                      "fairness": []})
+    only_added = set(old.locks.items()) <= set(locks.items()) and old.forbids <= forbids
+    return solve_run(run, previous=old.result if only_added else None)
 
 
-def solve_run(run: MatchRun) -> MatchRun:
-    """Solve the run and its comparisons (greedy rules, random placement, fairness)."""
+def _random_placement(problem: assign.MatchProblem, tries: int = 20):
+    """Random placement within capacity, redrawn when the random order leaves a household
+    without room (up to ``tries`` times)."""
     from bliatlas.settlement import assign
+
+    def draw(rng: np.random.Generator) -> np.ndarray:
+        for _ in range(tries):
+            try:
+                return assign.random_within_capacity(problem, rng).assignment
+            except assign.InfeasibleError:
+                continue
+        raise assign.InfeasibleError(
+            f"tilfeldig plassering fant ikke plass til alle husholdningene i {tries} forsøk")
+
+    return draw
+
+
+def solve_run(run: MatchRun, previous: assign.MatchResult | None = None) -> MatchRun:
+    """Solve the run and its comparisons: greedy rules, random placement (expected values
+    and simulated outcomes with intervals), fairness by group."""
+    from bliatlas.settlement import assign
+    from bliatlas.settlement.fairness import fairness_report, person_groups
+    from bliatlas.settlement.simulate import simulate_outcomes
 
     problem = build_problem(run)
     try:
-        result = assign.solve(problem, mip_gap=MIP_GAP)
+        if previous is not None:
+            result = assign.resolve(problem, previous)
+        else:
+            result = assign.solve(problem, mip_gap=MIP_GAP)
     except assign.InfeasibleError as exc:
-        raise UnprocessableError(str(exc)) from None
+        if previous is None and problem.min_fill > 0:
+            # the structured solver can report the fill rows infeasible when they are not;
+            # the full formulation decides (same solver, same constraints)
+            try:
+                result = assign.solve_full_mip(problem, mip_gap=MIP_GAP, time_limit=60)
+            except assign.InfeasibleError:
+                raise UnprocessableError(str(exc)) from None
+            if result.assignment is None or assign.violations(problem, result.assignment):
+                raise UnprocessableError(str(exc)) from None
+        else:
+            raise UnprocessableError(str(exc)) from None
     run.result = result
-    person_muni = {"optimert": np.repeat(result.assignment, problem.sizes)}
     rules = [RuleOutcome("Optimert (forventet utfall)", result.expected_outcome)]
-    for name, rule in (("Grådig: bare kapasitet (dagens praksis)", assign.greedy_capacity),
-                       ("Grådig: beste ledige kommune", assign.greedy_best)):
+    placements = {"optimert": result.assignment}
+    for name, key, rule in (
+            ("Grådig: bare kapasitet (dagens praksis)", "bare kapasitet",
+             assign.greedy_capacity),
+            ("Grådig: beste ledige kommune", "grådig", assign.greedy_best)):
         try:
             r = rule(problem)
         except assign.InfeasibleError:  # the rule ran out of room for a household
             rules.append(RuleOutcome(name, math.nan, failed=1))
             continue
         rules.append(RuleOutcome(name, r.expected_outcome))
-        if rule is assign.greedy_capacity:
-            person_muni["kapasitet"] = np.repeat(r.assignment, problem.sizes)
+        placements[key] = r.assignment
     rng = np.random.default_rng(run.settings.seed)
-    random_values: list[float] = []
-    random_group: list[np.ndarray] = []
-    labels, inv = np.unique(run.cohort.country_group[problem._person_index],
-                            return_inverse=True)
-    persons = problem._person_index
-    counts = np.bincount(inv, minlength=len(labels))
-
-    def group_means(per_person_muni: np.ndarray) -> np.ndarray:
-        vals = problem.scores[persons, per_person_muni]
-        return np.bincount(inv, weights=vals, minlength=len(labels)) / counts
-
+    randoms: list[np.ndarray] = []
+    values: list[float] = []
     failed = 0
     for _ in range(RANDOM_RUNS):
         try:
@@ -408,26 +442,31 @@ def solve_run(run: MatchRun) -> MatchRun:
         except assign.InfeasibleError:  # the random order left a household without room
             failed += 1
             continue
-        random_values.append(r.expected_outcome)
-        random_group.append(group_means(np.repeat(r.assignment, problem.sizes)))
-    if not random_values:
+        randoms.append(r.assignment)
+        values.append(r.expected_outcome)
+    if values:
+        arr = np.array(values)
+        ci = 1.96 * float(arr.std(ddof=1)) / math.sqrt(len(arr)) if len(arr) > 1 else math.nan
+        rules.append(RuleOutcome("Tilfeldig innenfor kapasitet", float(arr.mean()), ci,
+                                 len(arr), failed))
+    else:
         rules.append(RuleOutcome("Tilfeldig innenfor kapasitet", math.nan, runs=0,
                                  failed=failed))
-    else:
-        arr = np.array(random_values)
-        ci = 1.96 * float(arr.std(ddof=1)) / math.sqrt(len(arr)) if len(arr) > 1 else math.nan
-        rules.append(RuleOutcome("Tilfeldig innenfor kapasitet", float(arr.mean()), ci, len(arr),
-                                 failed))
     run.rules = rules
-    opt_g = group_means(person_muni["optimert"])
-    cap_g = group_means(person_muni["kapasitet"]) if "kapasitet" in person_muni else None
-    rnd_g = np.mean(random_group, axis=0) if random_group else None
-    run.fairness = [
-        {"gruppe": str(labels[g]), "personer": int(counts[g]), "optimert": float(opt_g[g]),
-         "kapasitet": None if cap_g is None else float(cap_g[g]),
-         "tilfeldig": None if rnd_g is None else float(rnd_g[g])}
-        for g in range(len(labels))
-    ]
+    reps = max(10, min(100, 200_000 // max(problem.n_households, 1)))
+    try:
+        run.simulated = simulate_outcomes(problem, placements, repetitions=reps,
+                                          seed=run.settings.seed,
+                                          random_placement=_random_placement(problem))
+        run.simulation_note = f"{reps} gjentakelser"
+    except assign.InfeasibleError as exc:
+        run.simulated, run.simulation_note = [], f"Simulering ikke mulig: {exc}"
+    fair = {"optimert": result.assignment}
+    if "bare kapasitet" in placements:
+        fair["bare kapasitet"] = placements["bare kapasitet"]
+    if randoms:
+        fair["tilfeldig"] = randoms
+    run.fairness = fairness_report(problem, fair, person_groups(run.cohort))
     return run
 
 
@@ -449,67 +488,38 @@ def municipality_totals(run: MatchRun) -> list[dict[str, Any]]:
     ]
 
 
-def explanations(run: MatchRun, households: range | list[int], k: int = 3
-                 ) -> list[dict[str, Any]]:
-    """Per household: where it goes, its predicted outcome there (mean per person) and the
-    ``k`` best other municipalities it could go to, with theirs."""
+def explanations(run: MatchRun, households: range | list[int], k: int = 3) -> list[Any]:
+    """The matching engineer's explanations (:func:`explain.explain`) for ``households``:
+    where each goes, the predicted outcome there and the ``k`` best alternatives, with why."""
+    from bliatlas.settlement.explain import explain
+
     assert run.result is not None
-    c = run.cohort
-    out = []
-    problem = None
-    elig = None
-    for h in households:
-        rows = c.households[h]
-        vals = run.scores[rows].astype(float).mean(axis=0)
-        if elig is None:
-            problem = build_problem(run)
-            elig = problem.eligibility()
-        j = int(run.result.assignment[h])
-        mask = elig[h].copy()
-        mask[j] = False
-        order = np.argsort(-np.where(mask, vals, -np.inf))[:k]
-        alts = [{"code": str(run.munis.codes[a]), "name": str(run.munis.names[a]),
-                 "outcome": float(vals[a])} for a in order if mask[a]]
-        first = rows[0]
-        out.append({
-            "index": h,
-            "id": str(c.household_id[first]),
-            "size": len(rows),
-            "country_group": str(c.country_group[first]),
-            "code": str(run.munis.codes[j]),
-            "name": str(run.munis.names[j]),
-            "outcome": float(vals[j]),
-            "alternatives": alts,
-            "locked": run.locks.get(h) == j,
-            "tie": f"{c.tie_kind[first]} {c.tie_municipality[first]}".strip(),
-            "minor": bool(c.unaccompanied_minor[rows].any()),
-            "support": bool(c.support_need[rows].any()),
-        })
-    del problem
-    return out
+    return explain(build_problem(run), run.result.assignment,
+                   [str(x) for x in run.munis.names], top=k, households=list(households))
 
 
 ASSIGNMENT_COLUMNS = ("person_id", "household_id", "kommunenummer", "kommune",
-                      "forventet_utfall", "beste_alternativ", "alternativ_utfall", "syntetisk")
+                      "forventet_utfall", "beste_alternativ", "alternativ_utfall",
+                      "forklaring", "syntetisk")
 
 
 def assignment_csv(run: MatchRun) -> str:
-    """One row per person: the municipality, the predicted outcome there and the best
-    alternative for the household (mean per person)."""
+    """One row per person: the municipality, the predicted outcome there, the household's
+    best alternative (mean per person) and the explanation."""
     assert run.result is not None
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(ASSIGNMENT_COLUMNS)
     expl = explanations(run, range(run.cohort.n_households), k=1)
     flag = int(run.synthetic)
-    for e in expl:
-        alt = e["alternatives"][0] if e["alternatives"] else None
-        for i in run.cohort.households[e["index"]]:
-            j = int(run.result.assignment[e["index"]])
-            w.writerow([run.cohort.person_id[i], e["id"], e["code"], e["name"],
+    for h, e in enumerate(expl):
+        alt = e.alternatives[0] if e.alternatives else None
+        j = int(run.result.assignment[h])
+        for i in run.cohort.households[h]:
+            w.writerow([run.cohort.person_id[i], e.household, e.municipality, e.name,
                         f"{float(run.scores[i, j]):.4f}",
-                        f"{alt['code']} {alt['name']}" if alt else "",
-                        f"{alt['outcome']:.4f}" if alt else "", flag])
+                        f"{alt.municipality} {alt.name}" if alt else "",
+                        f"{alt.predicted:.4f}" if alt else "", e.text, flag])
     return buf.getvalue()
 
 
@@ -561,7 +571,12 @@ def summary(run: MatchRun) -> dict[str, Any]:
         "sammenligning": [{"regel": r.name, "forventet_utfall": _finite(r.expected),
                            "ki95": _finite(r.ci), "kjoringer": r.runs,
                            "forkastet": r.failed} for r in run.rules],
-        "rettferdighet": run.fairness,
+        "simulering": [{"regel": x.name, "snitt": x.mean, "lav": x.low, "hoy": x.high,
+                        "gevinst_over_tilfeldig": x.gain_over_random}
+                       for x in run.simulated],
+        "rettferdighet": [{"dimensjon": g.dimension, "gruppe": g.group, "personer": g.persons,
+                           "prikket": g.suppressed, "utfall": g.outcome}
+                          for g in run.fairness],
         "kommuner": [t for t in municipality_totals(run) if t["persons"]],
     }
 
@@ -573,10 +588,13 @@ def match(
     kapasitet: Annotated[str, Form()] = "vedtak",
     margin: Annotated[float, Form()] = 0.2,
     oppfolging: Annotated[str, Form()] = "alle",
+    minsteandel: Annotated[float, Form()] = 0.0,
+    likhetsvekt: Annotated[float, Form()] = 0.0,
 ) -> dict[str, Any]:
     data = kohort.file.read(MAX_UPLOAD_BYTES + 1)
     cohort = cohort_from_upload(kohort.filename, data)
-    run = keep(new_run(cohort, Settings(fylke or None, kapasitet, margin, oppfolging)))
+    run = keep(new_run(cohort, Settings(fylke or None, kapasitet, margin, oppfolging,
+                                        min_fill=minsteandel, equity_weight=likhetsvekt)))
     return summary(run)
 
 

@@ -294,12 +294,25 @@ def _matching_form(extra: dict[str, Any] | None = None) -> dict[str, Any]:
         "max_persons": match_api.MAX_PERSONS,
         "max_synthetic": match_api.MAX_SYNTHETIC_PERSONS,
         "columns": _cohort_columns(),
-        "soft_bonus": match_api.SOFT_TIE_BONUS,
+        "soft_bonus": _soft_bonus(),
         "f": {"fylke": "", "kapasitet": "vedtak", "margin": "20", "oppfolging": "alle",
-              "kilde": "fil", "personer": "300", "fro": "1"},
+              "kilde": "fil", "personer": "300", "fro": "1", "minsteandel": "",
+              "likhetsvekt": ""},
         "error": None,
         **(extra or {}),
     }
+
+
+def _soft_bonus() -> float:
+    from bliatlas.settlement.simulate import SOFT_TIE_BONUS
+
+    return SOFT_TIE_BONUS
+
+
+def _literature() -> str:
+    from bliatlas.settlement.simulate import LITERATURE
+
+    return LITERATURE
 
 
 def _cohort_columns() -> tuple[str, ...]:
@@ -324,15 +337,22 @@ def matching_run(
     kapasitet: Annotated[str, Form()] = "vedtak",
     margin: Annotated[str, Form()] = "20",
     oppfolging: Annotated[str, Form()] = "alle",
+    minsteandel: Annotated[str, Form()] = "",
+    likhetsvekt: Annotated[str, Form()] = "",
 ) -> Response:
     f = {"fylke": fylke, "kapasitet": kapasitet, "margin": margin, "oppfolging": oppfolging,
-         "kilde": kilde, "personer": personer, "fro": fro}
+         "kilde": kilde, "personer": personer, "fro": fro, "minsteandel": minsteandel,
+         "likhetsvekt": likhetsvekt}
     try:
         seed = _integer("fro", "Frø", fro) or 0
         settings = match_api.Settings(
             county=fylke or None, capacity_mode=kapasitet,
             margin=(_number("margin", "Margin", margin, 0, 500) or 0.0) / 100.0,
-            support_mode=oppfolging, seed=seed)
+            support_mode=oppfolging, seed=seed,
+            min_fill=(_number("minsteandel", "Minsteandel av anmodningen", minsteandel, 0, 100)
+                      or 0.0) / 100.0,
+            equity_weight=_number("likhetsvekt", "Vekt for likhet mellom grupper", likhetsvekt,
+                                  0, 10) or 0.0)
         settings.check()
         if kilde == "syntetisk":
             n = _integer("personer", "Antall personer", personer)
@@ -366,7 +386,18 @@ def _result_context(run: match_api.MatchRun, side: int) -> dict[str, Any]:
     if not 1 <= side <= pages:
         raise UserError(f"Side (side): forventet 1–{pages}, fikk {side}")
     start = (side - 1) * PAGE_SIZE
-    expl = match_api.explanations(run, range(start, min(n_h, start + PAGE_SIZE)))
+    shown = range(start, min(n_h, start + PAGE_SIZE))
+    c = run.cohort
+    expl = []
+    for h, e in zip(shown, match_api.explanations(run, shown)):
+        rows_h = c.households[h]
+        first = rows_h[0]
+        expl.append({"e": e, "country_group": str(c.country_group[first]),
+                     "tie": f"{c.tie_kind[first]} {c.tie_municipality[first]}".strip(),
+                     "minor": bool(c.unaccompanied_minor[rows_h].any()),
+                     "support": bool(c.support_need[rows_h].any()),
+                     "locked": h in run.locks})
+    fair_rules = list(run.fairness[0].outcome) if run.fairness else []
     base = run.rules[0].expected
     rules = []
     for r in run.rules:
@@ -391,10 +422,12 @@ def _result_context(run: match_api.MatchRun, side: int) -> dict[str, Any]:
         "run": run, "res": run.result, "totals": [t for t in totals if t["capacity"] or
                                                   t["persons"]],
         "map": tmap, "expl": expl, "side": side, "pages": pages, "rules": rules,
-        "fairness": run.fairness, "locks": locks, "munis": munis,
+        "fairness": run.fairness, "fair_rules": fair_rules, "locks": locks, "munis": munis,
         "capacity_text": match_api.CAPACITY_MODES[run.settings.capacity_mode],
         "support_text": match_api.SUPPORT_MODES[run.settings.support_mode],
-        "soft_bonus": match_api.SOFT_TIE_BONUS,
+        "soft_bonus": _soft_bonus(),
+        "simulated": run.simulated, "simulation_note": run.simulation_note,
+        "literature": _literature(),
         "scope": (get_context().registry.counties[run.settings.county].name
                   if run.settings.county in get_context().registry.counties else "hele landet"),
         "n_persons": len(run.cohort),
