@@ -572,3 +572,36 @@ def test_balance_terms_fill_requests_and_lift_the_lowest_group(client, munis):
     assert r.status_code == 400 and "Minsteandel av anmodningen (minsteandel)" in r.text
     r = _run(client, {**common, "personer": "20", "minsteandel": "100"})
     assert r.status_code == 422 and "Minsteandelen 100% av anmodningene krever" in r.text
+
+
+def test_trained_model_from_settlement_train_and_removing_a_lock(client, imported_db, tmp_path,
+                                                                  monkeypatch):
+    from bliatlas.cli import main as bli
+
+    data, model_dir = tmp_path / "uttrekk.csv", tmp_path / "modell"
+    assert bli(["--database", str(imported_db), "settlement", "generate", "--persons", "6000",
+                "--seed", "4", "--extract", "--out", str(data)]) == 0
+    assert bli(["--database", str(imported_db), "settlement", "train", "--data", str(data),
+                "--out", str(model_dir)]) == 0
+    monkeypatch.setenv("BLI_SETTLEMENT_MODEL", str(model_dir))
+    rows = small_cohort()
+    r = _run(client, {"kilde": "fil", "fylke": "46"},
+             files={"kohort": ("kohort.csv", _cohort_csv(rows), "text/csv")})
+    assert r.status_code == 200
+    assert "Modell fra `bli settlement train`" in r.text
+    assert "trent på syntetiske data" in r.text  # the extract was synthetic
+    run_id = str(r.url).rsplit("/", 1)[-1]
+    first = {x["household_id"]: x["kommunenummer"] for x in _assignment(client, str(r.url))}
+    target = "4651" if first["h2"] != "4651" else "4650"
+    r2 = client.post(f"/bosetting/matching/{run_id}/endre",
+                     data={"husholdning": "h2", "kommune": target, "handling": "lås"})
+    assert r2.status_code == 200 and 'id="laser"' in r2.text
+    locked = {x["household_id"]: x["kommunenummer"] for x in _assignment(client, str(r2.url))}
+    assert locked["h2"] == target
+    run2 = str(r2.url).rsplit("/", 1)[-1]
+    j = int(np.flatnonzero(match_api.get_run(run2).munis.codes == target)[0])
+    h = int(np.flatnonzero(match_api.get_run(run2).household_ids == "h2")[0])
+    r3 = client.post(f"/bosetting/matching/{run2}/endre", data={"handling": f"fjern:las:{h}:{j}"})
+    assert r3.status_code == 200 and 'id="laser"' not in r3.text
+    again = {x["household_id"]: x["kommunenummer"] for x in _assignment(client, str(r3.url))}
+    assert again["h2"] == first["h2"]  # back to the optimum without the lock
