@@ -99,7 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database", type=Path)
     parser.add_argument("--persons", type=int, default=35000)
-    parser.add_argument("--full-mip-limit", type=float, default=180.0)
+    parser.add_argument("--full-mip-limit", type=float, default=180.0,
+                        help="time limit for the full MIP baseline (0 = skip it)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
@@ -111,7 +112,7 @@ def main() -> None:
         resolve,
         violations,
     )
-    from bliatlas.settlement.online import simulate_year, week_of_arrivals
+    from bliatlas.settlement.online import simulate_year
     from bliatlas.settlement.simulate import simulate_outcomes
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,7 +131,7 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "settlement_match_national", "figure": round(s["seconds"], 2), "unit": "s",
         "budget": 60.0,
-        "pass": s["seconds"] < 60 and s["gap"] <= 1e-3 and s["rss_gib"] < 4 and s["valid"],
+        "pass": bool(s["seconds"] < 60 and s["gap"] <= 1e-3 and s["rss_gib"] < 4 and s["valid"]),
         "gap_to_bound": round(s["gap"], 6), "gap_budget": 0.001,
         "peak_rss_gib": round(s["rss_gib"], 3), "rss_budget_gib": 4.0,
         "objective": round(s["objective"], 2), "bound": round(s["bound"], 2),
@@ -139,16 +140,17 @@ def main() -> None:
         "gain_over_greedy": round(s["objective"] / greedy.objective - 1, 4),
         "stats": s["stats"], **common}))
 
-    f = _run_child("full", p, args.full_mip_limit)
-    print(json.dumps({
-        "benchmark": "settlement_match_full_mip_baseline", "figure": round(f["seconds"], 2),
-        "unit": "s", "budget": args.full_mip_limit,
-        "pass": f["gap"] <= 1e-3 if np.isfinite(f["gap"]) else False,
-        "note": "full formulation, same solver and gap target, stopped at the time limit",
-        "gap_to_bound": None if not np.isfinite(f["gap"]) else round(f["gap"], 6),
-        "objective": None if not np.isfinite(f["objective"]) else round(f["objective"], 2),
-        "peak_rss_gib": round(f["rss_gib"], 3),
-        "structured_seconds": round(s["seconds"], 2), "stats": f["stats"], **common}))
+    f = _run_child("full", p, args.full_mip_limit) if args.full_mip_limit > 0 else None
+    if f is not None:
+        print(json.dumps({
+            "benchmark": "settlement_match_full_mip_baseline", "figure": round(f["seconds"], 2),
+            "unit": "s", "budget": args.full_mip_limit,
+            "pass": bool(np.isfinite(f["gap"]) and f["gap"] <= 1e-3),
+            "note": "full formulation, same solver and gap target, stopped at the time limit",
+            "gap_to_bound": None if not np.isfinite(f["gap"]) else round(f["gap"], 6),
+            "objective": None if not np.isfinite(f["objective"]) else round(f["objective"], 2),
+            "peak_rss_gib": round(f["rss_gib"], 3),
+            "structured_seconds": round(s["seconds"], 2), "stats": f["stats"], **common}))
 
     # Re-solve after a planner's lock: move one household to its best other municipality.
     prev = MatchResult(s["assignment"], s["objective"], s["objective"], s["bound"],
@@ -161,38 +163,33 @@ def main() -> None:
     t = time.perf_counter()
     r2 = resolve(p, prev)
     t_lock = time.perf_counter() - t
-    ok = not violations(p, r2.assignment) and r2.assignment[h] == p.locks[h]
+    ok = bool(not violations(p, r2.assignment) and r2.assignment[h] == p.locks[h])
     print(json.dumps({
         "benchmark": "settlement_match_resolve_after_lock", "figure": round(t_lock, 3),
-        "unit": "s", "budget": 2.0, "pass": t_lock < 2.0 and ok,
+        "unit": "s", "budget": 2.0, "pass": bool(t_lock < 2.0 and ok),
         "gap_to_previous_bound": round(r2.gap, 6), "objective": round(r2.objective, 2),
         "stats": r2.stats, **common}))
     p.locks = {}
 
-    # One week of online arrivals (~1/52 of the year), after 9 weeks of history.
-    rng = np.random.default_rng(5)
-    order = rng.permutation(p.n_households)
-    weeks = np.array_split(order, 52)
-    res = week_of_arrivals(p, weeks[9], expected_future=float(sum(len(w) for w in weeks[10:])),
-                           rng=rng, history=np.concatenate(weeks[:9]))
-    wk_persons = int(p.sizes[weeks[9]].sum())
-    print(json.dumps({
-        "benchmark": "settlement_online_week", "figure": round(res.seconds, 3), "unit": "s",
-        "budget": 1.0, "pass": res.seconds < 1.0, "week_persons": wk_persons,
-        "week_households": len(weeks[9]), "scenarios": res.scenarios,
-        "scenario_households": res.scenario_households, **common}))
-
-    # A simulated year online, arrivals not known in advance.
+    # A simulated year online (52 weekly batches, arrivals not known in advance): the
+    # slowest week is the week budget; the total is compared with hindsight and greedy.
     t = time.perf_counter()
     year = simulate_year(p, weeks=52, rng=np.random.default_rng(7))
+    week_persons = p.n_persons / 52
+    print(json.dumps({
+        "benchmark": "settlement_online_week", "figure": round(year.week_seconds_max, 3),
+        "unit": "s (slowest of 52 weeks)", "budget": 1.0,
+        "pass": bool(year.week_seconds_max < 1.0),
+        "week_seconds_mean": round(year.week_seconds_mean, 3),
+        "week_persons_mean": round(week_persons, 1), **common}))
     print(json.dumps({
         "benchmark": "settlement_online_year_vs_hindsight",
         "figure": round(year.ratio_two_stage, 4), "unit": "share of hindsight optimum",
-        "budget": 0.98, "pass": year.ratio_two_stage >= 0.98,
+        "budget": 0.98, "pass": bool(year.ratio_two_stage >= 0.98),
         "greedy_share": round(year.ratio_greedy, 4),
-        "week_seconds_max": round(year.week_seconds_max, 3),
-        "week_seconds_mean": round(year.week_seconds_mean, 3),
         "hindsight_objective": round(year.hindsight, 2),
+        "hindsight_bound": round(year.hindsight_bound, 2),
+        "max_pace_deviation": round(year.pace_deviation, 3),
         "seconds": round(time.perf_counter() - t, 1), **common}))
 
     sims = simulate_outcomes(p, {"optimert": s["assignment"], "grådig": greedy.assignment,
@@ -201,7 +198,7 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "settlement_simulated_gain_over_random",
         "figure": round(opt.gain_over_random, 4), "unit": "relative gain",
-        "budget": 0.0, "pass": opt.gain_low > 0,
+        "budget": 0.0, "pass": bool(opt.gain_low > 0),
         "ci95": [round(opt.gain_low, 4), round(opt.gain_high, 4)],
         "rules": {x.name: {"mean": round(x.mean, 1), "ci95": [round(x.low, 1), round(x.high, 1)],
                            "gain": None if x.gain_over_random is None

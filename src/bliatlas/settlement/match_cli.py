@@ -246,7 +246,7 @@ def _match(args: argparse.Namespace) -> int:
         print(f"  forventet i arbeid/utdanning: {_num(res.two_stage)} personer = "
               f"{_pct(res.ratio_two_stage)} av beste plassering i ettertid "
               f"({_num(res.hindsight)}); grådig regel: {_pct(res.ratio_greedy)}.")
-        print(f"  lengste uke: {res.week_seconds_max:.2f} s")
+        print(f"  lengste uke: {res.week_seconds_max:.2f} s".replace(".", ","))
         result_obj = res.two_stage
     else:
         result = assign.solve_structured(problem, mip_gap=args.gap, time_limit=args.time_limit)
@@ -254,7 +254,8 @@ def _match(args: argparse.Namespace) -> int:
         result_obj = result.objective
         print(f"Optimert plassering: forventet {_num(result.expected_outcome)} personer i arbeid "
               f"eller utdanning ({_pct(result.expected_outcome / n)}); avstand til øvre grense "
-              f"{_pct(result.gap)} (grense {_num(result.bound)}); {result.seconds:.1f} s.")
+              f"{_pct(result.gap)} (grense {_num(result.bound)}); "
+              + f"{result.seconds:.1f} s.".replace(".", ",", 1))
     greedy = assign.greedy_best(problem)
     capg = assign.greedy_capacity(problem)
     print(f"Grådig regel (beste ledige kommune): {_num(greedy.expected_outcome)}; "

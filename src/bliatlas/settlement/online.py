@@ -79,10 +79,11 @@ def place_week(
     minors: np.ndarray,
     expected_future: float,
     rng: np.random.Generator,
-    scenarios: int = 4,
+    scenarios: int = 2,
     sample: int = 300,
     candidates: int = 12,
     mip_gap: float = 1e-3,
+    pricing_rounds: int = 3,
 ) -> WeekResult:
     """Place one batch (``values`` (n, M) household outcomes, ``sizes``, ``eligible`` (n, M),
     ``minors``) given ``expected_future`` households still to come. Updates ``state``."""
@@ -168,7 +169,7 @@ def place_week(
         add(bi, _candidates(b[0], b[1], b[3], prices, room, candidates))
     # Column generation on the LP relaxation: price every pair with the duals.
     y = np.zeros(n_rows)
-    for _ in range(30):
+    for _ in range(pricing_rounds):
         h.run()
         y = np.asarray(h.getSolution().row_dual)
         added = 0
@@ -199,6 +200,16 @@ def place_week(
     idx = np.concatenate([off + np.arange(len(iu)) for iu, _, off in batch_cols]).astype(np.int32)
     h.changeColsIntegrality(len(idx), idx, np.ones(len(idx), dtype=np.uint8))
     h.run()
+    if h.getInfo().primal_solution_status != 2:
+        # The candidate pairs do not admit a whole-household placement: open every
+        # municipality with room for the batch and solve again.
+        start = n_cols
+        add(0, blocks[0][3])
+        if n_cols > start:
+            batch_cols.append((cols[-1][1], cols[-1][2], start))
+            new_idx = np.arange(start, n_cols, dtype=np.int32)
+            h.changeColsIntegrality(len(new_idx), new_idx, np.ones(len(new_idx), dtype=np.uint8))
+            h.run()
     if h.getInfo().primal_solution_status != 2:
         raise InfeasibleError(
             "Ukens ankomster kan ikke plasseres innenfor gjenværende kapasitet og krav."
@@ -235,8 +246,9 @@ def simulate_year(
     weeks: int,
     rng: np.random.Generator,
     order: np.ndarray | None = None,
-    scenarios: int = 4,
+    scenarios: int = 2,
     sample: int = 300,
+    pricing_rounds: int = 3,
 ) -> OnlineComparison:
     """Households arrive in random order (or ``order``) over ``weeks`` weeks; place them
     online (two-stage), greedily, and with hindsight; return the totals and ratios."""
@@ -259,7 +271,7 @@ def simulate_year(
         arrived += len(b)
         future = float(n_h - arrived)
         res = place_week(state, values[b], problem.sizes[b], elig_all[b], minors[b], future, rng,
-                         scenarios=scenarios, sample=sample)
+                         scenarios=scenarios, sample=sample, pricing_rounds=pricing_rounds)
         a[b] = res.assignment
         secs.append(res.seconds)
         used_share = 1 - state.capacity_left / cap
