@@ -400,8 +400,14 @@ def test_forbidden_column_and_encoding_and_size(client):
     big = b"x" * (match_api.MAX_UPLOAD_BYTES + 10)
     r = _run(client, {"kilde": "fil"}, files={"kohort": ("stor.csv", big, "text/csv")})
     assert r.status_code == 413 and "større enn 5 MB" in r.text
+    huge = b"x" * (match_api.MAX_BODY_BYTES + 1)
+    r = _run(client, {"kilde": "fil"}, files={"kohort": ("enorm.csv", huge, "text/csv")})
+    assert r.status_code == 413 and "forespørselen er større enn 5 MB" in r.text
+    assert_accessible_form(r.text)
     r = _run(client, {"kilde": "fil"})
     assert r.status_code == 400 and "velg en CSV-fil" in r.text
+    r = client.post("/api/bosetting/match", data={"fylke": "46"})
+    assert r.status_code == 400 and "mangler kohortfilen" in r.json()["error"]
 
 
 def test_capacity_too_small_is_422(client):

@@ -40,10 +40,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from bliatlas.errors import InputError, UserError
@@ -210,6 +211,52 @@ def cohort_from_upload(filename: str | None, data: bytes) -> Cohort:
         raise TooLargeError(
             f"{name}: {len(cohort)} personer; høyst {MAX_PERSONS} personer per kjøring")
     return cohort
+
+
+MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 256 * 1024  # the file plus the other fields and framing
+FORM_FIELDS = ("kilde", "personer", "fro", "fylke", "kapasitet", "margin", "oppfolging",
+               "minsteandel", "likhetsvekt")
+
+
+async def read_form(request: Request) -> tuple[dict[str, str], tuple[str, bytes] | None]:
+    """The posted form's text fields and the uploaded cohort (file name, bytes), reading at
+    most :data:`MAX_BODY_BYTES` of the request body (never more, whatever the client
+    sends; nothing is written to disk beyond the parser's own temporary spool)."""
+    from starlette.datastructures import UploadFile as StarletteUpload
+    from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+
+    declared = request.headers.get("content-length", "")
+    limit_text = (f"forespørselen er større enn {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; "
+                  f"del kohorten i flere filer (høyst {MAX_PERSONS} personer)")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise TooLargeError(limit_text)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise TooLargeError(limit_text)
+
+    async def replay():
+        yield bytes(body)
+
+    ctype = request.headers.get("content-type", "")
+    try:
+        if ctype.startswith("multipart/form-data"):
+            form = await MultiPartParser(request.headers, replay(), max_files=1,
+                                         max_fields=len(FORM_FIELDS) + 5).parse()
+        elif ctype.startswith("application/x-www-form-urlencoded"):
+            form = await FormParser(request.headers, replay()).parse()
+        else:
+            raise UserError("forventet et skjema (multipart/form-data) med kohortfilen")
+    except MultiPartException as exc:
+        raise UserError(f"ugyldig skjema ({exc.message})") from None
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    upload = None
+    item = form.get("kohort")
+    if isinstance(item, StarletteUpload) and item.filename:
+        upload = (item.filename, await item.read())
+    await form.close()
+    return fields, upload
 
 
 # -- a run ---------------------------------------------------------------------------------
@@ -581,21 +628,45 @@ def summary(run: MatchRun) -> dict[str, Any]:
     }
 
 
-@router.post("/match", summary="Match en kohort (CSV) til kommunene innenfor kapasiteten")
-def match(
-    kohort: Annotated[UploadFile, File(description="kohort-CSV (se docs, kolonner i cohort.py)")],
-    fylke: Annotated[str, Form()] = "",
-    kapasitet: Annotated[str, Form()] = "vedtak",
-    margin: Annotated[float, Form()] = 0.2,
-    oppfolging: Annotated[str, Form()] = "alle",
-    minsteandel: Annotated[float, Form()] = 0.0,
-    likhetsvekt: Annotated[float, Form()] = 0.0,
-) -> dict[str, Any]:
-    data = kohort.file.read(MAX_UPLOAD_BYTES + 1)
-    cohort = cohort_from_upload(kohort.filename, data)
-    run = keep(new_run(cohort, Settings(fylke or None, kapasitet, margin, oppfolging,
-                                        min_fill=minsteandel, equity_weight=likhetsvekt)))
-    return summary(run)
+@router.post(
+    "/match",
+    summary="Match en kohort (CSV) til kommunene innenfor kapasiteten",
+    openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {
+        "schema": {"type": "object", "required": ["kohort"], "properties": {
+            "kohort": {"type": "string", "format": "binary",
+                       "description": "kohort-CSV (kolonner: se docs/settlement.md)"},
+            "fylke": {"type": "string", "description": "fylkesnummer; tomt = hele landet"},
+            "kapasitet": {"type": "string", "enum": list(CAPACITY_MODES)},
+            "margin": {"type": "number", "description": "margin ved skalering (andel)"},
+            "oppfolging": {"type": "string", "enum": list(SUPPORT_MODES)},
+            "minsteandel": {"type": "number", "description": "andel av anmodningen (0–1)"},
+            "likhetsvekt": {"type": "number", "description": "vekt for likhet (0–10)"},
+        }}}}}},
+)
+async def match(request: Request) -> dict[str, Any]:
+    fields, upload = await read_form(request)
+    if upload is None:
+        raise UserError("kohort: mangler kohortfilen (multipart-feltet kohort)")
+
+    def number(name: str, default: float) -> float:
+        text = fields.get(name, "").strip().replace(",", ".")
+        if not text:
+            return default
+        try:
+            return float(text)
+        except ValueError:
+            raise UserError(f"{name}: forventet et tall, fikk {text!r}") from None
+
+    settings = Settings(fields.get("fylke") or None, fields.get("kapasitet") or "vedtak",
+                        number("margin", 0.2), fields.get("oppfolging") or "alle",
+                        min_fill=number("minsteandel", 0.0),
+                        equity_weight=number("likhetsvekt", 0.0))
+
+    def work() -> dict[str, Any]:
+        cohort = cohort_from_upload(*upload)
+        return summary(keep(new_run(cohort, settings)))
+
+    return await run_in_threadpool(work)
 
 
 @router.get("/match/{run_id}.csv", summary="Tildelingen per person som CSV")

@@ -21,7 +21,8 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import numpy as np
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bliatlas.errors import UserError
@@ -327,47 +328,43 @@ def matching_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/bosetting/matching", response_class=HTMLResponse)
-def matching_run(
-    request: Request,
-    kilde: Annotated[str, Form()] = "fil",
-    kohort: Annotated[UploadFile | None, File()] = None,
-    personer: Annotated[str, Form()] = "300",
-    fro: Annotated[str, Form()] = "1",
-    fylke: Annotated[str, Form()] = "",
-    kapasitet: Annotated[str, Form()] = "vedtak",
-    margin: Annotated[str, Form()] = "20",
-    oppfolging: Annotated[str, Form()] = "alle",
-    minsteandel: Annotated[str, Form()] = "",
-    likhetsvekt: Annotated[str, Form()] = "",
-) -> Response:
-    f = {"fylke": fylke, "kapasitet": kapasitet, "margin": margin, "oppfolging": oppfolging,
-         "kilde": kilde, "personer": personer, "fro": fro, "minsteandel": minsteandel,
-         "likhetsvekt": likhetsvekt}
+async def matching_run(request: Request) -> Response:
+    f = dict(_matching_form()["f"])
     try:
-        seed = _integer("fro", "Frø", fro) or 0
+        fields, upload = await match_api.read_form(request)
+    except UserError as exc:
+        return templates.TemplateResponse(
+            request, "planlegger_matching.html", _matching_form({"error": str(exc)}),
+            status_code=exc.http_status)
+    f.update({k: v for k, v in fields.items() if k in match_api.FORM_FIELDS})
+
+    def work() -> match_api.MatchRun:
+        seed = _integer("fro", "Frø", f["fro"]) or 0
         settings = match_api.Settings(
-            county=fylke or None, capacity_mode=kapasitet,
-            margin=(_number("margin", "Margin", margin, 0, 500) or 0.0) / 100.0,
-            support_mode=oppfolging, seed=seed,
-            min_fill=(_number("minsteandel", "Minsteandel av anmodningen", minsteandel, 0, 100)
-                      or 0.0) / 100.0,
-            equity_weight=_number("likhetsvekt", "Vekt for likhet mellom grupper", likhetsvekt,
-                                  0, 10) or 0.0)
+            county=f["fylke"] or None, capacity_mode=f["kapasitet"],
+            margin=(_number("margin", "Margin", f["margin"], 0, 500) or 0.0) / 100.0,
+            support_mode=f["oppfolging"], seed=seed,
+            min_fill=(_number("minsteandel", "Minsteandel av anmodningen", f["minsteandel"],
+                              0, 100) or 0.0) / 100.0,
+            equity_weight=_number("likhetsvekt", "Vekt for likhet mellom grupper",
+                                  f["likhetsvekt"], 0, 10) or 0.0)
         settings.check()
-        if kilde == "syntetisk":
-            n = _integer("personer", "Antall personer", personer)
+        if f["kilde"] == "syntetisk":
+            n = _integer("personer", "Antall personer", f["personer"])
             if n is None:
                 raise UserError("Antall personer (personer): mangler")
             cohort = match_api.synthetic_cohort(n, seed, settings.county)
-        elif kilde == "fil":
-            if kohort is None or not kohort.filename:
+        elif f["kilde"] == "fil":
+            if upload is None:
                 raise UserError("Kohortfil (kohort): velg en CSV-fil å laste opp, eller velg "
                                 "«lag en syntetisk kohort»")
-            data = kohort.file.read(match_api.MAX_UPLOAD_BYTES + 1)
-            cohort = match_api.cohort_from_upload(kohort.filename, data)
+            cohort = match_api.cohort_from_upload(*upload)
         else:
-            raise UserError(f"Kilde (kilde): forventet fil eller syntetisk, fikk {kilde!r}")
-        run = match_api.keep(match_api.new_run(cohort, settings))
+            raise UserError(f"Kilde (kilde): forventet fil eller syntetisk, fikk {f['kilde']!r}")
+        return match_api.keep(match_api.new_run(cohort, settings))
+
+    try:
+        run = await run_in_threadpool(work)
     except UserError as exc:
         return templates.TemplateResponse(
             request, "planlegger_matching.html", _matching_form({"error": str(exc), "f": f}),
