@@ -45,6 +45,30 @@ def test_planner_pages_pass_axe(server, browser):  # noqa: F811
         page.get_by_role("link", name="CSV (syntetisk)").click()
     text = Path(dl.value.path()).read_text(encoding="utf-8-sig")
     assert text.splitlines()[0].startswith("person_id,household_id,kommunenummer")
+    # lock the first household to another municipality and re-solve, by keyboard-free form use
+    first = page.locator("#tildeling tbody tr").first
+    household = first.locator("th").inner_text()
+    placed = first.locator("td[data-kommune]").get_attribute("data-kommune")
+    options = page.locator("#l-kommune option").evaluate_all("els => els.map(e => e.value)")
+    target = next(code for code in options if code != placed)
+    page.get_by_label("Husholdning (id)").fill(household)
+    page.get_by_label("Kommune", exact=True).select_option(target)
+    page.get_by_role("button", name="Løs på nytt").click()
+    page.wait_for_load_state()
+    assert page.locator("#laser tbody tr").count() == 1
+    row = page.locator("#tildeling tbody tr", has=page.locator(f"th:text-is('{household}')"))
+    assert row.locator("td[data-kommune]").get_attribute("data-kommune") == target
+    shot(page, "21-bosetting-resultat-laast")
+    axe_check(page, "bosetting-resultat-laast")
+    result_url = page.url
+    # the result fits a phone too
+    phone = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=1)
+    small = phone.new_page()
+    small.goto(result_url)
+    width = small.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"result page is {width}px wide at 360px"
+    shot(small, "22-mobil-bosetting-resultat")
+    phone.close()
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
 
