@@ -157,6 +157,15 @@ def test_plan_page_numbers_equal_plan_py_and_sum_to_total(client, munis):
     assert r.text.count('data-tip="') == len(vestland)
     bergen = next(x for x in expected["grunnlag"].rows if x.code == "4601")
     assert f'aria-label="Bergen: {bergen.persons} personer"' in r.text
+    # the map can show another scenario; its links carry that scenario's numbers
+    r = client.get("/bosetting?" + urlencode({**q, "kart": "tak"}, doseq=True))
+    assert r.status_code == 200 and "i scenario «tak»" in r.text
+    labels = dict(re.findall(r'<a href="/kommune/(\d{4})" aria-label="[^:"]+: (\d+) personer"',
+                             r.text))
+    assert {c: int(v) for c, v in labels.items()} == {
+        row.code: row.persons for row in expected["tak"].rows}
+    r = client.get("/bosetting?" + urlencode({**q, "kart": "finnes"}, doseq=True))
+    assert r.status_code == 400 and "ukjent scenario 'finnes'" in body(r)
 
 
 def test_plan_default_total_is_last_years_settled(client, munis):
