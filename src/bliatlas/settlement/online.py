@@ -83,13 +83,22 @@ def place_week(
     sample: int = 300,
     candidates: int = 12,
     mip_gap: float = 1e-3,
-    pricing_rounds: int = 3,
+    pricing_rounds: int = 8,
+    reserve: np.ndarray | None = None,
+    minor_reserve: np.ndarray | None = None,
+    mip_seconds: float = 0.5,
+    week_seconds: float = 0.9,
 ) -> WeekResult:
     """Place one batch (``values`` (n, M) household outcomes, ``sizes``, ``eligible`` (n, M),
-    ``minors``) given ``expected_future`` households still to come. Updates ``state``."""
+    ``minors``) given ``expected_future`` households still to come. ``reserve`` (persons per
+    municipality) and ``minor_reserve`` (EMA places) are kept free, e.g. for households with a
+    hard tie that are known to come.
+    Updates ``state``."""
     t0 = time.perf_counter()
     n, m = values.shape
     room = state.capacity_left.astype(float)
+    if reserve is not None:
+        room = room - reserve
     prices = state.prices if state.prices is not None else np.zeros(m)
     state.seen_values.append(values)
     state.seen_sizes.append(sizes)
@@ -123,7 +132,8 @@ def place_week(
         up[base:base + m] = room
         if use_minor:
             minor_rows.append(base + m)
-            up[base + m:base + 2 * m] = state.minor_left
+            up[base + m:base + 2 * m] = state.minor_left - (
+                0 if minor_reserve is None else minor_reserve)
         if n_scen:
             srow = base + m + (m if use_minor else 0)
             lo[srow:srow + n_sample] = -INF
@@ -198,27 +208,62 @@ def place_week(
                   zip(np.cumsum([0] + [len(c[1]) for c in cols])[:-1], cols, strict=True)
                   if bi == 0]
     idx = np.concatenate([off + np.arange(len(iu)) for iu, _, off in batch_cols]).astype(np.int32)
+    # Households the LP already places whole keep that placement (their columns are fixed);
+    # the integer step decides only the fractional ones.
+    x_lp = np.asarray(h.getSolution().col_value)
+    whole = np.zeros(n, dtype=bool)
+    for iu, _, off in batch_cols:
+        whole[iu[x_lp[off:off + len(iu)] > 1 - 1e-6]] = True
+    fix_idx, fix_lo, fix_up = [], [], []
+    for iu, _, off in batch_cols:
+        xv = x_lp[off:off + len(iu)]
+        sel = whole[iu]
+        fix_idx.append(off + np.flatnonzero(sel))
+        fix_lo.append(np.where(xv[sel] > 0.5, 1.0, 0.0))
+        fix_up.append(np.where(xv[sel] > 0.5, 1.0, 0.0))
+    fi = np.concatenate(fix_idx).astype(np.int32)
+    if len(fi):
+        h.changeColsBounds(len(fi), fi, np.concatenate(fix_lo), np.concatenate(fix_up))
     h.changeColsIntegrality(len(idx), idx, np.ones(len(idx), dtype=np.uint8))
+    # The integer step is time-limited: the best placement found is used (the capacity rows
+    # are hard constraints, so any solution found is valid).
+    h.setOptionValue("time_limit", h.getRunTime() + mip_seconds)
     h.run()
     if h.getInfo().primal_solution_status != 2:
         # The candidate pairs do not admit a whole-household placement: open every
         # municipality with room for the batch and solve again.
+        if len(fi):
+            h.changeColsBounds(len(fi), fi, np.zeros(len(fi)), np.ones(len(fi)))
         start = n_cols
         add(0, blocks[0][3])
         if n_cols > start:
             batch_cols.append((cols[-1][1], cols[-1][2], start))
             new_idx = np.arange(start, n_cols, dtype=np.int32)
             h.changeColsIntegrality(len(new_idx), new_idx, np.ones(len(new_idx), dtype=np.uint8))
+            left = max(0.1, week_seconds - (time.perf_counter() - t0))
+            h.setOptionValue("time_limit", h.getRunTime() + left)
             h.run()
-    if h.getInfo().primal_solution_status != 2:
-        raise InfeasibleError(
-            "Ukens ankomster kan ikke plasseres innenfor gjenværende kapasitet og krav."
-        )
-    x = np.asarray(h.getSolution().col_value)
     a = np.full(n, -1, dtype=np.int64)
-    for iu, jj, off in batch_cols:
-        chosen = x[off:off + len(iu)] > 0.5
-        a[iu[chosen]] = jj[chosen]
+    if h.getInfo().primal_solution_status == 2:
+        x = np.asarray(h.getSolution().col_value)
+        for iu, jj, off in batch_cols:
+            chosen = x[off:off + len(iu)] > 0.5
+            a[iu[chosen]] = jj[chosen]
+    else:
+        # No integer placement found in time: place the batch greedily (largest first, each
+        # to its best municipality with room); fails only if a household fits nowhere.
+        r_left = room.copy()
+        m_left = state.minor_left - (0 if minor_reserve is None else minor_reserve)
+        for i in np.argsort(-sizes, kind="stable"):
+            ok = eligible[i] & (r_left >= sizes[i]) & (m_left >= minors[i])
+            if not ok.any():
+                raise InfeasibleError(
+                    "Ukens ankomster kan ikke plasseres innenfor gjenværende kapasitet og krav."
+                )
+            j = int(np.argmax(np.where(ok, values[i], -np.inf)))
+            a[i] = j
+            r_left[j] -= sizes[i]
+            m_left[j] -= minors[i]
     np.subtract.at(state.capacity_left, a, sizes)
     np.subtract.at(state.minor_left, a, minors)
     return WeekResult(a, time.perf_counter() - t0, n_scen, n_sample)
@@ -239,6 +284,7 @@ class OnlineComparison:
     weeks: int
     assignment: np.ndarray
     pace_deviation: float  # max over weeks/municipalities of |share used - share of year|
+    greedy_unplaced: int = 0  # households greedy found no room for (counted as 0)
 
 
 def simulate_year(
@@ -248,7 +294,7 @@ def simulate_year(
     order: np.ndarray | None = None,
     scenarios: int = 2,
     sample: int = 300,
-    pricing_rounds: int = 3,
+    pricing_rounds: int = 8,
 ) -> OnlineComparison:
     """Households arrive in random order (or ``order``) over ``weeks`` weeks; place them
     online (two-stage), greedily, and with hindsight; return the totals and ratios."""
@@ -267,11 +313,24 @@ def simulate_year(
     pace = 0.0
     cap = np.maximum(problem.capacity, 1)
     arrived = 0
+    # Households with a hard tie (relatives) are known from the case pipeline before they
+    # arrive: their room in the tied municipality is kept free until they come.
+    reserve = np.zeros(m)
+    minor_reserve = np.zeros(m)
+    for h, j in problem.hard_ties.items():
+        reserve[j] += problem.sizes[h]
+        minor_reserve[j] += minors[h]
     for w, b in enumerate(batches):
         arrived += len(b)
         future = float(n_h - arrived)
+        for h in b:
+            j = problem.hard_ties.get(int(h))
+            if j is not None:
+                reserve[j] -= problem.sizes[h]
+                minor_reserve[j] -= minors[h]
         res = place_week(state, values[b], problem.sizes[b], elig_all[b], minors[b], future, rng,
-                         scenarios=scenarios, sample=sample, pricing_rounds=pricing_rounds)
+                         scenarios=scenarios, sample=sample, pricing_rounds=pricing_rounds,
+                         reserve=reserve, minor_reserve=minor_reserve)
         a[b] = res.assignment
         secs.append(res.seconds)
         used_share = 1 - state.capacity_left / cap
@@ -285,21 +344,33 @@ def simulate_year(
     mleft = state.minor_left * 0 + (np.asarray(problem.minor_capacity, dtype=np.int64)
                                     if problem.minor_capacity is not None else 0)
     g = np.full(n_h, -1, dtype=np.int64)
+    g_res = np.zeros(m, dtype=np.int64)  # the same reservation for tied households
+    g_mres = np.zeros(m, dtype=np.int64)
+    for h, j in problem.hard_ties.items():
+        g_res[j] += problem.sizes[h]
+        g_mres[j] += minors[h]
     for hh in order:
-        room = elig_all[hh] & (left >= problem.sizes[hh]) & (mleft >= minors[hh])
+        j_tie = problem.hard_ties.get(int(hh))
+        if j_tie is not None:
+            g_res[j_tie] -= problem.sizes[hh]
+            g_mres[j_tie] -= minors[hh]
+        room = (elig_all[hh] & (left - g_res >= problem.sizes[hh])
+                & (mleft - g_mres >= minors[hh]))
         if not room.any():
-            raise InfeasibleError(
-                f"Grådig regel fant ikke plass til husholdning {problem.hh_name(int(hh))}."
-            )
+            continue  # greedy ran out of room for this household: left unplaced (counted)
         j = int(np.argmax(np.where(room, values[hh], -np.inf)))
         g[hh] = j
         left[j] -= problem.sizes[hh]
         mleft[j] -= minors[hh]
-    greedy = evaluate(problem, g)[0]
+    placed = g >= 0
+    greedy_unplaced = int((~placed).sum())
+    greedy = float(values[np.flatnonzero(placed), g[placed]].sum())
+    if problem.equity_weight > 0 and greedy_unplaced == 0:
+        greedy = evaluate(problem, g)[0]
     hind = solve_structured(problem)
     return OnlineComparison(
         two, greedy, hind.objective, hind.bound, two / hind.objective, greedy / hind.objective,
-        float(max(secs)), float(np.mean(secs)), weeks, a, pace,
+        float(max(secs)), float(np.mean(secs)), weeks, a, pace, greedy_unplaced,
     )
 
 
