@@ -245,7 +245,9 @@ def _match(args: argparse.Namespace) -> int:
               "stokastisk plassering (Ahani mfl., Operations Research 2024):")
         print(f"  forventet i arbeid/utdanning: {_num(res.two_stage)} personer = "
               f"{_pct(res.ratio_two_stage)} av beste plassering i ettertid "
-              f"({_num(res.hindsight)}); grådig regel: {_pct(res.ratio_greedy)}.")
+              f"({_num(res.hindsight)}); grådig regel: {_pct(res.ratio_greedy)}"
+              + (f" ({res.greedy_unplaced} husholdninger fikk ikke plass)"
+                 if res.greedy_unplaced else "") + ".")
         print(f"  lengste uke: {res.week_seconds_max:.2f} s".replace(".", ","))
         result_obj = res.two_stage
     else:
