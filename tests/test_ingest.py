@@ -8,7 +8,6 @@ import json
 import shutil
 
 import openpyxl
-import pytest
 
 from bliatlas.cli import main
 from bliatlas.store import open_store
@@ -98,10 +97,8 @@ def test_suppressed_cells_are_never_numbers(imported_db, shared_data):
 
 def test_merged_municipalities_are_summed_per_year(imported_db, shared_data):
     header, data = imdi_rows(shared_data / "imdi" / "innvandringsgrunn_kommuner_2006-2021.csv")
-    c2019 = column(header, **{"Innvandringsgrunn": "Alle", "Kjønn": "Kvinner",
-                              "Enhet": "Personer", "År": "2019"})
-    c2021 = column(header, **{"Innvandringsgrunn": "Alle", "Kjønn": "Kvinner",
-                              "Enhet": "Personer", "År": "2021"})
+    c2019 = column(header, Innvandringsgrunn="Alle", Kjønn="Kvinner", Enhet="Personer", År="2019")
+    c2021 = column(header, Innvandringsgrunn="Alle", Kjønn="Kvinner", Enhet="Personer", År="2021")
     dims = "innvandringsgrunn=Alle|kjonn=Kvinner"
     moss_2019 = int(data["K0104"][c2019]) + int(data["K0136"][c2019])
     got = value(imported_db, "imdi_innvandringsgrunn", "innvandrere", "3103", 2019, dims)
@@ -118,7 +115,6 @@ def test_merged_municipalities_are_summed_per_year(imported_db, shared_data):
 
 
 def test_split_municipalities_are_kept_aside_and_flagged(imported_db, shared_data):
-    header, data = imdi_rows(shared_data / "imdi" / "innvandringsgrunn_kommuner_2006-2021.csv")
     rows = q(imported_db, "SELECT DISTINCT source_region_code, reason FROM "
              "observation_unassigned WHERE dataset='imdi_innvandringsgrunn'")
     codes = {r["source_region_code"] for r in rows}

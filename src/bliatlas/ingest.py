@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -299,7 +299,7 @@ def load_parsed_batch(store: Store, batch: list[tuple[ParsedSource, str, str | N
         prep.sha256 = digest
         prepared.append(prep)
 
-    imported_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    imported_at = datetime.now(UTC).replace(tzinfo=None)
     with store.transaction():
         for prep in prepared:
             results.append(_write(store, prep, imported_at))

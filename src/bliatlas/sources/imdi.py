@@ -59,7 +59,7 @@ def decode(data: bytes, path: str) -> str:
 
 def looks_like_imdi(text: str) -> bool:
     first = text.lstrip("\ufeff").split("\n", 1)[0]
-    return first.startswith("Region;Navn;") or first.startswith('"Region";"Navn";')
+    return first.startswith(("Region;Navn;", '"Region";"Navn";'))
 
 
 def parse_imdi_csv(data: bytes, path: str) -> ParsedSource:

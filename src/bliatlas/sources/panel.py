@@ -67,7 +67,7 @@ def read_sheet(data: bytes, path: str) -> tuple[list[str], list[tuple]]:
     try:
         sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
         rows = sheet.to_python(skip_empty_area=False)
-    except Exception as exc:  # calamine raises its own error types for damaged files
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own types for damaged files
         raise InputError(path, f"kan ikke lese xlsx-filen ({exc}); forventet en Excel-arbeidsbok"
                          ) from None
     rows = [tuple(None if c == "" else c for c in r) for r in rows]
@@ -141,8 +141,7 @@ class _Rows:
         flag_text = str(flag).strip() if flag not in (None, "") else ""
         if flag_text:
             low = flag_text.lower()
-            if value is None and (low.startswith("prikket") or low.startswith("<")
-                                  or low.startswith("anonym")):
+            if value is None and low.startswith(("prikket", "<", "anonym")):
                 return None, SUPPRESSED, flag_text
             if value is None and status == MISSING and flag_col and flag_col.endswith("_string"):
                 # a sentence instead of a number (e.g. 'Kommunen har ikke fattet vedtak')

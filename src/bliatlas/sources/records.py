@@ -71,7 +71,7 @@ def classify_cell(text: object) -> tuple[float | None, str, str | None]:
     if isinstance(text, bool):
         return float(text), OK, None
     if isinstance(text, (int, float)):
-        if text != text:  # NaN
+        if math.isnan(text):
             return None, MISSING, None
         return float(text), OK, None
     try:  # fast path: a plain number with a decimal point
@@ -86,7 +86,7 @@ def classify_cell(text: object) -> tuple[float | None, str, str | None]:
     low = raw.lower()
     if low in MISSING_MARKERS:
         return None, MISSING, raw or None
-    if low in SUPPRESSED_MARKERS or low.startswith("prikket") or low.startswith("<"):
+    if low in SUPPRESSED_MARKERS or low.startswith(("prikket", "<")):
         return None, SUPPRESSED, raw
     cleaned = raw.replace(" ", "")
     if "," in cleaned and "." not in cleaned:
