@@ -28,6 +28,36 @@ def imported_db(tmp_path_factory, shared_data) -> Path:
     return path
 
 
+def reset_app_caches() -> None:
+    """Forget the process-wide store, cube, page and report contexts (between databases)."""
+    from bliatlas.api import deps
+    from bliatlas.indicators import api as indicators_api
+    from bliatlas.reports.context import reset_shared_report_context
+    from bliatlas.web import context as web_context
+
+    reset_shared_report_context()
+    web_context.reset_context()
+    indicators_api.reset_cube()
+    deps.reset()
+
+
+@pytest.fixture(scope="module")
+def client(imported_db):
+    """The whole app (API and pages) in a TestClient over the imported database."""
+    from fastapi.testclient import TestClient
+
+    from bliatlas.api.app import create_app
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BLI_DATABASE", str(imported_db))
+    mp.delenv("BLI_SETTLEMENT_MODEL", raising=False)
+    reset_app_caches()
+    with TestClient(create_app()) as c:
+        yield c
+    reset_app_caches()
+    mp.undo()
+
+
 @pytest.fixture()
 def db_env(imported_db, monkeypatch) -> Path:
     """Point BLI_DATABASE at the imported database (for the API and libraries)."""

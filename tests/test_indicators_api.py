@@ -7,28 +7,11 @@ import csv
 import io
 import re
 
-import pytest
-from fastapi.testclient import TestClient
-
-from bliatlas.api import deps
-from bliatlas.api.app import create_app
 from bliatlas.cli import main
-from bliatlas.indicators import api as indicators_api
 
 pytest_plugins = ["conftest_indicators"]
 
 
-@pytest.fixture(scope="module")
-def client(imported_db):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("BLI_DATABASE", str(imported_db))
-    deps.reset()
-    indicators_api.reset_cube()
-    with TestClient(create_app()) as c:
-        yield c
-    deps.reset()
-    indicators_api.reset_cube()
-    mp.undo()
 
 
 def assert_sourced(body):

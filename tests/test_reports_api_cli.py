@@ -3,33 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from reports_html import parse
 
-from bliatlas.api import deps
-from bliatlas.api.app import create_app
 from bliatlas.cli import main
-from bliatlas.indicators import api as indicators_api
 from bliatlas.reports import api as reports_api
-from bliatlas.reports.context import reset_shared_report_context
-from bliatlas.web import context as web_context
-
-
-@pytest.fixture(scope="module")
-def client(imported_db):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("BLI_DATABASE", str(imported_db))
-    deps.reset()
-    indicators_api.reset_cube()
-    web_context.reset_context()
-    reset_shared_report_context()
-    with TestClient(create_app()) as c:
-        yield c
-    reset_shared_report_context()
-    web_context.reset_context()
-    indicators_api.reset_cube()
-    deps.reset()
-    mp.undo()
 
 
 def test_api_html_numbers_equal_the_profile_api(client):

@@ -12,29 +12,10 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
-from bliatlas.api import deps
-from bliatlas.api.app import create_app
-from bliatlas.indicators import api as indicators_api
 from bliatlas.web import context as web_context
 from bliatlas.web.classify import classify
 from bliatlas.web.geo import View, project
-
-
-@pytest.fixture(scope="module")
-def client(imported_db):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("BLI_DATABASE", str(imported_db))
-    deps.reset()
-    indicators_api.reset_cube()
-    web_context.reset_context()
-    with TestClient(create_app()) as c:
-        yield c
-    web_context.reset_context()
-    indicators_api.reset_cube()
-    deps.reset()
-    mp.undo()
 
 
 class _Cells(HTMLParser):

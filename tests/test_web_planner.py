@@ -17,33 +17,12 @@ from urllib.parse import urlencode
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
-from bliatlas.api import deps
-from bliatlas.api.app import create_app
-from bliatlas.indicators import api as indicators_api
 from bliatlas.settlement import match_api
 from bliatlas.settlement.cohort import COHORT_COLUMNS
 from bliatlas.settlement.features import municipality_features
 from bliatlas.settlement.plan import PlanParameters, make_plan, plan_records
 from bliatlas.store import open_store
-from bliatlas.web import context as web_context
-
-
-@pytest.fixture(scope="module")
-def client(imported_db):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("BLI_DATABASE", str(imported_db))
-    mp.delenv("BLI_SETTLEMENT_MODEL", raising=False)
-    deps.reset()
-    indicators_api.reset_cube()
-    web_context.reset_context()
-    with TestClient(create_app()) as c:
-        yield c
-    web_context.reset_context()
-    indicators_api.reset_cube()
-    deps.reset()
-    mp.undo()
 
 
 @pytest.fixture(scope="module")
