@@ -1016,8 +1016,21 @@ def solve_structured(
 
 def solve(problem: MatchProblem, mip_gap: float = 1e-3, time_limit: float | None = None,
           threads: int | None = None) -> MatchResult:
-    """The default solver (structured)."""
-    return solve_structured(problem, mip_gap=mip_gap, time_limit=time_limit, threads=threads)
+    """The default solver: the structured one; with balance rows (``min_fill``) that it
+    reports infeasible, the full formulation with the same solver decides, so a
+    feasible problem is never refused."""
+    try:
+        return solve_structured(problem, mip_gap=mip_gap, time_limit=time_limit,
+                                threads=threads)
+    except InfeasibleError:
+        if problem.min_fill <= 0:
+            raise
+        result = solve_full_mip(problem, mip_gap=mip_gap,
+                                time_limit=time_limit if time_limit is not None else 60.0)
+        if result.assignment is None or violations(problem, result.assignment):
+            raise
+        result.stats["fallback"] = "full MIP (structured solver rejected the fill rows)"
+        return result
 
 
 def resolve(

@@ -454,17 +454,7 @@ def solve_run(run: MatchRun, previous: assign.MatchResult | None = None) -> Matc
         else:
             result = assign.solve(problem, mip_gap=MIP_GAP)
     except assign.InfeasibleError as exc:
-        if previous is None and problem.min_fill > 0:
-            # the structured solver can report the fill rows infeasible when they are not;
-            # the full formulation decides (same solver, same constraints)
-            try:
-                result = assign.solve_full_mip(problem, mip_gap=MIP_GAP, time_limit=60)
-            except assign.InfeasibleError:
-                raise UnprocessableError(str(exc)) from None
-            if result.assignment is None or assign.violations(problem, result.assignment):
-                raise UnprocessableError(str(exc)) from None
-        else:
-            raise UnprocessableError(str(exc)) from None
+        raise UnprocessableError(str(exc)) from None
     run.result = result
     rules = [RuleOutcome("Optimert (forventet utfall)", result.expected_outcome)]
     placements = {"optimert": result.assignment}

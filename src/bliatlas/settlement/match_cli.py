@@ -251,7 +251,7 @@ def _match(args: argparse.Namespace) -> int:
         print(f"  lengste uke: {res.week_seconds_max:.2f} s".replace(".", ","))
         result_obj = res.two_stage
     else:
-        result = assign.solve_structured(problem, mip_gap=args.gap, time_limit=args.time_limit)
+        result = assign.solve(problem, mip_gap=args.gap, time_limit=args.time_limit)
         a = result.assignment
         result_obj = result.objective
         print(f"Optimert plassering: forventet {_num(result.expected_outcome)} personer i arbeid "
