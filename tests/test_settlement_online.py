@@ -39,3 +39,19 @@ def test_one_week_respects_capacity() -> None:
     used = np.bincount(res.assignment, weights=p.sizes[:60], minlength=20)
     assert (used <= p.capacity).all()
     assert (res.assignment >= 0).all()
+
+
+
+def test_pacing_keeps_a_popular_municipality_on_its_weekly_schedule() -> None:
+    # Everyone does best in municipality 0: unpaced, it runs ahead of its schedule.
+    rng = np.random.default_rng(4)
+    households = [[i] for i in range(400)]
+    scores = rng.uniform(0.2, 0.4, (400, 10))
+    scores[:, 0] += 0.4
+    p = MatchProblem(scores, households, np.full(10, 40))
+    free = simulate_year(p, weeks=10, rng=np.random.default_rng(0), pace_tolerance=None)
+    paced = simulate_year(p, weeks=10, rng=np.random.default_rng(0), pace_tolerance=0.05)
+    assert free.pace_deviation > 0.1
+    assert paced.pace_deviation <= 0.05 + 1 / 40 + 1e-9
+    assert violations(p, paced.assignment) == []
+    assert paced.ratio_two_stage >= 0.98

@@ -50,6 +50,9 @@ def add_match_command(sub: Any) -> None:
     m.add_argument("--online", action="store_true",
                    help="uke for uke: husholdningene kommer i filens rekkefølge")
     m.add_argument("--weeks", type=int, default=52, help="antall uker ved --online")
+    m.add_argument("--pace", type=float, default=None, metavar="ANDEL",
+                   help="ved --online: hvor langt foran en jevn ukeplan en kommune kan komme, "
+                        "som andel av årstallet (standard 0,35; 1 = ingen grense)")
     m.add_argument("--lock", action="append", default=[], metavar="HUSHOLDNING=KOMMUNE")
     m.add_argument("--forbid", action="append", default=[], metavar="HUSHOLDNING=KOMMUNE")
     m.add_argument("--min-fill", type=float, default=0.0,
@@ -235,11 +238,13 @@ def _match(args: argparse.Namespace) -> int:
           f"kapasitet {int(cap.sum())} personer ({cap_label}).")
 
     if args.online:
-        from bliatlas.settlement.online import simulate_year
+        from bliatlas.settlement.online import DEFAULT_PACE_TOLERANCE, simulate_year
 
         order = np.arange(problem.n_households)
         res = simulate_year(problem, weeks=args.weeks, rng=np.random.default_rng(args.seed),
-                            order=order)
+                            order=order,
+                            pace_tolerance=(DEFAULT_PACE_TOLERANCE if args.pace is None
+                                            else args.pace))
         a = res.assignment
         print(f"Uke for uke ({args.weeks} uker, ankomst i filens rekkefølge), to-trinns "
               "stokastisk plassering (Ahani mfl., Operations Research 2024):")
@@ -249,6 +254,8 @@ def _match(args: argparse.Namespace) -> int:
               + (f" ({res.greedy_unplaced} husholdninger fikk ikke plass)"
                  if res.greedy_unplaced else "") + ".")
         print(f"  lengste uke: {res.week_seconds_max:.2f} s".replace(".", ","))
+        print(f"  størst forsprang på jevn ukeplan: {_pct(res.pace_deviation)} av årstallet "
+              "(kommuner med minst 20 plasser)")
         result_obj = res.two_stage
     else:
         result = assign.solve(problem, mip_gap=args.gap, time_limit=args.time_limit)

@@ -307,6 +307,11 @@ class OnlineComparison:
     greedy_unplaced: int = 0  # households greedy found no room for (counted as 0)
 
 
+# How far ahead of its even weekly schedule a municipality may get in online placement
+# (share of its yearly number); see simulate_year.
+DEFAULT_PACE_TOLERANCE = 0.35
+
+
 def simulate_year(
     problem: MatchProblem,
     weeks: int,
@@ -315,16 +320,18 @@ def simulate_year(
     scenarios: int = 2,
     sample: int = 300,
     pricing_rounds: int = 8,
-    pace_tolerance: float | None = None,
+    pace_tolerance: float | None = DEFAULT_PACE_TOLERANCE,
 ) -> OnlineComparison:
     """Households arrive in random order (or ``order``) over ``weeks`` weeks; place them
     online (two-stage), greedily, and with hindsight; return the totals and ratios.
 
     With ``pace_tolerance`` t, by the end of week w a municipality has used at most
     (w/weeks + t) of its yearly number (at least room for the largest household), so
-    no municipality fills up long before the year is over. Off by default: spreading
-    households evenly fragments the room left, and late in the year large households may
-    then fit nowhere (seen on the national benchmark with t = 0.2)."""
+    no municipality fills up long before the year is over. The default 0.35 keeps every
+    municipality within about 40 percentage points of its schedule at 99.8 % of the
+    hindsight optimum on the national benchmark (without pacing one was 95 points ahead);
+    much tighter bounds fragment the room left, and late in the year large households may
+    then fit nowhere (seen with t = 0.2). ``None`` turns pacing off."""
     problem.check_totals()
     elig_all = problem.eligibility()
     values = problem.household_values() + problem.bonus()
