@@ -122,3 +122,11 @@ def test_county_profile(client):
     assert body["setninger"][0].startswith("Kommunene i Vestland bosatte")
     peers = next(i for i in body["indikatorer"] if i["id"] == "bosatte_per_1000")["jevnforing"]
     assert peers["alle"]["antall"] == 15
+
+
+def test_profile_provenance_names_only_the_sources_behind_the_region(client):
+    gloppen = {p["kilde"] for p in client.get("/api/profil/4650").json()["proveniens"]}
+    telemark = {p["kilde"] for p in client.get("/api/profil/40").json()["proveniens"]}
+    assert "kommuner_bosetting_2022-2024.xlsx" in gloppen
+    assert "innvandringsgrunn_telemark_long.csv" not in gloppen
+    assert "innvandringsgrunn_telemark_long.csv" in telemark

@@ -140,6 +140,18 @@ class Cube:
             for code, rows in peers.items():
                 self._cache.setdefault(("peers", code), rows)
 
+    def imports_for(self, indicator: str, level: str, code: str) -> list[int]:
+        """The imports whose values one region's series of an indicator is built from (a
+        county: its own series and its municipalities')."""
+        rows = self._cached(
+            ("imports", indicator, level, code),
+            "SELECT DISTINCT import_id FROM region_imports WHERE indicator = ? AND (code = ? "
+            "OR (? = 'fylke' AND code IN (SELECT code FROM reg WHERE level = 'kommune' "
+            "AND county_code = ?))) ORDER BY import_id",
+            [indicator, code, level, code],
+        )
+        return [r["import_id"] for r in rows]
+
     def cells_for(self, level: str, code: str) -> list[dict[str, Any]]:
         """All cells of one region (every indicator and year), by indicator and year."""
         return self._cached(
@@ -383,6 +395,12 @@ _BUILD_SQL: list[str] = [
         JOIN obs o ON o.dataset = s.dataset AND o.measure = s.measure
             AND o.unit = s.unit AND o.dims = s.dims
         GROUP BY ALL""",
+    # Which imports each indicator reads for each published region (provenance per region).
+    """CREATE TABLE region_imports AS
+        SELECT DISTINCT s.indicator, o.region_code AS code, o.import_id::INTEGER AS import_id
+        FROM sel s JOIN obs o ON o.dataset = s.dataset AND o.measure = s.measure
+            AND o.unit = s.unit AND o.dims = s.dims
+        WHERE o.status <> 'missing'""",
     # Which imports each indicator reads (provenance).
     """CREATE TABLE indicator_imports AS
         SELECT DISTINCT s.indicator, o.import_id::INTEGER AS import_id

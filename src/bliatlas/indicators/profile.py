@@ -75,7 +75,7 @@ def build_profile(cube: Cube, code: str) -> dict[str, Any]:
             continue
         shown = [c for c in series if c["status"] != "missing"]
         latest = shown[-1] if shown else series[-1]
-        import_ids.update(cube.indicator_imports.get(ind.id, []))
+        import_ids.update(cube.imports_for(ind.id, level, code))
         year = latest["year"]
         peer_rows = peers.get((ind.id, year), {})
         peer_out = {}
