@@ -218,7 +218,7 @@ def _pdf_checks(pdf: bytes, tmp_path, name: str) -> str:
     path = tmp_path / f"{name}.pdf"
     path.write_bytes(pdf)
     if shutil.which("pdfinfo") is None:
-        pytest.skip("poppler-utils (pdfinfo/pdftotext) is not installed; run scripts/setup.sh")
+        pytest.fail("poppler-utils (pdfinfo/pdftotext) is not installed; run scripts/setup.sh")
     info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True,
                           check=True).stdout
     assert "Tagged:          yes" in info
