@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from bliatlas.errors import InputError
+from bliatlas.format import fmt_num
 from bliatlas.privacy import apply_secondary_suppression
 from bliatlas.regions.crosswalk import Crosswalk
 from bliatlas.regions.registry import Region, Registry
@@ -112,7 +113,8 @@ def prepare(parsed: ParsedSource, crosswalk: Crosswalk, strict: bool = False,
                 if strict:
                     raise InputError(
                         path, f"dobbel nøkkel {o.region_code} {o.year} {o.measure} {o.dims} med "
-                        f"ulike verdier (rad {prev[2]}: {prev[0]}, rad {o.row}: {o.value}); "
+                        f"ulike verdier (rad {prev[2]}: {_shown(prev[0], prev[1])}, rad {o.row}: "
+                        f"{_shown(o.value, o.status)}); "
                         "forventet én verdi per nøkkel", row=o.row)
                 conflicts.setdefault(skey, [prev]).append((o.value, o.status, o.row))
             continue
@@ -133,7 +135,7 @@ def prepare(parsed: ParsedSource, crosswalk: Crosswalk, strict: bool = False,
                              column="region")
 
     for skey, entries in conflicts.items():
-        rows = ", ".join(f"rad {r}: {'prikket' if s == SUPPRESSED else v}" for v, s, r in entries)
+        rows = ", ".join(f"rad {r}: {_shown(v, s)}" for v, s, r in entries)
         prep.warnings.append(
             f"{path}: motstridende verdier for {skey[1]} {skey[2]} {skey[0]} {skey[3]} ({rows}); "
             "lagret som manglende")
@@ -163,6 +165,14 @@ def prepare(parsed: ParsedSource, crosswalk: Crosswalk, strict: bool = False,
         rows["status"].append(status)
         rows["status_note"].append(note)
     return prep
+
+
+def _shown(value: float | None, status: str) -> str:
+    if status == SUPPRESSED:
+        return "prikket"
+    if value is None:
+        return "tom"
+    return fmt_num(value, 0 if float(value).is_integer() else 2)
 
 
 def _combine(contribs: list[tuple], unit: str) -> tuple[float | None, str, str | None]:
