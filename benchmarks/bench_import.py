@@ -17,8 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import DATA
+
 BLI = [sys.executable, "-m", "bliatlas.cli"]
 
 

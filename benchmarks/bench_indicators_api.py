@@ -15,10 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,84 +24,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_indicators_cube import ensure_database
+from _harness import ensure_database, free_port, load, start_server, stop_server, wait_ready
 
 BUDGET_MS = 50.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(db: Path, port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "BLI_DATABASE": str(db)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bliatlas.api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning", "--no-access-log"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-
-
-def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/api/regioner/4650", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("server did not answer within 60 s")
-
-
-async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,
-               path: str) -> int:
-    """One HTTP/1.1 keep-alive GET on an open connection; returns the status code.
-
-    A minimal client (no pooling layer) so that the figure measures the server, not the
-    load generator, which shares the machine's two cores with it.
-    """
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-    await writer.drain()
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    length = next(int(h.split(":", 1)[1]) for h in lines[1:]
-                  if h.lower().startswith("content-length:"))
-    await reader.readexactly(length)
-    return status
-
-
-async def load(host: str, port: int, codes: list[str], clients: int, total: int,
-               max_seconds: float) -> tuple[list[float], int, float]:
-    latencies: list[float] = []
-    errors = 0
-    next_index = 0
-    deadline = time.perf_counter() + max_seconds
-
-    async def client() -> None:
-        nonlocal next_index, errors
-        reader, writer = await asyncio.open_connection(host, port)
-        try:
-            while time.perf_counter() < deadline and next_index < total:
-                code = codes[next_index % len(codes)]
-                next_index += 1
-                start = time.perf_counter()
-                status = await _get(reader, writer, f"{host}:{port}", f"/api/profil/{code}")
-                latencies.append((time.perf_counter() - start) * 1000)
-                if status != 200:
-                    errors += 1
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    return latencies, errors, time.perf_counter() - started
 
 
 def main() -> None:
@@ -119,21 +41,20 @@ def main() -> None:
         db = ensure_database(args.database, Path(tmp))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        proc = start_server(db, port, args.workers)
+        proc = start_server(port, {"BLI_DATABASE": str(db)}, args.workers)
         try:
-            wait_ready(base, proc)
+            wait_ready(base, proc, "/api/regioner/4650")
             regions = httpx.get(f"{base}/api/regioner", timeout=30).json()["regioner"]
-            codes = [r["kode"] for r in regions]
+            targets = [f"/api/profil/{r['kode']}" for r in regions]
             cold = []
-            for code in codes:  # warm-up: first request per region builds its profile
+            for target in targets:  # warm-up: first request per region builds its profile
                 start = time.perf_counter()
-                assert httpx.get(f"{base}/api/profil/{code}", timeout=30).status_code == 200
+                assert httpx.get(base + target, timeout=30).status_code == 200
                 cold.append((time.perf_counter() - start) * 1000)
             latencies, errors, elapsed = asyncio.run(
-                load("127.0.0.1", port, codes, args.clients, args.requests, args.max_seconds))
+                load(port, targets, args.clients, args.requests, args.max_seconds))
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            stop_server(proc)
     latencies.sort()
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
     print(json.dumps({

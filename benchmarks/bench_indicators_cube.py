@@ -11,29 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bliatlas.cli import main as bli
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import ensure_database
+
 from bliatlas.indicators.engine import build_cube
 from bliatlas.store import open_store
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
 BUDGET_S = 2.0
-
-
-def ensure_database(explicit: str | None, tmp: Path) -> Path:
-    path = explicit or os.environ.get("BLI_DATABASE")
-    if path and Path(path).exists():
-        return Path(path)
-    db = tmp / "bench.duckdb"
-    if bli(["--database", str(db), "import", str(DATA)]) != 0:
-        raise SystemExit("import of ../shared/data failed")
-    return db
 
 
 def main() -> None:

@@ -21,17 +21,15 @@ import asyncio
 import importlib.util
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import REPO, free_port, load, start_server, stop_server, wait_ready
 
-REPO = Path(__file__).resolve().parents[1]
 CONTENT = REPO / "content"
 BUILD_BUDGET_S = 2.0
 P95_BUDGET_MS = 20.0
@@ -77,124 +75,29 @@ def measure_build(runs: int, database: str | None) -> dict[str, object]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(port: int, database: str | None, workers: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, BLI_CONTENT=str(CONTENT))
-    env.pop("BLI_DATABASE", None)
-    if database:
-        env["BLI_DATABASE"] = database
-    cmd = [sys.executable, "-m", "uvicorn", "bliatlas.api.app:create_app", "--factory",
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--log-level", "warning", "--no-access-log"]
-    return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-
-
-def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            sys.exit(f"uvicorn stopped: {err}")
-        try:
-            # The first request builds the index; it is not part of the measurement.
-            if httpx.get(f"{base}/api/kunnskap/sok", params={"q": "arbeid"},
-                         timeout=10).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    sys.exit("uvicorn did not answer in time")
-
-
-class Connection:
-    """A minimal HTTP/1.1 keep-alive client: the load generator must cost far less CPU than
-    the server it measures (both share the machine), which a full HTTP library does not."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def get(self, target: str) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        self.writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        length = 0
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        body = await self.reader.readexactly(length)
-        return status, body
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            await self.writer.wait_closed()
-
-
-async def load(port: int, mix: list[dict[str, str]], clients: int, total: int,
-               max_seconds: float) -> tuple[list[float], int, float]:
-    targets = [f"/api/kunnskap/sok?{urlencode(params)}" for params in mix]
-    latencies: list[float] = []
-    errors = 0
-    issued = 0
-    deadline = time.monotonic() + max_seconds
-
-    async def worker() -> None:
-        nonlocal issued, errors
-        conn = Connection("127.0.0.1", port)
-        try:
-            while issued < total and time.monotonic() < deadline:
-                target = targets[issued % len(targets)]
-                issued += 1
-                start = time.perf_counter()
-                try:
-                    status, body = await conn.get(target)
-                    ok = status == 200 and b'"results"' in body
-                except (OSError, asyncio.IncompleteReadError, ValueError):
-                    ok = False
-                    await conn.close()
-                    conn = Connection("127.0.0.1", port)
-                latencies.append((time.perf_counter() - start) * 1000)
-                errors += not ok
-        finally:
-            await conn.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    return latencies, errors, time.perf_counter() - started
-
-
 def measure_api(clients: int, total: int, max_seconds: float, workers: int, warmup: int,
                 database: str | None) -> dict[str, object]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = start_server(port, database, workers)
+    proc = start_server(port, {"BLI_CONTENT": str(CONTENT), "BLI_DATABASE": database},
+                        workers)
+    mix = query_mix()
+    targets = [f"/api/kunnskap/sok?{urlencode(params)}" for params in mix]
+
+    def ok(status: int, body: bytes) -> bool:
+        return status == 200 and b'"results"' in body
+
     try:
-        wait_ready(base, proc)
-        mix = query_mix()
+        # The first request builds the index; it is not part of the measurement.
+        wait_ready(base, proc, "/api/kunnskap/sok?q=arbeid", timeout=30)
         # Warm-up, not measured: every worker process builds its index on first use.
-        asyncio.run(load(port, mix, clients, warmup, max_seconds))
-        latencies, errors, wall = asyncio.run(load(port, mix, clients, total, max_seconds))
+        asyncio.run(load(port, targets, clients, warmup, max_seconds, ok))
+        latencies, errors, wall = asyncio.run(
+            load(port, targets, clients, total, max_seconds, ok))
         # One client alone: the time a request takes without queueing (context only).
-        single, _, _ = asyncio.run(load(port, mix, 1, min(total, 300), max_seconds))
+        single, _, _ = asyncio.run(load(port, targets, 1, min(total, 300), max_seconds, ok))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     q = statistics.quantiles(latencies, n=100, method="inclusive")
     p50, p95, p99 = statistics.median(latencies), q[94], q[98]
     return {

@@ -21,32 +21,26 @@ Prints one JSON object per budget.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import multiprocessing as mp
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import ensure_database, settlement_inputs
 
 
 def build_instance(db: Path, persons: int, seed: int):
     from bliatlas.settlement import synthetic as syn
-    from bliatlas.settlement.features import municipality_features
     from bliatlas.settlement.predict import OutcomeModel
     from bliatlas.settlement.simulate import problem_from_cohort, scaled_capacity
-    from bliatlas.store import open_store
 
-    store = open_store(db, read_only=True)
-    munis = municipality_features(store)
-    targets = syn.CalibrationTargets.load(store, munis)
-    store.close()
+    munis, targets = settlement_inputs(db)
     extract, _, _ = syn.generate_extract(20000, targets, munis, seed=2024)
     model = OutcomeModel().fit(extract, munis)
     cohort = syn.generate_cohort(persons, targets, munis, seed=seed)
@@ -104,7 +98,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    from bliatlas.cli import main as bli
     from bliatlas.settlement.assign import (
         MatchResult,
         greedy_best,
@@ -116,11 +109,7 @@ def main() -> None:
     from bliatlas.settlement.simulate import simulate_outcomes
 
     with tempfile.TemporaryDirectory() as tmp:
-        db = args.database
-        if db is None:
-            db = Path(tmp) / "bench.duckdb"
-            with contextlib.redirect_stdout(io.StringIO()):
-                assert bli(["--database", str(db), "import", str(DATA)]) == 0
+        db = ensure_database(args.database, Path(tmp))
         p, _cohort, _munis = build_instance(db, args.persons, args.seed)
     common = {"persons": p.n_persons, "households": p.n_households,
               "municipalities": p.n_munis, "syntetisk": True}

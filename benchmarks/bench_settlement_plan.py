@@ -14,12 +14,13 @@ import argparse
 import json
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import ensure_database, settlement_inputs
 
 
 def _timed(fn, runs: int) -> tuple[float, list[float], object]:
@@ -38,26 +39,13 @@ def main() -> None:
     parser.add_argument("--database", type=Path)
     args = parser.parse_args()
 
-    from bliatlas.cli import main as bli
     from bliatlas.settlement import synthetic as syn
-    from bliatlas.settlement.features import municipality_features
     from bliatlas.settlement.plan import PlanParameters, make_plan
     from bliatlas.settlement.predict import OutcomeModel
-    from bliatlas.store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
-        db = args.database
-        if db is None:
-            db = Path(tmp) / "bench.duckdb"
-            import contextlib
-            import io
-
-            with contextlib.redirect_stdout(io.StringIO()):
-                assert bli(["--database", str(db), "import", str(DATA)]) == 0
-        store = open_store(db, read_only=True)
-        munis = municipality_features(store)
-        targets = syn.CalibrationTargets.load(store, munis)
-        store.close()
+        db = ensure_database(args.database, Path(tmp))
+        munis, targets = settlement_inputs(db)
 
         params = PlanParameters(total=25000, min_group=10, max_per_1000=20, district_priority=0.25)
         t, runs, plan = _timed(lambda: make_plan(munis, params), args.runs)

@@ -18,18 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import ensure_database, free_port, start_server, stop_server, wait_ready
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -56,24 +52,6 @@ MEASURE_JS = """async () => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _database(explicit: str | None) -> tuple[Path, tempfile.TemporaryDirectory | None]:
-    path = explicit or os.environ.get("BLI_DATABASE")
-    if path and Path(path).exists():
-        return Path(path), None
-    tmp = tempfile.TemporaryDirectory(prefix="bench-web-")
-    db = Path(tmp.name) / "bliatlas.duckdb"
-    subprocess.run([sys.executable, "-m", "bliatlas.cli", "--database", str(db), "import",
-                    str(DATA)], check=True, cwd=REPO, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    return db, tmp
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database")
@@ -82,26 +60,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    db, tmp = _database(args.database)
-    port = _free_port()
+    tmp = tempfile.TemporaryDirectory(prefix="bench-web-")
+    db = ensure_database(args.database, Path(tmp.name))
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "bliatlas.api.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "BLI_DATABASE": str(db)}, cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    proc = start_server(port, {"BLI_DATABASE": str(db)})
     try:
-        deadline = time.monotonic() + 120
-        while True:  # warm the server: the first page builds the cube and map geometry
-            try:
-                with urllib.request.urlopen(base + "/", timeout=60) as r:
-                    r.read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("uvicorn did not start") from None
-                time.sleep(0.2)
+        # warm the server: the first page builds the cube and map geometry
+        wait_ready(base, proc, "/", timeout=120)
         samples = []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -113,10 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 context.close()
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if tmp is not None:
-            tmp.cleanup()
+        stop_server(proc)
+        tmp.cleanup()
 
     ok_drawn = all(s["drawn"] == s["paths"] and s["paths"] >= 357 for s in samples)
     usable = [max(s["load_end_ms"], s["ready_ms"]) / 1000 for s in samples]

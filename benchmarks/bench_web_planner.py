@@ -25,20 +25,20 @@ map geometry and the (synthetic) outcome model:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import os
 import re
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import ensure_database, settlement_inputs
+
 PLAN_BUDGET_S = 3.0
 MATCH_BUDGET_S = 60.0
 MEMORY_BUDGET_MIB = 4096.0
@@ -51,14 +51,8 @@ def main() -> None:
     parser.add_argument("--database", type=Path)
     args = parser.parse_args()
 
-    from bliatlas.cli import main as bli
-
     with tempfile.TemporaryDirectory() as tmp:
-        db = args.database
-        if db is None:
-            db = Path(tmp) / "bench.duckdb"
-            with contextlib.redirect_stdout(io.StringIO()):
-                assert bli(["--database", str(db), "import", str(DATA)]) == 0
+        db = ensure_database(args.database, Path(tmp))
         os.environ["BLI_DATABASE"] = str(db)
         os.environ.pop("BLI_SETTLEMENT_MODEL", None)
 
@@ -66,10 +60,8 @@ def main() -> None:
         from fastapi.testclient import TestClient
 
         from bliatlas.api.app import create_app
-        from bliatlas.api.deps import get_store
         from bliatlas.settlement import synthetic as syn
         from bliatlas.settlement.cohort import write_cohort
-        from bliatlas.settlement.features import municipality_features
 
         client = TestClient(create_app())
         query = "/bosetting?" + urlencode(
@@ -89,9 +81,7 @@ def main() -> None:
             "runs": [round(x, 3) for x in times], "scenarios": 3, "bytes": len(r.content),
         }))
 
-        store = get_store()
-        munis = municipality_features(store)
-        targets = syn.CalibrationTargets.load(store, munis)
+        munis, targets = settlement_inputs(db)
         cohort = syn.generate_cohort(args.persons, targets, munis, seed=7)
         while len(cohort) > args.persons:  # the last household may overshoot the limit
             cohort = cohort.subset(np.concatenate(cohort.households[:-1]))

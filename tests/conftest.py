@@ -28,6 +28,26 @@ def imported_db(tmp_path_factory, shared_data) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def munis(imported_db):
+    """The settlement layer's municipality table (357 municipalities) from the import."""
+    from bliatlas.settlement.features import municipality_features
+    from bliatlas.store import open_store
+
+    with open_store(imported_db, read_only=True) as store:
+        return municipality_features(store)
+
+
+@pytest.fixture(scope="session")
+def calibration_targets(imported_db, munis):
+    """The published figures the synthetic cohort generator is calibrated to."""
+    from bliatlas.settlement import synthetic
+    from bliatlas.store import open_store
+
+    with open_store(imported_db, read_only=True) as store:
+        return synthetic.CalibrationTargets.load(store, munis)
+
+
 def reset_app_caches() -> None:
     """Forget the process-wide store, cube, page and report contexts (between databases)."""
     from bliatlas.api import deps

@@ -11,20 +11,13 @@ from bliatlas.cli import main
 from bliatlas.errors import UserError
 from bliatlas.settlement import synthetic as syn
 from bliatlas.settlement.cohort import read_cohort
-from bliatlas.settlement.features import municipality_features
 from bliatlas.settlement.predict import OutcomeModel, train_and_validate
 from bliatlas.settlement.synthetic import write_extract
-from bliatlas.store import open_store
 
 
 @pytest.fixture(scope="module")
-def setup(imported_db):
-    store = open_store(imported_db, read_only=True)
-    try:
-        munis = municipality_features(store)
-        targets = syn.CalibrationTargets.load(store, munis)
-    finally:
-        store.close()
+def setup(munis, calibration_targets):
+    targets = calibration_targets
     extract, bofast, _ = syn.generate_extract(16000, targets, munis, seed=5)
     model = train_and_validate(extract, munis, years=5, seed=1)
     return munis, targets, extract, bofast, model

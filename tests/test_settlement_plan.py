@@ -11,18 +11,7 @@ import pytest
 
 from bliatlas.cli import main
 from bliatlas.errors import UserError
-from bliatlas.settlement.features import municipality_features
 from bliatlas.settlement.plan import PlanParameters, make_plan, parse_scenario, parse_weights
-from bliatlas.store import open_store
-
-
-@pytest.fixture(scope="module")
-def munis(imported_db):
-    store = open_store(imported_db, read_only=True)
-    try:
-        return municipality_features(store)
-    finally:
-        store.close()
 
 
 def test_features_read_from_store(munis):

@@ -10,19 +10,12 @@ import pytest
 from bliatlas.cli import main
 from bliatlas.settlement import synthetic as syn
 from bliatlas.settlement.cohort import read_cohort, read_training
-from bliatlas.settlement.features import municipality_features
 from bliatlas.store import open_store
 
 
 @pytest.fixture(scope="module")
-def setup(imported_db):
-    store = open_store(imported_db, read_only=True)
-    try:
-        munis = municipality_features(store)
-        targets = syn.CalibrationTargets.load(store, munis)
-    finally:
-        store.close()
-    return munis, targets
+def setup(munis, calibration_targets):
+    return munis, calibration_targets
 
 
 @pytest.fixture(scope="module")

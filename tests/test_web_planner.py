@@ -20,18 +20,7 @@ import pytest
 
 from bliatlas.settlement import match_api
 from bliatlas.settlement.cohort import COHORT_COLUMNS
-from bliatlas.settlement.features import municipality_features
 from bliatlas.settlement.plan import PlanParameters, make_plan, plan_records
-from bliatlas.store import open_store
-
-
-@pytest.fixture(scope="module")
-def munis(imported_db):
-    store = open_store(imported_db, read_only=True)
-    try:
-        return municipality_features(store)
-    finally:
-        store.close()
 
 
 class _Page(HTMLParser):
