@@ -87,3 +87,10 @@ def db_env(imported_db, monkeypatch) -> Path:
 
 def pytest_configure(config):
     os.environ.setdefault("BLI_TEST", "1")
+
+
+def bli_on(db: Path, *args: object) -> int:
+    """Run the `bli` command line against database ``db``; returns the exit code."""
+    from bliatlas.cli import main
+
+    return main(["--database", str(db), *(str(a) for a in args)])

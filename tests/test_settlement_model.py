@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from conftest import bli_on
 
-from bliatlas.cli import main
 from bliatlas.errors import UserError
 from bliatlas.settlement import synthetic as syn
 from bliatlas.settlement.cohort import read_cohort
@@ -105,8 +105,10 @@ def test_cli_train_and_predict(setup, imported_db, tmp_path, capsys):
     data = tmp_path / "extract.csv"
     write_extract(extract, bofast, data)
     model_dir = tmp_path / "model"
-    db = ["--database", str(imported_db), "settlement"]
-    assert main([*db, "train", "--data", str(data), "--out", str(model_dir)]) == 0
+    assert (
+        bli_on(imported_db, "settlement", "train", "--data", str(data), "--out", str(model_dir))
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.startswith("SYNTETISK")
     assert "AUC: 0," in out
@@ -119,19 +121,18 @@ def test_cli_train_and_predict(setup, imported_db, tmp_path, capsys):
     write_cohort(cohort, cohort_file)
     pred_out = tmp_path / "pred.csv"
     assert (
-        main(
-            [
-                *db,
-                "predict",
-                "--model",
-                str(model_dir),
-                "--cohort",
-                str(cohort_file),
-                "--municipality",
-                "4650",
-                "--out",
-                str(pred_out),
-            ]
+        bli_on(
+            imported_db,
+            "settlement",
+            "predict",
+            "--model",
+            str(model_dir),
+            "--cohort",
+            str(cohort_file),
+            "--municipality",
+            "4650",
+            "--out",
+            str(pred_out),
         )
         == 0
     )
@@ -141,17 +142,16 @@ def test_cli_train_and_predict(setup, imported_db, tmp_path, capsys):
     assert lines[0] == "person_id,household_id,4650,syntetisk"
     assert len(lines) == len(read_cohort(cohort_file)) + 1
     assert (
-        main(
-            [
-                *db,
-                "predict",
-                "--model",
-                str(model_dir),
-                "--cohort",
-                str(cohort_file),
-                "--municipality",
-                "9999",
-            ]
+        bli_on(
+            imported_db,
+            "settlement",
+            "predict",
+            "--model",
+            str(model_dir),
+            "--cohort",
+            str(cohort_file),
+            "--municipality",
+            "9999",
         )
         == 2
     )
@@ -165,10 +165,28 @@ def test_plan_uses_model_outcome(setup, imported_db, tmp_path, capsys):
 
     cohort_file = tmp_path / "c.csv"
     write_cohort(extract.cohort.subset(np.arange(400)), cohort_file)
-    code = main(
-        [
-            "--database",
-            str(imported_db),
+    code = bli_on(
+        imported_db,
+        "settlement",
+        "plan",
+        "--county",
+        "46",
+        "--total",
+        "500",
+        "--model",
+        str(tmp_path / "m"),
+        "--cohort",
+        str(cohort_file),
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("SYNTETISK")
+    assert "forventet arbeid/utdanning" in out
+    assert "(nr. 1 av 43)" in out
+    csv_out = tmp_path / "plan.csv"
+    assert (
+        bli_on(
+            imported_db,
             "settlement",
             "plan",
             "--county",
@@ -179,32 +197,8 @@ def test_plan_uses_model_outcome(setup, imported_db, tmp_path, capsys):
             str(tmp_path / "m"),
             "--cohort",
             str(cohort_file),
-        ]
-    )
-    assert code == 0
-    out = capsys.readouterr().out
-    assert out.startswith("SYNTETISK")
-    assert "forventet arbeid/utdanning" in out
-    assert "(nr. 1 av 43)" in out
-    csv_out = tmp_path / "plan.csv"
-    assert (
-        main(
-            [
-                "--database",
-                str(imported_db),
-                "settlement",
-                "plan",
-                "--county",
-                "46",
-                "--total",
-                "500",
-                "--model",
-                str(tmp_path / "m"),
-                "--cohort",
-                str(cohort_file),
-                "--out",
-                str(csv_out),
-            ]
+            "--out",
+            str(csv_out),
         )
         == 0
     )

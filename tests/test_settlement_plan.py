@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from conftest import bli_on
 
-from bliatlas.cli import main
 from bliatlas.errors import UserError
 from bliatlas.settlement.plan import PlanParameters, make_plan, parse_scenario, parse_weights
 
@@ -155,25 +155,22 @@ def test_cli_plan_writes_csv_and_xlsx_with_scenarios(imported_db, tmp_path, caps
     from openpyxl import load_workbook
 
     out = tmp_path / "plan.xlsx"
-    code = main(
-        [
-            "--database",
-            str(imported_db),
-            "settlement",
-            "plan",
-            "--county",
-            "46",
-            "--total",
-            "1200",
-            "--min-group",
-            "10",
-            "--district-priority",
-            "0.2",
-            "--scenario",
-            "distrikt=district_priority:0.5",
-            "--out",
-            str(out),
-        ]
+    code = bli_on(
+        imported_db,
+        "settlement",
+        "plan",
+        "--county",
+        "46",
+        "--total",
+        "1200",
+        "--min-group",
+        "10",
+        "--district-priority",
+        "0.2",
+        "--scenario",
+        "distrikt=district_priority:0.5",
+        "--out",
+        str(out),
     )
     assert code == 0
     text = capsys.readouterr().out
@@ -187,19 +184,16 @@ def test_cli_plan_writes_csv_and_xlsx_with_scenarios(imported_db, tmp_path, caps
     assert sum(r[3] for r in rows[1:]) == 1200
     csv_out = tmp_path / "plan.csv"
     assert (
-        main(
-            [
-                "--database",
-                str(imported_db),
-                "settlement",
-                "plan",
-                "--county",
-                "46",
-                "--total",
-                "300",
-                "--out",
-                str(csv_out),
-            ]
+        bli_on(
+            imported_db,
+            "settlement",
+            "plan",
+            "--county",
+            "46",
+            "--total",
+            "300",
+            "--out",
+            str(csv_out),
         )
         == 0
     )
@@ -212,19 +206,8 @@ def test_cli_plan_writes_csv_and_xlsx_with_scenarios(imported_db, tmp_path, caps
 
 def test_cli_plan_infeasible_exits_2_and_writes_nothing(imported_db, tmp_path, capsys):
     out = tmp_path / "plan.csv"
-    code = main(
-        [
-            "--database",
-            str(imported_db),
-            "settlement",
-            "plan",
-            "--county",
-            "46",
-            "--total",
-            "100000",
-            "--out",
-            str(out),
-        ]
+    code = bli_on(
+        imported_db, "settlement", "plan", "--county", "46", "--total", "100000", "--out", str(out)
     )
     assert code == 2
     assert "ingen løsning" in capsys.readouterr().err

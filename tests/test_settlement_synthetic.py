@@ -6,8 +6,8 @@ import csv
 
 import numpy as np
 import pytest
+from conftest import bli_on
 
-from bliatlas.cli import main
 from bliatlas.settlement import synthetic as syn
 from bliatlas.settlement.cohort import read_cohort, read_training
 from bliatlas.store import open_store
@@ -100,19 +100,16 @@ def test_cohort_composition_matches_published_shares(setup):
 def test_cli_generate_marks_files_synthetic(imported_db, tmp_path, capsys):
     out = tmp_path / "cohort.csv"
     assert (
-        main(
-            [
-                "--database",
-                str(imported_db),
-                "settlement",
-                "generate",
-                "--persons",
-                "500",
-                "--seed",
-                "3",
-                "--out",
-                str(out),
-            ]
+        bli_on(
+            imported_db,
+            "settlement",
+            "generate",
+            "--persons",
+            "500",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
         )
         == 0
     )
@@ -124,20 +121,17 @@ def test_cli_generate_marks_files_synthetic(imported_db, tmp_path, capsys):
         assert all(r["syntetisk"] == "1" for r in csv.DictReader(fh))
     ext_out = tmp_path / "extract.csv"
     assert (
-        main(
-            [
-                "--database",
-                str(imported_db),
-                "settlement",
-                "generate",
-                "--persons",
-                "800",
-                "--seed",
-                "4",
-                "--extract",
-                "--out",
-                str(ext_out),
-            ]
+        bli_on(
+            imported_db,
+            "settlement",
+            "generate",
+            "--persons",
+            "800",
+            "--seed",
+            "4",
+            "--extract",
+            "--out",
+            str(ext_out),
         )
         == 0
     )
