@@ -165,43 +165,16 @@ def test_plan_uses_model_outcome(setup, imported_db, tmp_path, capsys):
 
     cohort_file = tmp_path / "c.csv"
     write_cohort(extract.cohort.subset(np.arange(400)), cohort_file)
-    code = bli_on(
-        imported_db,
-        "settlement",
-        "plan",
-        "--county",
-        "46",
-        "--total",
-        "500",
-        "--model",
-        str(tmp_path / "m"),
-        "--cohort",
-        str(cohort_file),
-    )
+    plan = ["settlement", "plan", "--county", "46", "--total", "500",
+            "--model", tmp_path / "m", "--cohort", cohort_file]
+    code = bli_on(imported_db, *plan)
     assert code == 0
     out = capsys.readouterr().out
     assert out.startswith("SYNTETISK")
     assert "forventet arbeid/utdanning" in out
     assert "(nr. 1 av 43)" in out
     csv_out = tmp_path / "plan.csv"
-    assert (
-        bli_on(
-            imported_db,
-            "settlement",
-            "plan",
-            "--county",
-            "46",
-            "--total",
-            "500",
-            "--model",
-            str(tmp_path / "m"),
-            "--cohort",
-            str(cohort_file),
-            "--out",
-            str(csv_out),
-        )
-        == 0
-    )
+    assert bli_on(imported_db, *plan, "--out", csv_out) == 0
     import csv
 
     with open(csv_out, encoding="utf-8") as fh:
