@@ -174,7 +174,10 @@ def test_unknown_region_code_is_refused_before_any_data_request(db, tmp_path, mo
     err = capsys.readouterr().err
     assert rc == 2
     assert "ukjent kode 9999" in err and "variabel Region" in err
-    assert [r.method for r in fake.requests] == ["GET"]
+    # only metadata was read (the table's own codes, then its groupings in the v2
+    # metadata, where 9999 is not either); no data request was sent
+    assert [r.method for r in fake.requests] == ["GET", "GET"]
+    assert not any("/data" in r.url.path for r in fake.requests)
     assert snapshot(db) == before
 
 
@@ -247,8 +250,9 @@ def test_latest_takes_the_last_periods_of_the_table(db, tmp_path, monkeypatch, c
     fake = serve(monkeypatch, "11607.json")
     assert sync(db, tmp_path, "11607", "--region", "4650", "--latest", "1") == 0
     body = fake.data_bodies[-1]
-    assert body["query"][-1] == {"code": "Tid", "selection": {"filter": "item",
-                                                               "values": ["2023"]}}
+    # asked for as SSB's own "top" filter, so the request stays right when SSB adds a year
+    assert body["query"][-1] == {"code": "Tid", "selection": {"filter": "top",
+                                                               "values": ["1"]}}
     years = rows(db, "SELECT DISTINCT year FROM observation WHERE dataset = 'ssb_11607'")
     assert years == [{"year": 2023}]
     assert sync(db, tmp_path, "11607", "--region", "4650", "--latest", "1",

@@ -23,6 +23,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="avvis filer med motstridende doble nøkler i stedet for å lagre dem "
                    "som manglende")
     p.add_argument("--region", help="fylkesnummer for tabeller som ikke oppgir region")
+    p.add_argument("--sub-annual", choices=["error", "keep"], default="error",
+                   help="kvartals- og månedstall i JSON-stat: avvis (standard) eller behold "
+                   "med perioden som egen dimensjon")
+    p.add_argument("--partial-geometry", action="store_true",
+                   help="godta en GeoJSON med grenser for bare noen regioner (bytter ut bare "
+                   "dem); ellers må filen dekke alle kommuner eller fylker")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("sources", help="list importerte kilder med proveniens")
@@ -59,7 +65,9 @@ def cmd_import(args) -> int:
     store = open_store(args.database)
     started = time.perf_counter()
     try:
-        results, skipped = import_paths(store, args.paths, strict=args.strict, region=args.region)
+        results, skipped = import_paths(store, args.paths, strict=args.strict, region=args.region,
+                                        sub_annual=args.sub_annual,
+                                        partial_geometry=args.partial_geometry)
     finally:
         store.close()
     elapsed = time.perf_counter() - started
