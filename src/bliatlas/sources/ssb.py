@@ -661,11 +661,11 @@ class SsbClient:
                 score = (int(any(c in ("0", "EAK") for c in codes) and len(codes) == 1), 0, 0)
             else:
                 hits = sum(c in current for c in codes)
-                score = (hits, -(len(codes) - hits), sum(len(v.value_map) for v in cl.values))
+                score = (hits, sum(len(v.value_map) for v in cl.values), -(len(codes) - hits))
             if score[0] and (best is None or score > best[0]):
                 best = (score, cl)
         if best is not None:
-            (hits, _, mapped), cl = best
+            (hits, mapped, _), cl = best
             if level == "land" or hits >= 0.9 * len(current):
                 flt = "agg" if cl.type.lower() == "aggregation" else "vs"
                 sel = VarSelection(var.code, tuple(cl.codes), filter=flt, codelist=cl.id,
@@ -824,8 +824,6 @@ def _match_codes(var: Variable, wanted: Sequence[str]) -> tuple[list[str], list[
             hits = [code]
         elif is_region:
             hits = [p + code for p in ("K-", "F-", "K", "F") if p + code in known][:1]
-            if not hits and _bare(code) != code and _bare(code) in known:
-                hits = [_bare(code)]
         else:
             hits = []
         if hits:

@@ -262,7 +262,8 @@ def current_regions(database: str | None) -> dict[str, set[str]]:
     return {"kommune": set(reg.municipalities), "fylke": set(reg.counties)}
 
 
-def print_plan(plan: SsbPlan, client: SsbClient, out=sys.stdout) -> None:
+def print_plan(plan: SsbPlan, client: SsbClient, out=None) -> None:
+    out = out or sys.stdout
     print(f"Tørrkjøring: ingen dataspørring er sendt til SSB (metadata: {client.requests} "
           f"forespørsler, {client.cache_hits} fra hurtigbufferen {client.cache_dir}).", file=out)
     for note in plan.notes:

@@ -133,9 +133,9 @@ class State:
 class Progress:
     """A progress bar on a terminal, one line per step otherwise (both on stderr)."""
 
-    def __init__(self, total: int, out: TextIO = sys.stderr, width: int = 24) -> None:
+    def __init__(self, total: int, out: TextIO | None = None, width: int = 24) -> None:
         self.total = total
-        self.out = out
+        self.out = out or sys.stderr
         self.width = width
         self.tty = hasattr(out, "isatty") and out.isatty()
 
