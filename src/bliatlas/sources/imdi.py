@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from dataclasses import dataclass
 
@@ -162,9 +163,22 @@ def looks_like_imdi_long(text: str) -> bool:
     return _long_header(text) is not None
 
 
+TESTDATA_MARK = "(TESTDATA)"
+
+
+def refuse_test_data(text: str, path: str) -> None:
+    """The project's own IMDi fixtures carry "(TESTDATA)" in their region names; like the
+    JSON-stat fixtures they are refused unless ``BLI_ALLOW_TEST_DATA=1`` (the tests)."""
+    if TESTDATA_MARK in text and os.environ.get("BLI_ALLOW_TEST_DATA") != "1":
+        raise InputError(path, "dette er testdata skrevet av Bli-atlas (regionnavn merket "
+                         "«(TESTDATA)»), ikke tall fra IMDi, og de skal ikke inn i en ekte "
+                         "database")
+
+
 def parse_imdi(data: bytes, path: str, table: str | None = None) -> ParsedSource:
     """Either shape; ``table`` (the service's table id) names the dataset when known."""
     text = decode(data, path)
+    refuse_test_data(text, path)
     if looks_like_imdi(text):
         return parse_imdi_csv(data, path, table=table, text=text)
     if looks_like_imdi_long(text):
