@@ -32,6 +32,9 @@ FIXTURE_TABLES: dict[tuple[str, str], str] = {
     ("f", "intro_deltakere"): "intro_deltakere_f.csv",
     ("k", "intro_deltakere"): "intro_deltakere_k.csv",
     ("k", "sysselsatte_botid_land"): "sysselsatte_botid_land_k.csv",
+    ("k", "vedvarende_lavinntekt"): "vedvarende_lavinntekt_k.csv",
+    ("k", "barnehagedeltakelse_spraak"): "barnehagedeltakelse_spraak_k.csv",
+    ("k", "enslige_mindrearige"): "enslige_mindrearige_k.csv",
 }
 
 

@@ -143,8 +143,9 @@ def test_sync_v2_with_interval_years_select_and_county(db, tmp_path, monkeypatch
         ("40", 2023, 1.2, "ok"), ("40", 2023, 45.1, "ok"),
         ("4001", 2023, 0.0, "ok"), ("4001", 2023, 43.8, "ok"),
     ]
-    assert got[2]["status_note"] == "null (-)"
-    assert all("periode=2017-2023" in g["dims"] for g in got)
+    assert got[2]["status_note"] == "null (-); periode 2017-2023"
+    assert all("periode 2017-2023" in g["status_note"] for g in got)
+    assert not any("periode" in g["dims"] for g in got)
 
 
 def test_broken_answer_fails_and_leaves_database_unchanged(db, tmp_path, monkeypatch, capsys):

@@ -66,6 +66,7 @@ EXPECTED_DIMENSIONS: dict[str, frozenset[str]] = {
     "barnehagedeltakelse_spraak": frozenset({"sprak", "alder"}),
     "sysselsatte_botid_land": frozenset({"botid", "verdensregion"}),
     "intro_deltakere": frozenset({"kjonn"}),
+    "vedvarende_lavinntekt": frozenset({"bakgrunn", "verdensregion"}),
 }
 
 transport_factory: Callable[[], httpx.BaseTransport] | None = None

@@ -46,7 +46,9 @@ refused unless the environment sets ``BLI_ALLOW_TEST_DATA=1`` (the tests do).
 
 Time codes: ``2024`` → year 2024. An interval ``2017-2023`` (cohort tables such as
 13628, completion of upper-secondary education) → the *end* year, the year the outcome
-is measured, with the interval kept in ``dims['periode']``. Quarterly, monthly, weekly
+is measured, with the interval in the cell's note (``periode 2017-2023``), so one
+catalogue selector finds the series across years; only if two periods of the table end
+in the same year is the interval kept as ``dims['periode']``. Quarterly, monthly, weekly
 and half-year codes (``2024K1``, ``2024M01``, ``2024U01``, ``2024H1``) are refused
 unless the caller passes ``sub_annual="keep"``: then ``year`` is the calendar year and
 the period code is kept in ``dims['periode']`` (nothing is summed or averaged).
@@ -222,6 +224,15 @@ def parse_jsonstat(
     any_aside = any(r is not None for r in region_aside)
     aside: list[tuple[Observation, str]] = []
     time_parts = [periods[c] for c in time_dim.codes]
+    # An interval (a cohort such as 2017-2023) whose end year no other period of the table
+    # shares is stored under that year, the interval in the note, so that one selector
+    # finds the series across years; only ambiguous periods become a dimension.
+    ends = [y for y, p in time_parts]
+    period_notes: list[str | None] = [None] * len(time_parts)
+    for i, (code, (year, periode)) in enumerate(zip(time_dim.codes, time_parts, strict=True)):
+        if periode is not None and _INTERVAL.match(code) and ends.count(year) == 1:
+            time_parts[i] = (year, None)
+            period_notes[i] = f"periode {code}"
     measures = [c.lower() for c in metric_dim.codes]
     unit_list = [units[c] for c in metric_dim.codes]
     other_keys = [dims[i].name.lower() for i in other]
@@ -237,6 +248,7 @@ def parse_jsonstat(
         # itertools.product walks the cube in JSON-stat's row-major order.
         for flat, pos in enumerate(itertools.product(*(range(s) for s in sizes))):
             year, periode = time_parts[pos[time_i]]
+            period_note = period_notes[pos[time_i]]
             cell_dims = {
                 key: labels[pos[i]] for key, labels, i in zip(other_keys, other_labels, other)
             }
@@ -248,6 +260,10 @@ def parse_jsonstat(
                 value_status_note: tuple[float | None, str, str | None] = (value, OK, None)
             else:
                 value_status_note = _classify(source, flat, value, status_mark)
+            if period_note is not None:
+                note = value_status_note[2]
+                value_status_note = (value_status_note[0], value_status_note[1],
+                                     f"{note}; {period_note}" if note else period_note)
             r = pos[region_i] if region_i is not None else 0
             m = pos[metric_i]
             obs = Observation(

@@ -30,11 +30,13 @@ COUNT_UNITS = {"personer", "antall"}
 # Shares in percent must lie in 0–100; published shares are rounded, so ±0.5 is allowed.
 SHARE_TOLERANCE = 0.5
 # Percent measures that are ratios to another quantity, not shares, and may pass 100:
-# IMDi's settlement table (decision and settled in percent of the request) and the
-# panel's GP spare capacity. SSB tables (``ssb_*``) carry growth rates and ratios under
+# IMDi's settlement table (decision and settled in percent of the request), IMDi's
+# kindergarten attendance (children attending in the municipality per child living
+# there) and the panel's GP spare capacity. SSB tables (``ssb_*``) carry growth rates and ratios under
 # the same unit and are only held to the magnitude limit.
 PERCENT_RATIOS: dict[str, set[str] | None] = {
     "imdi_bosetting": None,                             # every measure
+    "imdi_barnehagedeltakelse": None,
     "kommuner_bosetting": {"fastlege_reservekapasitet"},
 }
 

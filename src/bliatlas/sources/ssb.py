@@ -801,8 +801,9 @@ def _safe(text: str) -> str:
 
 
 def _bare(code: str) -> str:
-    """``K-4001`` → ``4001``, ``F-46`` → ``46``; other codes unchanged."""
-    m = re.fullmatch(r"[KF]-?(\d+)", code)
+    """``K-4001`` → ``4001``, ``F-46`` → ``46``, KOSTRA's ``EKA46`` → ``46``; other codes
+    unchanged."""
+    m = re.fullmatch(r"(?:[KF]-?|EKA)(\d+)", code)
     return m.group(1) if m else code
 
 
