@@ -133,11 +133,13 @@ def value_problem(dataset: str, measure: str, unit: str, value: float | None) ->
     if not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
         return f"verdien {value!r} er ikke et endelig tall innenfor ±{MAX_ABS_VALUE:.0e}"
     if unit in COUNT_UNITS and (value < 0 or value != math.floor(value)):
-        return f"{measure} er et antall ({unit}); forventet et heltall ≥ 0, fant {value:g}"
+        return (f"{measure} er et antall ({unit}); forventet et heltall ≥ 0, fant "
+                + f"{value:g}".replace(".", ","))
     if (unit == "prosent" and is_share(dataset, measure)
             and not -SHARE_TOLERANCE <= value <= 100 + SHARE_TOLERANCE):
-        return (f"{measure} er en andel i prosent; forventet 0–100 (±{SHARE_TOLERANCE:g}), "
-                f"fant {value:g}")
+        tolerance = f"{SHARE_TOLERANCE:g}".replace(".", ",")
+        return (f"{measure} er en andel i prosent; forventet 0–100 (±{tolerance}), fant "
+                f"{value:g}".replace(".", ","))
     return None
 
 
