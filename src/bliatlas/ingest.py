@@ -41,7 +41,6 @@ from bliatlas.store import Store
 ADDITIVE_UNITS = {"personer", "kroner", "antall"}
 REGISTRY_DATASET = "kommuner_bosetting"
 _ORDER = {REGISTRY_DATASET: 0, "geo_kommune": 1, "geo_fylke": 1, "kostra_grupper": 2}
-KEY_COLUMNS = ("dataset", "measure", "region_code", "year", "dims", "unit")
 
 
 @dataclass
@@ -306,30 +305,7 @@ def _write(store: Store, prep: _Prepared, imported_at: datetime) -> ImportResult
             "status": pa.array(prep.rows["status"], pa.string()),
             "status_note": pa.array(prep.rows["status_note"], pa.string()),
         })
-        store.register("incoming", table)
-        try:
-            store.execute("CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM incoming")
-        finally:
-            store.unregister("incoming")
-        join = " AND ".join(f"o.{k} = s.{k}" for k in KEY_COLUMNS)
-        differs = ("(o.value IS DISTINCT FROM s.value OR o.status <> s.status "
-                   "OR o.status_note IS DISTINCT FROM s.status_note)")
-        counts = store.query(
-            f"SELECT count(*) FILTER (WHERE o.dataset IS NULL) AS n_new, "
-            f"count(*) FILTER (WHERE o.dataset IS NOT NULL AND {differs}) AS n_changed "
-            f"FROM staging s LEFT JOIN observation_source o ON {join}")[0]
-        store.execute(
-            f"INSERT INTO observation_history SELECT o.*, ? FROM observation_source o "
-            f"JOIN staging s ON {join} WHERE {differs}", [import_id])
-        store.execute(
-            f"INSERT INTO observation_source SELECT s.dataset, s.measure, s.region_code, s.year, "
-            f"s.dims, s.unit, s.value, s.status, s.status_note, ? FROM staging s "
-            f"LEFT JOIN observation_source o ON {join} WHERE o.dataset IS NULL OR {differs} "
-            f"ON CONFLICT DO UPDATE SET value = excluded.value, status = excluded.status, "
-            f"status_note = excluded.status_note, import_id = excluded.import_id",
-            [import_id])
-        store.execute("DROP TABLE staging")
-        result.n_new, result.n_changed = int(counts["n_new"]), int(counts["n_changed"])
+        result.n_new, result.n_changed = store.upsert_observations(table, import_id)
     result.n_values = n_values
     if prep.unassigned:
         store.insert_rows("observation_unassigned", [(*u, import_id) for u in prep.unassigned])
@@ -404,6 +380,10 @@ def load_parsed_batch(store: Store, batch: list[tuple[ParsedSource, str, str | N
         keep_aside(prep, parsed)
         check_value_types(prep)
         check_geometry(prep, registry, partial_geometry)
+        # The placed rows are all that is written; the reader's cells (the largest
+        # structure of a big file, ~2 million objects for IMDi's country export) go now.
+        parsed.observations = []
+        parsed.aside = []
         prepared.append(prep)
 
     imported_at = datetime.now(UTC).replace(tzinfo=None)
