@@ -7,39 +7,21 @@ our long-table fixtures (tests/fixtures/imdi, labelled TESTDATA); no network is 
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
+from conftest import db_rows, db_snapshot
 from imdi_fake import SHARED_IMDI, FakeImdi
 
 from bliatlas.cli import main
 from bliatlas.sources import imdi_client
 from bliatlas.sources.imdi import TABLES
-from bliatlas.store import open_store
-
-PANEL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "panel" / (
-    "kommuner_bosetting_2022-2024.xlsx")
 
 
 @pytest.fixture(autouse=True)
 def allow_test_fixtures(monkeypatch):
     monkeypatch.setenv("BLI_ALLOW_TEST_DATA", "1")
-
-
-@pytest.fixture(scope="module")
-def registry_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("imdi_sync") / "registry.duckdb"
-    assert main(["--database", str(path), "import", str(PANEL)]) == 0
-    return path
-
-
-@pytest.fixture
-def db(registry_db, tmp_path) -> Path:
-    path = tmp_path / "bli.duckdb"
-    shutil.copy(registry_db, path)
-    return path
 
 
 def serve(monkeypatch, fake: FakeImdi | None = None) -> FakeImdi:
@@ -53,16 +35,8 @@ def sync(db: Path, tmp_path: Path, *args: str) -> int:
                  "--cache-dir", str(tmp_path / "c")])
 
 
-def rows(db: Path, sql: str, params=None) -> list[dict]:
-    with open_store(db, read_only=True) as store:
-        return store.query(sql, params)
-
-
-def snapshot(db: Path) -> tuple:
-    return tuple(
-        tuple(sorted(map(str, rows(db, f"SELECT * FROM {t}"))))
-        for t in ("import", "observation", "observation_history", "observation_unassigned")
-    )
+rows = db_rows
+snapshot = db_snapshot
 
 
 def test_list_names_the_known_tables_in_norwegian(capsys):

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
+from conftest import db_rows, db_snapshot
 from ssb_fake import FIXTURES, FakeSsb, load_fixture, region_codelists
 
 from bliatlas.cli import main
@@ -21,9 +21,6 @@ from bliatlas.regions.registry import Registry
 from bliatlas.sources import ssb
 from bliatlas.store import open_store
 
-PANEL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "panel" / (
-    "kommuner_bosetting_2022-2024.xlsx")
-
 
 @pytest.fixture(autouse=True)
 def allow_test_fixtures(monkeypatch):
@@ -31,23 +28,9 @@ def allow_test_fixtures(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def registry_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ssb_protocol") / "registry.duckdb"
-    assert main(["--database", str(path), "import", str(PANEL)]) == 0
-    return path
-
-
-@pytest.fixture(scope="module")
 def crosswalk(registry_db) -> Crosswalk:
     with open_store(registry_db, read_only=True) as store:
         return Crosswalk(Registry.from_store(store))
-
-
-@pytest.fixture
-def db(registry_db, tmp_path) -> Path:
-    path = tmp_path / "bli.duckdb"
-    shutil.copy(registry_db, path)
-    return path
 
 
 def serve(monkeypatch, doc: dict, crosswalk: Crosswalk | None = None, region="Region",
@@ -63,16 +46,8 @@ def bli(db: Path, tmp_path: Path, *args: str) -> int:
     return main(["--database", str(db), *args, "--cache-dir", str(tmp_path / "c")])
 
 
-def rows(db: Path, sql: str, params=None) -> list[dict]:
-    with open_store(db, read_only=True) as store:
-        return store.query(sql, params)
-
-
-def snapshot(db: Path) -> tuple:
-    return tuple(
-        tuple(sorted(map(str, rows(db, f"SELECT * FROM {t}"))))
-        for t in ("import", "observation", "observation_history", "observation_unassigned")
-    )
+rows = db_rows
+snapshot = db_snapshot
 
 
 # -- groupings -----------------------------------------------------------------------------

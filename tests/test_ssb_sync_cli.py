@@ -6,38 +6,20 @@ The database holds the real 2024 region registry, imported from the panel in
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import db_rows, db_snapshot
 from ssb_fake import FakeSsb, load_fixture
 
 from bliatlas.cli import main
 from bliatlas.sources import ssb
-from bliatlas.store import open_store
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-PANEL = SHARED / "data" / "panel" / "kommuner_bosetting_2022-2024.xlsx"
 
 
 @pytest.fixture(autouse=True)
 def allow_test_fixtures(monkeypatch):
     """Our fixtures are marked as test data; only tests may parse them."""
     monkeypatch.setenv("BLI_ALLOW_TEST_DATA", "1")
-
-
-@pytest.fixture(scope="module")
-def registry_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ssb_registry") / "registry.duckdb"
-    assert main(["--database", str(path), "import", str(PANEL)]) == 0
-    return path
-
-
-@pytest.fixture
-def db(registry_db, tmp_path) -> Path:
-    path = tmp_path / "bli.duckdb"
-    shutil.copy(registry_db, path)
-    return path
 
 
 def serve(monkeypatch, fixture: str | dict, **kw) -> FakeSsb:
@@ -51,19 +33,8 @@ def sync(db: Path, tmp_path: Path, *args: str) -> int:
     return main(["--database", str(db), "sync", "ssb", *args, "--cache-dir", str(tmp_path / "c")])
 
 
-def rows(db: Path, sql: str, params=None) -> list[dict]:
-    store = open_store(db, read_only=True)
-    try:
-        return store.query(sql, params)
-    finally:
-        store.close()
-
-
-def snapshot(db: Path) -> tuple:
-    return tuple(
-        tuple(sorted(map(str, rows(db, f"SELECT * FROM {t}"))))
-        for t in ("import", "observation", "observation_history", "observation_unassigned")
-    )
+rows = db_rows
+snapshot = db_snapshot
 
 
 def test_sync_11607_places_old_codes_and_keeps_suppression(db, tmp_path, monkeypatch, capsys):

@@ -19,17 +19,18 @@ import shutil
 
 import httpx
 import pytest
+from conftest import unmatched_selectors
 from imdi_fake import SHARED_IMDI, FakeImdi
 from ssb_fake import FakeSsb, FakeSsbBank, load_fixture, region_codelists
 
 from bliatlas.cli import main
 from bliatlas.indicators.catalogue import load_catalogue
 from bliatlas.indicators.engine import build_cube
-from bliatlas.indicators.profile import build_profile, indicator_datasets
+from bliatlas.indicators.profile import build_profile
 from bliatlas.regions.crosswalk import Crosswalk
 from bliatlas.regions.registry import Registry
 from bliatlas.sources import imdi_client, ssb
-from bliatlas.sources.standard import STANDARD_JOBS, fetch_hint, standard_datasets
+from bliatlas.sources.standard import STANDARD_JOBS, standard_datasets
 from bliatlas.store import open_store
 
 
@@ -158,22 +159,9 @@ def test_second_run_resumes_with_the_table_that_failed(synced):
 
 def test_every_standard_selector_finds_cells_after_the_sync(synced):
     db, _ = synced
-    catalogue = load_catalogue()
-    checked = 0
     with open_store(db, read_only=True) as store:
-        for ind in catalogue.indicators:
-            if not fetch_hint(indicator_datasets(catalogue, ind)):
-                continue
-            for terms in (ind.numerator, ind.denominator or []):
-                for term in terms:
-                    for sel in term.any_of:
-                        for dims in sel.dims_strings():
-                            n = store.query(
-                                "SELECT count(*) AS n FROM observation WHERE dataset = ? AND "
-                                "measure = ? AND unit = ? AND dims = ?",
-                                [sel.dataset, sel.measure, sel.unit, dims])[0]["n"]
-                            assert n > 0, (ind.id, sel.describe(), dims)
-                            checked += 1
+        checked, missing = unmatched_selectors(store, load_catalogue(), standard_datasets())
+    assert missing == []
     assert checked >= 15
     assert {j.dataset for j in STANDARD_JOBS} == standard_datasets()
 

@@ -36,6 +36,7 @@ from bliatlas.web.views import choropleth
 
 # Topic sections in report order: (section id, heading, catalogue topic, chart indicators).
 TOPIC_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("folkemengde", "Befolkning", "befolkning", ("folkemengde_1_januar",)),
     ("befolkning", "Innvandrerbefolkningen etter innvandringsgrunn", "innvandringsgrunn",
      ("innvandrere_per_1000", "innvandrere_flukt_andel")),
     ("bosetting", "Bosetting av flyktninger", "bosetting",

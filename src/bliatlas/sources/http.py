@@ -282,6 +282,55 @@ class CachedHttp:
         )
 
 
+class PublisherClient:
+    """What the SSB and IMDi clients share: one :class:`CachedHttp` for the publisher's
+    service, its counters, and the ``with`` lifecycle.
+
+    ``cache_dir`` defaults to ``$<cache_env>`` or ``default_cache_dir``; ``http_options``
+    are :class:`CachedHttp`'s (``max_age``, ``timeout``, ``max_retries``, ``backoff``,
+    ``max_backoff``, ``rate_limit``, ``rate_period``, ``now``).
+    """
+
+    def __init__(self, *, service: str, base_url: str, cache_dir: str | os.PathLike[str] | None,
+                 cache_env: str, default_cache_dir: Path,
+                 transport: httpx.BaseTransport | None, clock: Callable[[], float],
+                 sleep: Callable[[float], None], user_agent: str, offline_hint: str,
+                 accept: str = "application/json", **http_options: Any) -> None:
+        self.base_url = base_url.rstrip("/")
+        if cache_dir is None:
+            cache_dir = os.environ.get(cache_env) or default_cache_dir
+        self.http = CachedHttp(
+            service=service, host=httpx.URL(self.base_url).host or self.base_url,
+            cache_dir=cache_dir, transport=transport, clock=clock, sleep=sleep,
+            user_agent=user_agent, accept=accept, offline_hint=offline_hint, **http_options)
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent so far (retries included)."""
+        return self.http.requests
+
+    @property
+    def cache_hits(self) -> int:
+        return self.http.cache_hits
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self.http.limiter
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.http.cache_dir
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _retry_after(response: httpx.Response) -> float:
     raw = response.headers.get("Retry-After", "")
     try:

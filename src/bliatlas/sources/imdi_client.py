@@ -28,15 +28,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Any
 
 import httpx
 
 from bliatlas.errors import InputError, UserError
 from bliatlas.sources.http import (
-    DEFAULT_MAX_AGE,
-    CachedHttp,
     PlannedRequest,
+    PublisherClient,
     PublisherError,
     error_detail,
 )
@@ -107,71 +106,36 @@ def check_level(level: str) -> str:
     return level
 
 
-class ImdiClient:
-    """Fetch tables from IMDi's download service (cached, retried, rate-limited)."""
+class ImdiClient(PublisherClient):
+    """Fetch tables from IMDi's download service (cached, retried, rate-limited).
+
+    ``http_options`` go to :class:`~bliatlas.sources.http.CachedHttp` (``max_age``,
+    ``timeout``, ``max_retries``, ``backoff``, ``max_backoff``, ``rate_limit``,
+    ``rate_period``, ``now``).
+    """
 
     def __init__(
         self,
         *,
         base_url: str = BASE_URL,
         cache_dir: str | os.PathLike[str] | None = None,
-        max_age: float = DEFAULT_MAX_AGE,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = 120.0,
-        max_retries: int = 4,
-        backoff: float = 2.0,
-        max_backoff: float = 120.0,
-        rate_limit: int = RATE_LIMIT,
-        rate_period: float = RATE_PERIOD,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
-        now: Callable[[], float] = time.time,
+        **http_options: Any,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        if cache_dir is None:
-            cache_dir = os.environ.get("BLI_IMDI_CACHE") or DEFAULT_CACHE_DIR
-        if transport is None and transport_factory is not None:
-            transport = transport_factory()
-        self.http = CachedHttp(
-            service=SERVICE,
-            host=httpx.URL(self.base_url).host or "app-simapi-prod.azurewebsites.net",
-            cache_dir=cache_dir,
-            max_age=max_age,
-            transport=transport,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff=backoff,
-            max_backoff=max_backoff,
-            rate_limit=rate_limit,
-            rate_period=rate_period,
+        http_options.setdefault("timeout", 120.0)   # whole-country tables are large
+        http_options.setdefault("rate_limit", RATE_LIMIT)
+        http_options.setdefault("rate_period", RATE_PERIOD)
+        super().__init__(
+            service=SERVICE, base_url=base_url, cache_dir=cache_dir, cache_env="BLI_IMDI_CACHE",
+            default_cache_dir=DEFAULT_CACHE_DIR,
+            transport=transport if transport is not None or transport_factory is None
+            else transport_factory(),
             clock=clock if clock is not None else default_clock,
             sleep=sleep if sleep is not None else default_sleep,
-            now=now,
-            user_agent=USER_AGENT,
-            accept="text/csv, */*",
-            offline_hint=OFFLINE_HINT,
-        )
-
-    @property
-    def requests(self) -> int:
-        return self.http.requests
-
-    @property
-    def cache_hits(self) -> int:
-        return self.http.cache_hits
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.http.cache_dir
-
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            user_agent=USER_AGENT, accept="text/csv, */*", offline_hint=OFFLINE_HINT,
+            **http_options)
 
     def url(self, table: str, level: str = "kommune") -> str:
         return f"{self.base_url}/download_csv/{LEVELS[check_level(level)]}/{check_table(table)}"

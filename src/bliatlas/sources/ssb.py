@@ -50,7 +50,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -58,8 +58,8 @@ import httpx
 from bliatlas.errors import NotFound, UserError
 from bliatlas.sources.http import (
     DEFAULT_MAX_AGE,
-    CachedHttp,
     PlannedRequest,
+    PublisherClient,
     PublisherError,
     RateLimiter,
     canonical_json,
@@ -358,8 +358,13 @@ class FetchResult:
 # -- client ----------------------------------------------------------------------------
 
 
-class SsbClient:
-    """Query SSB tables; see the module docstring for endpoints, limits and caching."""
+class SsbClient(PublisherClient):
+    """Query SSB tables; see the module docstring for endpoints, limits and caching.
+
+    ``http_options`` go to :class:`~bliatlas.sources.http.CachedHttp` (``max_age``,
+    ``timeout``, ``max_retries``, ``backoff``, ``max_backoff``, ``rate_limit``,
+    ``rate_period``, ``now``); the rate limit is SSB's 30 per 60 s unless given.
+    """
 
     def __init__(
         self,
@@ -368,75 +373,28 @@ class SsbClient:
         lang: str = "no",
         base_url: str = BASE_URL,
         cache_dir: str | os.PathLike[str] | None = None,
-        max_age: float = DEFAULT_MAX_AGE,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 4,
-        backoff: float = 2.0,
-        max_backoff: float = 120.0,
         max_cells: int = MAX_CELLS,
-        rate_limit: int = RATE_LIMIT,
-        rate_period: float = RATE_PERIOD,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
-        now: Callable[[], float] = time.time,
+        **http_options: Any,
     ) -> None:
         if api not in ("v0", "v2"):
             raise UserError(f"ukjent API-versjon {api!r}; velg v0 (PxWebApi v1) eller v2")
         self.api = api
         self.lang = lang
-        self.base_url = base_url.rstrip("/")
-        if cache_dir is None:
-            cache_dir = os.environ.get("BLI_SSB_CACHE") or DEFAULT_CACHE_DIR
         self.max_cells = max_cells
-        if transport is None and transport_factory is not None:
-            transport = transport_factory()
-        self.http = CachedHttp(
-            service=SERVICE,
-            host=httpx.URL(self.base_url).host or "data.ssb.no",
-            cache_dir=cache_dir,
-            max_age=max_age,
-            transport=transport,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff=backoff,
-            max_backoff=max_backoff,
-            rate_limit=rate_limit,
-            rate_period=rate_period,
+        http_options.setdefault("rate_limit", RATE_LIMIT)
+        http_options.setdefault("rate_period", RATE_PERIOD)
+        super().__init__(
+            service=SERVICE, base_url=base_url, cache_dir=cache_dir, cache_env="BLI_SSB_CACHE",
+            default_cache_dir=DEFAULT_CACHE_DIR,
+            transport=transport if transport is not None or transport_factory is None
+            else transport_factory(),
             clock=clock if clock is not None else default_clock,
             sleep=sleep if sleep is not None else default_sleep,
-            now=now,
-            user_agent=USER_AGENT,
-            offline_hint=OFFLINE_HINT,
-        )
+            user_agent=USER_AGENT, offline_hint=OFFLINE_HINT, **http_options)
         self._codelists: dict[str, Codelist] = {}
-
-    # -- properties the callers and tests read -------------------------------------------
-    @property
-    def requests(self) -> int:
-        return self.http.requests
-
-    @property
-    def cache_hits(self) -> int:
-        return self.http.cache_hits
-
-    @property
-    def limiter(self) -> RateLimiter:
-        return self.http.limiter
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.http.cache_dir
-
-    # -- lifecycle -------------------------------------------------------------------
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- URLs and bodies ---------------------------------------------------------------
     @property

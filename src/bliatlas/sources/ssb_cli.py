@@ -126,6 +126,8 @@ class SsbSpec:
     latest: int | None = None
     select: list[str] = field(default_factory=list)
     sub_annual: str = "error"
+    # what the refusal of quarterly/monthly periods recommends, as the command spells it
+    sub_annual_hint: str = SUB_ANNUAL_HINT
 
 
 @dataclass
@@ -214,7 +216,7 @@ def fetch_ssb(client: SsbClient, spec: SsbSpec, plan: SsbPlan) -> SsbFetched:
             check_answer_shape(doc, query, source)
             digest.update(canonical_json(doc).encode("utf-8"))
             parsed = parse_jsonstat(doc, source, sub_annual=spec.sub_annual,
-                                    sub_annual_hint=SUB_ANNUAL_HINT, region=region)
+                                    sub_annual_hint=spec.sub_annual_hint, region=region)
             n_docs += 1
             if merged is None:
                 merged = parsed

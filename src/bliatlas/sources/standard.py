@@ -212,7 +212,9 @@ def run_job(job: Job, args: argparse.Namespace, current: dict[str, set[str]],
         digest = fetched.content_sha256
     else:
         spec = SsbSpec(table=job.ssb_table or "", regions=list(job.regions),
-                       select=list(job.select))
+                       select=list(job.select),
+                       sub_annual_hint=f"hent tabellen med `bli sync ssb {job.ssb_table} "
+                                       "--region … --sub-annual keep`")
         plan = plan_ssb(clients["ssb"], spec, current)
         got = fetch_ssb(clients["ssb"], spec, plan)
         parsed, digest = got.parsed, got.content_sha256
