@@ -310,3 +310,24 @@ def test_quarterly_file_message_recommends_an_option_of_bli_import(db, tmp_path,
     assert main(["--database", str(db), "import", "--sub-annual", "keep", str(path)]) == 0
     periods = rows(db, "SELECT DISTINCT year FROM observation WHERE dataset = 'ssb_11607'")
     assert periods == [{"year": 2024}]
+
+
+def test_selection_shapes_for_every_filter_real_clients_send():
+    """The v1 filters and v2 parameters as SSB's own examples and public clients write
+    them (agg:, agg_single:, vs:, top, item)."""
+    sel = ssb.VarSelection
+    assert sel("Region", ("K-3103",), "agg", "agg_KommSummer").v0() == {
+        "code": "Region", "selection": {"filter": "agg:KommSummer", "values": ["K-3103"]}}
+    single = sel("Region", ("3103",), "agg_single", "agg_KommGjeldende")
+    assert single.v0()["selection"]["filter"] == "agg_single:KommGjeldende"
+    assert single.v2_output_values() == "single"
+    landet = sel("Region", ("0",), "vs", "vs_Landet")
+    assert landet.v0()["selection"] == {"filter": "vs:Landet", "values": ["0"]}
+    top = sel("Tid", ("2023", "2024"), "top", top=2)
+    assert top.v0()["selection"] == {"filter": "top", "values": ["2"]}
+    assert top.v2_value_codes() == "top(2)"
+    whole = sel("Region", ("K-3101", "K-3103"), "agg", "agg_KommSummer", whole=True)
+    assert (whole.v2_value_codes(), whole.v2_output_values()) == ("*", "aggregated")
+    # a split keeps the grouping but names the codes
+    assert whole.subset(["K-3101"]).v2_value_codes() == "K-3101"
+    assert top.subset(["2024"]) == sel("Tid", ("2024",))
