@@ -143,3 +143,44 @@ def test_profile_page_and_report_show_education(cube, client):
     assert report.status_code == 200
     assert "Utdanning etter innvandringsbakgrunn" in report.text
     assert "Innvandrere med universitets- eller høgskoleutdanning" in report.text
+
+
+def _tiny_store(tmp_path):
+    """A store with one municipality and two of three parts of a sum (the third absent)."""
+    from bliatlas.store import open_store
+
+    store = open_store(tmp_path / "tiny.duckdb")
+    store.insert_rows("region", [("4650", "kommune", "Gloppen", "Gloppen", "46", 5, "EKG02",
+                                  False, 1), ("46", "fylke", "Vestland", "Vestland", None,
+                                              None, None, None, 1)])
+    store.insert_rows("observation_source", [
+        ("d", "m", "4650", 2022, "land=A", "personer", 7.0, "ok", None, 1),
+        ("d", "m", "4650", 2022, "land=B", "personer", 5.0, "ok", None, 1),
+    ])
+    return store
+
+
+@pytest.mark.parametrize("absent_is_zero, status, value", [(True, "ok", 12.0),
+                                                            (False, "missing", None)])
+def test_a_part_without_a_row_counts_as_zero_only_when_the_selector_says_so(
+        tmp_path, absent_is_zero, status, value):
+    from bliatlas.indicators.catalogue import parse_catalogue
+    from bliatlas.indicators.engine import build_cube
+
+    catalogue = parse_catalogue({"indicators": [{
+        "id": "sum_over_parts", "topic": "t", "name_nb": "Sum", "name_en": "Sum",
+        "definition": "d", "kind": "count", "unit": "personer", "direction": "neutral",
+        "sources": ["test"],
+        "numerator": {"dataset": "d", "measure": "m", "unit": "personer",
+                      "absent_is_zero": absent_is_zero, "dims": {"land": ["A", "B", "C"]}},
+    }]})
+    store = _tiny_store(tmp_path)
+    try:
+        cell = build_cube(store, catalogue).cell("sum_over_parts", "kommune", "4650", 2022)
+    finally:
+        store.close()
+    if status == "missing":
+        # a year where the indicator has no value anywhere is dropped from the cube
+        assert cell is None or (cell["status"], cell["value"]) == ("missing", None)
+    else:
+        assert (cell["status"], cell["value"]) == (status, value)

@@ -49,6 +49,10 @@ class Selector(BaseModel):
     unit: str
     dims: dict[str, str | list[str]] = Field(default_factory=dict)
     count: bool = False  # count the 'ok' cells instead of adding their values
+    # A part of a sum the publisher leaves out counts as 0 (only where the source says an
+    # absent cell means none, e.g. IMDi's country export, whose '.' is "no persons" and is
+    # not stored). Without it a sum with a part absent is missing.
+    absent_is_zero: bool = False
 
     def dims_strings(self) -> list[str]:
         """The canonical ``dims`` strings this selector adds up (``k=v|k=v`` sorted)."""

@@ -226,7 +226,8 @@ def _selector_rows(catalogue: Catalogue) -> list[tuple[Any, ...]]:
                     for dims in dims_list:
                         rows.append(
                             (ind.id, part, t_idx, prio, sel.dataset, sel.measure, sel.unit, dims,
-                             sel.count, len(dims_list), sel.describe(), identity)
+                             sel.count, len(dims_list), sel.describe(), identity,
+                             sel.absent_is_zero)
                         )
     return rows
 
@@ -249,13 +250,15 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
     started = time.perf_counter()
     catalogue = catalogue or load_catalogue()
     sel_rows = _selector_rows(catalogue)
-    keys = sorted({"\x1f".join((r[4], r[5], r[6], r[7])) for r in sel_rows})
-    placeholders = ",".join("?" for _ in keys)
+    keys = sorted({(r[4], r[5], r[6], r[7]) for r in sel_rows})
+    wanted = [list(col) for col in zip(*keys)] if keys else [[], [], [], []]
     obs = store.query_arrow(
-        "SELECT dataset, measure, region_code, year, dims, unit, value, status, import_id "
-        "FROM observation WHERE dataset || chr(31) || measure || chr(31) || unit || chr(31) "
-        f"|| dims IN ({placeholders})",
-        keys,
+        "SELECT o.dataset, o.measure, o.region_code, o.year, o.dims, o.unit, o.value, o.status, "
+        "o.import_id FROM observation o SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS dataset, "
+        "unnest(?::VARCHAR[]) AS measure, unnest(?::VARCHAR[]) AS unit, "
+        "unnest(?::VARCHAR[]) AS dims) w ON o.dataset = w.dataset AND o.measure = w.measure "
+        "AND o.unit = w.unit AND o.dims = w.dims",
+        wanted,
     )
     regions = store.query_arrays(
         "SELECT code, level, name, short_name, county_code, centrality, kostra_group, robek "
@@ -273,7 +276,7 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
     con.register("obs_src", obs)
     con.register("region_src", regions)
     sel_names = ["indicator", "part", "term", "prio", "dataset", "measure", "unit", "dims",
-                 "is_count", "n_expected", "label", "identity"]
+                 "is_count", "n_expected", "label", "identity", "absent_zero"]
     con.register("sel_src", _columns(sel_rows, sel_names))
     ind_names = ["indicator", "kind", "multiplier", "aggregation", "base_level", "min_coverage",
                  "n_num", "n_den"]
@@ -324,7 +327,8 @@ _BUILD_SQL: list[str] = [
         term::INTEGER AS term, prio::INTEGER AS prio, dataset::VARCHAR AS dataset,
         measure::VARCHAR AS measure, unit::VARCHAR AS unit, dims::VARCHAR AS dims,
         is_count::BOOLEAN AS is_count, n_expected::INTEGER AS n_expected,
-        label::VARCHAR AS label, identity::VARCHAR AS identity FROM sel_src""",
+        label::VARCHAR AS label, identity::VARCHAR AS identity,
+        absent_zero::BOOLEAN AS absent_zero FROM sel_src""",
     """CREATE TABLE ind AS SELECT indicator::VARCHAR AS indicator, kind::VARCHAR AS kind,
         multiplier::DOUBLE AS multiplier, aggregation::VARCHAR AS aggregation,
         base_level::VARCHAR AS base_level, min_coverage::DOUBLE AS min_coverage,
@@ -396,7 +400,7 @@ _BUILD_SQL: list[str] = [
     # matched against the observations once, then shared.
     """CREATE TABLE sel_key AS
         SELECT DISTINCT dataset, measure, unit, dims, is_count, n_expected, label, identity,
-            dense_rank() OVER (ORDER BY identity) AS sk
+            absent_zero, dense_rank() OVER (ORDER BY identity) AS sk
         FROM sel""",
     """CREATE TABLE sel_term AS
         SELECT DISTINCT s.indicator, s.part, s.term, s.prio, k.sk
@@ -406,7 +410,9 @@ _BUILD_SQL: list[str] = [
             sum(CASE WHEN o.status = 'ok'
                      THEN CASE WHEN k.is_count THEN 1.0 ELSE o.value END END) AS v,
             bool_or(o.status = 'suppressed') AS any_suppressed,
-            bool_or(o.status = 'missing') OR count(*) < any_value(k.n_expected) AS any_missing,
+            bool_or(o.status = 'missing')
+                OR (NOT any_value(k.absent_zero) AND count(*) < any_value(k.n_expected))
+                AS any_missing,
             min(CASE WHEN o.status = 'suppressed' THEN k.label END) AS suppressed_label
         FROM sel_key k
         JOIN obs o ON o.dataset = k.dataset AND o.measure = k.measure
@@ -417,16 +423,21 @@ _BUILD_SQL: list[str] = [
             a.any_missing, a.suppressed_label
         FROM sel_term t JOIN key_alt a USING (sk)""",
     # Which imports each indicator reads for each published region (provenance per region).
+    """CREATE TABLE key_imports AS
+        SELECT DISTINCT k.sk, o.region_code AS code, o.import_id::INTEGER AS import_id,
+            o.status <> 'missing' AS has_value
+        FROM (SELECT DISTINCT sk, dataset, measure, unit, dims FROM sel_key) k
+        JOIN obs o ON o.dataset = k.dataset AND o.measure = k.measure
+            AND o.unit = k.unit AND o.dims = k.dims""",
     """CREATE TABLE region_imports AS
-        SELECT DISTINCT s.indicator, o.region_code AS code, o.import_id::INTEGER AS import_id
-        FROM sel s JOIN obs o ON o.dataset = s.dataset AND o.measure = s.measure
-            AND o.unit = s.unit AND o.dims = s.dims
-        WHERE o.status <> 'missing'""",
+        SELECT DISTINCT t.indicator, i.code, i.import_id
+        FROM (SELECT DISTINCT indicator, sk FROM sel_term) t JOIN key_imports i USING (sk)
+        WHERE i.has_value""",
     # Which imports each indicator reads (provenance).
     """CREATE TABLE indicator_imports AS
-        SELECT DISTINCT s.indicator, o.import_id::INTEGER AS import_id
-        FROM sel s JOIN obs o ON o.dataset = s.dataset AND o.measure = s.measure
-            AND o.unit = s.unit AND o.dims = s.dims""",
+        SELECT DISTINCT t.indicator, i.import_id
+        FROM (SELECT DISTINCT indicator, sk FROM sel_term) t
+        JOIN (SELECT DISTINCT sk, import_id FROM key_imports) i USING (sk)""",
     # Per term: the first alternative that has the region and year (and is not wholly
     # missing); a suppressed alternative is kept, never skipped for a later source.
     """CREATE TABLE term_val AS

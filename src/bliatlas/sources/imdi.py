@@ -18,8 +18,10 @@ Fylke;…``). The order of the dimension columns does not matter; rows repeated 
 Cells: empty is missing, ``.`` is "no value", ``:`` and ``<5`` are suppressed. In the
 country-background export (``Landbakgrunn``) ``.`` stands for *no persons*: the same
 export writes ``0`` in exactly those cells for 2014 and 2016 (about 80 000 a year) and
-``.`` in every other year, so there ``.`` is read as 0 with a note saying so; a total
-over countries is then the sum of its parts (some of them suppressed).
+``.`` in every other year. There a ``.`` cell, and an empty one (a municipality code not
+in use that year: then every country is empty), is not stored at all: the catalogue's
+total over countries counts a country without a row as 0 (``absent_is_zero``). That
+leaves about 0,3 of the export's 2 million cells to store.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from dataclasses import dataclass
 
 from bliatlas.errors import InputError
 from bliatlas.regions.names import fold
-from bliatlas.sources.records import MISSING, OK, Observation, ParsedSource, classify_cell
+from bliatlas.sources.records import MISSING, Observation, ParsedSource, classify_cell
 
 PUBLISHER = "IMDi"
+SKIP = "skip"           # a cell that is not stored (see the country-background export)
 LICENCE = "NLOD 2.0"
 FORMAT_WIDE = "imdi-csv"
 FORMAT_LONG = "imdi-csv-lang"
@@ -96,8 +99,10 @@ AMBIGUOUS_EXPORTS: dict[frozenset[str], dict[str, tuple[str, str]]] = {
 }
 INF_NOTE = ("«Inf» i IMDis eksport: prosenten er ikke definert (den er regnet av null, "
             "f.eks. vedtak når anmodningen var 0)")
-LANDBAKGRUNN_DOT_NOTE = ("«.» i IMDis eksport: ingen personer med denne landbakgrunnen "
-                         "(eksporten skriver 0 i de samme cellene for 2014 og 2016)")
+LANDBAKGRUNN_DOT_NOTE = ("«.» i IMDis eksport betyr ingen personer med denne landbakgrunnen "
+                         "(eksporten skriver 0 i de samme cellene for 2014 og 2016); slike "
+                         "celler og tomme celler (kommunenummer ikke i bruk det året) er ikke "
+                         "lagret, og summer over land regner et land uten rad som 0")
 
 UNITS = {"personer": "personer", "prosent": "prosent", "kroner": "kroner", "antall": "antall"}
 _REGION = re.compile(r"^[KF]-?\d{2,4}$|^\d{1,4}$")
@@ -212,8 +217,8 @@ class _Cells:
     def __init__(self, path: str, dot_is_zero: bool, percent: bool = False) -> None:
         self.path = path
         self.memo: dict[str, tuple[float | None, str, str | None]] = {}
-        if dot_is_zero:
-            self.memo["."] = (0.0, OK, LANDBAKGRUNN_DOT_NOTE)
+        if dot_is_zero:                         # not stored: see the module docstring
+            self.memo["."] = self.memo[""] = (None, SKIP, None)
         if percent:
             # IMDi writes R's "Inf" where a percentage divides by zero; only there is
             # it a known marker (in a count, or as 'nan'/'inf' anywhere else, it is refused).
@@ -323,8 +328,9 @@ def parse_imdi_csv(data: bytes, path: str, table: str | None = None,
             hit = cell.memo.get(text)
             if hit is None:
                 hit = cell(text, rownum, colname)
-            append(new(dataset, measure, code, name, year, dims, unit, hit[0], hit[1],
-                       hit[2], rownum))
+            if hit[1] is not SKIP:
+                append(new(dataset, measure, code, name, year, dims, unit, hit[0], hit[1],
+                           hit[2], rownum))
     return out
 
 
@@ -396,6 +402,8 @@ def parse_imdi_long_csv(data: bytes, path: str, table: str | None = None,
             dims = dims_memo[dkey] = {k: v for (_, k), v in zip(dim_cols, dkey, strict=True)}
         value, status, note = cells[unit == "prosent"](row[value_i].strip(), rownum,
                                                        header[value_i])
+        if status is SKIP:
+            continue
         name = row[name_i].strip() if name_i is not None else ""
         out.observations.append(Observation(dataset, measure, code, name, int(m.group(1)),
                                             dims, unit, value, status, note, rownum))
