@@ -264,7 +264,8 @@ def test_cli_show_prints_one_entry(capsys: pytest.CaptureFixture[str],
     assert out.splitlines()[0] == (
         "Frøya: fast arbeid, norsk på jobben og hjelp til bolig holder arbeidsinnvandrerne")
     assert "Steder: Frøya kommune (5014, sentralitet " in out
-    assert "Kilder:\n  – Innvandring, inkludering, sysselsetting og lokal utvikling" in out
+    assert "Kilder:\n  [1] Innvandring, inkludering, sysselsetting og lokal utvikling" in out
+    assert "Evidens: Erfaringsbasert – " in out and "dokument 00" not in out
 
 
 def test_cli_show_unknown_id(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
@@ -299,7 +300,8 @@ def test_api_search_returns_ranked_hits_facets_snippets(client: TestClient) -> N
     assert "<mark>" in data["results"][0]["snippet_html"]
     scores = [x["score"] for x in data["results"]]
     assert scores == sorted(scores, reverse=True)
-    assert set(data["facets"]) == {"type", "tema", "malgruppe", "aktor", "fylke", "sentralitet"}
+    assert set(data["facets"]) == {"type", "tema", "malgruppe", "aktor", "fylke", "sentralitet",
+                                   "evidens", "kostnad"}
     assert data["facets"]["tema"]["label"] == "Tema"
     assert SOURCE_NOTE in data["source"]
 
@@ -331,9 +333,15 @@ def test_api_entry_detail_with_markdown_and_html(client: TestClient) -> None:
     r = client.get("/api/kunnskap/praksis-froya-fast-arbeid-norsk-og-bolig")
     assert r.status_code == 200
     data = r.json()
-    assert data["body_markdown"].startswith("Frøya er en øykommune")
-    assert data["body_html"].startswith("<p>Frøya er en øykommune")
-    assert "<h2>" in data["body_html"]
+    assert data["body_markdown"].startswith("## Bakgrunn\n\nDa hjørnesteinsbedriften flagget ut")
+    assert data["body_html"].startswith("<h2>Bakgrunn</h2>")
+    # Source marks become links to the numbered sources; the markdown keeps them as written.
+    assert "[1]" in data["body_markdown"] and "[1]" not in data["body_html"]
+    assert '<sup class="kildemerke"><a href="#kilde-1">' in data["body_html"]
+    assert data["sources"][0]["title"].startswith("Innvandring, inkludering")
+    assert data["sources"][0]["year"] == 2019 and data["sources"][0]["document"] == (
+        "temahefte-2019")
+    assert data["evidence"]["level"] == "erfaringsbasert"
     assert data["places"][0]["name"] == "Frøya"
     assert data["themes"][0] == {"id": "arbeid", "label": "Arbeid og sysselsetting"}
     assert "source" in data
