@@ -19,7 +19,11 @@ from typing import Any
 
 from bliatlas.knowledge.citations import plain
 from bliatlas.knowledge.models import Entry, IndicatorLink
-from bliatlas.knowledge.recommend import PlaceFacts, practices_for_weaknesses
+from bliatlas.knowledge.recommend import (
+    PlaceFacts,
+    WeaknessRecommendation,
+    practices_for_weaknesses,
+)
 from bliatlas.knowledge.search import KnowledgeIndex
 
 HIGH_QUARTER = 75.0
@@ -61,13 +65,28 @@ def _points(link: IndicatorLink, position: float) -> bool:
     return position >= HIGH_QUARTER if link.when == "hoy" else position <= LOW_QUARTER
 
 
+def _value_rank(item: dict[str, Any]) -> tuple[int, int]:
+    """(place counted from the highest value, number of municipalities compared)."""
+    peer = item["jevnforing"]["alle"]
+    rank, n = int(peer["rang"]), int(peer["antall"])
+    return (n + 1 - rank if item.get("retning") == "lower_better" else rank), n
+
+
 def municipality_pointers(index: KnowledgeIndex, cube: Any, facts: dict[str, PlaceFacts],
-                          code: str) -> list[Pointer]:
+                          code: str, profile: dict[str, Any] | None = None,
+                          weak: list[WeaknessRecommendation] | None = None) -> list[Pointer]:
     """Knowledge needs and practices the municipality's figures point to, needs first
-    (most extreme position first), then practices for its weakest indicators."""
+    (most extreme position first), then practices for its weakest indicators.
+
+    ``profile`` (the indicator profile of ``code``) and ``weak`` (its practices for
+    weaknesses) may be passed by a caller that has them already; they are computed
+    otherwise.
+    """
     from bliatlas.indicators.profile import build_profile
 
-    items = {item["id"]: item for item in build_profile(cube, code)["indikatorer"]}
+    if profile is None:
+        profile = build_profile(cube, code)
+    items = {item["id"]: item for item in profile["indikatorer"]}
     name = facts[code].name if code in facts else code
     needs: list[Pointer] = []
     for entry in index.entries:
@@ -83,17 +102,20 @@ def municipality_pointers(index: KnowledgeIndex, cube: Any, facts: dict[str, Pla
             if best is not None and strength <= best.strength:
                 continue
             unit = item.get("enhet") or ""
+            place, n = _value_rank(item)
             reason = (f"{name}: «{item['navn']}» er {item['verdi_tekst']} {unit} i {item['ar']}, "
-                      f"{link.when_label} av alle kommuner (rang {item['jevnforing']['alle']['rang']}"
-                      f" av {item['jevnforing']['alle']['antall']}). {plain(link.why)}")
+                      f"{link.when_label} av alle kommuner (nr. {place} av {n} regnet fra "
+                      f"høyeste verdi). {plain(link.why)}")
             best = Pointer(entry, "kunnskapsbehov", link.id, item["navn"], item["ar"],
                            item["verdi_tekst"], reason, strength)
         if best is not None:
             needs.append(best)
     needs.sort(key=lambda p: (-p.strength, p.entry.id))
     out = needs[:MAX_NEEDS]
+    if weak is None:
+        weak = practices_for_weaknesses(index, cube, facts, code) if code in facts else []
     if code in facts:
-        for rec in practices_for_weaknesses(index, cube, facts, code):
+        for rec in weak:
             out.append(Pointer(rec.entry, "praksis", rec.weakness.indicator, rec.weakness.name,
                                rec.weakness.year, rec.weakness.value_text, rec.reason,
                                100.0 - rec.weakness.percentile))

@@ -183,6 +183,7 @@ NYNORSK_WEIGHT = 0.95
 PLACE_WEIGHT_OWN = 1.0
 PLACE_WEIGHT_COUNTY = 0.5
 PLACE_BOOST = 2.0  # score x (1 + PLACE_BOOST * place weight)
+PLACE_SPREAD = 0.25  # place weight / (1 + 0.25 per further county the entry is about)
 MAX_PLACE_WORDS = 3  # "Møre og Romsdal"
 MIN_FUZZY_PLACE = 5
 # Share of the query words an entry must match (three or more words; all of one or two).
@@ -640,13 +641,15 @@ class KnowledgeIndex:
             if region is None:
                 continue
             for d in range(self._n):
+                # An entry about one county is more about it than one listing six.
+                focus = 1.0 / (1.0 + PLACE_SPREAD * max(0, len(self._doc_counties[d]) - 1))
                 if region.level == "kommune":
                     if code in self._doc_munis[d]:
-                        w[d] = max(w[d], PLACE_WEIGHT_OWN)
+                        w[d] = max(w[d], PLACE_WEIGHT_OWN * focus)
                     elif region.county_code in self._doc_counties[d]:
-                        w[d] = max(w[d], PLACE_WEIGHT_COUNTY)
+                        w[d] = max(w[d], PLACE_WEIGHT_COUNTY * focus)
                 elif code in self._doc_counties[d]:
-                    w[d] = max(w[d], PLACE_WEIGHT_OWN)
+                    w[d] = max(w[d], PLACE_WEIGHT_OWN * focus)
         if len(self._place_cache) >= WORD_CACHE_SIZE:
             self._place_cache.clear()
         self._place_cache[codes] = w
@@ -873,6 +876,10 @@ class KnowledgeIndex:
         alts: list[list[tuple[str, float]]] = []
         note = ""
         places = self.resolve_place(word, term in self.vocab)
+        if places and folded not in self._surface_term:
+            # A place name the text never spells out ("Romsa"): matched by place only, not
+            # by whatever common word its stem happens to equal ("rom").
+            return _Group(word, [], "sted", places)
         bokmal = None if term in self.vocab else self._nynorsk(folded)
         if bokmal is not None:
             nb = self._analyse_word(bokmal)
@@ -1007,7 +1014,10 @@ class KnowledgeIndex:
                 place_w.append(pw)
                 total += best
                 covered += np.minimum(coverage, 1.0)
-                matched += coverage >= 0.5
+                hit = coverage >= 0.5
+                if pw is not None:
+                    hit |= pw > 0
+                matched += hit
             k = len(groups)
             required = k if k <= 2 else math.ceil(MIN_MATCH_SHARE * k)
             share = covered / k

@@ -328,6 +328,7 @@ def municipality_page(ctx: AtlasContext, code: str) -> dict[str, Any]:
                    if c in paths],
     }
     weakest = _weakest(key_rows)
+    knowledge = related_knowledge(ctx, region, weakest)
     return {
         "region": region,
         "county": county,
@@ -337,8 +338,8 @@ def municipality_page(ctx: AtlasContext, code: str) -> dict[str, Any]:
         "funnel": funnel(ctx, code),
         "grants": grants(ctx, code),
         "locator": locator,
-        "knowledge": related_knowledge(ctx, region, weakest),
-        "pointers": knowledge_pointers(ctx, region),
+        "knowledge": knowledge,
+        "pointers": knowledge_pointers(ctx, region, profile, knowledge["weak"]),
         "weakest": weakest,
         "definitions": definitions(ctx, [r["id"] for r in key_rows]),
         "provenance": profile["proveniens"],
@@ -457,10 +458,12 @@ def related_knowledge(ctx: AtlasContext, region, weakest: dict[str, Any] | None)
     return out
 
 
-def knowledge_pointers(ctx: AtlasContext, region) -> list[Any]:
+def knowledge_pointers(ctx: AtlasContext, region, profile: dict[str, Any],
+                       weak: list[Any]) -> list[Any]:
     """Knowledge needs and practices the municipality's own figures point to."""
     try:
-        return municipality_pointers(ctx.knowledge(), ctx.cube, ctx.place_facts(), region.code)
+        return municipality_pointers(ctx.knowledge(), ctx.cube, ctx.place_facts(), region.code,
+                                     profile=profile, weak=weak)
     except UserError:
         return []
 
