@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+from knowledge_sources import source_texts
 
 from bliatlas.cli import main
 from bliatlas.knowledge.loader import load_entries, validate_content
 from bliatlas.knowledge.models import Entry
 from bliatlas.knowledge.vocab import DOCUMENTS
-from knowledge_sources import source_texts
 
 REPO = Path(__file__).resolve().parents[1]
 CONTENT = REPO / "content"

@@ -16,18 +16,18 @@ import re
 from pathlib import Path
 
 import pytest
-
-from bliatlas.knowledge import citations
-from bliatlas.knowledge.fidelity import RUN_LIMIT, copied_runs, keyed_words, prose
-from bliatlas.knowledge.loader import load_entries, parse_entry
-from bliatlas.knowledge.models import Entry
-from bliatlas.knowledge.vocab import NOT_GIVEN
 from knowledge_sources import (
     booklet_pages,
     chapter_index,
     source_index,
     source_texts,
 )
+
+from bliatlas.knowledge import citations
+from bliatlas.knowledge.fidelity import RUN_LIMIT, copied_runs, keyed_words, prose
+from bliatlas.knowledge.loader import load_entries, parse_entry
+from bliatlas.knowledge.models import Entry
+from bliatlas.knowledge.vocab import NOT_GIVEN
 
 CONTENT = Path(__file__).resolve().parents[1] / "content"
 ENTRIES = load_entries(CONTENT)

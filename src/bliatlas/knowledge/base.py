@@ -82,15 +82,18 @@ def shared_index() -> KnowledgeIndex:
     """The process-wide index over ``$BLI_CONTENT`` (or ``content/``) and the database
     (``$BLI_DATABASE`` or the default path), built on first use and then shared by the
     API, the web pages and the reports. A different content folder or database (tests
-    switching environments) builds a new one."""
+    switching environments) builds a new one.
+
+    Called on every request: the check is two environment look-ups and a comparison."""
     global _shared
-    content = os.environ.get("BLI_CONTENT") or str(default_content_dir())
-    database = database_path()
-    key = (str(Path(content).resolve()), str(Path(database).resolve()))
+    key = (os.environ.get("BLI_CONTENT") or "", os.environ.get("BLI_DATABASE") or "")
+    current = _shared
+    if current is not None and current[0] == key:
+        return current[1]
     with _shared_lock:
         if _shared is None or _shared[0] != key:
-            index = open_index(content, database,
-                               explicit_database=bool(os.environ.get("BLI_DATABASE")))
+            content = key[0] or str(default_content_dir())
+            index = open_index(content, database_path(), explicit_database=bool(key[1]))
             _shared = (key, index)
         return _shared[1]
 

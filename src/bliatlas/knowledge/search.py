@@ -463,6 +463,7 @@ class KnowledgeIndex:
         self.registry = registry
         self.analyzer = Analyzer()
         self._word_groups: dict[str, _Group] = {}
+        self._query_groups: dict[str, list[_Group]] = {}
         self._build()
         self._build_places()
         self.build_seconds = time.perf_counter() - started
@@ -595,6 +596,15 @@ class KnowledgeIndex:
                 for v in fv[key]:
                     m[d, col[v]] = 1.0
             self._facet_matrix[key] = (values, m)
+        # All facets side by side: without filters every facet is counted over the same
+        # hits, so one product gives them all.
+        self._facet_all = np.hstack([self._facet_matrix[k][1] for k in self._facet_keys])
+        self._facet_cols: dict[str, tuple[int, int]] = {}
+        start = 0
+        for key in self._facet_keys:
+            width = len(self._facet_matrix[key][0])
+            self._facet_cols[key] = (start, start + width)
+            start += width
 
     def _build_places(self) -> None:
         """Place look-up: every folded name form of the registry's regions, and per entry the
@@ -785,7 +795,17 @@ class KnowledgeIndex:
         return [], ""
 
     def analyse_query(self, query: str) -> list[_Group]:
-        """The query as word groups; adjacent words forming a place name become one group."""
+        """The query as word groups; adjacent words forming a place name become one group
+        (memoised per query: a server sees the same queries again and again)."""
+        cached = self._query_groups.get(query)
+        if cached is None:
+            cached = self._analyse_query(query)
+            if len(self._query_groups) >= WORD_CACHE_SIZE:
+                self._query_groups.clear()
+            self._query_groups[query] = cached
+        return cached
+
+    def _analyse_query(self, query: str) -> list[_Group]:
         an = self.analyzer
         words = [w for _, _, w in tokenize(query)]
         groups: list[_Group] = []
@@ -1107,14 +1127,24 @@ class KnowledgeIndex:
 
     def _count_facets(self, base: np.ndarray, facet_masks: Mapping[str, np.ndarray],
                       ) -> dict[str, list[FacetValue]]:
+        # A facet that is not filtered on is counted over the hits under all filters; a
+        # filtered one over the hits under the other filters.
+        every = base.copy()
+        for m in facet_masks.values():
+            every &= m
+        counts_all = every.astype(np.float64) @ self._facet_all
         out: dict[str, list[FacetValue]] = {}
         for key in self._facet_keys:
-            mask = base.copy()
-            for other, m in facet_masks.items():
-                if other != key:
-                    mask &= m
             values, matrix = self._facet_matrix[key]
-            counts = mask.astype(np.float64) @ matrix
+            if key in facet_masks:
+                mask = base.copy()
+                for other, m in facet_masks.items():
+                    if other != key:
+                        mask &= m
+                counts = mask.astype(np.float64) @ matrix
+            else:
+                a, b = self._facet_cols[key]
+                counts = counts_all[a:b]
             found = [(values[j], int(c)) for j, c in enumerate(counts) if c > 0]
             found.sort(key=lambda vc: (-vc[1], vc[0]))
             out[key] = [FacetValue(v, self.facet_label(key, v), c) for v, c in found]

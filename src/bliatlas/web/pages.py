@@ -16,12 +16,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from bliatlas.api.app import SOURCE_NOTE
 from bliatlas.errors import UserError
 from bliatlas.indicators.sentences import format_number
-from markupsafe import Markup
-
 from bliatlas.knowledge.base import actor_entries, body_html, place_labels
 from bliatlas.knowledge.citations import render_html
 from bliatlas.knowledge.vocab import FACETS, NOT_GIVEN
