@@ -84,6 +84,14 @@ def test_search_page_shows_why_a_hit_matched_and_places_by_name(client) -> None:
     assert r["results"] and all("Troms" in x["why_text"] for x in r["results"][:3])
 
 
+def test_a_query_of_only_common_words_says_so_instead_of_listing_everything(client) -> None:
+    html = _text(client.get("/kunnskap", params={"q": "og"}).text)
+    assert "<h2>0 oppføringer</h2>" in html
+    assert "Slik ble søket lest: bare vanlige ord – skriv et mer bestemt ord." in html
+    html = _text(client.get("/sok", params={"q": "og"}).text)
+    assert "passer med «og» (bare vanlige ord – skriv et mer bestemt ord)." in html
+
+
 def test_api_filters_on_evidence_level_and_cost(client) -> None:
     r = client.get("/api/kunnskap", params={"evidens": "evaluert"}).json()
     assert r["total"] >= 2

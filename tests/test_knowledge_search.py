@@ -418,6 +418,22 @@ def test_a_nynorsk_query_finds_the_bokmal_entry(index: KnowledgeIndex) -> None:
     assert result.hits[0].entry.id == "tilskudd-etablereropplaering-innvandrere"
     assert "tilskot → nynorsk→tilskudd" in " ".join(result.interpretation)
     assert index.search("korleis busetje flyktningar i kommunane", limit=1).total > 0
+    # The hit says which bokmål form the nynorsk word matched.
+    assert "«tilskot» (som «tilskudd») i tittel" in result.hits[0].why()
+    # A regular nynorsk verb form counts as a query word (tj → tt, bu- → bo-): the three-word
+    # query needs both content words, so it finds far fewer entries than "flyktningar" alone.
+    both = index.search("korleis busetje flyktningar", limit=1)
+    assert "busetje → nynorsk→bosette" in " ".join(both.interpretation)
+    assert 0 < both.total < index.search("flyktningar", limit=1).total / 3
+
+
+def test_a_query_of_only_common_words_finds_nothing(index: KnowledgeIndex) -> None:
+    for query in ("og", "hvordan", "korleis", "hva er det"):
+        result = index.search(query, limit=5)
+        assert result.total == 0, query
+        assert result.interpretation == ["bare vanlige ord – skriv et mer bestemt ord"]
+    # No words at all still lists the base.
+    assert index.search("", limit=1).total == len(index.entries)
 
 
 def test_multi_word_queries_do_not_return_most_of_the_base(index: KnowledgeIndex) -> None:

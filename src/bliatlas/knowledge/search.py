@@ -175,7 +175,7 @@ NYNORSK: dict[str, str] = {
 NYNORSK_RULES: tuple[tuple[str, str], ...] = (
     ("arane", "erne"), ("ane", "ene"), ("inga", "ingen"), ("ingar", "inger"),
     ("leg", "lig"), ("legt", "lig"), ("heit", "het"), ("kj", "k"), ("gj", "g"),
-    ("ar", "er"), ("ast", "est"),
+    ("ar", "er"), ("ast", "est"), ("tje", "tte"), ("bu", "bo"),
 )
 NYNORSK_WEIGHT = 0.95
 
@@ -347,11 +347,13 @@ class Reason:
     fields: list[str]
     place: str | None = None
     actor: str | None = None
+    bokmal: str | None = None
 
     def text(self) -> str:
         parts = []
         if self.fields:
-            parts.append(f"«{self.word}» i {_join_nb([FIELD_LABELS[f] for f in self.fields])}")
+            word = f"«{self.word}»" + (f" (som «{self.bokmal}»)" if self.bokmal else "")
+            parts.append(f"{word} i {_join_nb([FIELD_LABELS[f] for f in self.fields])}")
         for about in (self.place, self.actor):
             if about:
                 parts.append(f"handler om {about}" if not parts else f"og handler om {about}")
@@ -364,6 +366,8 @@ class Reason:
             data["place"] = self.place
         if self.actor:
             data["actor"] = self.actor
+        if self.bokmal:
+            data["bokmal"] = self.bokmal
         return data
 
 
@@ -434,6 +438,7 @@ class _Group:
     note: str
     places: tuple[str, ...] = ()
     actor: str | None = None
+    bokmal: str | None = None  # the bokmål form a nynorsk word was matched as
 
     @property
     def counts(self) -> bool:
@@ -906,7 +911,7 @@ class KnowledgeIndex:
             return _Group(word, [[(t, w * NYNORSK_WEIGHT) for t, w in alt]
                                  for alt in nb.alternatives],
                           f"nynorsk→{bokmal}" + (f" ({nb.note})" if nb.note != bokmal else ""),
-                          places)
+                          places, bokmal=bokmal)
         actor = self._actor_forms.get(folded)
         if places and term not in self.vocab:
             # A place name the text does not contain: matched by place, not guessed as a typo.
@@ -1048,8 +1053,10 @@ class KnowledgeIndex:
             mask &= (scores > 0) & (matched >= required)
         else:
             scores = np.zeros(n)
-            if analysed:
-                mask[:] = False  # only words nothing matches: no hits, not the whole list
+            if analysed or tokenize(query):
+                # Only words nothing matches, or only words as common as "og" and "hvordan":
+                # no hits, not the whole list.
+                mask[:] = False
         # Facet counts are disjunctive: each facet counts the hits under every *other*
         # filter, so the alternatives to a chosen value stay visible.
         facets = self._count_facets(mask, facet_masks)
@@ -1070,6 +1077,8 @@ class KnowledgeIndex:
             for i in order[offset:offset + limit]
         ]
         interpretation = [f"{g.word} → {g.note}" for g in analysed]
+        if not analysed and hit_ids.size == 0 and query.strip():
+            interpretation = ["bare vanlige ord – skriv et mer bestemt ord"]
         return SearchResult(query=query, total=len(order), hits=hits, facets=facets,
                             interpretation=interpretation,
                             took_ms=(time.perf_counter() - started) * 1000)
@@ -1087,7 +1096,7 @@ class KnowledgeIndex:
                 if g.actor is not None and self._actor_doc.get(g.actor) == doc:
                     actor = ACTORS.get(g.actor, g.actor)
             if where or place or actor:
-                out.append(Reason(g.word, where, place, actor))
+                out.append(Reason(g.word, where, place, actor, g.bokmal))
         return out
 
     def _place_phrase(self, doc: int, codes: tuple[str, ...]) -> str | None:
