@@ -7,18 +7,17 @@ so pages and API show the same numbers from one read-only connection.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 
 from bliatlas.api import deps
 from bliatlas.indicators import api as indicators_api
 from bliatlas.indicators.engine import Cube
-from bliatlas.knowledge.base import open_index
+from bliatlas.knowledge.base import reset_shared_index, shared_index
 from bliatlas.knowledge.recommend import PlaceFacts, read_place_facts
 from bliatlas.knowledge.search import KnowledgeIndex
 from bliatlas.regions.registry import Registry
-from bliatlas.store import Store, database_path
+from bliatlas.store import Store
 from bliatlas.web.geo import GeometryCache
 
 
@@ -42,18 +41,12 @@ class AtlasContext:
             return self._place_facts
 
     def knowledge(self) -> KnowledgeIndex:
-        """The knowledge index over ``$BLI_CONTENT`` (or ``content/``), built once."""
-        global _knowledge
-        with _lock:
-            if _knowledge is None:
-                _knowledge = open_index(os.environ.get("BLI_CONTENT"), database_path(),
-                                        explicit_database=True)
-            return _knowledge
+        """The knowledge layer's process-wide index (the same object the API uses)."""
+        return shared_index()
 
 
 _lock = threading.Lock()
 _context: AtlasContext | None = None
-_knowledge: KnowledgeIndex | None = None
 
 
 def get_context() -> AtlasContext:
@@ -73,7 +66,7 @@ def get_context() -> AtlasContext:
 
 def reset_context() -> None:
     """Forget the context (tests switching databases; the store is reset in ``deps``)."""
-    global _context, _knowledge
+    global _context
     with _lock:
         _context = None
-        _knowledge = None
+    reset_shared_index()

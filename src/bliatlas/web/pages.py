@@ -13,16 +13,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import markdown
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from bliatlas.api.app import SOURCE_NOTE
 from bliatlas.errors import UserError
 from bliatlas.indicators.sentences import format_number
-from bliatlas.knowledge.base import place_labels
-from bliatlas.knowledge.vocab import FACETS
+from bliatlas.knowledge.base import actor_entries, body_html, place_labels
+from bliatlas.knowledge.citations import render_html
+from bliatlas.knowledge.vocab import FACETS, NOT_GIVEN
 from bliatlas.web import views
 from bliatlas.web.context import get_context
 
@@ -35,6 +36,9 @@ templates.env.filters["num"] = lambda v, d=1: format_number(v, d) if v is not No
 templates.env.globals["SOURCE_NOTE"] = SOURCE_NOTE
 templates.env.globals["DIRECTION_NB"] = views.DIRECTION_NB
 templates.env.globals["TOPICS_NB"] = views.TOPICS_NB
+templates.env.globals["NOT_GIVEN"] = NOT_GIVEN
+# A knowledge text with its citation marks as links to the entry's sources.
+templates.env.filters["marks"] = lambda text: Markup(render_html(text or ""))
 
 Multi = Annotated[list[str] | None, Query()]
 
@@ -154,12 +158,14 @@ def indicators_view(request: Request) -> HTMLResponse:
 def knowledge_view(request: Request, q: str = "", type_: Annotated[
         list[str] | None, Query(alias="type")] = None, tema: Multi = None,
         malgruppe: Multi = None, aktor: Multi = None, fylke: Multi = None,
-        sentralitet: Multi = None) -> HTMLResponse:
+        sentralitet: Multi = None, evidens: Multi = None, kostnad: Multi = None,
+        ) -> HTMLResponse:
     def build() -> dict[str, Any]:
         ctx = get_context()
         index = ctx.knowledge()
         filters = {"type": type_ or [], "tema": tema or [], "malgruppe": malgruppe or [],
-                   "aktor": aktor or [], "fylke": fylke or [], "sentralitet": sentralitet or []}
+                   "aktor": aktor or [], "fylke": fylke or [], "sentralitet": sentralitet or [],
+                   "evidens": evidens or [], "kostnad": kostnad or []}
         result = index.search(q.strip(), filters, limit=200)
         return {"title": "Kunnskapsbasen", "q": q, "result": result, "filters": filters,
                 "facet_names": FACETS}
@@ -172,7 +178,9 @@ def knowledge_entry_view(request: Request, entry_id: str) -> HTMLResponse:
         ctx = get_context()
         index = ctx.knowledge()
         entry = index.get(entry_id)
-        return {"title": entry.title, "entry": entry,
-                "body_html": markdown.markdown(entry.body, output_format="html"),
-                "places": place_labels(index, entry)}
+        indicators = {ind.id: ind for ind in ctx.catalogue.indicators}
+        return {"title": entry.title, "entry": entry, "body_html": Markup(body_html(entry)),
+                "places": place_labels(index, entry), "appears_in": actor_entries(index, entry),
+                "indicator_names": {i.id: indicators[i.id].name_nb for i in entry.indicators
+                                    if i.id in indicators}}
     return _page(request, "kunnskap_oppforing.html", build)
