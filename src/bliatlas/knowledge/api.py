@@ -7,13 +7,13 @@ database (``$BLI_DATABASE`` or the default) exists, its region registry.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from bliatlas import settings
 from bliatlas.api.app import SOURCE_NOTE
 from bliatlas.errors import UserError
 from bliatlas.knowledge.base import entry_payload, open_index, place_facts_from_database
@@ -31,6 +31,12 @@ _index: KnowledgeIndex | None = None
 _facts: dict[str, PlaceFacts] | None = None
 
 
+def _database():
+    """The configured database when ``BLI_DATABASE`` names one, else None (the default)."""
+    s = settings.get()
+    return s.database if s.database_explicit else None
+
+
 async def get_index() -> KnowledgeIndex:
     """The process-wide index (built on first use). Override in tests via dependency_overrides.
 
@@ -39,8 +45,8 @@ async def get_index() -> KnowledgeIndex:
     global _index
     with _lock:
         if _index is None:
-            _index = open_index(os.environ.get("BLI_CONTENT"), os.environ.get("BLI_DATABASE"),
-                                explicit_database=bool(os.environ.get("BLI_DATABASE")))
+            _index = open_index(settings.get().content, _database(),
+                                explicit_database=settings.get().database_explicit)
         return _index
 
 
@@ -163,7 +169,7 @@ async def get_place_facts() -> dict[str, PlaceFacts]:
     with _lock:
         if _facts is None:
             _facts = place_facts_from_database(
-                os.environ.get("BLI_DATABASE"), explicit=bool(os.environ.get("BLI_DATABASE")))
+                _database(), explicit=settings.get().database_explicit)
         return _facts
 
 

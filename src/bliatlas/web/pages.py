@@ -7,8 +7,6 @@ parameters are shown as a Norwegian error page with the right 4xx status.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from bliatlas import export
 from bliatlas.api.app import SOURCE_NOTE
 from bliatlas.errors import UserError
 from bliatlas.indicators.sentences import format_number
@@ -73,30 +72,15 @@ def map_view(request: Request, i: str | None = None, ar: str | None = None,
     return _page(request, "map.html", build)
 
 
-def _csv_value(value: Any) -> str:
-    """Numbers with decimal comma and no thousands separator (Norwegian spreadsheets)."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        text = f"{value:.6f}".rstrip("0").rstrip(".")
-        return text.replace(".", ",")
-    return str(value)
-
-
 @router.get("/kommune/{code}.csv")
-def municipality_csv(code: str) -> Response:
+def municipality_csv(code: str, stil: str = "excel") -> Response:
+    """Everything on the municipality page as CSV; Norwegian Excel style unless
+    ``stil=maskin`` (:mod:`bliatlas.export`)."""
+    csv_style = export.style(stil, export.EXCEL)
     ctx = get_context()
     rows = views.municipality_csv_rows(ctx, code)  # UserError → JSON 4xx via the app handler
-    buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([_csv_value(v) for v in row])
-    buf.write(f"\r\n# {SOURCE_NOTE}\r\n")
-    return Response(
-        content="\ufeff" + buf.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="bli-atlas-kommune-{code}.csv"'},
-    )
+    return export.csv_download(None, rows, f"bli-atlas-kommune-{code}.csv", csv_style,
+                               footer=[SOURCE_NOTE])
 
 
 @router.get("/kommune/{code}", response_class=HTMLResponse)
