@@ -373,6 +373,17 @@ def build_problem(run: MatchRun) -> assign.MatchProblem:
 
 
 def new_run(cohort: Cohort, settings: Settings) -> MatchRun:
+    """A solved run, through the matching queue (:mod:`bliatlas.jobs`: bounded concurrency,
+    429 when full, a memory ceiling per run)."""
+    from bliatlas import jobs
+
+    n_munis = len(municipalities().in_county(settings.county.zfill(2))) if settings.county \
+        else len(municipalities())
+    return jobs.matching().run(lambda: _new_run(cohort, settings),
+                               memory=jobs.matching_memory(len(cohort), n_munis))
+
+
+def _new_run(cohort: Cohort, settings: Settings) -> MatchRun:
     from bliatlas.settlement.simulate import ensure_tie_room
 
     settings.check()
@@ -419,7 +430,11 @@ def derived_run(old: MatchRun, locks: dict[int, int], forbids: set[tuple[int, in
                       "forbids": set(forbids), "result": None, "rules": [], "simulated": [],
                       "fairness": []})
     only_added = set(old.locks.items()) <= set(locks.items()) and old.forbids <= forbids
-    return solve_run(run, previous=old.result if only_added else None)
+    from bliatlas import jobs
+
+    return jobs.matching().run(
+        lambda: solve_run(run, previous=old.result if only_added else None),
+        memory=jobs.matching_memory(len(old.cohort), len(old.munis)))
 
 
 def _random_placement(problem: assign.MatchProblem, tries: int = 20):

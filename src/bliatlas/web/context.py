@@ -7,10 +7,10 @@ so pages and API show the same numbers from one read-only connection.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 
+from bliatlas import settings
 from bliatlas.api import deps
 from bliatlas.indicators import api as indicators_api
 from bliatlas.indicators.engine import Cube
@@ -46,34 +46,39 @@ class AtlasContext:
         global _knowledge
         with _lock:
             if _knowledge is None:
-                _knowledge = open_index(os.environ.get("BLI_CONTENT"), database_path(),
+                _knowledge = open_index(settings.get().content, database_path(),
                                         explicit_database=True)
             return _knowledge
 
 
 _lock = threading.Lock()
-_context: AtlasContext | None = None
 _knowledge: KnowledgeIndex | None = None
 
 
+def _build_context() -> AtlasContext:
+    store = deps.get_store()
+    return AtlasContext(
+        store=store,
+        registry=Registry.from_store(store),
+        cube=indicators_api.get_cube(),
+        geometry=GeometryCache.from_store(store),
+    )
+
+
 def get_context() -> AtlasContext:
-    """The process-wide context (built on first request)."""
-    global _context
-    with _lock:
-        if _context is None:
-            store = deps.get_store()
-            _context = AtlasContext(
-                store=store,
-                registry=Registry.from_store(store),
-                cube=indicators_api.get_cube(),
-                geometry=GeometryCache.from_store(store),
-            )
-        return _context
+    """The context of the current database state (built on first use, and beside the old
+    one when an import replaced the file; see ``bliatlas.api.deps``)."""
+    return deps.cached("web.context", _build_context)
+
+
+def warm() -> None:
+    """Build the context and the knowledge index (server start and each new database)."""
+    get_context().knowledge()
 
 
 def reset_context() -> None:
     """Forget the context (tests switching databases; the store is reset in ``deps``)."""
-    global _context, _knowledge
+    global _knowledge
+    deps.forget("web.context")
     with _lock:
-        _context = None
         _knowledge = None

@@ -15,8 +15,10 @@ import markdown
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from markupsafe import Markup, escape
 
-from bliatlas import export
+from bliatlas import export, jobs
 from bliatlas.api.app import SOURCE_NOTE
 from bliatlas.errors import UserError
 from bliatlas.indicators.sentences import format_number
@@ -24,6 +26,18 @@ from bliatlas.knowledge.base import place_labels
 from bliatlas.knowledge.vocab import FACETS
 from bliatlas.web import views
 from bliatlas.web.context import get_context
+
+
+@pass_context
+def csrf_field(context) -> Markup:
+    """The hidden CSRF field every POST form carries (``bliatlas.api.middleware.Csrf``)."""
+    from bliatlas.api.middleware import CSRF_FIELD, csrf_token
+
+    request = context["request"]
+    state = request.scope.setdefault("state", {})
+    token = csrf_token(state, state.get("csrf_cookie"))
+    return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(token)}">')
+
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -34,6 +48,8 @@ templates.env.filters["num"] = lambda v, d=1: format_number(v, d) if v is not No
 templates.env.globals["SOURCE_NOTE"] = SOURCE_NOTE
 templates.env.globals["DIRECTION_NB"] = views.DIRECTION_NB
 templates.env.globals["TOPICS_NB"] = views.TOPICS_NB
+templates.env.globals["csrf_field"] = csrf_field
+templates.env.globals["job_status"] = jobs.status
 
 Multi = Annotated[list[str] | None, Query()]
 
