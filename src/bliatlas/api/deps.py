@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -90,12 +91,31 @@ def add_warmer(warm: Callable[[], Any]) -> None:
 
 
 def _open(path: Path, token: str) -> Generation:
+    """Open the file's current state read-only.
+
+    DuckDB keeps one database instance per file *name* in a process, so opening the same
+    name again would return the old, still-open state. The new state is therefore opened
+    through a fresh hard link to the current file (removed right after opening; DuckDB
+    keeps its handle), which also pins exactly the file that was there at that moment.
+    """
     global _count
+    _count += 1
+    link = path.with_name(f".{path.name}.lese-{os.getpid()}-{_count}")
     try:
-        store = open_store(path, read_only=True)
+        os.link(path, link)
+    except FileNotFoundError:
+        raise _missing(path) from None
+    except OSError:  # a file system without hard links: open by name
+        link = path
+    try:
+        token = state_token(link) or token
+        store = open_store(link, read_only=True)
     except (RuntimeError, duckdb.Error) as exc:
         raise DatabaseUnavailable(f"databasen {path} kan ikke åpnes: {exc}") from None
-    _count += 1
+    finally:
+        if link != path:
+            link.unlink(missing_ok=True)
+    store.path = path
     return Generation(path=path, token=token, store=store, number=_count)
 
 
