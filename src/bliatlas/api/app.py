@@ -145,7 +145,68 @@ def create_app() -> FastAPI:
     app.add_middleware(middleware.PinGeneration)
     app.add_middleware(middleware.TrustedHosts)
     app.add_middleware(middleware.SecurityHeaders)
+    _document_responses(app)
     return app
+
+
+ERROR_SCHEMA = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "string", "description": "feilmelding på norsk"},
+                   "source": {"type": "string"}},
+}
+ERROR_RESPONSES = {
+    "400": "Ugyldig forespørsel (feltet og hva som var forventet står i meldingen)",
+    "401": "Innlogging eller API-nøkkel kreves (bare med BLI_PUBLIC for matching)",
+    "403": "Avvist: forespørsel fra et annet nettsted eller uten CSRF-nøkkel",
+    "404": "Fant ikke regionen, indikatoren, året, oppføringen eller kjøringen",
+    "413": "For stor forespørsel eller jobb",
+    "422": "Gyldig form, men verdiene kan ikke brukes (feltet står i meldingen)",
+    "429": "Køen for tungt arbeid er full; prøv igjen etter Retry-After sekunder",
+    "503": "Databasen finnes ikke ennå eller kan ikke åpnes",
+}
+BODY_SCHEMAS = {
+    "application/json": {"type": "object"},
+    "text/csv": {"type": "string"},
+    "text/html": {"type": "string"},
+    "application/pdf": {"type": "string", "format": "binary"},
+}
+
+
+def _document_responses(app: FastAPI) -> None:
+    """Every operation in the OpenAPI schema documents its error answers (400, 404, 422,
+    429, 503 … with the ``{"error": …}`` body) and a schema for each success body."""
+    base = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = base()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Feil"] = ERROR_SCHEMA
+        for path, path_item in schema.get("paths", {}).items():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                ok = responses.setdefault("200", {"description": "OK"})
+                names = {p.get("name") for p in operation.get("parameters", [])}
+                if path.endswith(".csv"):
+                    ok["content"] = {"text/csv": {}}
+                elif path.startswith("/api/rapport/"):
+                    ok["content"] = {"text/html": {}, "application/pdf": {}}
+                elif "format" in names:  # ?format=csv
+                    ok.setdefault("content", {"application/json": {}})["text/csv"] = {}
+                for code, text in ERROR_RESPONSES.items():
+                    responses[code] = {"description": text, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Feil"}}}}
+                for code, response in responses.items():
+                    if not code.startswith("2"):
+                        continue
+                    content = response.setdefault("content", {"application/json": {}})
+                    for media, body in content.items():
+                        if not body.get("schema"):
+                            body["schema"] = BODY_SCHEMAS.get(media, {"type": "string"})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _error(request: Request, status: int, message: str,
