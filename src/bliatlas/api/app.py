@@ -108,7 +108,25 @@ def create_app() -> FastAPI:
         description="Integreringsstatistikk, kunnskap og bosetting for norske kommuner og fylker.",
         version="0.1.0",
         lifespan=_lifespan,
+        docs_url=None,  # Swagger UI loads from a CDN and runs inline script: see /docs below
+        redoc_url=None,
     )
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        """The API's operations from the OpenAPI schema as a plain page (no script, no CDN)."""
+        from bliatlas.web.pages import templates
+
+        operations = [
+            {"method": method.upper(), "path": path, "summary": op.get("summary", ""),
+             "tag": (op.get("tags") or ["annet"])[0],
+             "params": [(p["name"], p.get("in", ""), p.get("required", False),
+                         (p.get("schema") or {}).get("description") or p.get("description", ""))
+                        for p in op.get("parameters", [])],
+             "codes": sorted(op.get("responses", {}))}
+            for path, item in app.openapi()["paths"].items() for method, op in item.items()]
+        return templates.TemplateResponse(request, "api_docs.html",
+                                          {"title": "API", "operations": operations})
 
     @app.exception_handler(UserError)
     async def _user_error(request: Request, exc: UserError) -> JSONResponse:
