@@ -97,6 +97,20 @@ def test_post_forms_need_the_csrf_token(bare):
     assert r.status_code != 403 and "sikkerhetsnøkkel" not in r.text  # the route answered
 
 
+def test_token_in_a_browser_multipart_form(bare):
+    """Browsers send mixed-case boundaries (WebKitFormBoundary…); the token must be found."""
+    token = _token(bare)
+    b = "----WebKitFormBoundary5AeLrhdKUh80Zw2Z"
+    body = "".join(f'--{b}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+                   for k, v in (("csrf", token), ("kilde", "syntetisk"), ("personer", "30"),
+                                ("fylke", "15")))
+    body += (f'--{b}\r\nContent-Disposition: form-data; name="kohort"; filename=""\r\n'
+             f"Content-Type: application/octet-stream\r\n\r\n\r\n--{b}--\r\n")
+    r = bare.post("/bosetting/matching", content=body.encode(),
+                  headers={"content-type": f"multipart/form-data; boundary={b}"})
+    assert r.status_code == 200 and "/bosetting/matching/" in str(r.url)
+
+
 def test_the_forms_carry_the_token(client):
     page = client.get("/bosetting/matching").text
     for form in re.findall(r"<form[^>]*method=\"post\".*?</form>", page, re.DOTALL):

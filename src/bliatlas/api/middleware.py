@@ -345,12 +345,13 @@ def _same_origin(scope: Scope, origin: str) -> bool:
 def form_field(body: bytes, content_type: str, name: str) -> str | None:
     """The value of text field ``name`` of a posted form, read in memory (file parts are
     skipped, never written anywhere)."""
-    if content_type.startswith("application/x-www-form-urlencoded"):
+    kind = content_type.lower()
+    if kind.startswith("application/x-www-form-urlencoded"):
         from urllib.parse import parse_qs
 
         values = parse_qs(body.decode("latin-1"), max_num_fields=1000).get(name)
         return values[0] if values else None
-    if not content_type.startswith("multipart/form-data"):
+    if not kind.startswith("multipart/form-data"):
         return None
     from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -426,7 +427,8 @@ class Csrf:
                                  "avvist (CSRF-vern)", html=html)
         if state.get("token"):  # an API client with its own key: no ambient credentials
             return await self.app(scope, receive, send_cookie)
-        ctype = (header(scope, b"content-type") or "").lower()
+        raw_ctype = header(scope, b"content-type") or ""
+        ctype = raw_ctype.lower()  # for comparisons; the boundary keeps its case
         ambient = bool(cookie or state.get("user")
                        or (header(scope, b"authorization") or "").lower().startswith("basic"))
         if not html and not ambient:
@@ -444,7 +446,7 @@ class Csrf:
             more = message.get("more_body", False)
             if len(body) > MAX_FORM_BYTES:
                 return await respond(send, 413, "Skjemaet er for stort", html=html)
-        submitted = header(scope, CSRF_HEADER.encode()) or form_field(bytes(body), ctype,
+        submitted = header(scope, CSRF_HEADER.encode()) or form_field(bytes(body), raw_ctype,
                                                                       CSRF_FIELD)
         if not csrf_valid(cookie, submitted):
             return await respond(send, 403, "Skjemaet mangler gyldig sikkerhetsnøkkel (CSRF). "
