@@ -148,13 +148,22 @@ def test_second_import_waits_with_a_message(served_copy, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "bliatlas.cli", "--database",
                              str(served_copy), "import", str(changed)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
-    assert proc.poll() is None  # waiting, not failed
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr))
+    reader.start()
+    deadline = time.monotonic() + 180
+    while not any("en annen import eller synkronisering skriver til" in x for x in lines):
+        assert proc.poll() is None, "".join(lines)  # waiting, not failed
+        assert time.monotonic() < deadline, "no waiting message"
+        time.sleep(0.1)
+    time.sleep(1)
+    assert proc.poll() is None  # still waiting for the lock
     release.set()
     t.join()
-    _, err = proc.communicate(timeout=240)
+    proc.wait(timeout=240)
+    reader.join()
+    err = "".join(lines)
     assert proc.returncode == 0, err
-    assert "en annen import eller synkronisering skriver til" in err
     assert f"prosess {os.getpid()}" in err
     assert "Traceback" not in err
     with open_store(served_copy, read_only=True) as store:
