@@ -8,13 +8,13 @@ default database if it exists), the same object the web pages and reports use.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from bliatlas import settings
 from bliatlas.api.app import SOURCE_NOTE
 from bliatlas.errors import UserError
 from bliatlas.knowledge.base import entry_payload, place_facts_from_database, shared_index
@@ -29,6 +29,12 @@ router = APIRouter(prefix="/api/kunnskap", tags=["kunnskap"])
 
 _lock = threading.Lock()
 _facts: dict[str, PlaceFacts] | None = None
+
+
+def _database():
+    """The configured database when ``BLI_DATABASE`` names one, else None (the default)."""
+    s = settings.get()
+    return s.database if s.database_explicit else None
 
 
 async def get_index() -> KnowledgeIndex:
@@ -162,7 +168,7 @@ async def get_place_facts() -> dict[str, PlaceFacts]:
     with _lock:
         if _facts is None:
             _facts = place_facts_from_database(
-                os.environ.get("BLI_DATABASE"), explicit=bool(os.environ.get("BLI_DATABASE")))
+                _database(), explicit=settings.get().database_explicit)
         return _facts
 
 

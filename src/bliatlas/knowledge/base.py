@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import markdown
 
+from bliatlas import settings
 from bliatlas.errors import UserError
 from bliatlas.knowledge import citations
 from bliatlas.knowledge.loader import Region, default_content_dir, load_entries
@@ -84,9 +85,11 @@ def shared_index() -> KnowledgeIndex:
     API, the web pages and the reports. A different content folder or database (tests
     switching environments) builds a new one.
 
-    Called on every request: the check is two environment look-ups and a comparison."""
+    Called on every request: the check is a settings look-up and a comparison."""
     global _shared
-    key = (os.environ.get("BLI_CONTENT") or "", os.environ.get("BLI_DATABASE") or "")
+    configured = settings.get()
+    key = (str(configured.content or ""),
+           str(configured.database) if configured.database_explicit else "")
     current = _shared
     if current is not None and current[0] == key:
         return current[1]

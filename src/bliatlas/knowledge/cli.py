@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bliatlas import settings
 from bliatlas.knowledge.base import (
     actor_entries,
     entry_payload,
@@ -92,7 +92,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     index = _index(args)
-    explicit = bool(args.database or os.environ.get("BLI_DATABASE"))
+    explicit = bool(args.database or settings.get().database_explicit)
     facts = place_facts_from_database(args.database, explicit=explicit)
     recs = similar_place_practices(index, facts, args.kommune, limit=args.limit)
     weak = practices_for_weaknesses(index, _cube(args), facts, args.kommune)
@@ -143,12 +143,12 @@ def _content_option(p: argparse.ArgumentParser) -> None:
 
 
 def _index(args: argparse.Namespace) -> KnowledgeIndex:
-    explicit = bool(args.database or os.environ.get("BLI_DATABASE"))
+    explicit = bool(args.database or settings.get().database_explicit)
     return open_index(args.innhold, args.database, explicit_database=explicit)
 
 
 def _use_ansi() -> bool:
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return sys.stdout.isatty() and not settings.get().no_color
 
 
 def _num(value: float, decimals: int = 1) -> str:
@@ -200,7 +200,7 @@ def format_result(result: SearchResult, ansi: bool = False) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    explicit = bool(args.database or os.environ.get("BLI_DATABASE"))
+    explicit = bool(args.database or settings.get().database_explicit)
     regions = regions_from_database(args.database, explicit=explicit)
     root = Path(args.innhold) if args.innhold else default_content_dir()
     entries, issues = validate_content(root, regions)

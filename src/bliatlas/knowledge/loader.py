@@ -8,7 +8,6 @@ also checks that municipality and county codes exist.
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -116,9 +115,11 @@ class ContentError(UserError):
 
 def default_content_dir() -> Path:
     """``$BLI_CONTENT``, else ``content/`` of the source checkout, else ``./content``."""
-    env = os.environ.get("BLI_CONTENT")
-    if env:
-        return Path(env)
+    from bliatlas import settings
+
+    configured = settings.get().content
+    if configured:
+        return configured
     checkout = Path(__file__).resolve().parents[3] / "content"
     if checkout.is_dir():
         return checkout

@@ -52,6 +52,7 @@ from typing import Any, Self
 
 import httpx
 
+from bliatlas import settings
 from bliatlas.errors import NotFound, UserError
 from bliatlas.sources.jsonstat import parse_jsonstat
 from bliatlas.sources.records import ParsedSource
@@ -228,7 +229,7 @@ class SsbClient:
         self.lang = lang
         self.base_url = base_url.rstrip("/")
         if cache_dir is None:
-            cache_dir = os.environ.get("BLI_SSB_CACHE") or DEFAULT_CACHE_DIR
+            cache_dir = settings.get().ssb_cache or DEFAULT_CACHE_DIR
         self.cache_dir = Path(cache_dir)
         self.max_age = max_age
         self.max_retries = max_retries

@@ -103,7 +103,7 @@ def _selection(
 
 def cmd_sync_ssb(args: argparse.Namespace) -> int:
     from bliatlas.ingest import load_parsed
-    from bliatlas.store import open_store
+    from bliatlas.store import writing
 
     if args.max_age < 0:
         raise UserError("--max-age må være 0 eller mer (timer)")
@@ -120,12 +120,9 @@ def cmd_sync_ssb(args: argparse.Namespace) -> int:
         f"{len(fetched.queries)} spørring(er) ({n_requests} forespørsler til SSB, "
         f"{n_cached} svar fra hurtigbufferen {cache_dir})."
     )
-    store = open_store(args.database)
-    try:
+    with writing(args.database, on_wait=lambda m: print(m, file=sys.stderr)) as store:
         result = load_parsed(store, parsed, content_sha256=fetched.content_sha256,
                              source_path=None)
-    finally:
-        store.close()
     for warning in result.warnings:
         print(f"advarsel: {warning}", file=sys.stderr)
     if result.status == "uendret":

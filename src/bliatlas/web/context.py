@@ -46,27 +46,30 @@ class AtlasContext:
 
 
 _lock = threading.Lock()
-_context: AtlasContext | None = None
+
+
+def _build_context() -> AtlasContext:
+    store = deps.get_store()
+    return AtlasContext(
+        store=store,
+        registry=Registry.from_store(store),
+        cube=indicators_api.get_cube(),
+        geometry=GeometryCache.from_store(store),
+    )
 
 
 def get_context() -> AtlasContext:
-    """The process-wide context (built on first request)."""
-    global _context
-    with _lock:
-        if _context is None:
-            store = deps.get_store()
-            _context = AtlasContext(
-                store=store,
-                registry=Registry.from_store(store),
-                cube=indicators_api.get_cube(),
-                geometry=GeometryCache.from_store(store),
-            )
-        return _context
+    """The context of the current database state (built on first use, and beside the old
+    one when an import replaced the file; see ``bliatlas.api.deps``)."""
+    return deps.cached("web.context", _build_context)
+
+
+def warm() -> None:
+    """Build the context and the knowledge index (server start and each new database)."""
+    get_context().knowledge()
 
 
 def reset_context() -> None:
     """Forget the context (tests switching databases; the store is reset in ``deps``)."""
-    global _context
-    with _lock:
-        _context = None
+    deps.forget("web.context")
     reset_shared_index()
