@@ -73,9 +73,22 @@ def client(imported_db):
     mp.delenv("BLI_SETTLEMENT_MODEL", raising=False)
     reset_app_caches()
     with TestClient(create_app()) as c:
+        with_csrf_token(c)
         yield c
     reset_app_caches()
     mp.undo()
+
+
+def with_csrf_token(client) -> str:
+    """Give a TestClient the CSRF cookie and send its token as ``X-CSRF-Token`` on every
+    request, as a form on the site would in its hidden field (tests of the protection
+    itself use a client without it)."""
+    import re
+
+    page = client.get("/logg-inn")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    client.headers["X-CSRF-Token"] = token
+    return token
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ from bliatlas.format import fmt_int, fmt_num, table
 from bliatlas.ingest import import_paths
 from bliatlas.regions.crosswalk import Crosswalk
 from bliatlas.regions.registry import Registry
-from bliatlas.store import open_store
+from bliatlas.store import open_store, writing
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -62,14 +62,13 @@ def _print_json(obj) -> None:
 
 
 def cmd_import(args) -> int:
-    store = open_store(args.database)
     started = time.perf_counter()
-    try:
+    # on a copy beside the database, renamed over it when done: a running server keeps
+    # answering from the old file and switches by itself; a second import waits its turn
+    with writing(args.database, on_wait=lambda m: print(m, file=sys.stderr)) as store:
         results, skipped = import_paths(store, args.paths, strict=args.strict, region=args.region,
                                         sub_annual=args.sub_annual,
                                         partial_geometry=args.partial_geometry)
-    finally:
-        store.close()
     elapsed = time.perf_counter() - started
     rows = [[r.source, r.dataset, r.status, fmt_int(r.n_values), fmt_int(r.n_new),
              fmt_int(r.n_changed), fmt_int(r.n_unassigned)] for r in results]

@@ -286,19 +286,15 @@ class PublisherClient:
     """What the SSB and IMDi clients share: one :class:`CachedHttp` for the publisher's
     service, its counters, and the ``with`` lifecycle.
 
-    ``cache_dir`` defaults to ``$<cache_env>`` or ``default_cache_dir``; ``http_options``
-    are :class:`CachedHttp`'s (``max_age``, ``timeout``, ``max_retries``, ``backoff``,
-    ``max_backoff``, ``rate_limit``, ``rate_period``, ``now``).
+    ``http_options`` are :class:`CachedHttp`'s (``max_age``, ``timeout``, ``max_retries``,
+    ``backoff``, ``max_backoff``, ``rate_limit``, ``rate_period``, ``now``).
     """
 
-    def __init__(self, *, service: str, base_url: str, cache_dir: str | os.PathLike[str] | None,
-                 cache_env: str, default_cache_dir: Path,
+    def __init__(self, *, service: str, base_url: str, cache_dir: str | os.PathLike[str],
                  transport: httpx.BaseTransport | None, clock: Callable[[], float],
                  sleep: Callable[[float], None], user_agent: str, offline_hint: str,
                  accept: str = "application/json", **http_options: Any) -> None:
         self.base_url = base_url.rstrip("/")
-        if cache_dir is None:
-            cache_dir = os.environ.get(cache_env) or default_cache_dir
         self.http = CachedHttp(
             service=service, host=httpx.URL(self.base_url).host or self.base_url,
             cache_dir=cache_dir, transport=transport, clock=clock, sleep=sleep,

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from dataclasses import dataclass
 
+from bliatlas import settings
 from bliatlas.errors import InputError
 from bliatlas.regions.names import fold
 from bliatlas.sources.records import MISSING, Observation, ParsedSource, classify_cell
@@ -174,7 +174,7 @@ TESTDATA_MARK = "(TESTDATA)"
 def refuse_test_data(text: str, path: str) -> None:
     """The project's own IMDi fixtures carry "(TESTDATA)" in their region names; like the
     JSON-stat fixtures they are refused unless ``BLI_ALLOW_TEST_DATA=1`` (the tests)."""
-    if TESTDATA_MARK in text and os.environ.get("BLI_ALLOW_TEST_DATA") != "1":
+    if TESTDATA_MARK in text and not settings.get().allow_test_data:
         raise InputError(path, "dette er testdata skrevet av Bli-atlas (regionnavn merket "
                          "«(TESTDATA)»), ikke tall fra IMDi, og de skal ikke inn i en ekte "
                          "database")

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from bliatlas import settings
 from bliatlas.errors import InputError, UserError
 from bliatlas.sources.http import (
     PlannedRequest,
@@ -128,8 +129,8 @@ class ImdiClient(PublisherClient):
         http_options.setdefault("rate_limit", RATE_LIMIT)
         http_options.setdefault("rate_period", RATE_PERIOD)
         super().__init__(
-            service=SERVICE, base_url=base_url, cache_dir=cache_dir, cache_env="BLI_IMDI_CACHE",
-            default_cache_dir=DEFAULT_CACHE_DIR,
+            service=SERVICE, base_url=base_url,
+            cache_dir=cache_dir or settings.get().imdi_cache or DEFAULT_CACHE_DIR,
             transport=transport if transport is not None or transport_factory is None
             else transport_factory(),
             clock=clock if clock is not None else default_clock,

@@ -59,12 +59,12 @@ from __future__ import annotations
 import gc
 import itertools
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bliatlas import settings
 from bliatlas.errors import InputError
 from bliatlas.regions.publisher_codes import ssb_region
 from bliatlas.sources.records import MISSING, OK, SUPPRESSED, Observation, ParsedSource
@@ -287,7 +287,7 @@ def parse_jsonstat(
         if gc_was_enabled:
             gc.enable()
 
-    if is_test_data(doc) and os.environ.get("BLI_ALLOW_TEST_DATA") != "1":
+    if is_test_data(doc) and not settings.get().allow_test_data:
         raise InputError(
             source,
             "dette er testdata skrevet av Bli-atlas (extension.bliatlas.testdata), ikke tall fra "

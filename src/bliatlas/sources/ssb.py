@@ -55,6 +55,7 @@ from urllib.parse import quote
 
 import httpx
 
+from bliatlas import settings
 from bliatlas.errors import NotFound, UserError
 from bliatlas.sources.http import (
     DEFAULT_MAX_AGE,
@@ -387,8 +388,8 @@ class SsbClient(PublisherClient):
         http_options.setdefault("rate_limit", RATE_LIMIT)
         http_options.setdefault("rate_period", RATE_PERIOD)
         super().__init__(
-            service=SERVICE, base_url=base_url, cache_dir=cache_dir, cache_env="BLI_SSB_CACHE",
-            default_cache_dir=DEFAULT_CACHE_DIR,
+            service=SERVICE, base_url=base_url,
+            cache_dir=cache_dir or settings.get().ssb_cache or DEFAULT_CACHE_DIR,
             transport=transport if transport is not None or transport_factory is None
             else transport_factory(),
             clock=clock if clock is not None else default_clock,

@@ -278,13 +278,12 @@ def print_plan(plan: SsbPlan, client: SsbClient, out=None) -> None:
 
 def store_parsed(database: str | None, parsed: ParsedSource, digest: str):
     from bliatlas.ingest import load_parsed
-    from bliatlas.store import open_store
+    from bliatlas.store import writing
 
-    store = open_store(database)
-    try:
+    # on a copy beside the database, renamed over it when done (see store.writing): a
+    # running server keeps answering from the old file; a second writer waits its turn
+    with writing(database, on_wait=lambda m: print(m, file=sys.stderr)) as store:
         return load_parsed(store, parsed, content_sha256=digest, source_path=None)
-    finally:
-        store.close()
 
 
 def report_load(result, parsed: ParsedSource, source_text: str) -> None:

@@ -16,6 +16,7 @@ from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB
 from bliatlas.indicators.profile import build_profile
 from bliatlas.indicators.sentences import format_cell, format_number
 from bliatlas.knowledge import recommend
+from bliatlas.knowledge.pointers import municipality_pointers
 from bliatlas.knowledge.search import fold
 from bliatlas.web.charts import Bar, Point, bar_chart, line_chart
 from bliatlas.web.classify import MISSING_COLOUR, classify
@@ -338,6 +339,7 @@ def municipality_page(ctx: AtlasContext, code: str) -> dict[str, Any]:
                    if c in paths],
     }
     weakest = _weakest(key_rows)
+    knowledge = related_knowledge(ctx, region, weakest)
     return {
         "region": region,
         "county": county,
@@ -347,7 +349,8 @@ def municipality_page(ctx: AtlasContext, code: str) -> dict[str, Any]:
         "funnel": funnel(ctx, code),
         "grants": grants(ctx, code),
         "locator": locator,
-        "knowledge": related_knowledge(ctx, region, weakest),
+        "knowledge": knowledge,
+        "pointers": knowledge_pointers(ctx, region, profile, knowledge["weak"]),
         "weakest": weakest,
         "definitions": definitions(ctx, [r["id"] for r in key_rows]),
         "provenance": profile["proveniens"],
@@ -465,6 +468,16 @@ def related_knowledge(ctx: AtlasContext, region, weakest: dict[str, Any] | None)
                  f"({weakest['name'].lower()})"),
             entries=[h.entry for h in result.hits], query=query)
     return out
+
+
+def knowledge_pointers(ctx: AtlasContext, region, profile: dict[str, Any],
+                       weak: list[Any]) -> list[Any]:
+    """Knowledge needs and practices the municipality's own figures point to."""
+    try:
+        return municipality_pointers(ctx.knowledge(), ctx.cube, ctx.place_facts(), region.code,
+                                     profile=profile, weak=weak)
+    except UserError:
+        return []
 
 
 def definitions(ctx: AtlasContext, ids: list[str]) -> list[Indicator]:
