@@ -37,6 +37,8 @@ class Settings:
     settlement_model: Path | None = None
     #: ``BLI_SSB_CACHE``: where SSB responses are cached.
     ssb_cache: Path | None = None
+    #: ``BLI_IMDI_CACHE``: where answers of IMDi's statistics service are cached.
+    imdi_cache: Path | None = None
     #: ``BLI_ALLOW_TEST_DATA=1``: accept JSON-stat files marked as Bli-atlas test data.
     allow_test_data: bool = False
     #: ``BLI_WARMUP=1``: build store, cube, geometry and index before the first request.
@@ -88,6 +90,7 @@ class Settings:
 _ENV = {
     "database": "BLI_DATABASE", "content": "BLI_CONTENT",
     "settlement_model": "BLI_SETTLEMENT_MODEL", "ssb_cache": "BLI_SSB_CACHE",
+    "imdi_cache": "BLI_IMDI_CACHE",
     "allow_test_data": "BLI_ALLOW_TEST_DATA", "warmup": "BLI_WARMUP", "test": "BLI_TEST",
     "public": "BLI_PUBLIC", "allowed_hosts": "BLI_ALLOWED_HOSTS",
     "users_file": "BLI_USERS_FILE", "api_tokens": "BLI_API_TOKENS",

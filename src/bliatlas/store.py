@@ -23,6 +23,7 @@ import os
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -150,6 +151,8 @@ MIGRATIONS: list[list[str]] = [
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+# The key of a stored value (the primary key of observation_source).
+OBSERVATION_KEY = ("dataset", "measure", "region_code", "year", "dims", "unit")
 
 
 def database_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -226,6 +229,15 @@ class Store:
         with self._lock:
             return self._con.execute(sql, params or []).fetchnumpy()
 
+    def query_arrow(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """Run ``sql`` and return the result as a pyarrow Table (columnar, no Python
+        objects per value: the fast way to move millions of rows to another database)."""
+        with self._lock, warnings.catch_warnings():
+            # DuckDB notes that a DB-API result copies once more into Arrow; still far
+            # cheaper than a Python object per value.
+            warnings.simplefilter("ignore", UserWarning)
+            return self._con.execute(sql, params or []).to_arrow_table()
+
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         with self._lock:
             self._con.execute(sql, params or [])
@@ -248,6 +260,52 @@ class Store:
                 self._con.execute(f"INSERT INTO {table} SELECT * FROM _bulk_rows")
             finally:
                 self._con.unregister("_bulk_rows")
+
+    def upsert_observations(self, table: Any, import_id: int) -> tuple[int, int]:
+        """Write placed values (a pyarrow table with the ``observation_source`` columns
+        except ``import_id``) for one import; returns (new, changed).
+
+        A key already stored with the same value, status and note is left as it is; a
+        changed one moves its old row to ``observation_history`` first. When none of the
+        incoming datasets is stored yet (the first import of a file or table) every row is
+        new and goes in with one bulk ``INSERT`` straight from the Arrow table, without
+        the comparison joins.
+        """
+        with self._lock:
+            self._con.register("_incoming", table)
+            try:
+                stored = self._con.execute(
+                    "SELECT 1 FROM observation_source WHERE dataset IN (SELECT DISTINCT "
+                    "dataset FROM _incoming) LIMIT 1").fetchall()
+                if not stored:
+                    self._con.execute(
+                        "INSERT INTO observation_source SELECT dataset, measure, region_code, "
+                        "year, dims, unit, value, status, status_note, ? FROM _incoming",
+                        [import_id])
+                    return table.num_rows, 0
+                self._con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _staging AS SELECT * FROM _incoming")
+            finally:
+                self._con.unregister("_incoming")
+            join = " AND ".join(f"o.{k} = s.{k}" for k in OBSERVATION_KEY)
+            differs = ("(o.value IS DISTINCT FROM s.value OR o.status <> s.status "
+                       "OR o.status_note IS DISTINCT FROM s.status_note)")
+            n_new, n_changed = self._con.execute(
+                f"SELECT count(*) FILTER (WHERE o.dataset IS NULL), "
+                f"count(*) FILTER (WHERE o.dataset IS NOT NULL AND {differs}) "
+                f"FROM _staging s LEFT JOIN observation_source o ON {join}").fetchone()
+            self._con.execute(
+                f"INSERT INTO observation_history SELECT o.*, ? FROM observation_source o "
+                f"JOIN _staging s ON {join} WHERE {differs}", [import_id])
+            self._con.execute(
+                f"INSERT INTO observation_source SELECT s.dataset, s.measure, s.region_code, "
+                f"s.year, s.dims, s.unit, s.value, s.status, s.status_note, ? FROM _staging s "
+                f"LEFT JOIN observation_source o ON {join} WHERE o.dataset IS NULL OR {differs} "
+                f"ON CONFLICT DO UPDATE SET value = excluded.value, status = excluded.status, "
+                f"status_note = excluded.status_note, import_id = excluded.import_id",
+                [import_id])
+            self._con.execute("DROP TABLE _staging")
+            return int(n_new), int(n_changed)
 
     def register(self, name: str, relation: Any) -> None:
         """Expose a Python object (e.g. a pyarrow table or dict of arrays) as a view."""

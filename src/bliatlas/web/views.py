@@ -30,6 +30,12 @@ TOPICS_NB: dict[str, str] = {
     "innvandringsgrunn": "Innvandrerbefolkningen",
     "bofasthet": "Bofasthet og flytting",
     "sysselsetting": "Sysselsetting",
+    "utdanning": "Utdanning",
+    "innvandrerbefolkningen": "Innvandrerbefolkningen etter landbakgrunn",
+    "befolkning": "Befolkning",
+    "introduksjonsprogrammet": "Introduksjonsprogrammet",
+    "inntekt": "Inntekt",
+    "barnehage": "Barnehage",
 }
 # Indicators shown in the county table and as time series on the municipality page.
 MAIN_INDICATORS: tuple[str, ...] = (
@@ -40,6 +46,7 @@ SERIES_INDICATORS: tuple[str, ...] = (
     "bosatte_per_1000", "ukrainere_andel", "innvandrere_per_1000", "innvandrere_arbeid_andel",
     "innvandrere_flukt_andel", "vedtak_andel_av_anmodning", "bosatt_forste_kommune_andel",
     "fastlege_venteliste_per_1000", "tilskudd_per_innbygger",
+    "hoyere_utdanning_innvandrere_andel", "hoyere_utdanning_forskjell",
 )
 # Knowledge search words for an indicator topic (when a municipality is weak on it).
 TOPIC_QUERY: dict[str, str] = {
@@ -49,6 +56,10 @@ TOPIC_QUERY: dict[str, str] = {
     "innvandringsgrunn": "arbeidsinnvandrere inkludering",
     "bofasthet": "bli boende tilflytting",
     "sysselsetting": "arbeid sysselsetting",
+    "utdanning": "utdanning kvalifisering",
+    "introduksjonsprogrammet": "introduksjonsprogram",
+    "inntekt": "lavinntekt levekår",
+    "barnehage": "barnehage språk",
 }
 DIRECTION_NB = {
     "higher_better": "høyere er bedre",
@@ -344,6 +355,7 @@ def municipality_page(ctx: AtlasContext, code: str) -> dict[str, Any]:
         "definitions": definitions(ctx, [r["id"] for r in key_rows]),
         "provenance": profile["proveniens"],
         "peer_names": PEER_GROUP_NAMES_NB,
+        "not_fetched": profile["ikke_hentet"],
     }
 
 
