@@ -178,13 +178,27 @@ def from_environment(environ: dict[str, str] | None = None) -> Settings:
 
 
 _lock = threading.Lock()
-_cached: tuple[tuple[str | None, ...], Settings] | None = None
+_cached: tuple[tuple[object, ...], Settings] | None = None
+
+# ``os.environ.get`` encodes the name and decodes the value on every call; a request asks
+# for the settings several times, so the change check reads the encoded mapping CPython
+# keeps in step with ``os.environ`` (bytes on POSIX, str on Windows) in one pass.
+_ENV_DATA: dict | None = getattr(os.environ, "_data", None)
+_ENV_KEYS: tuple[object, ...] = tuple(
+    os.environ.encodekey(v) if _ENV_DATA is not None else v  # type: ignore[attr-defined]
+    for v in ENV_VARIABLES)
+
+
+def _environment_key() -> tuple[object, ...]:
+    if _ENV_DATA is not None:
+        return tuple(map(_ENV_DATA.get, _ENV_KEYS))
+    return tuple(os.environ.get(v) for v in ENV_VARIABLES)
 
 
 def get() -> Settings:
     """The settings, parsed once and reused while the ``BLI_*`` environment is unchanged."""
     global _cached
-    key = tuple(os.environ.get(v) for v in ENV_VARIABLES)
+    key = _environment_key()
     cached = _cached
     if cached is not None and cached[0] == key:
         return cached[1]
