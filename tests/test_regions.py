@@ -76,9 +76,19 @@ def test_official_names_keep_sami_and_kven_forms(registry):
     ("Gloppn", "4650"),
     ("Baerum", "3201"),
     ("Tromssa", "55"),
+    ("Gáŋgaviika", "5626"),      # names in use, not official (navneformer_i_bruk.csv)
+    ("gangaviika", "5626"),
+    ("Čáhcesuolu", "5607"),
+    ("Mátta-Várjjat", "5605"),
 ])
 def test_search_finds_names_in_every_form(registry, query, code):
     assert registry.search(query)[0].code == code
+
+
+def test_names_in_use_find_but_do_not_rename_the_municipality(registry):
+    gamvik = registry.get("5626")
+    assert gamvik.name == "Gamvik" and gamvik.names_in_use == ("Gáŋgaviika",)
+    assert registry.get("5607").names_in_use == ("Čáhcesuolu", "Vesisaari")
 
 
 def test_search_cli_reports_nothing_found(imported_db, capsys):

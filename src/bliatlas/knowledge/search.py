@@ -618,7 +618,7 @@ class KnowledgeIndex:
         forms: dict[str, set[str]] = defaultdict(set)
         if self.registry is not None:
             for r in [*self.registry.counties.values(), *self.registry.municipalities.values()]:
-                for form in {r.name, r.short_name, *r.forms}:
+                for form in {r.name, r.short_name, *r.forms, *r.names_in_use}:
                     key = region_names.fold(form)
                     if len(key) >= 3:
                         forms[key].add(r.code)

@@ -9,8 +9,11 @@ and disambiguators (``Sande (Vestfold)``). ``name_forms`` returns every form, an
 
 from __future__ import annotations
 
+import csv
+import functools
 import re
 import unicodedata
+from importlib import resources
 
 _MARKER = re.compile(r"\((?:[^()]*\b(?:f\.o\.m\.|t\.o\.m\.)[^()]*)\)", re.IGNORECASE)
 _PAREN = re.compile(r"\s*\([^()]*\)")
@@ -63,3 +66,16 @@ def fold(text: str) -> str:
     folded = "".join(out)
     folded = folded.replace("aa", "a").replace("oe", "o")
     return re.sub(r"[^a-z0-9]+", " ", folded).strip()
+
+
+@functools.cache
+def names_in_use() -> dict[str, tuple[str, ...]]:
+    """Municipality code → Sami/Kven names in established use that are not part of the
+    official name (``data/navneformer_i_bruk.csv``, each with its source). Search only."""
+    text = resources.files("bliatlas.regions").joinpath("data/navneformer_i_bruk.csv") \
+        .read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        out.setdefault(row["kommunenummer"], []).append(row["navn"])
+    return {code: tuple(forms) for code, forms in out.items()}

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bliatlas.errors import NotFound, UserError
-from bliatlas.regions.names import fold, name_forms
+from bliatlas.regions.names import fold, name_forms, names_in_use
 
 DISTRICT_CLASSES = (5, 6)
 
@@ -54,6 +54,9 @@ class Region:
     kostra_group: str | None = None
     robek: bool | None = None
     forms: tuple[str, ...] = field(default=(), compare=False)
+    # Sami/Kven names in use that are not official (regions/data/navneformer_i_bruk.csv):
+    # they find the region in search, pages show the official name.
+    names_in_use: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def is_district(self) -> bool:
@@ -67,13 +70,16 @@ class Registry:
     def __init__(self, regions: Iterable[Region]) -> None:
         self.municipalities: dict[str, Region] = {}
         self.counties: dict[str, Region] = {}
+        in_use = names_in_use()
         for r in regions:
             forms = tuple(dict.fromkeys(name_forms(r.name) + name_forms(r.short_name)))
-            r = Region(**{**r.__dict__, "forms": forms})
+            r = Region(**{**r.__dict__, "forms": forms,
+                          "names_in_use": in_use.get(r.code, ()) if r.level == "kommune" else ()})
             (self.municipalities if r.level == "kommune" else self.counties)[r.code] = r
         self._search_keys: list[tuple[str, Region]] = []
         for r in [*self.counties.values(), *self.municipalities.values()]:
-            keys = {fold(r.name), fold(r.short_name), *(fold(f) for f in r.forms)}
+            keys = {fold(r.name), fold(r.short_name),
+                    *(fold(f) for f in (*r.forms, *r.names_in_use))}
             self._search_keys.extend((k, r) for k in keys if k)
 
     @classmethod
