@@ -25,14 +25,10 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from bliatlas.settlement.assign import (
-    INF,
-    InfeasibleError,
-    MatchProblem,
-    evaluate,
-    solve_structured,
-    violations,
-)
+from bliatlas.settlement.checks import violations
+from bliatlas.settlement.highs import INF
+from bliatlas.settlement.problem import InfeasibleError, MatchProblem, evaluate
+from bliatlas.settlement.solvers import solve_structured
 
 #: Pacing is reported for municipalities with at least this yearly number (persons); for
 #: smaller ones a single household is a large share of the year.
