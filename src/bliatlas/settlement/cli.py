@@ -50,6 +50,15 @@ def add_commands(subparsers: Any) -> None:
         "--ignore-decision", action="store_true", help="ikke bruk kommunenes vedtak som øvre grense"
     )
     p.add_argument(
+        "--undecided-per-1000", type=float, metavar="TAK",
+        help="kommuner uten vedtak kan få høyst TAK personer per 1 000 innbyggere (standard: 0)",
+    )
+    p.add_argument(
+        "--allow-excess", action="store_true",
+        help="en total over vedtakene fordeles likevel (vedtakene skaleres opp; overskuddet "
+             "vises per kommune); uten dette avvises planen med fordelingen i meldingen",
+    )
+    p.add_argument(
         "--scenario",
         action="append",
         default=[],
@@ -158,12 +167,17 @@ def _plan(args: argparse.Namespace) -> int:
         min_per_1000=args.min_per_1000,
         min_group=args.min_group,
         district_priority=args.district_priority,
+        allow_excess=args.allow_excess,
+        undecided_per_1000=args.undecided_per_1000,
     )
     params = [base] + [parse_scenario(s, base) for s in args.scenario]
     names = [p.name for p in params]
     if len(set(names)) != len(names):
         raise UserError("scenarienavnene må være ulike (grunnlag er brukt av hovedvalgene)")
     plans = [make_plan(munis, p, outcome, synthetic, scope) for p in params]
+    for plan in plans:
+        for w in plan.warnings:
+            print(f"ADVARSEL (scenario «{plan.parameters.name}»): {w}")
     if synthetic:
         print("SYNTETISK: utfallssignalet bygger på syntetiske data.")
     for plan in plans:
