@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from settlement_checker import independent_check  # noqa: F401  (autouse fixture)
 
 from bliatlas.settlement.assign import MatchProblem, violations
 from bliatlas.settlement.online import simulate_year, week_of_arrivals

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from settlement_checker import independent_check  # noqa: F401  (autouse fixture)
 
 from bliatlas.cli import main as bli
 from bliatlas.settlement.assign import (

@@ -229,14 +229,18 @@ class UnitModel:
         the missing columns."""
         n_u = len(self.units.count)
         self.slack_at = self.offset
-        self.model.add_columns(np.full(n_u, big), np.zeros(n_u), self.count.astype(float),
+        # In phase one no column has an upper bound (they are implied by the rows), so
+        # that the row duals alone are the Farkas certificate.
+        ub = np.full(n_u, INF) if self.phase_one else self.count.astype(float)
+        self.model.add_columns(np.full(n_u, big), np.zeros(n_u), ub,
                                np.arange(n_u), np.arange(n_u), np.ones(n_u))
         self.offset += n_u
         if self.row_floor >= 0:
             m = self.problem.n_munis
             self.floor_slack_at = self.offset
             need = np.maximum(self.lo[self.row_floor:self.row_floor + m], 0)
-            self.model.add_columns(np.full(m, big), np.zeros(m), need, np.arange(m),
+            self.model.add_columns(np.full(m, big), np.zeros(m),
+                                   np.full(m, INF) if self.phase_one else need, np.arange(m),
                                    self.row_floor + np.arange(m), np.ones(m))
             self.offset += m
 
@@ -269,8 +273,10 @@ class UnitModel:
             entries_r.append(np.full(len(cu), self.row_eq + g))
             entries_v.append(-u.group_value[cu, g, cj])
         cost = np.zeros(len(cu)) if self.phase_one else -u.value[cu, cj]
+        ub = np.full(len(cu), INF) if self.phase_one and not self.integer else \
+            self.count[cu].astype(float)
         first = self.model.add_columns_dense_rows(
-            cost, np.zeros(len(cu)), self.count[cu].astype(float),
+            cost, np.zeros(len(cu)), ub,
             np.stack(entries_r, axis=1), np.stack(entries_v, axis=1))
         if self.integer:
             self.model.set_integer(first, len(cu))
@@ -691,9 +697,14 @@ def _run_mip(s: _Search, mask: np.ndarray, gap: float, time_limit: float | None,
 def _prove_integer_infeasible(problem: MatchProblem, time_limit: float | None,
                               threads: int | None) -> InfeasibleError | None:
     """The exact integer program over every eligible column, as a feasibility problem.
-    When HiGHS proves it infeasible, drop each constraint family in turn to name the ones
-    that bind (each test is an exact feasibility MIP too)."""
+    When HiGHS proves it infeasible: if the LP relaxation is infeasible too, its
+    certificate names the rows; otherwise drop each constraint family in turn to name the
+    ones that bind (each test is an exact feasibility MIP too)."""
     units = make_units(problem)
+    cert = _lp_certificate(problem, units, threads, None)
+    if cert is not None:
+        text, binding = _certificate_message(problem, cert)
+        return InfeasibleError(text, proof="lp-sertifikat", binding=binding, certificate=cert)
     s = _Search(problem, units, units.index_of_households(problem.n_households), math.nan,
                 np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64),
                 np.zeros_like(units.value), time.perf_counter(), time_limit, threads)

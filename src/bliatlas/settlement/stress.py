@@ -27,6 +27,7 @@ import numpy as np
 
 from bliatlas.settlement.problem import MatchProblem
 
+
 FAMILIES = ("gulv", "store_husholdninger", "ema", "umulig_lp", "umulig_heltall")
 
 
@@ -94,6 +95,7 @@ def minors_and_ties(n_households: int, m: int, seed: int = 0,
     share = rng.dirichlet(np.ones(len(ema_munis))) * minor.sum()
     mcap[ema_munis] = np.floor(share).astype(np.int64)
     mcap[ema_munis[0]] += int(minor.sum() - mcap.sum())
+    cap = cap + mcap  # room for the minors beside the others (the EMA rule is the tight one)
     can = rng.random(m) < 0.5
     can[ema_munis] = True
     need = ~minor & (rng.random(n_households) < 0.08)
