@@ -104,15 +104,21 @@ def recomputed_value(problem, assignment) -> tuple[float, float]:
         for (h, j), v in mapping.items():
             if a[h] == j:
                 obj += v
-    if problem.spread_weight > 0 and np.asarray(problem.capacity).sum() > 0:
-        cap = np.asarray(problem.capacity, dtype=float)
+    used = np.zeros(np.asarray(problem.capacity).shape[0])
+    for h, members in enumerate(problem.households):
+        if a[h] >= 0:
+            used[a[h]] += len(members)
+    if problem.target is not None and problem.target_weight > 0:
+        obj -= problem.target_weight * float(np.maximum(used - np.asarray(problem.target), 0)
+                                             .sum())
+    if problem.spread_weight > 0:
+        base = np.asarray(problem.capacity, dtype=float)
+        if problem.target is not None:
+            base = np.minimum(np.asarray(problem.target, dtype=float), base)
         n_p = sum(len(h) for h in problem.households)
-        share = min(1.0, n_p / cap.sum())
-        used = np.zeros(len(cap))
-        for h, members in enumerate(problem.households):
-            if a[h] >= 0:
-                used[a[h]] += len(members)
-        obj -= problem.spread_weight * float(np.maximum(used - share * cap, 0).sum())
+        if base.sum() > 0:
+            share = min(1.0, n_p / base.sum())
+            obj -= problem.spread_weight * float(np.maximum(used - share * base, 0).sum())
     if problem.equity_weight > 0 and problem.groups is not None:
         groups = np.asarray(problem.groups)
         means = []

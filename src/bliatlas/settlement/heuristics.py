@@ -7,7 +7,9 @@
 
 All three place the most constrained households first (locked and tied, unaccompanied
 minors, support needs, large households) and respect every rule of the problem except the
-balance terms (floors, spread, equity). When a household finds no room they try one swap
+balance terms (floors, spread, equity); with a soft capacity (the cohort's share of each
+decision) they keep within it wherever the household fits, and use the room up to the
+decision only when it fits nowhere else. When a household finds no room they try one swap
 (move a placed household elsewhere to make room) and otherwise leave it unplaced
 (assignment −1, counted in :attr:`MatchResult.unplaced`): a rule places everyone it can
 and never stops at the first household that does not fit.
@@ -33,6 +35,9 @@ class _Room:
         self.p = problem
         self.left = problem.capacity.astype(np.int64).copy()
         self.res = [(r.use, r.capacity.astype(np.int64).copy()) for r in problem.all_resources()]
+        # room under the soft capacity (the cohort's share), when there is one
+        self.soft = (None if problem.target is None or problem.target_weight <= 0
+                     else np.floor(np.asarray(problem.target, dtype=float) + 1e-9))
 
     def fits(self, h: int) -> np.ndarray:
         ok = self.left >= self.p.sizes[h]
@@ -52,8 +57,14 @@ class _Room:
 
     def take(self, h: int, j: int, sign: int = 1) -> None:
         self.left[j] -= sign * self.p.sizes[h]
+        if self.soft is not None:
+            self.soft[j] -= sign * self.p.sizes[h]
         for use, left in self.res:
             left[j] -= sign * use[h]
+
+    def within_share(self, h: int) -> np.ndarray | None:
+        """Where the household fits under the soft capacity too (None without one)."""
+        return None if self.soft is None else self.soft >= self.p.sizes[h]
 
 
 def place_in_order(problem: MatchProblem, order: np.ndarray, pick: Pick,
@@ -69,6 +80,9 @@ def place_in_order(problem: MatchProblem, order: np.ndarray, pick: Pick,
     for h in order:
         h = int(h)
         ok = eligible[h] & room.fits(h)
+        share = room.within_share(h)
+        if share is not None and (ok & share).any():
+            ok = ok & share  # keep to the cohort's share where the household fits in it
         if ok.any():
             j = int(pick(h, ok, room.left))
         elif swap:

@@ -29,8 +29,9 @@ municipalities (centrality 5–6).
 A total above what the municipalities have decided is not spread silently: without
 ``allow_excess`` the plan is refused with a message that says by how much the total is
 over, and where the excess would go if the decisions were scaled up to the total (that
-plan is solved to say so); with ``allow_excess`` that plan is made, every row carries its
-persons above the decision, and the plan carries the warning. When no solution exists,
+plan is solved to say so: every municipality gets its decision and the excess goes on top,
+at most in proportion to the decisions); with ``allow_excess`` that plan is made, every row
+carries its persons above the decision, and the plan carries the warning. When no solution exists,
 each constraint family is dropped in turn to find the ones that bind, and the message
 says which (in Norwegian).
 """
@@ -205,16 +206,18 @@ def _bounds(munis: MunicipalityTable, p: PlanParameters, drop: frozenset[str],
     m = len(munis)
     upper = np.full(m, float(p.total))
     lower = np.zeros(m)
+    dec = decision_upper(munis, p)
     if p.use_decision and "vedtak" not in drop:
-        dec = decision_upper(munis, p)
-        if scale > 1:
-            dec = np.ceil(dec * scale - 1e-9)
-        upper = np.minimum(upper, dec)
+        # an excess plan: every municipality gets its decision, the excess goes on top,
+        # at most in proportion to the decisions
+        upper = np.minimum(upper, np.ceil(dec * scale - 1e-9) if scale > 1 else dec)
     pop = np.nan_to_num(munis.population, nan=0.0)
     if p.max_per_1000 is not None and "tak" not in drop:
         upper = np.minimum(upper, np.floor(p.max_per_1000 * pop / 1000.0 + 1e-9))
     if p.min_per_1000 is not None and "gulv" not in drop:
         lower = np.ceil(p.min_per_1000 * pop / 1000.0 - 1e-9)
+    if scale > 1 and p.use_decision and "vedtak" not in drop:
+        lower = np.maximum(lower, dec)
     district = np.nan_to_num(munis.centrality) >= DISTRICT_CENTRALITY
     need = 0 if "distrikt" in drop else math.ceil(p.district_priority * p.total - 1e-9)
     min_group = 0 if "gruppe" in drop else p.min_group
@@ -515,8 +518,8 @@ def _excess_places(munis: MunicipalityTable, over: np.ndarray) -> str:
     idx = idx[np.argsort(-over[idx], kind="stable")]
     shown = ", ".join(f"{munis.names[j]} +{_fmt(over[j])}" for j in idx[:8])
     more = f" og {len(idx) - 8} kommuner til" if len(idx) > 8 else ""
-    return (f"Skalert opp i forhold til vedtakene ville overskuddet gått til {len(idx)} "
-            f"kommuner: {shown}{more}.")
+    return (f"Skalert opp i forhold til vedtakene (alle får sitt vedtak, overskuddet kommer i "
+            f"tillegg) ville overskuddet gått til {len(idx)} kommune(r): {shown}{more}.")
 
 
 def parse_weights(text: str | None) -> dict[str, float]:

@@ -187,13 +187,17 @@ class OutcomeModel:
         data: TrainingExtract | Mapping[str, Any],
         munis: MunicipalityTable,
         features: tuple[str, ...] | None = None,
+        target: np.ndarray | None = None,
     ) -> OutcomeModel:
         """Fit on a training extract (or a mapping of its columns).
 
         ``features`` lists the person features to use (default: all of
-        :data:`PERSON_FEATURES`); a forbidden feature (see exclusions) raises.
+        :data:`PERSON_FEATURES`); a forbidden feature (see exclusions) raises. ``target``
+        (0/1 per person, −1 = not measured) replaces the extract's ``utfall``, e.g. to fit
+        the retention outcome.
         """
         from sklearn.linear_model import LogisticRegression
+        from threadpoolctl import threadpool_limits
 
         if features is not None:
             bad = [f for f in features if forbidden_reason(f) is not None]
@@ -216,8 +220,9 @@ class OutcomeModel:
                 "ukjente kommunenumre (forventet 2024-numre): " + ", ".join(unknown_codes[:5]),
                 column="kommune",
             )
-        measured = ext.outcome >= 0
-        if len(np.unique(ext.outcome[measured])) < 2:
+        y_all = ext.outcome if target is None else np.asarray(target, dtype=np.int8)
+        measured = y_all >= 0
+        if len(np.unique(y_all[measured])) < 2:
             raise UserError("treningsdata har bare ett utfall; trenger både 0 og 1")
         midx = np.array([pos[c] for c in ext.municipality.tolist()], dtype=np.int64)
         raw = municipality_raw(munis)
@@ -237,7 +242,8 @@ class OutcomeModel:
             xp = xp * mask[None, :]
         design = self._design(xp, xm)
         clf = LogisticRegression(C=self.regularisation, solver="newton-cholesky", max_iter=200)
-        clf.fit(design, ext.outcome[measured])
+        with threadpool_limits(1, "blas"):  # small dense algebra: one thread is faster
+            clf.fit(design, y_all[measured])
         self._params = _Params(float(clf.intercept_[0]), clf.coef_[0].copy(), m_mean, m_scale)
         self.metadata.update(
             {
@@ -248,7 +254,7 @@ class OutcomeModel:
                 "municipality_features": list(MUNICIPALITY_FEATURES),
                 "municipality_imputation": "mean of the training rows (municipality features)",
                 "n_training": int(measured.sum()),
-                "outcome_rate": float(ext.outcome[measured].mean()),
+                "outcome_rate": float(y_all[measured].mean()),
                 "synthetic": bool(ext.cohort.synthetic),
                 "features_year": int(munis.year),
             }

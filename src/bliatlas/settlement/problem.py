@@ -78,7 +78,9 @@ class MatchProblem:
     ``min_fill`` × ``request``; both capped at the capacity. ``spread_weight`` > 0 adds
     ``− spread_weight × Σⱼ max(0, usedⱼ − f̄·capacityⱼ)`` with f̄ the cohort's share of the
     total capacity. ``groups`` with ``equity_weight`` > 0 adds
-    ``equity_weight × P × min_g (mean score of group g)``.
+    ``equity_weight × P × min_g (mean score of group g)``. ``target`` (persons per
+    municipality, e.g. its share of the year) with ``target_weight`` > 0 is a soft capacity:
+    ``− target_weight × Σⱼ max(0, usedⱼ − targetⱼ)``, while ``capacity`` stays the hard limit.
     """
 
     scores: np.ndarray
@@ -103,6 +105,8 @@ class MatchProblem:
     spread_weight: float = 0.0
     preferences: Mapping[tuple[int, int], float] = field(default_factory=dict)
     allowed: set[tuple[int, int]] = field(default_factory=set)
+    target: np.ndarray | None = None
+    target_weight: float = 0.0
 
     def __post_init__(self) -> None:
         self.scores = np.asarray(self.scores, dtype=float)
@@ -214,13 +218,27 @@ class MatchProblem:
         return f if f.any() else None
 
     def spread_target(self) -> np.ndarray | None:
-        """Persons per municipality at an even fill (f̄ × capacity), for the spread term."""
+        """Persons per municipality at an even fill (f̄ × capacity — or × the soft target when
+        there is one), for the spread term."""
         if self.spread_weight <= 0:
             return None
-        total = float(self.capacity.sum())
+        base = (self.capacity if self.target is None
+                else np.minimum(np.asarray(self.target, dtype=float), self.capacity))
+        total = float(np.sum(base))
         if total <= 0:
             return None
-        return self.capacity * min(1.0, self.n_persons / total)
+        return base * min(1.0, self.n_persons / total)
+
+    def overflow_terms(self) -> list[tuple[np.ndarray, float]]:
+        """(target persons per municipality, penalty per person above it): the soft
+        capacity and the spread term, whichever are set."""
+        out = []
+        if self.target is not None and self.target_weight > 0:
+            out.append((np.asarray(self.target, dtype=float), float(self.target_weight)))
+        spread = self.spread_target()
+        if spread is not None:
+            out.append((spread, float(self.spread_weight)))
+        return out
 
     def base_eligibility(self) -> np.ndarray:
         """(H, M): allowed by capacity, resources, support needs and forbids (before locks
@@ -366,10 +384,11 @@ def evaluate(problem: MatchProblem, assignment: np.ndarray) -> tuple[float, floa
     if problem.soft_ties or problem.preferences:
         h_idx = np.flatnonzero(placed_h)
         obj += float(problem.bonus()[h_idx, a[h_idx]].sum())
-    target = problem.spread_target()
-    if target is not None:
+    terms = problem.overflow_terms()
+    if terms:
         used = persons_per_municipality(problem, a)
-        obj -= problem.spread_weight * float(np.maximum(used - target, 0).sum())
+        for target, weight in terms:
+            obj -= weight * float(np.maximum(used - target, 0).sum())
     if problem.equity_weight > 0 and problem.groups is not None:
         labels, inv = np.unique(np.asarray(problem.groups), return_inverse=True)
         g_of = inv[pidx]

@@ -54,6 +54,8 @@ from bliatlas.settlement.problem import (
 )
 
 _TOL = 1e-7
+#: The heuristic (pruned) MIP is a means to an incumbent, not a proof: bounded in time.
+PRUNED_MIP_SECONDS = 15.0
 
 
 # ---------------------------------------------------------------------------
@@ -126,7 +128,8 @@ class UnitModel:
 
     Rows: one assignment row per unit (= count), one capacity row per municipality
     (≤ capacity), one row per resource and municipality (≤ what it offers), floor rows
-    (≥ floor), spread rows (used − eⱼ ≤ even share) and equity rows (z − Σ group value ·
+    (≥ floor), overflow rows for the soft capacity and the spread term (used − eⱼ ≤
+    targetⱼ, eⱼ at a cost per person) and equity rows (z − Σ group value ·
     x ≤ 0). Minimisation of −objective; ``phase_one`` sets every cost to 0 (only the
     slack counts), for the infeasibility proof.
     """
@@ -169,10 +172,11 @@ class UnitModel:
             nxt += m
             lower.append(self.floor.astype(float))
             upper.append(np.full(m, INF))
-        target = problem.spread_target() if side_rows and not phase_one else None
-        self.row_spread = -1
-        if target is not None:
-            self.row_spread = nxt
+        # overflow rows (soft capacity, spread): used − eⱼ ≤ targetⱼ, eⱼ ≥ 0 at a cost
+        terms = problem.overflow_terms() if side_rows and not phase_one else []
+        self.overflow: list[tuple[int, float]] = []  # (first row, weight)
+        for target, weight in terms:
+            self.overflow.append((nxt, weight))
             nxt += m
             lower.append(np.full(m, -INF))
             upper.append(target.astype(float))
@@ -193,8 +197,8 @@ class UnitModel:
                 np.add.at(use, row + fj, fc * units.uses[fu, k])
             if self.row_floor >= 0:
                 np.add.at(use, self.row_floor + fj, fc * units.size[fu])
-            if self.row_spread >= 0:
-                np.add.at(use, self.row_spread + fj, fc * units.size[fu])
+            for row, _ in self.overflow:
+                np.add.at(use, row + fj, fc * units.size[fu])
             if self.n_groups:
                 use[self.row_eq:self.row_eq + self.n_groups] -= np.einsum(
                     "cg,c->g", units.group_value[fu, :, fj], fc)
@@ -213,12 +217,11 @@ class UnitModel:
             self.model.add_columns([-w], [-INF], [INF], [0], idx, np.ones(len(idx)))
             self.has_z = True
             self.offset += 1
-        self.spread_at = -1
-        if self.row_spread >= 0:
-            self.spread_at = self.offset
-            self.model.add_columns(np.full(m, problem.spread_weight), np.zeros(m),
-                                   np.full(m, INF), np.arange(m),
-                                   self.row_spread + np.arange(m), -np.ones(m))
+        self.overflow_at: list[int] = []
+        for row, weight in self.overflow:
+            self.overflow_at.append(self.offset)
+            self.model.add_columns(np.full(m, weight), np.zeros(m), np.full(m, INF),
+                                   np.arange(m), row + np.arange(m), -np.ones(m))
             self.offset += m
         self.slack_at = -1
         self.floor_slack_at = -1
@@ -266,8 +269,8 @@ class UnitModel:
         if self.row_floor >= 0:
             entries_r.append(self.row_floor + cj)
             entries_v.append(u.size[cu].astype(float))
-        if self.row_spread >= 0:
-            entries_r.append(self.row_spread + cj)
+        for row, _ in self.overflow:
+            entries_r.append(row + cj)
             entries_v.append(u.size[cu].astype(float))
         for g in range(self.n_groups):
             entries_r.append(np.full(len(cu), self.row_eq + g))
@@ -300,8 +303,8 @@ class UnitModel:
             d -= u.uses[:, k][:, None] * y[row:row + m][None, :]
         if self.row_floor >= 0:
             d -= u.size[:, None] * y[self.row_floor:self.row_floor + m][None, :]
-        if self.row_spread >= 0:
-            d -= u.size[:, None] * y[self.row_spread:self.row_spread + m][None, :]
+        for row, _ in self.overflow:
+            d -= u.size[:, None] * y[row:row + m][None, :]
         if self.n_groups:
             yg = y[self.row_eq:self.row_eq + self.n_groups]
             d += np.einsum("ugm,g->um", u.group_value, yg)
@@ -312,11 +315,12 @@ class UnitModel:
         keep their rows satisfied)."""
         vals = np.zeros(self.offset + len(x))
         vals[self.offset:] = x
-        if self.spread_at >= 0:
+        if self.overflow:
             m = self.problem.n_munis
             used = np.bincount(self.col_j, weights=x * self.units.size[self.col_u], minlength=m)
-            target = self.up[self.row_spread:self.row_spread + m]
-            vals[self.spread_at:self.spread_at + m] = np.maximum(used - target, 0)
+            for (row, _), at in zip(self.overflow, self.overflow_at, strict=True):
+                target = self.up[row:row + m]
+                vals[at:at + m] = np.maximum(used - target, 0)
         if self.has_z:
             # z ≤ Σ group value · x + what a fixed part already holds (the row's bound)
             gm = np.einsum("cg,c->g", self.units.group_value[self.col_u, :, self.col_j], x)
@@ -343,8 +347,8 @@ def _big_m(problem: MatchProblem, units: Units) -> float:
     big = 10.0 * (np.abs(units.value).max(initial=0.0) + 1.0) * max(1.0, units.size.max(initial=1))
     if problem.equity_weight > 0:
         big *= 1 + problem.equity_weight * problem.n_persons
-    if problem.spread_weight > 0:
-        big += 10.0 * problem.spread_weight * max(1.0, units.size.max(initial=1))
+    for _, weight in problem.overflow_terms():
+        big += 10.0 * weight * max(1.0, units.size.max(initial=1))
     return float(big)
 
 
@@ -771,7 +775,7 @@ def solve_structured(
     per_unit_columns: int = 4,
     max_exact_columns: int = 400_000,
     price_levels: Sequence[int] = (600, 2500),
-    free_households: Sequence[int] = (0,),
+    free_households: Sequence[int] = (0, 400),
     seed: int = 0,
     threads: int | None = None,
     start_prices: np.ndarray | None = None,
@@ -862,7 +866,9 @@ def solve_structured(
         nz = x_lp > 1e-9
         support[s.lp_u[nz], s.lp_j[nz]] = True
         mask = support | _top_by(-d, units.eligible, per_unit_columns)
-        a, _, _, _ = _run_mip(s, mask, mip_gap * 0.5, s.left(0.5))
+        left = s.left(0.5)
+        a, _, _, _ = _run_mip(s, mask, mip_gap, PRUNED_MIP_SECONDS if left is None
+                              else min(left, PRUNED_MIP_SECONDS))
         s.offer(a)
         if s.inc is not None and target_met(s.z_inc):
             return done(z_lp, "beskåret MIP (redusert kostnad)", True)
@@ -1204,8 +1210,10 @@ def _subproblem(problem: MatchProblem, a: np.ndarray, idx: np.ndarray) -> MatchP
         resources=resources,
         floor=None if floor is None else np.maximum(floor - used, 0).astype(np.int64),
         request=None, min_fill=0.0,
-        # the spread and equity terms are not separable: the neighbourhood keeps only the
-        # outcome (the full objective is checked when it is put back)
+        # the soft capacity carries over (what the fixed households use is taken off);
+        # the spread and equity terms are not separable: the neighbourhood leaves them out
+        # (the full objective is checked when it is put back)
+        target=None if problem.target is None else np.asarray(problem.target, float) - used,
         spread_weight=0.0,
         groups=None, equity_weight=0.0,
     )

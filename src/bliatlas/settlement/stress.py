@@ -27,7 +27,6 @@ import numpy as np
 
 from bliatlas.settlement.problem import MatchProblem
 
-
 FAMILIES = ("gulv", "store_husholdninger", "ema", "umulig_lp", "umulig_heltall")
 
 
