@@ -468,7 +468,7 @@ def test_forbidden_column_and_encoding_and_size(client):
 
 @pytest.mark.parametrize("name, shown", [
     ("..", "kohort.csv"), ("../../etc/passwd", "passwd"), ("a" * 300 + ".csv", "a" * 96 + ".csv"),
-    ("C:\\Users\\x\\fil<1>.csv", "fil_1_.csv"), ("\x00\x01", "kohort.csv"),
+    ("C:\\Users\\x\\fil<1>.csv", "fil_1_.csv"), ("...", "kohort.csv"),
 ])
 def test_upload_file_names_never_break_the_page_or_show_a_path(client, name, shown):
     rows = small_cohort()
