@@ -802,6 +802,11 @@ def solve_structured(
     lp.add_slack(_big_m(problem, units))
     start = _top_by(units.value - units.size[:, None] * v0[None, :], units.eligible,
                     initial_candidates)
+    if incumbent is not None:  # a warm start: the incumbent's pairs are likely LP columns
+        inc_a = np.asarray(incumbent, dtype=np.int64)
+        ok_h = inc_a >= 0
+        start[iu[ok_h], inc_a[ok_h]] = True
+        start &= units.eligible
     d, rounds, complete = _column_generation(lp, start, deadline=deadline)
     stats: dict = {"households": problem.n_households, "types": n_u, "lp_rounds": rounds,
                    "lp_columns": len(lp.col_u), "price_seconds": round(t_prices, 3)}
@@ -1091,20 +1096,35 @@ def _move_out(problem: MatchProblem, a: np.ndarray, elig: np.ndarray, prices: np
     return a
 
 
+def lagrangian_bound(problem: MatchProblem, prices: np.ndarray) -> float:
+    """An upper bound on the optimum from capacity prices π ≥ 0 (any π — e.g. the previous
+    solution's duals): Σⱼ πⱼ·capⱼ + Σₕ maxⱼ (valueₕⱼ − sizeₕ·πⱼ) over the municipalities the
+    household may go to, with every other row dropped (a relaxation: resources, floors and
+    the overflow penalties only lower the optimum). The equity term is bounded by its
+    weight × P × the largest score."""
+    pi = np.maximum(np.asarray(prices, dtype=float), 0.0)
+    elig = problem.eligibility()
+    value = problem.household_values() + problem.bonus()
+    adj = np.where(elig, value - problem.sizes[:, None] * pi[None, :], -np.inf)
+    bound = float(pi @ problem.capacity) + float(adj.max(axis=1).sum())
+    if problem.equity_weight > 0 and problem.groups is not None:
+        bound += problem.equity_weight * problem.n_persons * float(problem.scores.max())
+    return bound
+
+
 @published
 def resolve(problem: MatchProblem, previous: MatchResult, mip_gap: float = 1e-3,
-            free_per_municipality: int = 40, max_free: int = 4000,
             time_limit: float | None = None) -> MatchResult:
     """Re-solve after a planner adds locks or forbids, warm-started from ``previous``.
 
-    Locks and forbids only restrict the problem, so the previous bound stays a valid bound.
-    First the previous placement is repaired (households no longer allowed where they are
-    move to their best allowed municipality with room, by the previous capacity prices);
-    when that is within ``mip_gap`` of the previous bound it is the answer. Otherwise a
-    neighbourhood is re-optimised exactly — the moved households and, in every municipality
-    they left or entered, the ``free_per_municipality`` households cheapest to move (at most
-    ``max_free``) — and when even that falls short, the whole problem is solved again with
-    the previous prices as its start (no sampling) and the repaired placement as incumbent.
+    The previous placement is repaired first: households no longer allowed where they are
+    (and newly locked ones) move — locked ones to their municipality, the others to their
+    best allowed municipality with room by the previous capacity prices. Locks and forbids
+    only restrict the problem, so the previous bound stays valid, and the previous prices
+    give a second, usually tighter one (:func:`lagrangian_bound`); when the repaired
+    placement is within ``mip_gap`` of the better bound, it is the answer (milliseconds).
+    Otherwise the whole problem is solved again from the previous prices (no sampling) with
+    the repaired placement as incumbent.
     """
     t0 = time.perf_counter()
     a_prev = np.asarray(previous.assignment, dtype=np.int64)
@@ -1114,57 +1134,28 @@ def resolve(problem: MatchProblem, previous: MatchResult, mip_gap: float = 1e-3,
     elig = problem.eligibility()
     prices = (previous.capacity_prices if previous.capacity_prices is not None
               else np.zeros(problem.n_munis))
-    bound = previous.bound if math.isfinite(previous.bound) else math.nan
+    bound = lagrangian_bound(problem, prices)
+    if math.isfinite(previous.bound):
+        bound = min(bound, previous.bound)
     repaired = _move_out(problem, a_prev, elig, prices)
-    stats: dict = {"moved": int((repaired != a_prev).sum()) if repaired is not None else None}
-
-    def result(a: np.ndarray, step: str, b: float) -> MatchResult:
-        obj, exp = evaluate(problem, a)
-        stats["step"] = step
-        return MatchResult(a, obj, exp, b, "ny løsning etter endring (varmstart)",
-                           time.perf_counter() - t0,
-                           proven=math.isfinite(b) and (b - obj) <= mip_gap * abs(b) + 1e-9,
-                           stats=stats, capacity_prices=prices)
-
-    if repaired is not None and not violations(problem, repaired):
-        obj = evaluate(problem, repaired)[0]
-        if math.isfinite(bound) and bound - obj <= mip_gap * abs(bound):
-            return result(repaired, "forrige løsning reparert", bound)
-        # neighbourhood: moved households and the cheapest to move where they went/left
-        changed = np.flatnonzero(repaired != a_prev)
-        touched = set(a_prev[changed].tolist()) | set(repaired[changed].tolist())
-        value = problem.household_values() + problem.bonus()
-        adj = np.where(elig, value - problem.sizes[:, None] * prices[None, :], -np.inf)
-        here = adj[np.arange(problem.n_households), repaired]
-        alt = adj.copy()
-        alt[np.arange(problem.n_households), repaired] = -np.inf
-        penalty = here - alt.max(axis=1)
-        free = np.zeros(problem.n_households, dtype=bool)
-        free[changed] = True
-        for j in touched:
-            mem = np.flatnonzero(repaired == j)
-            free[mem[np.argsort(penalty[mem], kind="stable")][:free_per_municipality]] = True
-        idx = np.flatnonzero(free)[:max_free]
-        stats["free_households"] = len(idx)
-        sub = _subproblem(problem, repaired, idx)
-        try:
-            r = solve_structured(sub, mip_gap=mip_gap / 4, price_levels=(),
-                                 start_prices=prices, incumbent=repaired[idx],
-                                 time_limit=time_limit)
-            a = repaired.copy()
-            a[idx] = r.assignment
-            if not violations(problem, a):
-                obj_a = evaluate(problem, a)[0]
-                if obj_a >= obj:
-                    repaired, obj = a, obj_a
-        except UserError:
-            pass
-        if math.isfinite(bound) and bound - obj <= mip_gap * abs(bound):
-            return result(repaired, "nabolag løst på nytt", bound)
+    ok = repaired is not None and not violations(problem, repaired)
+    stats: dict = {"moved": int((repaired != a_prev).sum()) if repaired is not None else None,
+                   "bound_from_prices": bound}
+    if ok:
+        obj, exp = evaluate(problem, repaired)
+        if bound - obj <= mip_gap * abs(bound) + 1e-9:
+            stats["step"] = "forrige løsning reparert"
+            return MatchResult(repaired, obj, exp, bound, "ny løsning etter endring (varmstart)",
+                               time.perf_counter() - t0, proven=True, stats=stats,
+                               capacity_prices=prices)
     full = solve_structured(problem, mip_gap=mip_gap, price_levels=(), start_prices=prices,
-                            incumbent=repaired if repaired is not None and not violations(
-                                problem, repaired) else None, time_limit=time_limit)
-    full.stats["resolve"] = "hele problemet (varmstart fra forrige priser)"
+                            incumbent=repaired if ok else None, time_limit=time_limit,
+                            initial_candidates=4)
+    full.stats.update(stats, resolve="hele problemet (varmstart fra forrige priser)")
+    if math.isfinite(bound) and bound < full.bound:
+        full.bound = max(bound, full.objective)
+        full.proven = full.proven or (full.bound - full.objective
+                                      <= mip_gap * abs(full.bound) + 1e-9)
     full.seconds = time.perf_counter() - t0
     return full
 
