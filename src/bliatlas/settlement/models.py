@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,9 @@ def parse_weights(text: str | None) -> dict[str, float]:
     weights = dict(DEFAULT_WEIGHTS)
     if not text:
         return weights
-    for part in text.split(","):
+    # pairs separated by ',' or ';' (a decimal comma belongs to the number before it)
+    parts = re.split(r"[,;]\s*(?=[^\d\s=,;][^=,;]*=)", text.strip())
+    for part in parts:
         key, sep, value = part.partition("=")
         key = key.strip()
         if not sep or key not in OUTCOMES:
