@@ -564,13 +564,15 @@ def simulate_year(
     forecast_factor: float = 1.0,
     pattern: str = "jevn",
     week_seconds: float = WEEK_SECONDS,
+    hindsight: MatchResult | None = None,
 ) -> OnlineComparison:
     """Households arrive over ``weeks`` weeks (``pattern``, or ``order`` split evenly); place
     them online (two-stage, from a forecast whose planned volume is ``forecast_factor`` × the
     true number), greedily with the same reserves, and with hindsight; return the totals and
     ratios. With ``pace_tolerance`` t, by the end of week w a municipality has used at most
     (w/weeks + t) of its yearly number (at least room for the largest household). ``None``
-    turns pacing off."""
+    turns pacing off. ``hindsight`` reuses a solution of the whole problem (the same for every
+    pattern) instead of solving it again."""
     t_start = time.perf_counter()
     problem.check_totals()
     elig_all = problem.eligibility()
@@ -627,7 +629,7 @@ def simulate_year(
     online = online_result(problem, a, "nettbasert (to-trinns)", time.perf_counter() - t_start)
     g = greedy_week(problem, batches, elig_all, values, uses, forecast)
     greedy = online_result(problem, g, "nettbasert (grådig)", 0.0)
-    hind = solve_structured(problem)
+    hind = solve_structured(problem) if hindsight is None else hindsight
     both = (a >= 0) & (g >= 0)
     idx = np.flatnonzero(both)
     common_two = float(values[idx, a[idx]].sum())
