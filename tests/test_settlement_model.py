@@ -186,7 +186,7 @@ def test_plan_uses_model_outcome(setup, imported_db, tmp_path, capsys):
 # -- the hierarchical model, the model bundle and the back-test --------------------------------
 @pytest.fixture(scope="module")
 def world_setup(munis, calibration_targets):
-    world, extract, stay, stay_county, _ = syn.generate_world(16000, calibration_targets, munis,
+    world, extract, _stay, stay_county, _ = syn.generate_world(16000, calibration_targets, munis,
                                                               seed=7)
     return world, extract, stay_county
 
@@ -256,7 +256,7 @@ def test_backtest_chooses_by_realised_gain_and_shows_how_much_survives(munis,
                           repetitions=80, time_limit=20)
     res = {k: r.evaluations["arbeid"].rule("optimert") for k, r in report.results.items()}
     assert report.chosen == max(res, key=lambda k: res[k].realised_gain)
-    for k, r in res.items():
+    for r in res.values():
         assert r.realised_gain is not None and r.predicted_gain is not None
         assert r.realised_gain_ci[0] <= r.realised_gain <= r.realised_gain_ci[1]
     # the earlier model promises more than it delivers; the chosen one keeps more of it

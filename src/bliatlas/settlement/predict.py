@@ -460,32 +460,3 @@ def train_and_validate(
         "seed": seed,
     }
     return model
-
-
-def validation_report(model: OutcomeModel) -> list[str]:
-    """The stored validation as Norwegian text lines."""
-    v = model.metadata.get("validation")
-    lines = []
-    if model.synthetic:
-        lines.append("SYNTETISK: modellen er trent på syntetiske data, ikke registerdata.")
-    if not v:
-        lines.append("Ingen validering er lagret med modellen.")
-        return lines
-    lines.append(
-        f"Validering på {v['n_holdout']} holdt-av personer "
-        f"(utfall: i arbeid eller utdanning etter {model.years} år):"
-    )
-    lines.append(f"  AUC: {v['auc']:.3f}".replace(".", ","))
-    lines.append(f"  Brier-skår: {v['brier']:.4f}".replace(".", ","))
-    lines.append("  Kalibrering (desiler av predikert sannsynlighet):")
-    lines.append("    desil  antall  predikert  observert")
-    for row in v["calibration"]:
-        lines.append(
-            f"    {row['desil']:>5}  {row['antall']:>6}  {row['predikert'] * 100:8.1f} %"
-            f"  {row['observert'] * 100:8.1f} %".replace(".", ",")
-        )
-    lines.append(
-        "  Stabilitet i kommunerangeringen (Spearman mellom to halvdeler): "
-        + f"{v['ranking_spearman_halves']:.3f}".replace(".", ",")
-    )
-    return lines
