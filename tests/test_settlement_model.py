@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from conftest import bli_on
+from settlement_checker import independent_check  # noqa: F401  (autouse fixture)
 
 from bliatlas.errors import UserError
 from bliatlas.settlement import synthetic as syn

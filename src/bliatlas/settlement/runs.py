@@ -368,6 +368,7 @@ class MatchRun:
     resources: list[dict[str, Any]] = field(default_factory=list)
     household_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     created: float = 0.0
+    years: int = 5  # the outcome model's years of residence
 
     @property
     def nbytes(self) -> int:
@@ -456,6 +457,7 @@ def solve_run(run: MatchRun, previous: MatchResult | None = None) -> MatchRun:
     except InfeasibleError as exc:
         raise UnprocessableError(str(exc)) from None
     run.prepared = prep
+    run.years = models.years
     problem = prep.problem
     try:
         if previous is not None:

@@ -413,7 +413,7 @@ def _gain_rows(run: runs.MatchRun) -> list[dict[str, Any]]:
 
     out = []
     for outcome, ev in run.evaluations.items():
-        label = OUTCOMES[outcome].format(years=5)
+        label = OUTCOMES[outcome].format(years=run.years)
         for r in ev.rules:
             out.append({"outcome": outcome, "label": label, "r": r,
                         "truth": ev.synthetic_truth})
