@@ -204,7 +204,7 @@ def test_scenario_and_weight_parsing_errors():
         parse_weights("utfall=mye")
     with pytest.raises(UserError, match="mellom 0 og 1000"):
         parse_scenario("x=max_per_1000:1e308", base)
-    for bad in ("a/b", "x" * 32, "ark[1]", "Om", "Sammenligning"):
+    for bad in ("x" * 61, "a\tb", "linje\nskift", "Kommune"):
         with pytest.raises(UserError, match="scenarionavnet"):
             parse_scenario(f"{bad}=total:100", base)
 
@@ -316,7 +316,7 @@ def test_api_plan_endpoint(db_env):
                                                     "allow_excess": True}).json()
     assert over["planer"][0]["advarsler"] and over["planer"][0]["over_vedtak"] > 0
     for body in ({"total": 10, "max_per_1000": 1e308},
-                 {"total": 10, "scenarios": {"a/b": {"total": 5}}},
+                 {"total": 10, "scenarios": {"a\tb": {"total": 5}}},
                  {"total": 10, "scenarios": {"x": {"max_per_1000": 1e308}}}):
         r = client.post("/api/bosetting/plan", json=body)
         assert r.status_code in (400, 422), body

@@ -180,6 +180,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
     print(table(["indikator", "år", "verdi", "enhet", rank_head, "median", "utvikling"], rows,
                 align="llrlrrl"))
     print()
+    missing = profile["ikke_hentet"]
+    if missing:
+        print(f"Ikke hentet ennå ({missing[0]['hvordan']}): "
+              + "; ".join(m["navn"] for m in missing) + ".")
+        print()
     sources = sorted({f"{p['utgiver']} ({p['kilde']})" for p in profile["proveniens"]})
     print("Kilder: " + "; ".join(sources) + ".")
     print("Lisens: NLOD 2.0. Skjermede tall (færre enn 5) vises ikke, heller ikke i summer.")

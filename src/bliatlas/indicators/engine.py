@@ -34,6 +34,7 @@ The cube is immutable once built and is held in memory as DuckDB tables (``cells
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterable
@@ -221,10 +222,12 @@ def _selector_rows(catalogue: Catalogue) -> list[tuple[Any, ...]]:
             for t_idx, term in enumerate(terms):
                 for prio, sel in enumerate(term.any_of):
                     dims_list = sel.dims_strings()
+                    identity = json.dumps(sel.model_dump(), sort_keys=True, ensure_ascii=False)
                     for dims in dims_list:
                         rows.append(
                             (ind.id, part, t_idx, prio, sel.dataset, sel.measure, sel.unit, dims,
-                             sel.count, len(dims_list), sel.describe())
+                             sel.count, len(dims_list), sel.describe(), identity,
+                             sel.absent_is_zero)
                         )
     return rows
 
@@ -247,13 +250,15 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
     started = time.perf_counter()
     catalogue = catalogue or load_catalogue()
     sel_rows = _selector_rows(catalogue)
-    keys = sorted({"\x1f".join((r[4], r[5], r[6], r[7])) for r in sel_rows})
-    placeholders = ",".join("?" for _ in keys)
-    obs = store.query_arrays(
-        "SELECT dataset, measure, region_code, year, dims, unit, value, status, import_id "
-        "FROM observation WHERE dataset || chr(31) || measure || chr(31) || unit || chr(31) "
-        f"|| dims IN ({placeholders})",
-        keys,
+    keys = sorted({(r[4], r[5], r[6], r[7]) for r in sel_rows})
+    wanted = [list(col) for col in zip(*keys)] if keys else [[], [], [], []]
+    obs = store.query_arrow(
+        "SELECT o.dataset, o.measure, o.region_code, o.year, o.dims, o.unit, o.value, o.status, "
+        "o.import_id FROM observation o SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS dataset, "
+        "unnest(?::VARCHAR[]) AS measure, unnest(?::VARCHAR[]) AS unit, "
+        "unnest(?::VARCHAR[]) AS dims) w ON o.dataset = w.dataset AND o.measure = w.measure "
+        "AND o.unit = w.unit AND o.dims = w.dims",
+        wanted,
     )
     regions = store.query_arrays(
         "SELECT code, level, name, short_name, county_code, centrality, kostra_group, robek "
@@ -271,7 +276,7 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
     con.register("obs_src", obs)
     con.register("region_src", regions)
     sel_names = ["indicator", "part", "term", "prio", "dataset", "measure", "unit", "dims",
-                 "is_count", "n_expected", "label"]
+                 "is_count", "n_expected", "label", "identity", "absent_zero"]
     con.register("sel_src", _columns(sel_rows, sel_names))
     ind_names = ["indicator", "kind", "multiplier", "aggregation", "base_level", "min_coverage",
                  "n_num", "n_den"]
@@ -279,6 +284,9 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
     part_rows = [(p.id, m) for p in catalogue.partitions for m in p.members]
     con.register("partition_src", _columns(part_rows, ["partition", "indicator"]))
     con.register("direction_src", _columns(_direction_rows(catalogue), ["indicator", "direction"]))
+    diff_rows = [(ind.id, *ind.difference_of, ind.multiplier)
+                 for ind in catalogue.indicators if ind.kind == "difference"]
+    con.register("diff_src", _columns(diff_rows, ["indicator", "a", "b", "multiplier"]))
 
     for statement in _BUILD_SQL:
         con.execute(statement)
@@ -319,7 +327,8 @@ _BUILD_SQL: list[str] = [
         term::INTEGER AS term, prio::INTEGER AS prio, dataset::VARCHAR AS dataset,
         measure::VARCHAR AS measure, unit::VARCHAR AS unit, dims::VARCHAR AS dims,
         is_count::BOOLEAN AS is_count, n_expected::INTEGER AS n_expected,
-        label::VARCHAR AS label FROM sel_src""",
+        label::VARCHAR AS label, identity::VARCHAR AS identity,
+        absent_zero::BOOLEAN AS absent_zero FROM sel_src""",
     """CREATE TABLE ind AS SELECT indicator::VARCHAR AS indicator, kind::VARCHAR AS kind,
         multiplier::DOUBLE AS multiplier, aggregation::VARCHAR AS aggregation,
         base_level::VARCHAR AS base_level, min_coverage::DOUBLE AS min_coverage,
@@ -328,6 +337,8 @@ _BUILD_SQL: list[str] = [
         indicator::VARCHAR AS indicator FROM partition_src""",
     """CREATE TABLE direction AS SELECT indicator::VARCHAR AS indicator,
         direction::VARCHAR AS direction FROM direction_src""",
+    """CREATE TABLE diff AS SELECT indicator::VARCHAR AS indicator, a::VARCHAR AS a,
+        b::VARCHAR AS b, multiplier::DOUBLE AS multiplier FROM diff_src""",
     # Python-object columns are converted once, not on every scan.
     """CREATE TABLE obs AS SELECT dataset::VARCHAR AS dataset, measure::VARCHAR AS measure,
         region_code::VARCHAR AS region_code, year::INTEGER AS year, dims::VARCHAR AS dims,
@@ -384,28 +395,49 @@ _BUILD_SQL: list[str] = [
             AND f.code NOT IN (SELECT county_code FROM reg WHERE level = 'kommune'
                                AND county_code IS NOT NULL)""",
     # 1. Observations matched to selectors, one row per source alternative.
-    """CREATE TABLE term_alt AS
-        SELECT s.indicator, s.part, s.term, s.prio, o.region_code AS code, o.year::INTEGER AS year,
+    # Each distinct selector (the same list of cells often serves several indicators, e.g.
+    # a total over 245 countries as numerator of one and denominator of others) is
+    # matched against the observations once, then shared.
+    """CREATE TABLE sel_key AS
+        SELECT DISTINCT dataset, measure, unit, dims, is_count, n_expected, label, identity,
+            absent_zero, dense_rank() OVER (ORDER BY identity) AS sk
+        FROM sel""",
+    """CREATE TABLE sel_term AS
+        SELECT DISTINCT s.indicator, s.part, s.term, s.prio, k.sk
+        FROM sel s JOIN sel_key k USING (identity, dims)""",
+    """CREATE TABLE key_alt AS
+        SELECT k.sk, o.region_code AS code, o.year::INTEGER AS year,
             sum(CASE WHEN o.status = 'ok'
-                     THEN CASE WHEN s.is_count THEN 1.0 ELSE o.value END END) AS v,
+                     THEN CASE WHEN k.is_count THEN 1.0 ELSE o.value END END) AS v,
             bool_or(o.status = 'suppressed') AS any_suppressed,
-            bool_or(o.status = 'missing') OR count(*) < any_value(s.n_expected) AS any_missing,
-            min(CASE WHEN o.status = 'suppressed' THEN s.label END) AS suppressed_label
-        FROM sel s
-        JOIN obs o ON o.dataset = s.dataset AND o.measure = s.measure
-            AND o.unit = s.unit AND o.dims = s.dims
+            bool_or(o.status = 'missing')
+                OR (NOT any_value(k.absent_zero) AND count(*) < any_value(k.n_expected))
+                AS any_missing,
+            min(CASE WHEN o.status = 'suppressed' THEN k.label END) AS suppressed_label
+        FROM sel_key k
+        JOIN obs o ON o.dataset = k.dataset AND o.measure = k.measure
+            AND o.unit = k.unit AND o.dims = k.dims
         GROUP BY ALL""",
+    """CREATE TABLE term_alt AS
+        SELECT t.indicator, t.part, t.term, t.prio, a.code, a.year, a.v, a.any_suppressed,
+            a.any_missing, a.suppressed_label
+        FROM sel_term t JOIN key_alt a USING (sk)""",
     # Which imports each indicator reads for each published region (provenance per region).
+    """CREATE TABLE key_imports AS
+        SELECT DISTINCT k.sk, o.region_code AS code, o.import_id::INTEGER AS import_id,
+            o.status <> 'missing' AS has_value
+        FROM (SELECT DISTINCT sk, dataset, measure, unit, dims FROM sel_key) k
+        JOIN obs o ON o.dataset = k.dataset AND o.measure = k.measure
+            AND o.unit = k.unit AND o.dims = k.dims""",
     """CREATE TABLE region_imports AS
-        SELECT DISTINCT s.indicator, o.region_code AS code, o.import_id::INTEGER AS import_id
-        FROM sel s JOIN obs o ON o.dataset = s.dataset AND o.measure = s.measure
-            AND o.unit = s.unit AND o.dims = s.dims
-        WHERE o.status <> 'missing'""",
+        SELECT DISTINCT t.indicator, i.code, i.import_id
+        FROM (SELECT DISTINCT indicator, sk FROM sel_term) t JOIN key_imports i USING (sk)
+        WHERE i.has_value""",
     # Which imports each indicator reads (provenance).
     """CREATE TABLE indicator_imports AS
-        SELECT DISTINCT s.indicator, o.import_id::INTEGER AS import_id
-        FROM sel s JOIN obs o ON o.dataset = s.dataset AND o.measure = s.measure
-            AND o.unit = s.unit AND o.dims = s.dims""",
+        SELECT DISTINCT t.indicator, i.import_id
+        FROM (SELECT DISTINCT indicator, sk FROM sel_term) t
+        JOIN (SELECT DISTINCT sk, import_id FROM key_imports) i USING (sk)""",
     # Per term: the first alternative that has the region and year (and is not wholly
     # missing); a suppressed alternative is kept, never skipped for a later source.
     """CREATE TABLE term_val AS
@@ -544,6 +576,29 @@ _BUILD_SQL: list[str] = [
                 || 'minus de andre'
         FROM agg_sec s WHERE cells.indicator = s.indicator AND cells.level = s.level
             AND cells.code = s.code AND cells.year = s.year""",
+    # Differences of two indicators (e.g. a gap in percentage points), wherever both
+    # exist; suppressed where either is. Provenance is the components'.
+    """INSERT INTO cells
+        SELECT d.indicator, a.level, a.code, a.year,
+            CASE WHEN a.status = 'ok' AND b.status = 'ok'
+                 THEN d.multiplier * (a.value - b.value) END,
+            NULL, NULL,
+            CASE WHEN a.status = 'suppressed' OR b.status = 'suppressed' THEN 'suppressed'
+                 WHEN a.status = 'ok' AND b.status = 'ok' THEN 'ok' ELSE 'missing' END,
+            CASE WHEN a.status = 'ok' AND b.status = 'ok' THEN NULL
+                 WHEN a.status = 'suppressed' THEN a.reason
+                 WHEN b.status = 'suppressed' THEN b.reason
+                 ELSE coalesce(a.reason, b.reason) END,
+            a.n_members, least(a.n_ok, b.n_ok), greatest(a.n_suppressed, b.n_suppressed),
+            least(a.coverage, b.coverage)
+        FROM diff d
+        JOIN cells a ON a.indicator = d.a
+        JOIN cells b ON b.indicator = d.b AND b.level = a.level AND b.code = a.code
+            AND b.year = a.year""",
+    """INSERT INTO region_imports SELECT DISTINCT d.indicator, r.code, r.import_id
+        FROM diff d JOIN region_imports r ON r.indicator IN (d.a, d.b)""",
+    """INSERT INTO indicator_imports SELECT DISTINCT d.indicator, r.import_id
+        FROM diff d JOIN indicator_imports r ON r.indicator IN (d.a, d.b)""",
     # Years in which an indicator has no value anywhere carry no information.
     """DELETE FROM cells WHERE status = 'missing' AND (indicator, year) NOT IN
         (SELECT DISTINCT indicator, year FROM cells WHERE status <> 'missing')""",

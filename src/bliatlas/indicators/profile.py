@@ -6,8 +6,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from bliatlas.indicators.catalogue import Catalogue, Indicator
 from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB, PEER_GROUPS, Cube
 from bliatlas.indicators.sentences import format_cell, format_signed, region_sentences
+from bliatlas.sources.standard import fetch_hint
+
+
+def indicator_datasets(catalogue: Catalogue, ind: Indicator) -> set[str]:
+    """The stored datasets an indicator reads (a difference: its components')."""
+    if ind.kind == "difference":
+        return set().union(*(indicator_datasets(catalogue, catalogue.get(i))
+                             for i in ind.difference_of or []))
+    return {sel.dataset for terms in (ind.numerator, ind.denominator or [])
+            for term in terms for sel in term.any_of}
+
+
+def not_yet_fetched(cube: Cube, level: str) -> list[dict[str, Any]]:
+    """Indicators with no value anywhere in the store whose data `bli sync standard`
+    fetches, with the hint how to get them (profiles, pages and reports list them)."""
+    out = []
+    for ind in cube.catalogue.indicators:
+        if cube.years.get(ind.id) or level not in cube.levels_for(ind):
+            continue
+        if cube.rows("SELECT 1 FROM cells WHERE indicator = ? LIMIT 1", [ind.id]):
+            continue                      # there are cells, only suppressed or missing ones
+        hint = fetch_hint(indicator_datasets(cube.catalogue, ind))
+        if hint:
+            out.append({"id": ind.id, "tema": ind.topic, "navn": ind.name_nb,
+                        "kilder": ind.sources, "hvordan": hint})
+    return out
 
 
 def region_info(cube: Cube, level: str, code: str) -> dict[str, Any]:
@@ -128,4 +155,5 @@ def build_profile(cube: Cube, code: str) -> dict[str, Any]:
         "indikatorer": items,
         "setninger": region_sentences(cube, level, code),
         "proveniens": provenance(cube, import_ids),
+        "ikke_hentet": not_yet_fetched(cube, level),
     }

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from bliatlas.errors import NotFound
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB
-from bliatlas.indicators.profile import build_profile, provenance
+from bliatlas.indicators.profile import build_profile, not_yet_fetched, provenance
 from bliatlas.knowledge.recommend import (
     practices_for_weaknesses,
     read_place_facts,
@@ -36,6 +36,7 @@ from bliatlas.web.views import choropleth
 
 # Topic sections in report order: (section id, heading, catalogue topic, chart indicators).
 TOPIC_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("folkemengde", "Befolkning", "befolkning", ("folkemengde_1_januar",)),
     ("befolkning", "Innvandrerbefolkningen etter innvandringsgrunn", "innvandringsgrunn",
      ("innvandrere_per_1000", "innvandrere_flukt_andel")),
     ("bosetting", "Bosetting av flyktninger", "bosetting",
@@ -46,6 +47,12 @@ TOPIC_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("bofasthet", "Bofasthet og sekundærflytting", "bofasthet",
      ("bosatt_forste_kommune_andel",)),
     ("sysselsetting", "Sysselsetting blant innvandrere", "sysselsetting", ()),
+    ("utdanning", "Utdanning etter innvandringsbakgrunn", "utdanning",
+     ("hoyere_utdanning_innvandrere_andel", "hoyere_utdanning_forskjell")),
+    ("landbakgrunn", "Innvandrerbefolkningen etter landbakgrunn", "innvandrerbefolkningen", ()),
+    ("introduksjon", "Introduksjonsprogrammet", "introduksjonsprogrammet", ()),
+    ("inntekt", "Inntekt og levekår", "inntekt", ()),
+    ("barnehage", "Barnehage", "barnehage", ()),
 )
 MAP_INDICATOR = "bosatte_per_1000"
 # Columns of the county's comparison table of its municipalities.
@@ -474,12 +481,17 @@ def _definitions(ctx: ReportContext, sections: list[Section]) -> list[Indicator]
 
 def _sections(ctx: ReportContext, prov: Provenance, level: str, code: str) -> list[Section]:
     out = []
+    pending = not_yet_fetched(ctx.cube, level)
     for sid, title, topic, charts in TOPIC_SECTIONS:
         s = _topic_section(ctx, prov, level, code, sid, title, topic, charts)
         if s is None:
             s = Section(id=sid, title=title, notes=[(
                 "Kildene i databasen har ikke tall om dette for "
                 f"{ctx.cube.group(level, code)['short_name']}.")])
+        waiting = [m for m in pending if m["tema"] == topic]
+        if waiting:
+            s.notes.append("Ikke hentet ennå (" + waiting[0]["hvordan"] + "): "
+                           + "; ".join(m["navn"] for m in waiting) + ".")
         if sid == "bosetting":
             s.extra["funnel"] = _funnel(ctx, prov, level, code)
         if sid == "tilskudd" and level == "kommune":

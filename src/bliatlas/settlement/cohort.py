@@ -586,7 +586,7 @@ def write_cohort(
 ) -> None:
     """Write a cohort (plus ``extra`` columns) as UTF-8 CSV; ``syntetisk`` when synthetic.
 
-    Written to a temporary file first, so a failed write leaves nothing half-written.
+    Written whole or not at all, text cells neutralised (:mod:`bliatlas.export`).
     """
     path = Path(path)
     cols = dict(cohort.columns())
@@ -600,18 +600,17 @@ def write_cohort(
     if cohort.synthetic:
         cols["syntetisk"] = np.ones(len(cohort), dtype=np.int8)
     names = list(cols)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(names)
-        w.writerows(zip(*(cols[n].tolist() for n in names)))
-    tmp.replace(path)
+    from bliatlas import export
+
+    export.write_file(path, export.csv_bytes(names, zip(*(cols[n].tolist() for n in names))))
 
 
 def template_csv() -> bytes:
     """The cohort template as CSV: the Norwegian header only (UTF-8 with BOM, ``;`` as in
     Norwegian Excel), so that nothing in it can be taken for a person."""
-    return ("\ufeff" + ";".join(name for name, _, _ in TEMPLATE) + "\r\n").encode("utf-8")
+    from bliatlas import export
+
+    return export.csv_bytes([name for name, _, _ in TEMPLATE], [], export.EXCEL)
 
 
 def template_xlsx() -> bytes:

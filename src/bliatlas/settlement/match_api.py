@@ -9,16 +9,18 @@ The service is :mod:`~.runs` (building, solving and evaluating a run) and the st
 * every response that carries cohort data (results, CSVs, error messages that may quote a
   cell) is sent with ``Cache-Control: no-store``;
 * :func:`run_heavy` is the single place where a run's work is started off the event loop
-  (new runs and re-solves, from the API and the planner pages) — the hook for a job queue.
+  (new runs and re-solves, from the API and the planner pages); the run itself waits its
+  turn in the matching queue (:mod:`bliatlas.jobs`: 429 with ``Retry-After`` when full,
+  413 when its memory estimate is above the ceiling);
+* downloads go through :mod:`bliatlas.export` (``?stil=maskin`` or ``excel``, text cells
+  neutralised against formulas).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -54,7 +56,7 @@ __all__ = ["MAX_PERSONS", "TooLargeError", "UnprocessableError", "router"]
 
 async def run_heavy(work: Callable[[], T]) -> T:
     """Run ``work`` (a matching run or re-solve) off the event loop. The one call site for
-    heavy settlement work: a job queue with limits plugs in here."""
+    heavy settlement work; the queue is entered inside (:func:`~.runs.start_run`)."""
     return await run_in_threadpool(work)
 
 
@@ -198,8 +200,19 @@ def settings_from_form(fields: dict[str, str], percent: bool = False) -> Setting
     return settings
 
 
-def private_json(content: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(content, status_code=status, headers=NO_STORE)
+def private_json(content: Any, status: int = 200, headers: dict[str, str] | None = None
+                 ) -> JSONResponse:
+    return JSONResponse(content, status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+def retry_headers(exc: UserError) -> dict[str, str]:
+    """``Retry-After`` for a full job queue (:class:`bliatlas.jobs.Busy`), else nothing."""
+    retry = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(retry)} if retry else {}
+
+
+def error_json(exc: UserError) -> JSONResponse:
+    return private_json({"error": str(exc)}, exc.http_status, retry_headers(exc))
 
 
 def _finite(v: float | None) -> float | None:
@@ -247,29 +260,28 @@ def summary(run: MatchRun) -> dict[str, Any]:
     }
 
 
-def csv_text(rows: list[list[Any]]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerows(rows)
-    return "\ufeff" + buf.getvalue()
+CAPACITY_COLUMNS = ("kommunenummer", "kommune", "vedtak", "kapasitet", "gulv", "personer",
+                    "husholdninger", "andel_av_kapasiteten", "andel_av_vedtaket", "status",
+                    "syntetisk")
 
 
 def capacity_rows(run: MatchRun) -> list[list[Any]]:
-    """The capacity-use view as rows (header first)."""
-    rows: list[list[Any]] = [["kommunenummer", "kommune", "vedtak", "kapasitet", "gulv",
-                              "personer", "husholdninger", "andel_av_kapasiteten",
-                              "andel_av_vedtaket", "status", "syntetisk"]]
-    for u in run.use:
-        rows.append([u.code, u.name, u.decision, u.capacity, u.floor, u.persons, u.households,
-                     "" if u.share_of_capacity is None else f"{u.share_of_capacity:.3f}",
-                     "" if u.share_of_decision is None else f"{u.share_of_decision:.3f}",
-                     u.status, int(run.synthetic)])
-    return rows
+    """The capacity-use view as rows (:data:`CAPACITY_COLUMNS`)."""
+    return [[u.code, u.name, u.decision, u.capacity, u.floor, u.persons, u.households,
+             None if u.share_of_capacity is None else round(u.share_of_capacity, 3),
+             None if u.share_of_decision is None else round(u.share_of_decision, 3),
+             u.status, int(run.synthetic)] for u in run.use]
 
 
-def download(run: MatchRun, rows: list[list[Any]], what: str) -> Response:
+def download(run: MatchRun, columns: Sequence[str], rows: list[list[Any]], what: str,
+             stil: str | None = None) -> Response:
+    """A run's table as CSV in the style ``stil`` (:mod:`bliatlas.export`: ``maskin`` or
+    ``excel``, text cells neutralised), never cached."""
+    from bliatlas import export
+
+    csv_style = export.style(stil)
     name = f"bli-atlas-{what}{'-syntetisk' if run.synthetic else ''}-{run.id}.csv"
-    return Response(content=csv_text(rows), media_type="text/csv; charset=utf-8",
-                    headers={**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'})
+    return export.csv_download(columns, rows, name, csv_style, **NO_STORE)
 
 
 @router.post(
@@ -312,25 +324,24 @@ async def match(request: Request) -> Response:
 
         return private_json(await run_heavy(work))
     except UserError as exc:
-        return private_json({"error": str(exc)}, exc.http_status)
+        return error_json(exc)
 
 
 @router.get("/match/{run_id}.csv", summary="Tildelingen per person som CSV")
-def match_csv(run_id: str) -> Response:
-    from bliatlas.settlement.runs import assignment_rows
+def match_csv(run_id: str, stil: str = "maskin") -> Response:
+    from bliatlas.settlement.runs import ASSIGNMENT_COLUMNS, assignment_rows
 
     try:
         run = run_store.get_run(run_id)
+        return download(run, ASSIGNMENT_COLUMNS, assignment_rows(run), "tildeling", stil)
     except UserError as exc:
-        return private_json({"error": str(exc)}, exc.http_status)
-    return download(run, assignment_rows(run), "tildeling")
+        return error_json(exc)
 
 
 @router.get("/match/{run_id}/kapasitet.csv", summary="Kapasitetsbruk per kommune som CSV")
-def match_capacity_csv(run_id: str) -> Response:
+def match_capacity_csv(run_id: str, stil: str = "maskin") -> Response:
     try:
         run = run_store.get_run(run_id)
+        return download(run, CAPACITY_COLUMNS, capacity_rows(run), "kapasitetsbruk", stil)
     except UserError as exc:
-        return private_json({"error": str(exc)}, exc.http_status)
-    return download(run, capacity_rows(run), "kapasitetsbruk")
-
+        return error_json(exc)

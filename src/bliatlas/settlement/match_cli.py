@@ -7,7 +7,6 @@ Added to the `bli settlement` group by :func:`add_match_command` (see
 from __future__ import annotations
 
 import argparse
-import csv
 import re
 from pathlib import Path
 from typing import Any
@@ -300,17 +299,17 @@ def _match(args: argparse.Namespace) -> int:
             print("  " + e.text)
     if args.out:
         expl = explain(problem, a, names)
-        _write_csv(args.out, [["household_id", "personer", "kommune", "kommunenavn",
-                               "forventet_andel", "forklaring", "syntetisk"]]
-                   + [[e.household, e.persons, e.municipality, e.name, f"{e.predicted:.4f}",
-                       e.text, int(synthetic)] for e in expl])
+        _write_csv(args.out, ["household_id", "personer", "kommune", "kommunenavn",
+                              "forventet_andel", "forklaring", "syntetisk"],
+                   [[e.household, e.persons, e.municipality, e.name, round(e.predicted, 4),
+                     e.text, int(synthetic)] for e in expl])
         print(f"Skrev {args.out} ({len(expl)} husholdninger).")
     if args.capacity_out:
-        _write_csv(args.capacity_out, [["kommunenummer", "kommune", "vedtak", "kapasitet",
-                                        "gulv", "personer", "husholdninger", "status",
-                                        "syntetisk"]]
-                   + [[u.code, u.name, u.decision, u.capacity, u.floor, u.persons,
-                       u.households, u.status, int(synthetic)] for u in use])
+        _write_csv(args.capacity_out, ["kommunenummer", "kommune", "vedtak", "kapasitet",
+                                       "gulv", "personer", "husholdninger", "status",
+                                       "syntetisk"],
+                   [[u.code, u.name, u.decision, u.capacity, u.floor, u.persons,
+                     u.households, u.status, int(synthetic)] for u in use])
         print(f"Skrev {args.capacity_out} ({len(use)} kommuner).")
     return 0
 
@@ -325,12 +324,11 @@ def _capacity_label(prep: Any) -> str:
     return text
 
 
-def _write_csv(path: str, rows: list[list[Any]]) -> None:
-    out = Path(path)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerows(rows)
-    tmp.replace(out)
+def _write_csv(path: str, header: list[str], rows: list[list[Any]]) -> None:
+    """Whole or not at all, text cells neutralised (:mod:`bliatlas.export`)."""
+    from bliatlas import export
+
+    export.write_file(path, export.csv_bytes(header, rows))
 
 
 def _template(args: argparse.Namespace) -> int:
@@ -340,9 +338,9 @@ def _template(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".xlsx", ".csv"):
         raise UserError(f"{args.out}: forventet .xlsx eller .csv")
     data = template_xlsx() if out.suffix.lower() == ".xlsx" else template_csv()
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(out)
+    from bliatlas import export
+
+    export.write_file(out, data)
     print(f"Skrev kohortmalen til {args.out}")
     return 0
 
@@ -369,7 +367,9 @@ def _backtest(args: argparse.Namespace) -> int:
     for line in report_lines(report):
         print(line)
     if args.out:
-        Path(args.out).write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=2,
-                                             default=float), encoding="utf-8")
+        from bliatlas import export
+
+        export.write_file(args.out, json.dumps(report.as_dict(), ensure_ascii=False, indent=2,
+                                               default=float).encode("utf-8"))
         print(f"Skrev {args.out}")
     return 0

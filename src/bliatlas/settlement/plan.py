@@ -38,7 +38,6 @@ says which (in Norwegian).
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -47,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from bliatlas import export
 from bliatlas.errors import UserError
 from bliatlas.settlement.features import MunicipalityTable
 
@@ -81,10 +81,11 @@ SCENARIO_KEYS = (
 MAX_PER_1000 = 1000.0
 #: Largest total a plan may distribute (more than every refugee settled in any year).
 MAX_TOTAL = 1_000_000
-#: Scenario names become sheet titles in the xlsx export: letters, digits, space, - and _,
-#: at most 31 characters; these are taken by the export itself.
-SCENARIO_NAME = re.compile(r"^[0-9A-Za-zÆØÅæøåÁáČčĐđŊŋŠšŦŧŽžÄäÖö _-]{1,31}$")
-RESERVED_NAMES = ("sammenligning", "plan", "om")
+#: Scenario names are column headers in the CSV and sheet titles in the xlsx export; the
+#: export (:mod:`bliatlas.export`) neutralises formulas and makes titles valid and unique, so
+#: a name only has to be printable and short.
+MAX_SCENARIO_NAME = 60
+SCENARIO_NAME = re.compile(rf"[^\x00-\x1f\x7f]{{1,{MAX_SCENARIO_NAME}}}")
 
 
 @dataclass
@@ -582,13 +583,12 @@ def parse_scenario(text: str, base: PlanParameters) -> PlanParameters:
 
 
 def check_scenario_name(name: str) -> None:
-    """A scenario name is a sheet title in the xlsx export and a column in the CSV."""
+    """A scenario name is a column in the CSV and a sheet title in the xlsx export."""
     if not SCENARIO_NAME.fullmatch(name):
         raise UserError(
-            f"scenarionavnet {name[:40]!r}: bruk 1–31 tegn av bokstaver, sifre, mellomrom, "
-            "bindestrek og understrek (navnet blir et arkfane-navn i Excel)")
-    if name.strip().lower() in RESERVED_NAMES:
-        raise UserError(f"scenarionavnet {name!r} er reservert i eksporten; velg et annet")
+            f"scenarionavnet {name[:40]!r}: bruk 1–{MAX_SCENARIO_NAME} tegn uten kontrolltegn")
+    if name.strip().lower() in ("kommunenummer", "kommune"):
+        raise UserError(f"scenarionavnet {name!r} er en kolonne i sammenligningen; velg et annet")
 
 
 # -- output ----------------------------------------------------------------------------
@@ -686,60 +686,37 @@ SOURCE_LINE = (
 )
 
 
-def write_csv(plans: list[Plan], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        if len(plans) == 1:
-            w.writerow(PLAN_COLUMNS)
-            for rec in plan_records(plans[0]):
-                w.writerow(["" if rec[c] is None else rec[c] for c in PLAN_COLUMNS])
-        else:
-            names = [p.parameters.name for p in plans]
-            w.writerow(["kommunenummer", "kommune", *names])
-            for rec in comparison(plans):
-                w.writerow([rec["kommunenummer"], rec["kommune"], *(rec[n] for n in names)])
-    tmp.replace(path)
+def _plan_table(plans: list[Plan]) -> tuple[list[str], list[list[Any]]]:
+    """The plan (one) or the comparison of scenarios (several) as header and rows."""
+    if len(plans) == 1:
+        return list(PLAN_COLUMNS), list(export.dict_rows(plan_records(plans[0]), PLAN_COLUMNS))
+    names = [p.parameters.name for p in plans]
+    columns = ["kommunenummer", "kommune", *names]
+    return columns, list(export.dict_rows(comparison(plans), columns))
 
 
-def write_xlsx(plans: list[Plan], path: Path) -> None:
-    from openpyxl import Workbook
+def plan_csv(plans: list[Plan], csv_style: export.CsvStyle = export.MACHINE) -> bytes:
+    """The plan or comparison as CSV (:mod:`bliatlas.export`; scenario names neutralised)."""
+    return export.csv_bytes(*_plan_table(plans), csv_style)
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Sammenligning" if len(plans) > 1 else "Plan"
+
+def plan_xlsx(plans: list[Plan]) -> bytes:
+    """The plan (or the comparison plus one sheet per scenario) and an «Om» sheet."""
+    header, rows = _plan_table(plans)
+    sheets = [export.Sheet("Sammenligning" if len(plans) > 1 else "Plan", header, rows)]
     if len(plans) > 1:
-        names = [p.parameters.name for p in plans]
-        ws.append(["kommunenummer", "kommune", *names])
-        for rec in comparison(plans):
-            ws.append([rec["kommunenummer"], rec["kommune"], *(rec[n] for n in names)])
-        sheets = plans
-    else:
-        sheets = []
-        ws.append(list(PLAN_COLUMNS))
-        for rec in plan_records(plans[0]):
-            ws.append([rec[c] for c in PLAN_COLUMNS])
-    for plan in sheets:
-        s = wb.create_sheet(plan.parameters.name[:31])
-        s.append(list(PLAN_COLUMNS))
-        for rec in plan_records(plan):
-            s.append([rec[c] for c in PLAN_COLUMNS])
-    about = wb.create_sheet("Om")
-    for plan in plans:
-        for line in parameter_lines(plan):
-            about.append([line])
-        about.append([])
-    about.append([SOURCE_LINE])
-    tmp = path.with_name(path.name + ".tmp")
-    wb.save(tmp)
-    tmp.replace(path)
+        sheets += [export.Sheet(p.parameters.name, PLAN_COLUMNS,
+                                export.dict_rows(plan_records(p), PLAN_COLUMNS)) for p in plans]
+    about = [[line] for p in plans for line in [*parameter_lines(p), None]] + [[SOURCE_LINE]]
+    sheets.append(export.Sheet("Om", None, about))
+    return export.xlsx_bytes(sheets)
 
 
 def write_plans(plans: list[Plan], path: str | Path) -> None:
     path = Path(path)
     if path.suffix.lower() == ".xlsx":
-        write_xlsx(plans, path)
+        export.write_file(path, plan_xlsx(plans))
     elif path.suffix.lower() == ".csv":
-        write_csv(plans, path)
+        export.write_file(path, plan_csv(plans))
     else:
         raise UserError(f"{path}: ukjent filtype; forventet .csv eller .xlsx")

@@ -2,41 +2,32 @@
 
 Runs carry personal data (the uploaded cohort), so they live in process memory only, under a
 random id, and are dropped when they are older than :func:`ttl_seconds` (the setting
-``BLI_MATCH_TTL``, seconds; default 1,800 = 30 minutes), when more than :data:`MAX_RUNS` are
+``BLI_MATCH_TTL`` of :mod:`bliatlas.settings`, seconds; default 1,800 = 30 minutes), when more than :data:`MAX_RUNS` are
 kept, or when their score matrices together pass :data:`MAX_SCORE_BYTES` (oldest first).
 A dropped run answers 404 with a Norwegian message.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import OrderedDict
 
-from bliatlas.errors import NotFound, UserError
+from bliatlas.errors import NotFound
 from bliatlas.settlement.runs import MatchRun
 
 MAX_RUNS = 16
 MAX_SCORE_BYTES = 600 * 1024 * 1024
-DEFAULT_TTL_SECONDS = 1800.0
 
 _runs: OrderedDict[str, MatchRun] = OrderedDict()
 _lock = threading.Lock()
 
 
 def ttl_seconds() -> float:
-    """How long a run is kept (``BLI_MATCH_TTL``, seconds, 10–86,400)."""
-    text = os.environ.get("BLI_MATCH_TTL", "").strip()
-    if not text:
-        return DEFAULT_TTL_SECONDS
-    try:
-        value = float(text)
-    except ValueError:
-        raise UserError(f"BLI_MATCH_TTL: forventet antall sekunder, fikk {text!r}") from None
-    if not 10 <= value <= 86_400:
-        raise UserError(f"BLI_MATCH_TTL: forventet 10–86400 sekunder, fikk {text!r}")
-    return value
+    """How long a run is kept (the setting ``BLI_MATCH_TTL``, seconds, 10–86,400)."""
+    from bliatlas import settings
+
+    return settings.get().match_ttl
 
 
 def _expire(now: float) -> None:

@@ -5,8 +5,8 @@ A run is one cohort matched to the municipalities in scope (a county or the whol
 with the solver (:mod:`~.solvers`), compared with greedy best, capacity-only and random
 placement, and evaluated honestly (:mod:`~.evaluation`: predicted beside realised, gains
 only over persons an outcome is defined for). :func:`start_run` is the one place a new run
-starts (a job queue hooks there); :func:`derived_run` re-solves after the planner's locks,
-forbids and overrides.
+starts and :func:`derived_run` re-solves after the planner's locks, forbids and overrides;
+both go through the matching queue of :mod:`bliatlas.jobs`.
 
 What a run is made of (all shown on the result):
 
@@ -19,8 +19,8 @@ What a run is made of (all shown on the result):
   with the planner's choices), soft ties and stated wishes as bonuses;
 * balance terms: a floor (minimum share of each municipality's capacity, or of IMDi's
   request), a spread weight, an equity weight across country groups;
-* the outcome models (:mod:`~.models`): ``$BLI_SETTLEMENT_MODEL`` (a directory from
-  ``bli settlement train``) when set, else the synthetic default: trained on a synthetic
+* the outcome models (:mod:`~.models`): the setting ``BLI_SETTLEMENT_MODEL``
+  (:mod:`bliatlas.settings`; a directory from ``bli settlement train``) when set, else the synthetic default: trained on a synthetic
   extract and chosen by the back-test (:mod:`~.backtest`) — both labelled SYNTETISK.
 
 Synthetic cohorts (made by the generator, flagged ``syntetisk``) are scored on the synthetic
@@ -31,7 +31,6 @@ realised figure shown is the model's back-test.
 from __future__ import annotations
 
 import math
-import os
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -174,10 +173,12 @@ def synthetic_default(munis: MunicipalityTable, targets: Any
 def outcome_models(munis: MunicipalityTable | None = None) -> tuple[OutcomeModels, str, Any]:
     """(models, a Norwegian line describing them, the synthetic world or None), cached per
     process and model file / database."""
+    from bliatlas import settings as program_settings
     from bliatlas.store import database_path
 
     munis = municipalities() if munis is None else munis
-    trained = os.environ.get("BLI_SETTLEMENT_MODEL")
+    model_dir = program_settings.get().settlement_model
+    trained = str(model_dir) if model_dir else None
     if trained:
         key = (trained, Path(trained, "model.json").stat().st_mtime
                if Path(trained, "model.json").exists() else 0.0)
@@ -397,12 +398,23 @@ class MatchRun:
 
 
 def start_run(cohort: Cohort, settings: Settings, profile: Profile | None = None) -> MatchRun:
-    """A new run: predict, prepare, solve, compare, evaluate. The one place a run starts."""
-    import time
+    """A new run: predict, prepare, solve, compare, evaluate. The one place a run starts,
+    through the matching queue (:mod:`bliatlas.jobs`: bounded concurrency, 429 when full, a
+    memory ceiling per run checked before anything is allocated)."""
+    from bliatlas import jobs
 
     settings.check()
     if len(cohort) > MAX_PERSONS:
         raise TooLargeError(f"{len(cohort)} personer; høyst {MAX_PERSONS} per kjøring")
+    n_munis = (len(municipalities().in_county(settings.county.zfill(2))) if settings.county
+               else len(municipalities()))
+    return jobs.matching().run(lambda: _start_run(cohort, settings, profile),
+                               memory=jobs.matching_memory(len(cohort), n_munis))
+
+
+def _start_run(cohort: Cohort, settings: Settings, profile: Profile | None) -> MatchRun:
+    import time
+
     everyone = municipalities()
     munis = everyone.in_county(settings.county.zfill(2)) if settings.county else everyone
     models, label, _ = outcome_models(everyone)
@@ -432,7 +444,11 @@ def derived_run(old: MatchRun, locks: dict[int, int], forbids: set[tuple[int, in
                       "prepared": None, "created": time.monotonic()})
     only_added = (set(old.locks.items()) <= set(locks.items()) and old.forbids <= forbids
                   and overrides == old.overrides)
-    return solve_run(run, previous=old.result if only_added else None)
+    from bliatlas import jobs
+
+    return jobs.matching().run(
+        lambda: solve_run(run, previous=old.result if only_added else None),
+        memory=jobs.matching_memory(len(old.cohort), len(old.munis)))
 
 
 def solve_run(run: MatchRun, previous: MatchResult | None = None) -> MatchRun:
@@ -561,10 +577,11 @@ ASSIGNMENT_COLUMNS = ("person_id", "household_id", "kommunenummer", "kommune",
 
 
 def assignment_rows(run: MatchRun) -> list[list[Any]]:
-    """One row per person: the municipality, the model's score there, the household's best
-    alternative (mean per person) and the explanation (for the CSV download)."""
+    """One row per person (:data:`ASSIGNMENT_COLUMNS`): the municipality, the model's score
+    there, the household's best alternative (mean per person) and the explanation (for the
+    CSV download; numbers as numbers, written in the chosen style by :mod:`bliatlas.export`)."""
     assert run.result is not None
-    rows: list[list[Any]] = [list(ASSIGNMENT_COLUMNS)]
+    rows: list[list[Any]] = []
     expl = explanations(run, range(run.cohort.n_households), k=1)
     flag = int(run.synthetic)
     for h, e in enumerate(expl):
@@ -572,7 +589,7 @@ def assignment_rows(run: MatchRun) -> list[list[Any]]:
         j = int(run.result.assignment[h])
         for i in run.cohort.households[h]:
             rows.append([run.cohort.person_id[i], e.household, e.municipality, e.name,
-                         f"{float(run.scores[i, j]):.4f}",
+                         round(float(run.scores[i, j]), 4),
                          f"{alt.municipality} {alt.name}" if alt else "",
-                         f"{alt.predicted:.4f}" if alt else "", e.text, flag])
+                         round(alt.predicted, 4) if alt else None, e.text, flag])
     return rows

@@ -15,8 +15,6 @@ and forbids post back and make a new run.
 from __future__ import annotations
 
 import math
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -24,6 +22,7 @@ import numpy as np
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from bliatlas import export
 from bliatlas.errors import UserError
 from bliatlas.settlement import match_api, run_store, runs
 from bliatlas.settlement.capacity import CAPACITY_MODES
@@ -39,7 +38,8 @@ from bliatlas.settlement.plan import (
     make_plan,
     parameter_lines,
     parse_scenario,
-    write_plans,
+    plan_csv,
+    plan_xlsx,
 )
 from bliatlas.web.classify import classify
 from bliatlas.web.context import get_context
@@ -58,7 +58,6 @@ PRESETS: dict[str, str] = {
     "Minste gruppe 10": "gruppe10=min_group:10",
 }
 PAGE_SIZE = 100
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class PlanInfeasible(UserError):
@@ -279,25 +278,23 @@ def plan_view(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "planlegger.html", context, status_code=status)
 
 
-def _plan_download(request: Request, suffix: str, media: str) -> Response:
+def _plan_download(request: Request, suffix: str) -> Response:
+    csv_style = export.style(request.query_params.get("stil"))
     plans, county, _ = plans_for(_query(request))  # UserError → JSON 4xx via the app
-    with tempfile.TemporaryDirectory(prefix="bli-plan-") as tmp:
-        path = Path(tmp) / f"plan{suffix}"
-        write_plans(plans, path)
-        data = path.read_bytes()
     name = f"bli-atlas-bosetting-{county or 'hele-landet'}{suffix}"
-    return Response(content=data, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    if suffix == ".xlsx":
+        return export.download(plan_xlsx(plans), export.XLSX_MEDIA_TYPE, name)
+    return export.download(plan_csv(plans, csv_style), export.CSV_MEDIA_TYPE, name)
 
 
 @router.get("/bosetting/plan.csv")
-def plan_csv(request: Request) -> Response:
-    return _plan_download(request, ".csv", "text/csv; charset=utf-8")
+def plan_csv_download(request: Request) -> Response:
+    return _plan_download(request, ".csv")
 
 
 @router.get("/bosetting/plan.xlsx")
-def plan_xlsx(request: Request) -> Response:
-    return _plan_download(request, ".xlsx", XLSX)
+def plan_xlsx_download(request: Request) -> Response:
+    return _plan_download(request, ".xlsx")
 
 
 # -- matching pages -----------------------------------------------------------------------------
@@ -343,16 +340,14 @@ def _literature() -> str:
 def template_csv() -> Response:
     from bliatlas.settlement.cohort import template_csv as make
 
-    return Response(content=make(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="kohortmal.csv"'})
+    return export.download(make(), export.CSV_MEDIA_TYPE, "kohortmal.csv")
 
 
 @router.get("/bosetting/kohortmal.xlsx")
 def template_xlsx() -> Response:
     from bliatlas.settlement.cohort import template_xlsx as make
 
-    return Response(content=make(), media_type=XLSX,
-                    headers={"Content-Disposition": 'attachment; filename="kohortmal.xlsx"'})
+    return export.download(make(), export.XLSX_MEDIA_TYPE, "kohortmal.xlsx")
 
 
 @router.get("/bosetting/matching", response_class=HTMLResponse)
@@ -360,10 +355,10 @@ def matching_form(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "planlegger_matching.html", _matching_form())
 
 
-def _form_error(request: Request, message: str, status: int, f: dict[str, str]) -> Response:
+def _form_error(request: Request, exc: UserError, f: dict[str, str]) -> Response:
     return _private(templates.TemplateResponse(
-        request, "planlegger_matching.html", _matching_form({"error": message, "f": f}),
-        status_code=status))
+        request, "planlegger_matching.html", _matching_form({"error": str(exc), "f": f}),
+        status_code=exc.http_status, headers=match_api.retry_headers(exc)))
 
 
 @router.post("/bosetting/matching", response_class=HTMLResponse)
@@ -372,7 +367,7 @@ async def matching_run(request: Request) -> Response:
     try:
         fields, files = await match_api.read_form(request)
     except UserError as exc:
-        return _form_error(request, str(exc), exc.http_status, f)
+        return _form_error(request, exc, f)
     f.update({k: v[:200] for k, v in fields.items() if k in match_api.FORM_FIELDS})
 
     def work() -> runs.MatchRun:
@@ -402,7 +397,7 @@ async def matching_run(request: Request) -> Response:
     try:
         run = await match_api.run_heavy(work)
     except UserError as exc:
-        return _form_error(request, str(exc), exc.http_status, f)
+        return _form_error(request, exc, f)
     return _private(RedirectResponse(f"/bosetting/matching/{run.id}", status_code=303))
 
 
@@ -496,13 +491,13 @@ def matching_result(request: Request, run_id: str, side: str = "1") -> Response:
 
 
 @router.get("/bosetting/matching/{run_id}/tildeling.csv")
-def matching_csv(run_id: str) -> Response:
-    return match_api.match_csv(run_id)
+def matching_csv(run_id: str, stil: str = "maskin") -> Response:
+    return match_api.match_csv(run_id, stil)
 
 
 @router.get("/bosetting/matching/{run_id}/kapasitet.csv")
-def matching_capacity_csv(run_id: str) -> Response:
-    return match_api.match_capacity_csv(run_id)
+def matching_capacity_csv(run_id: str, stil: str = "maskin") -> Response:
+    return match_api.match_capacity_csv(run_id, stil)
 
 
 def _edit(run: runs.MatchRun, husholdning: str, kommune: str, handling: str
@@ -567,5 +562,6 @@ async def matching_lock(
         context = _result_context(run, 1)
         context["error"] = str(exc)
         return _private(templates.TemplateResponse(request, "planlegger_resultat.html", context,
-                                                   status_code=exc.http_status))
+                                                   status_code=exc.http_status,
+                                                   headers=match_api.retry_headers(exc)))
     return _private(RedirectResponse(f"/bosetting/matching/{new.id}", status_code=303))

@@ -16,6 +16,7 @@ from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB
 from bliatlas.indicators.profile import build_profile
 from bliatlas.indicators.sentences import format_cell, format_number
 from bliatlas.knowledge import recommend
+from bliatlas.knowledge.pointers import municipality_pointers
 from bliatlas.knowledge.search import fold
 from bliatlas.web.charts import Bar, Point, bar_chart, line_chart
 from bliatlas.web.classify import MISSING_COLOUR, classify
@@ -29,6 +30,12 @@ TOPICS_NB: dict[str, str] = {
     "innvandringsgrunn": "Innvandrerbefolkningen",
     "bofasthet": "Bofasthet og flytting",
     "sysselsetting": "Sysselsetting",
+    "utdanning": "Utdanning",
+    "innvandrerbefolkningen": "Innvandrerbefolkningen etter landbakgrunn",
+    "befolkning": "Befolkning",
+    "introduksjonsprogrammet": "Introduksjonsprogrammet",
+    "inntekt": "Inntekt",
+    "barnehage": "Barnehage",
 }
 # Indicators shown in the county table and as time series on the municipality page.
 MAIN_INDICATORS: tuple[str, ...] = (
@@ -39,6 +46,7 @@ SERIES_INDICATORS: tuple[str, ...] = (
     "bosatte_per_1000", "ukrainere_andel", "innvandrere_per_1000", "innvandrere_arbeid_andel",
     "innvandrere_flukt_andel", "vedtak_andel_av_anmodning", "bosatt_forste_kommune_andel",
     "fastlege_venteliste_per_1000", "tilskudd_per_innbygger",
+    "hoyere_utdanning_innvandrere_andel", "hoyere_utdanning_forskjell",
 )
 # Knowledge search words for an indicator topic (when a municipality is weak on it).
 TOPIC_QUERY: dict[str, str] = {
@@ -48,6 +56,10 @@ TOPIC_QUERY: dict[str, str] = {
     "innvandringsgrunn": "arbeidsinnvandrere inkludering",
     "bofasthet": "bli boende tilflytting",
     "sysselsetting": "arbeid sysselsetting",
+    "utdanning": "utdanning kvalifisering",
+    "introduksjonsprogrammet": "introduksjonsprogram",
+    "inntekt": "lavinntekt levekår",
+    "barnehage": "barnehage språk",
 }
 DIRECTION_NB = {
     "higher_better": "høyere er bedre",
@@ -327,6 +339,7 @@ def municipality_page(ctx: AtlasContext, code: str) -> dict[str, Any]:
                    if c in paths],
     }
     weakest = _weakest(key_rows)
+    knowledge = related_knowledge(ctx, region, weakest)
     return {
         "region": region,
         "county": county,
@@ -336,11 +349,13 @@ def municipality_page(ctx: AtlasContext, code: str) -> dict[str, Any]:
         "funnel": funnel(ctx, code),
         "grants": grants(ctx, code),
         "locator": locator,
-        "knowledge": related_knowledge(ctx, region, weakest),
+        "knowledge": knowledge,
+        "pointers": knowledge_pointers(ctx, region, profile, knowledge["weak"]),
         "weakest": weakest,
         "definitions": definitions(ctx, [r["id"] for r in key_rows]),
         "provenance": profile["proveniens"],
         "peer_names": PEER_GROUP_NAMES_NB,
+        "not_fetched": profile["ikke_hentet"],
     }
 
 
@@ -453,6 +468,16 @@ def related_knowledge(ctx: AtlasContext, region, weakest: dict[str, Any] | None)
                  f"({weakest['name'].lower()})"),
             entries=[h.entry for h in result.hits], query=query)
     return out
+
+
+def knowledge_pointers(ctx: AtlasContext, region, profile: dict[str, Any],
+                       weak: list[Any]) -> list[Any]:
+    """Knowledge needs and practices the municipality's own figures point to."""
+    try:
+        return municipality_pointers(ctx.knowledge(), ctx.cube, ctx.place_facts(), region.code,
+                                     profile=profile, weak=weak)
+    except UserError:
+        return []
 
 
 def definitions(ctx: AtlasContext, ids: list[str]) -> list[Indicator]:
