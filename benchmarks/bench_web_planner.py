@@ -87,6 +87,11 @@ def main() -> None:
         path = Path(tmp) / "kohort.csv"
         write_cohort(cohort, path)
         data = path.read_bytes()
+        # the forms carry a CSRF token (cookie + field); send it as a browser's form would
+        form = client.get("/bosetting/matching")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token, "the matching form has no CSRF field"
+        client.headers["X-CSRF-Token"] = token.group(1)
         # warm the outcome model with a small run
         r = client.post("/bosetting/matching", data={"kilde": "syntetisk", "personer": "50"})
         assert r.status_code == 200, r.text[-500:]
