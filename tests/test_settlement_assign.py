@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from settlement_checker import independent_check  # noqa: F401  (autouse fixture)
 
 from bliatlas.errors import UserError
 from bliatlas.settlement.assign import (

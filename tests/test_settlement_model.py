@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from conftest import bli_on
+from settlement_checker import independent_check  # noqa: F401  (autouse fixture)
 
 from bliatlas.errors import UserError
 from bliatlas.settlement import synthetic as syn
@@ -113,7 +114,7 @@ def test_cli_train_and_predict(setup, imported_db, tmp_path, capsys):
     assert out.startswith("SYNTETISK")
     assert "AUC: 0," in out
     assert "Kalibrering (desiler" in out
-    assert "Spearman" in out
+    assert "Valgt: " in out and "log-tap på holdt-av husholdninger" in out
     cohort_file = tmp_path / "cohort.csv"
     cohort = extract.cohort.subset(extract.cohort.households[0])
     from bliatlas.settlement.cohort import write_cohort
@@ -181,3 +182,88 @@ def test_plan_uses_model_outcome(setup, imported_db, tmp_path, capsys):
         recs = list(csv.DictReader(fh))
     assert {r["syntetisk_utfall"] for r in recs} == {"1"}
     assert all(0 < float(r["forventet_utfall"]) < 1 for r in recs)
+
+
+# -- the hierarchical model, the model bundle and the back-test --------------------------------
+@pytest.fixture(scope="module")
+def world_setup(munis, calibration_targets):
+    world, extract, _stay, stay_county, _ = syn.generate_world(16000, calibration_targets, munis,
+                                                              seed=7)
+    return world, extract, stay_county
+
+
+def test_hierarchical_model_respects_theory_and_recovers_the_truth_better(world_setup, munis,
+                                                                          calibration_targets):
+    from bliatlas.settlement.hierarchical import PERSON_TERMS, HierarchicalModel
+
+    world, extract, _ = world_setup
+    hier = HierarchicalModel().fit(extract.cohort, extract.municipality, extract.years,
+                                   extract.outcome.astype(float), munis,
+                                   measured=extract.outcome >= 0)
+    terms = hier.metadata["terms"]
+    for name, sign in PERSON_TERMS.items():
+        assert sign * terms[name] >= -1e-12, (name, terms[name])  # monotone where demanded
+    assert 0 < hier.metadata["tau_municipality"] < 1
+    # partial pooling: municipalities with few training rows are pulled in hard
+    counts = np.bincount([munis.index(c) for c in extract.municipality], minlength=len(munis))
+    few = (counts > 0) & (counts < 10)
+    many = counts > 300
+    b = hier._fit.b_muni
+    assert np.abs(b[few]).mean() < np.abs(b[many]).mean()
+    logistic = OutcomeModel().fit(extract, munis)
+    cohort = syn.generate_cohort(3000, calibration_targets, munis, seed=99)
+    truth = world.employment_matrix(cohort, munis.codes, 5)
+    scope = ~np.isnan(truth[:, 0])
+
+    def within_person(pred: np.ndarray) -> float:
+        dp = pred[scope] - pred[scope].mean(axis=1, keepdims=True)
+        dt = truth[scope] - truth[scope].mean(axis=1, keepdims=True)
+        return float(np.corrcoef(dp.ravel(), dt.ravel())[0, 1])
+
+    r_hier = within_person(hier.predict_matrix(cohort, munis))
+    r_log = within_person(logistic.predict_matrix(cohort, munis))
+    assert r_hier > 0.9 and r_hier > r_log + 0.05, (r_hier, r_log)
+
+
+def test_model_bundle_round_trip_and_weights(world_setup, munis, tmp_path):
+    from bliatlas.settlement.models import OutcomeModels, fit_models, parse_weights
+
+    _, extract, _ = world_setup
+    bundle = fit_models(extract, munis, "hierarkisk")
+    assert bundle.outcomes == ["arbeid", "bofast"]
+    bundle.save(tmp_path / "m")
+    again = OutcomeModels.load(tmp_path / "m")
+    cohort = extract.cohort.subset(np.arange(60))
+    for outcome in ("arbeid", "bofast"):
+        np.testing.assert_allclose(again.predict(outcome, cohort, munis),
+                                   bundle.predict(outcome, cohort, munis), equal_nan=True)
+    arbeid = bundle.predict("arbeid", cohort, munis)
+    ages = cohort.age.astype(int) + 5
+    assert np.isnan(arbeid[(ages < 15) | (ages > 74)]).all()  # outside 15–74: no outcome
+    score = bundle.score_matrix(cohort, munis, {"arbeid": 1.0, "bofast": 0.5})
+    expected = np.nan_to_num(arbeid) + 0.5 * bundle.predict("bofast", cohort, munis)
+    np.testing.assert_allclose(score, expected)
+    assert parse_weights("arbeid=1,bofast=0,5") == {"arbeid": 1.0, "bofast": 0.5}
+    for bad in ("arbeid=-1", "religion=1", "arbeid=0,bofast=0"):
+        with pytest.raises(UserError):
+            parse_weights(bad)
+
+
+def test_backtest_chooses_by_realised_gain_and_shows_how_much_survives(munis,
+                                                                        calibration_targets):
+    from bliatlas.settlement.backtest import report_lines, run_backtest
+
+    report = run_backtest(calibration_targets, munis, train_persons=12000, cohort_persons=1500,
+                          repetitions=80, time_limit=20)
+    res = {k: r.evaluations["arbeid"].rule("optimert") for k, r in report.results.items()}
+    assert report.chosen == max(res, key=lambda k: res[k].realised_gain)
+    for r in res.values():
+        assert r.realised_gain is not None and r.predicted_gain is not None
+        assert r.realised_gain_ci[0] <= r.realised_gain <= r.realised_gain_ci[1]
+    # the earlier model promises more than it delivers; the chosen one keeps more of it
+    assert res["logistisk"].predicted_gain > res["logistisk"].realised_gain
+    assert res[report.chosen].surviving_share >= res["logistisk"].surviving_share - 1e-9
+    capacity_only = report.results[report.chosen].evaluations["arbeid"].rule("bare kapasitet")
+    assert abs(capacity_only.realised_gain) < res[report.chosen].realised_gain
+    lines = report_lines(report)
+    assert lines[0].startswith("SYNTETISK") and "Valgt modelltype" in lines[-1]

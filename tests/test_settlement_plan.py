@@ -115,14 +115,67 @@ def test_infeasible_plan_names_the_binding_constraint(munis):
     county = munis.in_county("46")
     cap = int(np.nansum(county.vedtak))
     with pytest.raises(UserError) as info:
-        make_plan(county, PlanParameters(total=cap + 500))
+        make_plan(county, PlanParameters(total=cap - 100, max_per_1000=2))
     message = str(info.value)
     assert "ingen løsning" in message
-    assert f"summen av øvre grenser er {cap:,}".replace(",", " ") in message
-    assert "kommunenes vedtak som øvre grense" in message
+    ceiling = np.minimum(county.vedtak, np.floor(2 * county.population / 1000 + 1e-9))
+    assert f"summen av øvre grenser er {int(np.nansum(ceiling)):,}".replace(",", " ") in message
+    assert "taket per 1 000 innbyggere" in message
     with pytest.raises(UserError) as info:
         make_plan(county, PlanParameters(total=1000, district_priority=1.0, max_per_1000=5))
     assert "distriktsprioriteten" in str(info.value)
+
+
+def test_total_above_the_decisions_says_so_and_shows_where_the_excess_would_go(munis):
+    decided = int(np.nansum(munis.vedtak))
+    assert decided == 28327
+    with pytest.raises(UserError) as info:
+        make_plan(munis, PlanParameters(total=30000))
+    message = str(info.value)
+    assert f"Totalen 30 000 er {30000 - decided:,} personer over det kommunene har vedtatt "\
+           f"({decided:,} plasser)".replace(",", " ") in message
+    assert "Oslo +" in message and "--allow-excess" in message
+    plan = make_plan(munis, PlanParameters(total=30000, allow_excess=True))
+    x = {r.code: r for r in plan.rows}
+    assert plan.total == 30000
+    assert plan.warnings and plan.warnings[0] in message
+    # municipalities without a decision get nothing (Utsira, 215 inhabitants, among them)
+    undecided = np.isnan(munis.vedtak)
+    assert undecided.sum() == 6 and x["1151"].persons == 0
+    assert all(x[c].persons == 0 for c in munis.codes[undecided])
+    # the excess is bounded by the decisions scaled to the total, and shown per row
+    scale = 30000 / decided
+    for r in plan.rows:
+        if not math.isnan(r.decision):
+            assert r.persons <= math.ceil(r.decision * scale - 1e-9)
+            assert r.excess == max(0, r.persons - int(r.decision))
+            if r.excess:
+                shown = f"{r.excess:,} over vedtaket på {int(r.decision):,}".replace(",", " ")
+                assert shown in r.reason
+    assert plan.excess == sum(r.excess for r in plan.rows) > 0
+
+
+def test_municipalities_without_a_decision_get_only_what_the_planner_allows(munis):
+    plan = make_plan(munis, PlanParameters(total=28327, undecided_per_1000=2.0))
+    for r in plan.rows:
+        if math.isnan(r.decision):
+            assert r.persons <= math.floor(2.0 * r.population / 1000 + 1e-9)
+        else:
+            assert r.persons <= r.decision
+    assert sum(r.persons for r in plan.rows if math.isnan(r.decision)) > 0
+    assert "Kommuner uten vedtak: høyst 2,0 per 1 000 innbyggere" in \
+        "\n".join(__import__("bliatlas.settlement.plan", fromlist=["x"]).parameter_lines(plan))
+
+
+@pytest.mark.parametrize("params, message", [
+    (PlanParameters(total=100, max_per_1000=1e308), "--max-per-1000 må være et tall mellom 0"),
+    (PlanParameters(total=100, min_per_1000=float("inf")), "--min-per-1000"),
+    (PlanParameters(total=100, undecided_per_1000=-1), "--undecided-per-1000"),
+    (PlanParameters(total=10**9), "total må være et heltall mellom 0 og 1 000 000"),
+])
+def test_out_of_range_parameters_are_refused(munis, params, message):
+    with pytest.raises(UserError, match=message):
+        make_plan(munis.in_county("46"), params)
 
 
 def test_reasons_are_plain_norwegian(munis):
@@ -149,6 +202,11 @@ def test_scenario_and_weight_parsing_errors():
         parse_scenario("x=foo:1", base)
     with pytest.raises(UserError, match="ikke et tall"):
         parse_weights("utfall=mye")
+    with pytest.raises(UserError, match="mellom 0 og 1000"):
+        parse_scenario("x=max_per_1000:1e308", base)
+    for bad in ("x" * 61, "a\tb", "linje\nskift", "Kommune"):
+        with pytest.raises(UserError, match="scenarionavnet"):
+            parse_scenario(f"{bad}=total:100", base)
 
 
 def test_cli_plan_writes_csv_and_xlsx_with_scenarios(imported_db, tmp_path, capsys):
@@ -210,8 +268,18 @@ def test_cli_plan_infeasible_exits_2_and_writes_nothing(imported_db, tmp_path, c
         imported_db, "settlement", "plan", "--county", "46", "--total", "100000", "--out", str(out)
     )
     assert code == 2
-    assert "ingen løsning" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "personer over det kommunene har vedtatt" in err and "Bergen +" in err
     assert not out.exists()
+    code = bli_on(imported_db, "settlement", "plan", "--county", "46", "--total", "4000",
+                  "--allow-excess", "--out", str(out))
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "ADVARSEL" in text and "over det kommunene har vedtatt" in text
+    with open(out, encoding="utf-8") as fh:
+        recs = list(csv.DictReader(fh))
+    assert sum(int(r["personer"]) for r in recs) == 4000
+    assert sum(int(r["over_vedtak"]) for r in recs) > 0
 
 
 def test_api_plan_endpoint(db_env):
@@ -243,7 +311,15 @@ def test_api_plan_endpoint(db_env):
     assert "Kilde:" in body["kilde"]
     bad = client.post("/api/bosetting/plan", json={"county": "46", "total": 100000})
     assert bad.status_code == 400
-    assert "ingen løsning" in bad.json()["error"]
+    assert "over det kommunene har vedtatt" in bad.json()["error"]
+    over = client.post("/api/bosetting/plan", json={"county": "46", "total": 4000,
+                                                    "allow_excess": True}).json()
+    assert over["planer"][0]["advarsler"] and over["planer"][0]["over_vedtak"] > 0
+    for body in ({"total": 10, "max_per_1000": 1e308},
+                 {"total": 10, "scenarios": {"a\tb": {"total": 5}}},
+                 {"total": 10, "scenarios": {"x": {"max_per_1000": 1e308}}}):
+        r = client.post("/api/bosetting/plan", json=body)
+        assert r.status_code in (400, 422), body
     assert client.post("/api/bosetting/plan", json={"county": "99", "total": 10}).status_code == 404
     assert client.post("/api/bosetting/plan", json={"total": -1}).status_code == 422
     resp = client.post("/api/bosetting/plan", json={"total": 10, "weights": {"religion": 1}})

@@ -1,4 +1,5 @@
-"""Evaluation, fairness, explanations and the `bli settlement match` command."""
+"""Honest evaluation, fairness, explanations, re-solving and the `bli settlement match`
+command."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from settlement_checker import independent_check  # noqa: F401  (autouse fixture)
 
 from bliatlas.cli import main as bli
 from bliatlas.settlement.assign import (
@@ -16,9 +18,9 @@ from bliatlas.settlement.assign import (
     solve_structured,
     violations,
 )
+from bliatlas.settlement.evaluation import evaluate_placements, gain_lines
 from bliatlas.settlement.explain import explain
 from bliatlas.settlement.fairness import fairness_report
-from bliatlas.settlement.simulate import report_text, simulate_outcomes
 
 
 def _two_type_problem(copies: int = 1) -> MatchProblem:
@@ -30,20 +32,49 @@ def _two_type_problem(copies: int = 1) -> MatchProblem:
                         muni_codes=["0301", "4601"], household_ids=ids)
 
 
-def test_simulated_gain_has_interval_and_cites_literature() -> None:
+def test_evaluation_states_predicted_beside_realised_over_scoped_persons() -> None:
+    # 100 households of two adults (type A does well in 0, type B in 1) and 20 children who
+    # are outside the outcome's range (nan); the model's predictions are too optimistic.
     p = _two_type_problem(copies=25)
     opt = solve_structured(p, mip_gap=0)
     assert list(opt.assignment) == [0] * 50 + [1] * 50
-    sims = simulate_outcomes(p, {"optimert": opt.assignment}, repetitions=200, seed=1)
-    rand, best = sims
-    assert best.mean == pytest.approx(170, abs=2)  # 100 × 0.9 + 100 × 0.8
-    # random: by symmetry each household is in either municipality with probability 1/2
-    assert rand.mean == pytest.approx(100, abs=3)
-    assert best.gain_over_random == pytest.approx(best.mean / rand.mean - 1)
-    assert rand.mean < best.mean
-    assert best.gain_low > 0 and best.low <= best.mean <= best.high
-    text = report_text(sims, p.n_persons, synthetic=True)
-    assert "GeoMatch" in text and "Annie MOORE" in text and "SYNTETISKE" in text
+    truth = np.array([[0.7, 0.3]] * 100 + [[0.4, 0.6]] * 100)
+    predicted = p.scores.copy()
+    predicted[::10] = np.nan  # every tenth person is outside the range
+    truth[::10] = np.nan
+    swapped = np.array([1] * 50 + [0] * 50)
+    randoms = [np.random.default_rng(k).integers(0, 2, 100) for k in range(30)]
+    ev = evaluate_placements(p.households, predicted, {"optimert": opt.assignment,
+                                                       "bytte": swapped}, randoms,
+                             truth=truth, repetitions=400, seed=3)
+    o = ev.rule("optimert")
+    assert o.persons == 180  # the 20 persons outside the range are not counted
+    # expected rates computed here: optimised 0.85 (model) and 0.65 (truth); random ≈ the
+    # mean of the two municipalities: 0.5 (model) and 0.5 (truth)
+    assert o.predicted_rate == pytest.approx(0.85, abs=0.01)
+    assert o.realised_rate == pytest.approx(0.65, abs=0.03)
+    assert o.predicted_gain == pytest.approx(0.85 / 0.5 - 1, abs=0.06)
+    assert o.realised_gain == pytest.approx(0.65 / 0.5 - 1, abs=0.08)
+    assert o.realised_gain < o.predicted_gain
+    assert o.predicted_gain_ci[0] < o.predicted_gain < o.predicted_gain_ci[1]
+    assert o.realised_gain_ci[0] < o.realised_gain < o.realised_gain_ci[1]
+    assert o.surviving_share == pytest.approx(o.realised_gain / o.predicted_gain)
+    b = ev.rule("bytte")
+    assert b.realised_gain < 0 and b.predicted_gain < 0
+    # under its own placement the model is over-confident: the calibration shows it
+    assert ev.calibration[-1]["predikert"] > ev.calibration[-1]["sann"] + 0.1
+    text = "\n".join(gain_lines(ev))
+    assert text.startswith("SYNTETISK") and "realisert" in text and "predikert" in text
+
+
+def test_without_truth_only_the_prediction_is_stated() -> None:
+    p = _two_type_problem(copies=5)
+    opt = solve_structured(p, mip_gap=0)
+    ev = evaluate_placements(p.households, p.scores, {"optimert": opt.assignment},
+                             [np.zeros(p.n_households, dtype=int)], repetitions=50)
+    r = ev.rule("optimert")
+    assert r.realised_gain is None and r.realised_rate is None and r.surviving_share is None
+    assert not ev.synthetic_truth and "ikke målt" in gain_lines(ev)[0]
 
 
 def test_fairness_means_by_group_and_small_groups_suppressed() -> None:
@@ -92,6 +123,18 @@ def test_resolve_after_lock_keeps_constraints_and_quality() -> None:
     full = solve_structured(p)
     assert again.objective >= full.objective * (1 - 2e-3)
     assert again.objective > greedy_best(p).objective
+    # the stated bound holds for the restricted problem (the full solve's bound is one too)
+    assert again.bound >= full.objective - 1e-6
+    # many edits at once: 30 locks and 200 forbids
+    rng = np.random.default_rng(9)
+    pick = rng.choice(np.arange(2, h), 230, replace=False)
+    p.locks = {0: target, **{int(x): int((first.assignment[x] + 1 + x % 3) % m)
+                             for x in pick[:30]}}
+    p.forbids = {(int(x), int(first.assignment[x])) for x in pick[30:]}
+    many = resolve(p, first)
+    assert violations(p, many.assignment) == []
+    fresh = solve_structured(p)
+    assert many.objective >= fresh.objective - 1e-3 * abs(fresh.bound)
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +193,31 @@ def test_match_cli_errors_name_the_problem(imported_db, cohort_file, tmp_path, c
                 "--capacity", str(cap), "--out", str(out)]) == 2
     assert "Samlet kapasitet (10 personer)" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_generated_cohort_matches_with_the_default_options(imported_db, cohort_file, tmp_path,
+                                                           capsys) -> None:
+    out = tmp_path / "kapasitet.csv"
+    code = bli(["--database", str(imported_db), "settlement", "match", str(cohort_file),
+                "--simulate", "30", "--explain", "0", "--capacity-out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    text = captured.out
+    assert "kohorten er 1,4 % av vedtakene" in text or "av vedtakene, margin 15,0 %" in text
+    # predicted beside realised for a synthetic cohort, and the distribution explained
+    assert "predikert" in text and "realisert" in text and "Fordeling: " in text
+    rows = _rows(out)
+    decided = {r["kommunenummer"]: int(r["vedtak"]) for r in rows}
+    assert all(int(r["personer"]) <= decided[r["kommunenummer"]] for r in rows)
+    assert sum(int(r["personer"]) for r in rows) == len(_rows(cohort_file))
+
+
+def test_template_command_writes_the_norwegian_template(imported_db, tmp_path) -> None:
+    from openpyxl import load_workbook
+
+    assert bli(["--database", str(imported_db), "settlement", "template", "--out",
+                str(tmp_path / "mal.xlsx")]) == 0
+    header = [c.value for c in load_workbook(tmp_path / "mal.xlsx")["Kohort"][1]]
+    assert header[:3] == ["person", "husholdning", "alder"]
+    assert bli(["--database", str(imported_db), "settlement", "template", "--out",
+                str(tmp_path / "mal.txt")]) == 2

@@ -78,6 +78,8 @@ class Settings:
     queue_wait: float = 120.0
     #: ``BLI_JOB_MEMORY_MB``: memory ceiling of one job (estimated before it starts).
     job_memory_mb: int = 2048
+    #: ``BLI_MATCH_TTL``: seconds a matching run (personal data, memory only) is kept.
+    match_ttl: float = 1800.0
 
     # -- freshness and caching -------------------------------------------------------------
     #: ``BLI_RELOAD_SECONDS``: how often the server checks whether the database file was
@@ -98,7 +100,8 @@ _ENV = {
     "secure_cookies": "BLI_SECURE_COOKIES",
     "matching_jobs": "BLI_MATCHING_JOBS", "render_jobs": "BLI_RENDER_JOBS",
     "queue_length": "BLI_QUEUE_LENGTH", "queue_wait": "BLI_QUEUE_WAIT",
-    "job_memory_mb": "BLI_JOB_MEMORY_MB", "reload_seconds": "BLI_RELOAD_SECONDS",
+    "job_memory_mb": "BLI_JOB_MEMORY_MB", "match_ttl": "BLI_MATCH_TTL",
+    "reload_seconds": "BLI_RELOAD_SECONDS",
     "page_cache_mb": "BLI_PAGE_CACHE_MB",
 }
 ENV_VARIABLES: tuple[str, ...] = (*_ENV.values(), "NO_COLOR")
@@ -144,7 +147,7 @@ _BOUNDS: dict[str, tuple[type, float, float]] = {
     "session_hours": (float, 0.01, 24 * 30),
     "matching_jobs": (int, 1, 64), "render_jobs": (int, 1, 64),
     "queue_length": (int, 0, 10_000), "queue_wait": (float, 0, 3600),
-    "job_memory_mb": (int, 16, 1024 * 1024),
+    "job_memory_mb": (int, 16, 1024 * 1024), "match_ttl": (float, 10, 86_400),
     "reload_seconds": (float, 0, 3600), "page_cache_mb": (int, 0, 100_000),
 }
 

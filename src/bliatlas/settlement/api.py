@@ -7,6 +7,7 @@ Municipality features are read once per database file and process, read-only.
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,9 +18,12 @@ from bliatlas.errors import UserError
 from bliatlas.settlement.features import MunicipalityTable, municipality_features
 from bliatlas.settlement.plan import (
     DEFAULT_WEIGHTS,
+    MAX_PER_1000,
+    MAX_TOTAL,
     SCENARIO_KEYS,
     SOURCE_LINE,
     PlanParameters,
+    check_scenario_name,
     comparison,
     make_plan,
     parameter_lines,
@@ -55,16 +59,20 @@ MunisDep = Annotated[MunicipalityTable, Depends(get_municipalities)]
 class PlanRequest(BaseModel):
     """Parameters of a county recommendation (same meaning as `bli settlement plan`)."""
 
-    total: int = Field(ge=0, description="antall personer å fordele")
     county: str | None = Field(None, description="fylkesnummer (2024); tom = hele landet")
     weights: dict[str, float] = Field(
         default_factory=dict, description="vekter: " + ", ".join(DEFAULT_WEIGHTS)
     )
     use_decision: bool = Field(True, description="kommunens vedtak som øvre grense")
-    max_per_1000: float | None = Field(None, ge=0)
-    min_per_1000: float | None = Field(None, ge=0)
-    min_group: int = Field(0, ge=0)
+    total: int = Field(ge=0, le=MAX_TOTAL, description="antall personer å fordele")
+    max_per_1000: float | None = Field(None, ge=0, le=MAX_PER_1000)
+    min_per_1000: float | None = Field(None, ge=0, le=MAX_PER_1000)
+    min_group: int = Field(0, ge=0, le=MAX_TOTAL)
     district_priority: float = Field(0.0, ge=0, le=1)
+    allow_excess: bool = Field(False, description="fordel en total over vedtakene (markert)")
+    undecided_per_1000: float | None = Field(
+        None, ge=0, le=MAX_PER_1000,
+        description="tak per 1 000 innbyggere for kommuner uten vedtak (utelatt = 0)")
     scenarios: dict[str, dict[str, float]] = Field(
         default_factory=dict,
         description="navngitte scenarier: navn -> {nøkkel: verdi}; nøkler: "
@@ -73,6 +81,7 @@ class PlanRequest(BaseModel):
 
 
 def _scenario(base: PlanParameters, name: str, overrides: dict[str, float]) -> PlanParameters:
+    check_scenario_name(name)
     params = PlanParameters(**{**base.__dict__, "weights": dict(base.weights), "name": name})
     for key, value in overrides.items():
         if key not in SCENARIO_KEYS:
@@ -82,13 +91,17 @@ def _scenario(base: PlanParameters, name: str, overrides: dict[str, float]) -> P
         if key in DEFAULT_WEIGHTS:
             params.weights[key] = float(value)
         elif key in ("total", "min_group"):
-            if value != int(value):
+            if not math.isfinite(value) or value != int(value):
                 raise UserError(f"scenario {name}: {key} må være et heltall")
             setattr(params, key, int(value))
-        elif key == "use_decision":
-            params.use_decision = bool(value)
+        elif key in ("use_decision", "allow_excess"):
+            setattr(params, key, bool(value))
         else:
             setattr(params, key, float(value))
+    try:
+        params.check()
+    except UserError as exc:
+        raise UserError(f"scenario {name}: {exc}") from None
     return params
 
 
@@ -111,6 +124,8 @@ def plan(request: PlanRequest, munis: MunisDep) -> dict[str, Any]:
         min_per_1000=request.min_per_1000,
         min_group=request.min_group,
         district_priority=request.district_priority,
+        allow_excess=request.allow_excess,
+        undecided_per_1000=request.undecided_per_1000,
     )
     if "grunnlag" in request.scenarios:
         raise UserError("scenarionavnet «grunnlag» er brukt av hovedparametrene")
@@ -125,6 +140,8 @@ def plan(request: PlanRequest, munis: MunisDep) -> dict[str, Any]:
                 "sum": p.total,
                 "distriktskommuner": p.district_total,
                 "parametre": parameter_lines(p),
+                "advarsler": p.warnings,
+                "over_vedtak": p.excess,
                 "kommuner": plan_records(p),
             }
             for p in plans

@@ -49,6 +49,15 @@ def add_commands(subparsers: Any) -> None:
         "--ignore-decision", action="store_true", help="ikke bruk kommunenes vedtak som øvre grense"
     )
     p.add_argument(
+        "--undecided-per-1000", type=float, metavar="TAK",
+        help="kommuner uten vedtak kan få høyst TAK personer per 1 000 innbyggere (standard: 0)",
+    )
+    p.add_argument(
+        "--allow-excess", action="store_true",
+        help="en total over vedtakene fordeles likevel (vedtakene skaleres opp; overskuddet "
+             "vises per kommune); uten dette avvises planen med fordelingen i meldingen",
+    )
+    p.add_argument(
         "--scenario",
         action="append",
         default=[],
@@ -65,6 +74,9 @@ def add_commands(subparsers: Any) -> None:
     t.add_argument("--out", required=True, help="modellmappe å skrive")
     t.add_argument("--years", type=int, default=5, help="utfall etter N års botid (standard 5)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--kind", choices=("auto", "hierarkisk", "logistisk"), default="auto",
+                   help="modelltype; auto = begge, og den med lavest log-tap på holdt-av "
+                        "husholdninger beholdes")
     t.set_defaults(func=_train)
 
     r = sub.add_parser("predict", help="forventet utfall for en kohort i kommunene")
@@ -141,11 +153,11 @@ def _plan(args: argparse.Namespace) -> int:
         if not args.cohort:
             raise UserError("--model krever --cohort (personene modellen regner utfall for)")
         from bliatlas.settlement.cohort import read_cohort
-        from bliatlas.settlement.predict import OutcomeModel
+        from bliatlas.settlement.models import OutcomeModels
 
-        model = OutcomeModel.load(args.model)
+        model = OutcomeModels.load(args.model)
         cohort = read_cohort(args.cohort)
-        outcome = model.predict_matrix(cohort, munis).mean(axis=0)
+        outcome = np.nanmean(model.predict("arbeid", cohort, munis), axis=0)
         synthetic = model.synthetic or cohort.synthetic
     elif args.cohort:
         raise UserError("--cohort brukes bare sammen med --model")
@@ -157,12 +169,17 @@ def _plan(args: argparse.Namespace) -> int:
         min_per_1000=args.min_per_1000,
         min_group=args.min_group,
         district_priority=args.district_priority,
+        allow_excess=args.allow_excess,
+        undecided_per_1000=args.undecided_per_1000,
     )
     params = [base] + [parse_scenario(s, base) for s in args.scenario]
     names = [p.name for p in params]
     if len(set(names)) != len(names):
         raise UserError("scenarienavnene må være ulike (grunnlag er brukt av hovedvalgene)")
     plans = [make_plan(munis, p, outcome, synthetic, scope) for p in params]
+    for plan in plans:
+        for w in plan.warnings:
+            print(f"ADVARSEL (scenario «{plan.parameters.name}»): {w}")
     if synthetic:
         print("SYNTETISK: utfallssignalet bygger på syntetiske data.")
     for plan in plans:
@@ -194,13 +211,15 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from bliatlas.settlement.cohort import read_training
-    from bliatlas.settlement.predict import train_and_validate, validation_report
+    from bliatlas.settlement.models import train, validation_lines
 
+    if not 1 <= args.years <= 30:
+        raise UserError("--years: forventet 1–30 år")
     extract = read_training(args.data)
     munis = _features(args)
-    model = train_and_validate(extract, munis, years=args.years, seed=args.seed)
-    model.save(args.out)
-    for line in validation_report(model):
+    models = train(extract, munis, kind=args.kind, years=args.years, seed=args.seed)
+    models.save(args.out)
+    for line in validation_lines(models):
         print(line)
     print(f"Lagret modellen i {args.out}")
     return 0
@@ -208,31 +227,33 @@ def _train(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from bliatlas.settlement.cohort import read_cohort
-    from bliatlas.settlement.predict import OutcomeModel
+    from bliatlas.settlement.models import OutcomeModels
 
     cohort = read_cohort(args.cohort)
-    model = OutcomeModel.load(args.model)
+    model = OutcomeModels.load(args.model)
     munis = _features(args)
     if model.synthetic or cohort.synthetic:
         print("SYNTETISK: modellen og/eller kohorten bygger på syntetiske data.")
-    print(f"Sannsynlighet for å være i arbeid eller utdanning etter {model.years} år.")
+    print(f"Sannsynlighet for å være i arbeid eller utdanning etter {model.years} år "
+          "(personer 15–74 år da; andre står tomme).")
     if args.municipality:
         idx = [munis.index(c) for c in args.municipality]
         sub = munis.subset(np.array(idx))
-        probs = model.predict_matrix(cohort, sub)
+        probs = model.predict("arbeid", cohort, sub)
         for k, j in enumerate(idx):
             print(
-                f"{munis.codes[j]} {munis.names[j]}: snitt {_pct(float(probs[:, k].mean()))} "
-                f"for {len(cohort)} personer"
+                f"{munis.codes[j]} {munis.names[j]}: snitt "
+                f"{_pct(float(np.nanmean(probs[:, k])))} for "
+                f"{int((~np.isnan(probs[:, k])).sum())} personer"
             )
         if len(cohort) <= 50:
             for i in range(len(cohort)):
-                vals = ", ".join(_pct(float(v)) for v in probs[i])
+                vals = ", ".join(_pct(float(v)) for v in probs[i])  # '–' outside 15–74
                 print(f"  {cohort.person_id[i]} (husholdning {cohort.household_id[i]}): {vals}")
     else:
         sub = munis
-        probs = model.predict_matrix(cohort, munis)
-        mean = probs.mean(axis=0)
+        probs = model.predict("arbeid", cohort, munis)
+        mean = np.nanmean(probs, axis=0)
         order = np.argsort(-mean)
         print("Kommunene med høyest forventet utfall for kohorten:")
         for rank, j in enumerate(order[:10], start=1):
@@ -268,8 +289,9 @@ def _generate(args: argparse.Namespace) -> int:
         store.close()
     print(syn.SYNTHETIC_NOTE)
     if args.extract:
-        extract, bofast, _ = syn.generate_extract(args.persons, targets, munis, args.seed)
-        syn.write_extract(extract, bofast, args.out)
+        _, extract, bofast, bofast_fylke, _ = syn.generate_world(args.persons, targets, munis,
+                                                                args.seed)
+        syn.write_extract(extract, bofast, args.out, bofast_fylke)
         cohort = extract.cohort
         print("Kalibrering (publisert mot simulert):")
         for row in syn.calibration_check(extract, targets, munis, bofast):

@@ -72,11 +72,73 @@ MAX_AGE = 110
 #: ``utfall`` is 1 (in work or education), 0, or empty for persons outside the age range
 #: the outcome is measured for (they still count for household composition).
 TRAINING_COLUMNS: tuple[str, ...] = ("kommune", "botid", "utfall")
-#: Optional in a training extract: ``bofast`` (1 = still lives in the first municipality).
-TRAINING_OPTIONAL: tuple[str, ...] = ("bofast",)
-OPTIONAL_COLUMNS: tuple[str, ...] = ("syntetisk",)
+#: Optional in a training extract: ``bofast`` (1 = still lives in the first municipality)
+#: and ``bofast_fylke`` (1 = still lives in the county of the first municipality).
+TRAINING_OPTIONAL: tuple[str, ...] = ("bofast", "bofast_fylke")
+#: Optional: ``syntetisk``, and a household's ranked wishes (municipality or county codes).
+WISH_COLUMNS: tuple[str, ...] = ("onske_1", "onske_2", "onske_3")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("syntetisk", *WISH_COLUMNS)
+
+#: The cohort template's Norwegian column names (as in IMDi's settlement work: household
+#: composition, age, education, Norwegian, support needs, ties, wishes) → the names above.
+#: A file may use either form (not both for one column).
+NORWEGIAN_COLUMNS: dict[str, str] = {
+    "person": "person_id",
+    "husholdning": "household_id",
+    "alder": "age",
+    "kjonn": "sex",
+    "kjønn": "sex",
+    "utdanning": "education",
+    "norskniva": "norwegian_level",
+    "norsknivå": "norwegian_level",
+    "landgruppe": "country_group",
+    "enslig_mindrearig": "unaccompanied_minor",
+    "enslig_mindreårig": "unaccompanied_minor",
+    "oppfolgingsbehov": "support_need",
+    "oppfølgingsbehov": "support_need",
+    "tilknytning_kommune": "tie_municipality",
+    "tilknytning_type": "tie_kind",
+    "ønske_1": "onske_1",
+    "ønske_2": "onske_2",
+    "ønske_3": "onske_3",
+}
+#: Norwegian spellings of values, accepted everywhere (the template's own words).
+VALUE_ALIASES: dict[str, dict[str, str]] = {
+    "education": {"videregående": "videregaende", "høyere": "hoyere"},
+    "tie_kind": {"fast": "hard", "løs": "soft", "los": "soft"},
+    "unaccompanied_minor": {"ja": "1", "nei": "0"},
+    "support_need": {"ja": "1", "nei": "0"},
+    "syntetisk": {"ja": "1", "nei": "0"},
+}
+#: The template's column order (Norwegian names), what each means and what it takes.
+TEMPLATE: tuple[tuple[str, str, str], ...] = (
+    ("person", "Person-id (unik i filen; ikke fødselsnummer eller navn)", "tekst, påkrevd"),
+    ("husholdning", "Husholdnings-id: personer med samme id bosettes sammen", "tekst, påkrevd"),
+    ("alder", "Alder ved bosetting", "heltall 0–110"),
+    ("kjonn", "Kjønn", "K | M"),
+    ("utdanning", "Høyeste fullførte utdanning",
+     "ingen | grunnskole | videregående | høyere"),
+    ("norskniva", "Norsknivå ved bosetting", "ingen | A1 | A2 | B1 | B2"),
+    ("landgruppe", "Grov landgruppe (ikke fødeland eller statsborgerskap)",
+     "ukraina | syria | afghanistan | eritrea | somalia | kongo | annet"),
+    ("enslig_mindrearig", "Enslig mindreårig (krever alder under 18)", "0 | 1 (eller nei | ja)"),
+    ("oppfolgingsbehov", "Behov for helse-/omsorgsoppfølging (bare flagget, ingen diagnose)",
+     "0 | 1 (eller nei | ja)"),
+    ("tilknytning_kommune", "Kommune der husholdningen har familie (tilknytning)",
+     "tom eller firesifret kommunenummer (2024)"),
+    ("tilknytning_type", "Fast (familiegjenforening: skal dit) eller løs (ønskelig)",
+     "tom | fast | løs"),
+    ("onske_1", "Husholdningens første ønske (valgfritt)",
+     "tom, kommunenummer (4 sifre) eller fylkesnummer (2 sifre)"),
+    ("onske_2", "Andre ønske (valgfritt)", "som onske_1"),
+    ("onske_3", "Tredje ønske (valgfritt)", "som onske_1"),
+)
+#: Uploaded spreadsheets larger than this (declared rows × columns) are refused unread.
+MAX_SHEET_ROWS = 60_001
+MAX_SHEET_COLUMNS = 64
 
 _CODE = re.compile(r"^\d{4}$")
+_WISH = re.compile(r"^(\d{4}|\d{2})$")
 
 
 @dataclass
@@ -95,6 +157,7 @@ class Cohort:
     tie_municipality: np.ndarray  # '' or 4-digit code
     tie_kind: np.ndarray  # '' | 'hard' | 'soft'
     households: list[np.ndarray] = field(default_factory=list)
+    wishes: np.ndarray | None = None  # (persons, 3) object: ranked codes, '' = none
     synthetic: bool = False
     source: str = ""
 
@@ -123,7 +186,16 @@ class Cohort:
         """The persons at ``rows`` (whole households should be passed), re-indexed."""
         rows = np.asarray(rows, dtype=np.int64)
         cols = {name: arr[rows] for name, arr in self.columns().items()}
-        return _assemble(cols, synthetic=self.synthetic, source=self.source)
+        out = _assemble(cols, synthetic=self.synthetic, source=self.source)
+        if self.wishes is not None:
+            out.wishes = self.wishes[rows]
+        return out
+
+    def household_wishes(self) -> list[tuple[str, ...]]:
+        """Each household's ranked wishes (codes), empty when none."""
+        if self.wishes is None:
+            return [() for _ in self.households]
+        return [tuple(c for c in self.wishes[rows[0]] if c) for rows in self.households]
 
 
 def _assemble(cols: dict[str, np.ndarray], synthetic: bool, source: str) -> Cohort:
@@ -135,7 +207,7 @@ def _assemble(cols: dict[str, np.ndarray], synthetic: bool, source: str) -> Coho
     return Cohort(**cols, households=households, synthetic=synthetic, source=source)
 
 
-def _decode(path: Path, data: bytes) -> str:
+def _decode(path: str | Path, data: bytes) -> str:
     if not data.strip():
         raise InputError(
             path,
@@ -154,59 +226,128 @@ def _decode(path: Path, data: bytes) -> str:
     return text.lstrip("\ufeff")
 
 
-def _read_rows(path: Path, allowed_extra: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
-    path = Path(path)
+def _sheet_rows(path: str | Path, data: bytes) -> list[list[str]]:
+    """The first sheet of an xlsx file as text rows, read in memory. The declared size is
+    checked before any cell is read, and never more than the limits are read."""
+    from openpyxl import load_workbook
+
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, "filen finnes ikke") from None
-    except OSError as exc:
-        raise InputError(path, f"kan ikke lese filen ({exc.strerror})") from None
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 — openpyxl raises many kinds for broken files
+        raise InputError(path, f"kan ikke lese regnearket ({type(exc).__name__}); forventet "
+                         "en .xlsx-fil lagret fra Excel eller lignende") from None
+    try:
+        ws = wb.worksheets[0]
+        rows_declared = ws.max_row or 0
+        cols_declared = ws.max_column or 0
+        if rows_declared > MAX_SHEET_ROWS or cols_declared > MAX_SHEET_COLUMNS:
+            raise InputError(path, f"regnearket oppgir {rows_declared} rader og "
+                             f"{cols_declared} kolonner; høyst {MAX_SHEET_ROWS - 1} personer "
+                             f"og {MAX_SHEET_COLUMNS} kolonner")
+        out: list[list[str]] = []
+        for row in ws.iter_rows(max_row=MAX_SHEET_ROWS + 1, max_col=MAX_SHEET_COLUMNS,
+                                values_only=True):
+            if len(out) > MAX_SHEET_ROWS:
+                raise InputError(path, f"regnearket har flere enn {MAX_SHEET_ROWS - 1} rader")
+            out.append(["" if v is None else _cell_text(v) for v in row])
+    finally:
+        wb.close()
+    while out and not any(c.strip() for c in out[-1]):
+        out.pop()
+    if not out:
+        raise InputError(path, "regnearket er tomt; forventet en overskriftsrad med "
+                         "kolonnene i malen")
+    width = max(len(r) for r in out)
+    while width and not any(len(r) >= width and r[width - 1].strip() for r in out):
+        width -= 1
+    return [(r + [""] * width)[:width] for r in out]
+
+
+def _cell_text(v: object) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _text_rows(path: str | Path, data: bytes) -> list[list[str]]:
     text = _decode(path, data)
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        rows = list(reader)
+        return list(reader)
     except csv.Error as exc:
         raise InputError(path, f"ugyldig CSV ({exc})", row=reader.line_num) from None
-    header = [h.strip() for h in rows[0]]
+
+
+def is_spreadsheet(name: str | Path, data: bytes) -> bool:
+    return data[:4] == b"PK\x03\x04" or str(name).lower().endswith(".xlsx")
+
+
+def _read_rows(path: str | Path, allowed_extra: tuple[str, ...], data: bytes | None = None
+               ) -> tuple[list[str], list[list[str]], dict[str, str]]:
+    """(canonical header, body rows, canonical name → the file's own column name)."""
+    if data is None:
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise InputError(path, "filen finnes ikke") from None
+        except OSError as exc:
+            raise InputError(path, f"kan ikke lese filen ({exc.strerror})") from None
+    if not data.strip():
+        raise InputError(path, "filen er tom; forventet en overskriftsrad med kolonnene "
+                         + ", ".join(COHORT_COLUMNS))
+    rows = _sheet_rows(path, data) if is_spreadsheet(path, data) else _text_rows(path, data)
+    given = [h.strip() for h in rows[0]]
     # Forbidden columns first: they must be named as such, not as merely unknown.
-    check_columns(header, str(path))
+    check_columns(given, str(path))
+    header = [NORWEGIAN_COLUMNS.get(h.lower(), h) for h in given]
+    display = {}
+    for canon, own in zip(header, given, strict=True):
+        if canon in display:
+            raise InputError(path, f"kolonnen står flere ganger (som {display[canon]!r} og "
+                             f"{own!r})", row=1, column=own)
+        display[canon] = own
     missing = [c for c in COHORT_COLUMNS if c not in header]
     if missing:
+        norsk = {v: k for k, v in NORWEGIAN_COLUMNS.items() if k.isascii()}
         raise InputError(
             path,
             "mangler kolonne(r) "
-            + ", ".join(repr(m) for m in missing)
+            + ", ".join(f"{m!r} ({norsk.get(m, m)!r} i malen)" for m in missing)
             + "; forventet kolonnene "
             + ", ".join(COHORT_COLUMNS),
             row=1,
         )
     known = set(COHORT_COLUMNS) | set(OPTIONAL_COLUMNS) | set(allowed_extra)
-    for name in header:
-        if name not in known:
+    for canon, own in zip(header, given, strict=True):
+        if canon not in known:
             raise InputError(
                 path,
-                "ukjent kolonne; tillatt er " + ", ".join(sorted(known)),
+                "ukjent kolonne; tillatt er " + ", ".join(sorted(known))
+                + " (eller de norske navnene i malen)",
                 row=1,
-                column=name,
+                column=own,
             )
-    dupes = {h for h in header if header.count(h) > 1}
-    if dupes:
-        raise InputError(path, "kolonnen står flere ganger", row=1, column=min(dupes))
     body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
     if not body:
         raise InputError(path, "filen har ingen personer (bare overskriftsraden)", row=2)
-    return header, body
+    return header, body, display
 
 
 def _parse(
-    path: Path, header: list[str], body: list[list[str]], extra: tuple[str, ...]
+    path: str | Path, header: list[str], body: list[list[str]], extra: tuple[str, ...],
+    display: dict[str, str] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, list[str]], bool]:
+    display = display or {}
     idx = {name: header.index(name) for name in header}
     n = len(body)
     raw: dict[str, list[str]] = {name: [""] * n for name in header}
+    given: dict[str, list[str]] = {}  # values as written, for messages
+
+    def col_name(col: str) -> str:
+        return display.get(col, col)
+
     for r, row in enumerate(body):
         line = r + 2
         if len(row) != len(header):
@@ -217,10 +358,18 @@ def _parse(
             )
         for name, j in idx.items():
             raw[name][r] = row[j].strip()
+    for name, aliases in VALUE_ALIASES.items():
+        if name in raw:
+            given[name] = list(raw[name])
+            raw[name] = [aliases.get(v.lower(), v) for v in raw[name]]
+    if "sex" in raw:
+        raw["sex"] = [v.upper() if v.lower() in ("k", "m") else v for v in raw["sex"]]
 
     def fail(r: int, col: str, expected: str) -> InputError:
+        shown = given[col][r] if col in given else raw[col][r]
         return InputError(
-            path, f"ugyldig verdi {raw[col][r]!r}; forventet {expected}", row=r + 2, column=col
+            path, f"ugyldig verdi {shown!r}; forventet {expected}", row=r + 2,
+            column=col_name(col)
         )
 
     def choice(col: str, allowed: tuple[str, ...]) -> np.ndarray:
@@ -247,7 +396,7 @@ def _parse(
                 path,
                 f"person_id {v!r} står også på rad {seen[v] + 2}; forventet unike person_id",
                 row=r + 2,
-                column="person_id",
+                column=col_name("person_id"),
             )
         seen[v] = r
     cols["person_id"] = np.array(raw["person_id"], dtype=object)
@@ -281,14 +430,14 @@ def _parse(
                 path,
                 "tie_municipality og tie_kind må enten begge være tomme eller begge fylt ut",
                 row=r + 2,
-                column=col,
+                column=col_name(col),
             )
         if cols["unaccompanied_minor"][r] and ages[r] >= 18:
             raise InputError(
                 path,
                 f"enslig mindreårig med alder {ages[r]}; forventet alder under 18",
                 row=r + 2,
-                column="unaccompanied_minor",
+                column=col_name("unaccompanied_minor"),
             )
     # Households: ties must agree (a household is placed whole).
     first_row: dict[str, int] = {}
@@ -302,23 +451,49 @@ def _parse(
                 raise InputError(
                     path,
                     f"husholdning {h!r} har ulik tilknytning ({raw[col][f]!r} på rad {f + 2}, "
-                    f"{raw[col][r]!r} her); forventet samme {col} for hele husholdningen",
+                    f"{raw[col][r]!r} her); forventet samme {col_name(col)} for hele "
+                    "husholdningen",
                     row=r + 2,
-                    column=col,
+                    column=col_name(col),
                 )
     synthetic = False
     if "syntetisk" in idx:
         synthetic = bool(flag("syntetisk").any())
+    wishes = None
+    present = [c for c in WISH_COLUMNS if c in raw]
+    if present:
+        wishes = np.full((n, len(WISH_COLUMNS)), "", dtype=object)
+        for k, col in enumerate(WISH_COLUMNS):
+            if col not in raw:
+                continue
+            for r, v in enumerate(raw[col]):
+                if v and not _WISH.fullmatch(v):
+                    raise fail(r, col, "tom, et firesifret kommunenummer eller et tosifret "
+                               "fylkesnummer (2024)")
+                f = first_row[raw["household_id"][r]]
+                if raw[col][f] != v:
+                    raise InputError(
+                        path, f"husholdning {raw['household_id'][r]!r} har ulike ønsker "
+                        f"({raw[col][f]!r} på rad {f + 2}, {v!r} her); forventet samme "
+                        f"{col_name(col)} for hele husholdningen", row=r + 2,
+                        column=col_name(col))
+                wishes[r, k] = v
+    cols["__wishes__"] = wishes  # type: ignore[assignment]
     extras = {name: raw[name] for name in extra if name in raw}
     return cols, extras, synthetic
 
 
-def read_cohort(path: str | Path) -> Cohort:
-    """Read and validate a cohort CSV; raise :class:`InputError` naming row and column."""
-    path = Path(path)
-    header, body = _read_rows(path, ())
-    cols, _, synthetic = _parse(path, header, body, ())
-    return _assemble(cols, synthetic=synthetic, source=str(path))
+def read_cohort(path: str | Path, data: bytes | None = None) -> Cohort:
+    """Read and validate a cohort (CSV or xlsx, English or the template's Norwegian column
+    names); raise :class:`InputError` naming the file, row and column (as written in the
+    file). With ``data`` the bytes are read from memory and ``path`` is only the name used
+    in messages — nothing touches the disk."""
+    header, body, display = _read_rows(path, (), data)
+    cols, _, synthetic = _parse(path, header, body, (), display)
+    wishes = cols.pop("__wishes__", None)
+    cohort = _assemble(cols, synthetic=synthetic, source=str(path))
+    cohort.wishes = wishes
+    return cohort
 
 
 @dataclass
@@ -330,6 +505,16 @@ class TrainingExtract:
     municipality: np.ndarray  # 4-digit code per person
     years: np.ndarray  # int
     outcome: np.ndarray  # int8 1/0, -1 = not measured (outside the age range)
+    stay: np.ndarray | None = None  # int8 1/0: still in the first municipality
+    stay_county: np.ndarray | None = None  # int8 1/0: still in the county
+
+    def subset(self, rows: np.ndarray) -> TrainingExtract:
+        """The persons at ``rows`` (whole households), with every column."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return TrainingExtract(
+            self.cohort.subset(rows), self.municipality[rows], self.years[rows],
+            self.outcome[rows], None if self.stay is None else self.stay[rows],
+            None if self.stay_county is None else self.stay_county[rows])
 
     def as_columns(self) -> dict[str, np.ndarray]:
         cols = dict(self.cohort.columns())
@@ -342,7 +527,7 @@ class TrainingExtract:
 def read_training(path: str | Path) -> TrainingExtract:
     """Read a training extract: cohort columns + ``kommune``, ``botid``, ``utfall``."""
     path = Path(path)
-    header, body = _read_rows(path, TRAINING_COLUMNS + TRAINING_OPTIONAL)
+    header, body, display = _read_rows(path, TRAINING_COLUMNS + TRAINING_OPTIONAL)
     missing = [c for c in TRAINING_COLUMNS if c not in header]
     if missing:
         raise InputError(
@@ -352,7 +537,9 @@ def read_training(path: str | Path) -> TrainingExtract:
             + " som et treningsuttrekk må ha",
             row=1,
         )
-    cols, extras, synthetic = _parse(path, header, body, TRAINING_COLUMNS)
+    cols, extras, synthetic = _parse(path, header, body,
+                                     TRAINING_COLUMNS + TRAINING_OPTIONAL, display)
+    cols.pop("__wishes__", None)
     muni = extras["kommune"]
     for r, v in enumerate(muni):
         if not _CODE.fullmatch(v):
@@ -379,8 +566,19 @@ def read_training(path: str | Path) -> TrainingExtract:
                 column="utfall",
             )
         outcome[r] = int(v) if v else -1
+    flags: dict[str, np.ndarray | None] = {}
+    for name in TRAINING_OPTIONAL:
+        if name not in extras:
+            flags[name] = None
+            continue
+        for r, v in enumerate(extras[name]):
+            if v not in ("0", "1"):
+                raise InputError(path, f"ugyldig verdi {v!r}; forventet 0 eller 1", row=r + 2,
+                                 column=name)
+        flags[name] = np.array([v == "1" for v in extras[name]], dtype=np.int8)
     cohort = _assemble(cols, synthetic=synthetic, source=str(path))
-    return TrainingExtract(cohort, np.array(muni, dtype=object), years, outcome)
+    return TrainingExtract(cohort, np.array(muni, dtype=object), years, outcome,
+                           flags["bofast"], flags["bofast_fylke"])
 
 
 def write_cohort(
@@ -388,20 +586,54 @@ def write_cohort(
 ) -> None:
     """Write a cohort (plus ``extra`` columns) as UTF-8 CSV; ``syntetisk`` when synthetic.
 
-    Written to a temporary file first, so a failed write leaves nothing half-written.
+    Written whole or not at all, text cells neutralised (:mod:`bliatlas.export`).
     """
     path = Path(path)
     cols = dict(cohort.columns())
     for name in ("unaccompanied_minor", "support_need"):
         cols[name] = cols[name].astype(np.int8)
+    if cohort.wishes is not None and (cohort.wishes != "").any():
+        for k, name in enumerate(WISH_COLUMNS):
+            cols[name] = cohort.wishes[:, k]
     if extra:
         cols.update(extra)
     if cohort.synthetic:
         cols["syntetisk"] = np.ones(len(cohort), dtype=np.int8)
     names = list(cols)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(names)
-        w.writerows(zip(*(cols[n].tolist() for n in names)))
-    tmp.replace(path)
+    from bliatlas import export
+
+    export.write_file(path, export.csv_bytes(names, zip(*(cols[n].tolist() for n in names))))
+
+
+def template_csv() -> bytes:
+    """The cohort template as CSV: the Norwegian header only (UTF-8 with BOM, ``;`` as in
+    Norwegian Excel), so that nothing in it can be taken for a person."""
+    from bliatlas import export
+
+    return export.csv_bytes([name for name, _, _ in TEMPLATE], [], export.EXCEL)
+
+
+def template_xlsx() -> bytes:
+    """The cohort template as xlsx: sheet «Kohort» with the header row, sheet «Forklaring»
+    with each column's meaning and allowed values."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Kohort"
+    ws.append([name for name, _, _ in TEMPLATE])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.freeze_panes = "A2"
+    about = wb.create_sheet("Forklaring")
+    about.append(["kolonne", "betyr", "verdier"])
+    for row in TEMPLATE:
+        about.append(list(row))
+    about.append([])
+    about.append([("Én rad per person. Ingen andre kolonner er tillatt; kolonner som religion, "
+                   "etnisitet, morsmål, fødeland, statsborgerskap, diagnoser, navn eller "
+                   "fødselsnummer avvises.")])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

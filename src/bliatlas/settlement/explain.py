@@ -1,7 +1,8 @@
 """Explanations: for each placement, the best alternative municipalities and their outcomes.
 
-Numbers are the model's predicted probability of being in work or education (per person,
-averaged over the household). The text says why the household is not in a better
+Numbers are the model's predicted score (the probability of being in work or education,
+plus the planner's weight on staying in the county) per person, averaged over the household
+members the outcome is defined for. The text says why the household is not in a better
 municipality when one exists: a lock or tie, a constraint (EMA decision, support needs,
 forbid), or capacity used better by others (the optimisation's trade-off).
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bliatlas.settlement.assign import MatchProblem
+from bliatlas.settlement.problem import MatchProblem
 
 
 @dataclass
@@ -51,7 +52,11 @@ def explain(
     a = np.asarray(assignment, dtype=np.int64)
     codes = [problem.muni_name(j) for j in range(problem.n_munis)]
     names = list(names) if names is not None else codes
-    value = problem.household_values() / problem.sizes[:, None]
+    # mean per person with a score (children outside the outcome's age range have none)
+    scored = (problem.scores > 0).any(axis=1)
+    n_scored = np.array([max(int(scored[np.asarray(hh)].sum()), 1)
+                         for hh in problem.households])
+    value = problem.household_values() / n_scored[:, None]
     elig = problem.eligibility()
     used = np.bincount(a, weights=problem.sizes, minlength=problem.n_munis)
     left = problem.capacity - used
@@ -72,10 +77,13 @@ def explain(
         elif h in problem.hard_ties:
             text += " Husholdningen har fast tilknytning (familie) hit."
         better = [x for x in alts if x.predicted > here + 1e-9]
+        forced = h in problem.locks or h in problem.hard_ties
         if better:
             parts = []
             for x in better:
-                if not x.allowed:
+                if forced:
+                    why = "husholdningen er bundet hit"
+                elif not x.allowed:
                     why = "ikke tillatt (vedtak for enslige mindreårige, oppfølging eller forbud)"
                 elif x.full:
                     why = "kapasiteten er brukt av andre husholdninger som får mer igjen der"

@@ -73,6 +73,10 @@ class MunicipalityTable:
     county_retention: np.ndarray
     status: dict[str, np.ndarray] = field(default_factory=dict)  # field -> status per muni
     settled_refugees_by_year: dict[int, np.ndarray] = field(default_factory=dict)
+    #: refugees settled per year by group (``ukrainere`` | ``ovrige``, IMDi's split of
+    #: bosatte_flyktninger), mean over the years available up to ``year``; nan where every
+    #: year is suppressed — the co-national network a newcomer meets
+    settled_by_group: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])
@@ -91,7 +95,7 @@ class MunicipalityTable:
             val = getattr(self, name)
             if isinstance(val, np.ndarray):
                 out[name] = val[sel]
-            elif name == "status" or name == "settled_refugees_by_year":
+            elif name in ("status", "settled_refugees_by_year", "settled_by_group"):
                 out[name] = {k: v[sel] for k, v in val.items()}
             else:
                 out[name] = val
@@ -173,6 +177,24 @@ def municipality_features(store: Any, year: int = 2024) -> MunicipalityTable:
     else:
         mean = np.full(len(codes), np.nan)
     status["settled_refugees_mean"] = np.where(np.isnan(mean), "suppressed", "ok").astype(object)
+    by_group: dict[str, np.ndarray] = {}
+    for group in ("ukrainere", "ovrige"):
+        stack = []
+        for yr in by_year:
+            rows = store.query(
+                "SELECT region_code, value, status FROM observation "
+                "WHERE measure = 'bosatte_flyktninger' AND dataset = 'kommuner_bosetting' "
+                "AND dims = ? AND unit = 'personer' AND year = ?",
+                [f"gruppe={group}", yr],
+            )
+            if rows:
+                stack.append(_by_code(rows, codes)[0])
+        if stack:
+            arr = np.vstack(stack)
+            counts = (~np.isnan(arr)).sum(axis=0)
+            with np.errstate(all="ignore"):
+                by_group[group] = np.where(counts > 0,
+                                           np.nansum(arr, axis=0) / np.maximum(counts, 1), np.nan)
 
     retention = np.full(len(codes), np.nan)
     ret_rows = store.query(
@@ -197,5 +219,6 @@ def municipality_features(store: Any, year: int = 2024) -> MunicipalityTable:
         county_retention=retention,
         status=status,
         settled_refugees_by_year=by_year,
+        settled_by_group=by_group,
         **values,
     )

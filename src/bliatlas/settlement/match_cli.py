@@ -1,4 +1,4 @@
-"""`bli settlement match` — place a cohort's households in municipalities.
+"""`bli settlement match`, `template` and `backtest` — matching from the command line.
 
 Added to the `bli settlement` group by :func:`add_match_command` (see
 :data:`bliatlas.settlement.cli.EXTENSION_MODULES`).
@@ -7,19 +7,13 @@ Added to the `bli settlement` group by :func:`add_match_command` (see
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bliatlas.errors import InputError, UserError
-
-#: Training persons and seed for the synthetic model used when no --model is given.
-SYNTHETIC_TRAINING_PERSONS = 20_000
-SYNTHETIC_TRAINING_SEED = 2024
+from bliatlas.errors import UserError
 
 
 def add_match_command(sub: Any) -> None:
@@ -28,47 +22,80 @@ def add_match_command(sub: Any) -> None:
         help="plasser husholdningene i en kohort i kommuner (optimering)",
         description=(
             "Plasserer husholdninger (aldri delt) i kommuner innenfor kapasiteten og maksimerer "
-            "samlet forventet andel i arbeid eller utdanning. Sammenligner med grådig regel og "
-            "tilfeldig plassering."
+            "samlet forventet andel i arbeid eller utdanning (personer 15–74 år), eventuelt også "
+            "at husholdningen blir boende i fylket. Sammenligner med grådig regel, bare "
+            "kapasitet og tilfeldig plassering; gevinster vises som modellens prediksjon og, "
+            "for syntetiske kohorter, realisert mot den syntetiske sannheten."
         ),
     )
-    m.add_argument("cohort", metavar="KOHORT.csv", help="kohortfil (se `bli settlement generate`)")
+    m.add_argument("cohort", metavar="KOHORT", help="kohortfil, CSV eller xlsx (se "
+                   "`bli settlement template`)")
+    m.add_argument("--county", help="fylkesnummer: plasser bare i fylkets kommuner")
     m.add_argument(
-        "--capacity", default="vedtak",
-        help="'vedtak' (kommunenes vedtak 2024 i databasen) eller en CSV med kolonnene "
-             "kommune;kapasitet og valgfritt ema_kapasitet;kan_oppfolge",
+        "--capacity", default="andel",
+        help="'andel' (standard: vedtakene skalert til kohortens andel av året, aldri over "
+             "vedtaket), 'vedtak' (vedtakene slik de er) eller en kommuneprofil (CSV/xlsx med "
+             "kolonnene kommune;kapasitet og valgfritt ema_kapasitet;kan_oppfolge;vgs_plasser;"
+             "store_boliger)",
     )
-    m.add_argument(
-        "--scale", type=float, metavar="MARGIN",
-        help="skaler vedtakene til kohortens størrelse pluss denne andelen (f.eks. 0.05); "
-             "kommuner med fast tilknytning (familie) får da minst plass til dem",
-    )
+    m.add_argument("--margin", type=float, default=None,
+                   help="margin over kohortens andel ved --capacity andel (standard 0,15)")
+    m.add_argument("--scale", type=float, metavar="MARGIN",
+                   help="som --capacity andel --margin MARGIN (eldre navn)")
+    m.add_argument("--profile", help="kommuneprofil (CSV/xlsx) med tilbud: ema_kapasitet, "
+                   "kan_oppfolge/spesialisthelse, vgs_plasser, store_boliger")
     m.add_argument("--model", help="modellmappe fra `bli settlement train`; utelatt = syntetisk")
+    m.add_argument("--weights", help="vekter for utfallene, f.eks. arbeid=1,bofast=0.5")
     m.add_argument("--support", choices=("alle", "fastlege"), default="alle",
                    help="hvilke kommuner kan ta imot oppfølgingsbehov: alle, eller de med "
-                        "ledig fastlegekapasitet (ved --capacity vedtak)")
+                        "ledig fastlegekapasitet")
     m.add_argument("--online", action="store_true",
                    help="uke for uke: husholdningene kommer i filens rekkefølge")
     m.add_argument("--weeks", type=int, default=52, help="antall uker ved --online")
+    m.add_argument("--forecast", type=float, default=1.0, metavar="FAKTOR",
+                   help="ved --online: planlagt årsvolum som andel av det faktiske (1 = riktig "
+                        "prognose, 0,8 = 20 %% for lav); placeren ser aldri det sanne antallet")
     m.add_argument("--pace", type=float, default=None, metavar="ANDEL",
                    help="ved --online: hvor langt foran en jevn ukeplan en kommune kan komme, "
                         "som andel av årstallet (standard 0,35; 1 = ingen grense)")
     m.add_argument("--lock", action="append", default=[], metavar="HUSHOLDNING=KOMMUNE")
     m.add_argument("--forbid", action="append", default=[], metavar="HUSHOLDNING=KOMMUNE")
+    m.add_argument("--override", action="append", default=[], metavar="HUSHOLDNING",
+                   help="la den faste tilknytningen gå foran regelen for denne husholdningen")
+    m.add_argument("--floor", type=float, default=0.0,
+                   help="gulv: minste andel av kapasiteten hver kommune skal få (0–1)")
+    m.add_argument("--spread", type=float, default=0.0,
+                   help="spredningsvekt: trekk per person en kommune får over en jevn andel")
     m.add_argument("--min-fill", type=float, default=0.0,
                    help="minste andel av anmodningen som skal fylles i hver kommune (0–1)")
     m.add_argument("--equity", type=float, default=0.0,
                    help="vekt på laveste gruppes forventede utfall (landgruppe)")
+    m.add_argument("--wish-weight", type=float, default=1.0,
+                   help="vekt for husholdningenes ønsker (kolonnene onske_1–onske_3)")
     m.add_argument("--gap", type=float, default=0.001, help="tillatt avstand til grensen")
     m.add_argument("--time-limit", type=float, default=60.0,
                    help="største løsningstid i sekunder (beste løsning og gap vises)")
-    m.add_argument("--simulate", type=int, default=20,
-                   help="antall simuleringer for sammenligningen (0 = ingen)")
+    m.add_argument("--simulate", type=int, default=100,
+                   help="gjentakelser i evalueringen (intervaller; 0 = ingen evaluering)")
     m.add_argument("--explain", type=int, default=5,
                    help="vis forklaring for de første N husholdningene")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--out", help="skriv tildelingen til CSV")
+    m.add_argument("--capacity-out", help="skriv kapasitetsbruken per kommune til CSV")
     m.set_defaults(func=_match)
+
+    t = sub.add_parser("template", help="skriv kohortmalen (xlsx eller CSV) med norske kolonner")
+    t.add_argument("--out", required=True, help="kohortmal.xlsx eller kohortmal.csv")
+    t.set_defaults(func=_template)
+
+    b = sub.add_parser("backtest", help="SYNTETISK tilbaketest av modelltypene: tren på ett år, "
+                       "plasser neste, mål mot sanne utfall")
+    b.add_argument("--train-persons", type=int, default=20_000)
+    b.add_argument("--persons", type=int, default=6_000, help="neste års kohort")
+    b.add_argument("--weights", help="vekter for utfallene, f.eks. arbeid=1,bofast=0.5")
+    b.add_argument("--repetitions", type=int, default=200)
+    b.add_argument("--out", help="skriv resultatet som JSON")
+    b.set_defaults(func=_backtest)
 
 
 _PAIR = re.compile(r"^\s*([^=]+?)\s*=\s*(\d{4})\s*$")
@@ -90,64 +117,6 @@ def _pairs(values: list[str], option: str, hh_index: dict[str, int],
     return out
 
 
-def read_capacity(path: str | Path, codes: list[str]) -> tuple[np.ndarray, np.ndarray | None,
-                                                                np.ndarray | None]:
-    """Capacity CSV (`;` or `,`): kommune, kapasitet[, ema_kapasitet][, kan_oppfolge].
-    Municipalities not listed get 0. Errors name the row and column."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(path, "filen finnes ikke") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "ugyldig tegnkoding; forventet UTF-8") from None
-    first = text.split("\n", 1)[0]
-    rows = list(csv.reader(io.StringIO(text), delimiter=";" if ";" in first else ","))
-    if not rows:
-        raise InputError(path, "filen er tom; forventet kolonnene kommune og kapasitet")
-    header = [h.strip() for h in rows[0]]
-    for need in ("kommune", "kapasitet"):
-        if need not in header:
-            raise InputError(path, f"mangler kolonnen {need!r}; forventet kommune;kapasitet",
-                             row=1)
-    known = {"kommune", "kapasitet", "ema_kapasitet", "kan_oppfolge"}
-    for h in header:
-        if h not in known:
-            raise InputError(path, "ukjent kolonne; tillatt er " + ", ".join(sorted(known)),
-                             row=1, column=h)
-    pos = {c: j for j, c in enumerate(codes)}
-    cap = np.zeros(len(codes), dtype=np.int64)
-    ema = np.zeros(len(codes), dtype=np.int64) if "ema_kapasitet" in header else None
-    support = np.zeros(len(codes), dtype=bool) if "kan_oppfolge" in header else None
-    seen: set[str] = set()
-    for r, row in enumerate(rows[1:], start=2):
-        if not any(c.strip() for c in row):
-            continue
-        if len(row) != len(header):
-            raise InputError(path, f"har {len(row)} felt, forventet {len(header)}", row=r)
-        rec = dict(zip(header, (c.strip() for c in row), strict=True))
-        code = rec["kommune"]
-        if code not in pos:
-            raise InputError(path, f"ukjent kommunenummer {code!r}; forventet et 2024-nummer",
-                             row=r, column="kommune")
-        if code in seen:
-            raise InputError(path, f"kommune {code} står flere ganger", row=r, column="kommune")
-        seen.add(code)
-        for col, arr in (("kapasitet", cap), ("ema_kapasitet", ema)):
-            if arr is None:
-                continue
-            if not re.fullmatch(r"\d+", rec[col]):
-                raise InputError(path, f"ugyldig verdi {rec[col]!r}; forventet et heltall ≥ 0",
-                                 row=r, column=col)
-            arr[pos[code]] = int(rec[col])
-        if support is not None:
-            if rec["kan_oppfolge"] not in ("0", "1"):
-                raise InputError(path, f"ugyldig verdi {rec['kan_oppfolge']!r}; forventet 0 eller 1",
-                                 row=r, column="kan_oppfolge")
-            support[pos[code]] = rec["kan_oppfolge"] == "1"
-    return cap, ema, support
-
-
 def _pct(x: float) -> str:
     return f"{100 * x:.1f} %".replace(".", ",")
 
@@ -156,143 +125,251 @@ def _num(x: float) -> str:
     return f"{x:,.1f}".replace(",", " ").replace(".", ",")
 
 
+def _synthetic_models(args: argparse.Namespace, munis: Any) -> tuple[Any, Any]:
+    from bliatlas.settlement import synthetic as syn
+    from bliatlas.settlement.cli import _store
+    from bliatlas.settlement.runs import synthetic_default
+
+    store = _store(args)
+    try:
+        targets = syn.CalibrationTargets.load(store, munis)
+    finally:
+        store.close()
+    return synthetic_default(munis, targets)
+
+
 def _match(args: argparse.Namespace) -> int:
-    from bliatlas.settlement import assign
-    from bliatlas.settlement.cli import _features, _store
+    from bliatlas.settlement import solvers
+    from bliatlas.settlement.capacity import DEFAULT_MARGIN, capacity_use, concentration
+    from bliatlas.settlement.cli import _features
     from bliatlas.settlement.cohort import read_cohort
+    from bliatlas.settlement.evaluation import evaluate_placements, gain_lines
     from bliatlas.settlement.explain import explain
     from bliatlas.settlement.fairness import fairness_report, person_groups, report_lines
-    from bliatlas.settlement.predict import OutcomeModel
-    from bliatlas.settlement.simulate import (
-        ensure_tie_room,
-        problem_from_cohort,
-        report_text,
-        scaled_capacity,
-        simulate_outcomes,
+    from bliatlas.settlement.heuristics import (
+        greedy_best,
+        greedy_capacity,
+        random_within_capacity,
     )
+    from bliatlas.settlement.models import OutcomeModels, parse_weights
+    from bliatlas.settlement.profiles import read_profile
+    from bliatlas.settlement.rules import preference_report
+    from bliatlas.settlement.runs import Settings, prepare, resource_use
+    from bliatlas.settlement.simulate import LITERATURE
 
-    if not 0 <= args.min_fill <= 1:
-        raise UserError("--min-fill: forventet en andel mellom 0 og 1")
-    if args.gap < 0 or args.weeks < 1 or args.simulate < 0 or args.equity < 0:
-        raise UserError("--gap, --weeks, --simulate og --equity kan ikke være negative (uker ≥ 1)")
+    if args.gap < 0 or args.weeks < 1 or args.simulate < 0:
+        raise UserError("--gap, --weeks og --simulate kan ikke være negative (uker ≥ 1)")
+    if not 0 < args.forecast <= 10:
+        raise UserError("--forecast: forventet en faktor over 0 og høyst 10")
     cohort = read_cohort(args.cohort)
-    munis = _features(args)
+    munis_all = _features(args)
+    mode, profile_path = args.capacity, args.profile
+    if mode not in ("andel", "vedtak"):
+        profile_path, mode = mode, "andel"
+    margin = args.scale if args.scale is not None else (
+        DEFAULT_MARGIN if args.margin is None else args.margin)
+    settings = Settings(county=args.county, capacity_mode=mode, margin=margin,
+                        support_mode=args.support, seed=args.seed, min_fill=args.min_fill,
+                        floor_share=args.floor, spread_weight=args.spread,
+                        equity_weight=args.equity, weights=parse_weights(args.weights),
+                        preference_weight=args.wish_weight, time_limit=args.time_limit)
+    settings.check()
+    munis = munis_all.in_county(args.county.zfill(2)) if args.county else munis_all
     codes = [str(c) for c in munis.codes]
+    profile = read_profile(profile_path, codes) if profile_path else None
     if args.model:
-        model = OutcomeModel.load(args.model)
+        models, world = OutcomeModels.load(args.model), None
     else:
-        from bliatlas.settlement import synthetic as syn
-
-        store = _store(args)
-        try:
-            targets = syn.CalibrationTargets.load(store, munis)
-        finally:
-            store.close()
-        extract, _, _ = syn.generate_extract(SYNTHETIC_TRAINING_PERSONS, targets, munis,
-                                             seed=SYNTHETIC_TRAINING_SEED)
-        model = OutcomeModel().fit(extract, munis)
-    synthetic = bool(model.synthetic or cohort.synthetic)
+        models, world = _synthetic_models(args, munis_all)
+    synthetic = bool(models.synthetic or cohort.synthetic)
     if synthetic:
         print("SYNTETISK: kohorten og/eller modellen bygger på syntetiske data; resultatene "
               "viser metoden, ikke virkelige utfall.")
-    scores = model.predict_matrix(cohort, munis)
-    n = len(cohort)
-    if args.capacity == "vedtak":
-        dec = np.nan_to_num(munis.vedtak, nan=0.0)
-        ema_dec = np.nan_to_num(munis.ema_vedtak, nan=0.0)
-        if args.scale is not None:
-            cap = scaled_capacity(dec, n, args.scale)
-            n_minors = max(int(cohort.unaccompanied_minor.sum()), 1)
-            ema = scaled_capacity(ema_dec, n_minors, args.scale) if ema_dec.sum() else \
-                np.zeros(len(codes), dtype=np.int64)
-        else:
-            cap, ema = dec.astype(np.int64), ema_dec.astype(np.int64)
-        if args.support == "fastlege":
-            support = np.nan_to_num(munis.gp_spare_capacity, nan=0.0) > 0
-        else:
-            support = np.ones(len(codes), dtype=bool)
-        cap_label = "kommunenes vedtak 2024" + (
-            f", skalert til kohorten + {_pct(args.scale)}" if args.scale is not None else "")
-    else:
-        cap, ema, support = read_capacity(args.capacity, codes)
-        ema = np.zeros(len(codes), dtype=np.int64) if ema is None else ema
-        support = np.ones(len(codes), dtype=bool) if support is None else support
-        cap_label = f"fra {args.capacity}"
+    print(f"Modell: {models.describe()}.")
     first = [int(h[0]) for h in cohort.households]
     hh_index = {str(cohort.household_id[r]): k for k, r in enumerate(first)}
     muni_index = {c: j for j, c in enumerate(codes)}
     locks = dict(_pairs(args.lock, "--lock", hh_index, muni_index))
     forbids = set(_pairs(args.forbid, "--forbid", hh_index, muni_index))
-    problem = problem_from_cohort(cohort, codes, scores, cap, ema, support, locks, forbids)
-    if args.capacity == "vedtak" and args.scale is not None:
-        raised = ensure_tie_room(problem)
-        if raised:
-            print(f"Kapasitet hevet for fast tilknytning (familie) i {len(raised)} kommune(r): "
-                  + ", ".join(raised[:10]) + (" …" if len(raised) > 10 else ""))
-    if args.min_fill > 0:
-        problem.request = np.nan_to_num(munis.anmodning, nan=0.0)
-        problem.min_fill = args.min_fill
-    if args.equity > 0:
-        problem.equity_weight = args.equity
+    overrides = set()
+    for h in args.override:
+        if h not in hh_index:
+            raise UserError(f"--override {h!r}: husholdningen finnes ikke i kohorten")
+        overrides.add(hh_index[h])
+    prep = prepare(cohort, settings, munis_all, models, locks, forbids, overrides, profile)
+    problem = prep.problem
+    n = len(cohort)
     print(f"Kohort: {n} personer i {cohort.n_households} husholdninger; {len(codes)} kommuner; "
-          f"kapasitet {int(cap.sum())} personer ({cap_label}).")
+          f"kapasitet {int(problem.capacity.sum())} personer ({_capacity_label(prep)}).")
+    for note in prep.notes:
+        print("  " + note)
+    if prep.raised:
+        print(f"Kapasitet hevet innenfor vedtaket for fast tilknytning (familie) i "
+              f"{len(prep.raised)} kommune(r): " + ", ".join(prep.raised[:10])
+              + (" …" if len(prep.raised) > 10 else ""))
+    if prep.conflicts:
+        print(f"Konflikter mellom fast tilknytning og reglene ({len(prep.conflicts)}):")
+        names = [str(x) for x in munis.names]
+        for c in prep.conflicts[:20]:
+            print("  " + c.text(names) + (" Valg: " + "; ".join(c.choices) if c.choices and not
+                                          c.overridden else ""))
+        if len(prep.conflicts) > 20:
+            print(f"  … og {len(prep.conflicts) - 20} til")
 
     if args.online:
         from bliatlas.settlement.online import DEFAULT_PACE_TOLERANCE, simulate_year
 
         order = np.arange(problem.n_households)
         res = simulate_year(problem, weeks=args.weeks, rng=np.random.default_rng(args.seed),
-                            order=order,
+                            order=order, forecast_factor=args.forecast,
                             pace_tolerance=(DEFAULT_PACE_TOLERANCE if args.pace is None
                                             else args.pace))
         a = res.assignment
         print(f"Uke for uke ({args.weeks} uker, ankomst i filens rekkefølge), to-trinns "
-              "stokastisk plassering (Ahani mfl., Operations Research 2024):")
-        print(f"  forventet i arbeid/utdanning: {_num(res.two_stage)} personer = "
-              f"{_pct(res.ratio_two_stage)} av beste plassering i ettertid "
-              f"({_num(res.hindsight)}); grådig regel: {_pct(res.ratio_greedy)}"
+              "stokastisk plassering (Ahani mfl., Operations Research 2024) med prognose for "
+              f"resten av året (planlagt volum {_num(args.forecast * 100)} % av det faktiske):")
+        print(f"  modellens skår: {_num(res.two_stage)} = {_pct(res.ratio_two_stage)} av beste "
+              f"plassering i ettertid ({_num(res.hindsight)}); grådig regel: "
+              f"{_pct(res.ratio_greedy)}"
               + (f" ({res.greedy_unplaced} husholdninger fikk ikke plass)"
                  if res.greedy_unplaced else "") + ".")
-        print(f"  lengste uke: {res.week_seconds_max:.2f} s".replace(".", ","))
+        print(f"  lengste uke: {res.week_seconds_max:.2f} s".replace(".", ",")
+              + f"; prognosefeil midt i året: {_pct(res.forecast_error_mid)}")
         print(f"  størst forsprang på jevn ukeplan: {_pct(res.pace_deviation)} av årstallet "
               "(kommuner med minst 20 plasser)")
-        result_obj = res.two_stage
+        if res.unplaced:
+            print(f"  {res.unplaced} husholdninger fikk ikke plass da de kom.")
     else:
-        result = assign.solve(problem, mip_gap=args.gap, time_limit=args.time_limit)
+        result = solvers.solve(problem, mip_gap=args.gap, time_limit=args.time_limit)
         a = result.assignment
-        result_obj = result.objective
-        print(f"Optimert plassering: forventet {_num(result.expected_outcome)} personer i arbeid "
-              f"eller utdanning ({_pct(result.expected_outcome / n)}); avstand til øvre grense "
-              f"{_pct(result.gap)} (grense {_num(result.bound)}); "
+        print(f"Optimert plassering: avstand til øvre grense {_pct(result.gap)} "
+              f"({result.method}, {result.stats.get('step', '')}); "
               + f"{result.seconds:.1f} s.".replace(".", ",", 1))
-    greedy = assign.greedy_best(problem)
-    capg = assign.greedy_capacity(problem)
-    print(f"Grådig regel (beste ledige kommune): {_num(greedy.expected_outcome)}; "
-          f"bare kapasitet: {_num(capg.expected_outcome)}.")
-    if args.simulate:
-        sims = simulate_outcomes(problem, {"optimert": a, "grådig": greedy.assignment,
-                                           "bare kapasitet": capg.assignment},
-                                 repetitions=max(args.simulate, 2), seed=args.seed)
-        print(report_text(sims, n, synthetic))
+    greedy = greedy_best(problem)
+    capg = greedy_capacity(problem)
     rng = np.random.default_rng(args.seed)
-    randoms = [assign.random_within_capacity(problem, rng).assignment for _ in range(5)]
+    randoms = [random_within_capacity(problem, rng).assignment for _ in range(12)]
+    placements = {"optimert": a, "grådig (beste ledige)": greedy.assignment,
+                  "bare kapasitet": capg.assignment}
+    if args.simulate:
+        for outcome in models.outcomes:
+            if outcome != "arbeid" and not settings.weights.get(outcome):
+                continue
+            pred = models.predict(outcome, cohort, munis)
+            truth = None
+            if cohort.synthetic and world is not None:
+                truth = (world.employment_matrix(cohort, munis.codes, models.years)
+                         if outcome == "arbeid" else world.stay_matrix(cohort, munis.codes))
+                if outcome == "arbeid":
+                    truth = np.where(np.isnan(pred), np.nan, truth)
+            ev = evaluate_placements(cohort.households, pred, placements, randoms, truth=truth,
+                                     outcome=outcome, repetitions=max(args.simulate, 20),
+                                     seed=args.seed)
+            for line in gain_lines(ev):
+                print(line)
+        bt = models.metadata.get("backtest")
+        if bt and not cohort.synthetic:
+            print("Realisert gevinst kan ikke måles for en ekte kohort. Modellens tilbaketest "
+                  f"(SYNTETISK): {bt.get('summary')}.")
+        print(LITERATURE)
+    use = capacity_use(codes, [str(x) for x in munis.names], prep.capacity.decision,
+                       problem.capacity, problem.sizes, a, problem.fill_floor(), problem.target)
+    arbeid = models.predict("arbeid", cohort, munis)
+    with np.errstate(all="ignore"):
+        conc = concentration(use, np.nanmean(arbeid, axis=0))
+    print("Fordeling: " + conc.text)
+    pref = preference_report(cohort.household_wishes(), codes, [str(c) for c in munis.county],
+                             a)
+    if pref.with_wishes:
+        print("Ønsker: " + pref.text())
+    for r in resource_use(problem, a):
+        if r["key"] != "ema":
+            print(f"{r['label'][:1].upper()}{r['label'][1:]}: kohorten trenger {r['need']}"
+                  + (f"; fullt brukt i {', '.join(r['binding'][:8])}" if r["binding"] else "")
+                  + ".")
     rows = fairness_report(problem, {"optimert": a, "grådig": greedy.assignment,
-                                     "tilfeldig": randoms}, person_groups(cohort))
+                                     "tilfeldig": randoms}, person_groups(cohort),
+                           scores=arbeid)
     for line in report_lines(rows, synthetic):
         print(line)
+    names = [str(x) for x in munis.names]
     if args.explain:
         idx = sorted(set(list(range(min(args.explain, problem.n_households))) + list(locks)))
-        for e in explain(problem, a, [str(x) for x in munis.names], households=idx):
+        for e in explain(problem, a, names, households=idx):
             print("  " + e.text)
     if args.out:
-        expl = explain(problem, a, [str(x) for x in munis.names])
+        expl = explain(problem, a, names)
+        _write_csv(args.out, ["household_id", "personer", "kommune", "kommunenavn",
+                              "forventet_andel", "forklaring", "syntetisk"],
+                   [[e.household, e.persons, e.municipality, e.name, round(e.predicted, 4),
+                     e.text, int(synthetic)] for e in expl])
+        print(f"Skrev {args.out} ({len(expl)} husholdninger).")
+    if args.capacity_out:
+        _write_csv(args.capacity_out, ["kommunenummer", "kommune", "vedtak", "kapasitet",
+                                       "gulv", "personer", "husholdninger", "status",
+                                       "syntetisk"],
+                   [[u.code, u.name, u.decision, u.capacity, u.floor, u.persons,
+                     u.households, u.status, int(synthetic)] for u in use])
+        print(f"Skrev {args.capacity_out} ({len(use)} kommuner).")
+    return 0
+
+
+def _capacity_label(prep: Any) -> str:
+    from bliatlas.settlement.capacity import CAPACITY_MODES
+
+    cap = prep.capacity
+    text = CAPACITY_MODES[cap.mode]
+    if cap.mode == "andel":
+        text += f"; kohorten er {_pct(cap.share)} av vedtakene, margin {_pct(cap.margin)}"
+    return text
+
+
+def _write_csv(path: str, header: list[str], rows: list[list[Any]]) -> None:
+    """Whole or not at all, text cells neutralised (:mod:`bliatlas.export`)."""
+    from bliatlas import export
+
+    export.write_file(path, export.csv_bytes(header, rows))
+
+
+def _template(args: argparse.Namespace) -> int:
+    from bliatlas.settlement.cohort import template_csv, template_xlsx
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".xlsx", ".csv"):
+        raise UserError(f"{args.out}: forventet .xlsx eller .csv")
+    data = template_xlsx() if out.suffix.lower() == ".xlsx" else template_csv()
+    from bliatlas import export
+
+    export.write_file(out, data)
+    print(f"Skrev kohortmalen til {args.out}")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    import json
+
+    from bliatlas.settlement import synthetic as syn
+    from bliatlas.settlement.backtest import report_lines, run_backtest
+    from bliatlas.settlement.cli import _features, _store
+    from bliatlas.settlement.models import parse_weights
+
+    if not 1000 <= args.train_persons <= 200_000 or not 100 <= args.persons <= 50_000:
+        raise UserError("--train-persons: 1 000–200 000; --persons: 100–50 000")
+    munis = _features(args)
+    store = _store(args)
+    try:
+        targets = syn.CalibrationTargets.load(store, munis)
+    finally:
+        store.close()
+    report = run_backtest(targets, munis, train_persons=args.train_persons,
+                          cohort_persons=args.persons, weights=parse_weights(args.weights),
+                          repetitions=args.repetitions)
+    for line in report_lines(report):
+        print(line)
+    if args.out:
         from bliatlas import export
 
-        export.write_file(args.out, export.csv_bytes(
-            ["household_id", "personer", "kommune", "kommunenavn", "forventet_andel",
-             "forklaring", "syntetisk"],
-            ([e.household, e.persons, e.municipality, e.name, round(e.predicted, 4), e.text,
-              int(synthetic)] for e in expl)))
-        print(f"Skrev {args.out} ({len(expl)} husholdninger).")
-    del result_obj
+        export.write_file(args.out, json.dumps(report.as_dict(), ensure_ascii=False, indent=2,
+                                               default=float).encode("utf-8"))
+        print(f"Skrev {args.out}")
     return 0

@@ -1,18 +1,30 @@
-"""Online placement: households arrive week by week and are placed before the next ones are known.
+"""Online placement: households arrive week by week and are placed before the next are known.
 
 Two-stage stochastic placement in the spirit of Ahani, Gölz, Procaccia, Teytelboym and
-Trapp, "Dynamic placement in refugee resettlement" (Operations Research, 2024): at each
-arrival batch we solve one program that places the current batch (integer) jointly with
-sampled future arrivals (continuous, the second stage) over the *remaining* capacity, and
-keep only the batch's placement. Future arrivals are drawn from the arrivals seen so far
-(bootstrap); each scenario holds a sample of households weighted so that it stands for
-the expected number still to come. Because the future shares the capacity rows, a
-municipality's room is kept for the arrivals that will need it most, so every
-municipality stays on track for its yearly number instead of filling up early.
+Trapp, "Dynamic placement in refugee resettlement" (Operations Research, 2024): each week one
+program places the week's arrivals (integer) jointly with sampled future arrivals
+(continuous, the second stage) over the *remaining* capacity, and keeps only the week's
+placement. Future arrivals are drawn from the arrivals seen so far; each scenario stands for
+the number still to come.
 
-Compared with :func:`greedy_online` (each household to the best municipality with room)
-and with the hindsight-optimal placement of the same arrivals
-(:func:`bliatlas.settlement.assign.solve_structured` on the whole year).
+**No oracle.** The placer never sees how many households are still to come. It works from a
+:class:`VolumeForecast`: the planner's yearly volume (e.g. IMDi's prognosis) as a prior,
+updated with the weekly arrivals (gamma–Poisson), with its uncertainty. The second stage is
+sized at the forecast's upper quantile, so an under-forecast does not spend the room that
+late arrivals need; EMA places are held back for the unaccompanied minors the upper forecast
+expects (at the rate seen so far), and the households with relatives known to come keep
+their room. Large households are kept in view by the second stage, which samples the
+arrivals seen so far. When a household fits nowhere with the reserves, the reserves give
+way; a household that
+fits nowhere at all is reported unplaced — the year never aborts.
+
+**Time.** A week has a budget (:data:`WEEK_SECONDS`): the column generation stops at a share
+of it, the integer step gets what is left, and a greedy placement of the week is the last
+resort.
+
+Compared with :func:`greedy_week` in arrival order — with the same reserves and the same
+swap-free rule, scored on the same households — and with the hindsight-optimal placement of
+the same arrivals (:func:`~.solvers.solve_structured` on the whole year).
 """
 
 from __future__ import annotations
@@ -22,42 +34,80 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import highspy
 import numpy as np
 
-from bliatlas.settlement.assign import (
-    INF,
-    InfeasibleError,
-    MatchProblem,
-    evaluate,
-    solve_structured,
-    violations,
-)
+from bliatlas.settlement.checks import violations
+from bliatlas.settlement.highs import INF, Model
+from bliatlas.settlement.problem import MatchProblem, MatchResult, evaluate, published
+from bliatlas.settlement.solvers import solve_structured
 
-#: Pacing is reported for municipalities with at least this yearly number (persons); for
-#: smaller ones a single household is a large share of the year.
+#: Pacing is reported for municipalities with at least this yearly number (persons).
 PACE_MIN_CAPACITY = 20
+#: Budget per week (seconds), with the share the LP may use.
+WEEK_SECONDS = 0.75
+LP_SHARE = 0.5
+#: Households of at least this size count as large (the late-large-families pattern).
+LARGE = 5
+#: Upper quantile (one-sided normal) the reserves are sized for.
+RESERVE_Z = 1.64
+#: How far ahead of its even weekly schedule a municipality may get (share of its year).
+DEFAULT_PACE_TOLERANCE = 0.35
+ARRIVAL_PATTERNS = {
+    "jevn": "jevn strøm (tilfeldig rekkefølge)",
+    "topp": "topp: 40 % av husholdningene på fire uker midt i året",
+    "drift": "drift: sammensetningen endres gjennom året (små først, store sist)",
+    "sene_store": "store husholdninger (5+) kommer de siste ti ukene",
+}
+
+
+@dataclass
+class VolumeForecast:
+    """Households still to come, from the planned yearly volume and the arrivals so far.
+
+    A gamma prior on the weekly arrival rate with mean ``planned / weeks`` and the weight of
+    ``prior_weeks`` weeks of observations; each week's arrivals update it (Poisson). The
+    forecast of what is left is the rate times the weeks left, with a normal approximation
+    of its spread (the rate's uncertainty and the arrivals' own)."""
+
+    planned: float
+    weeks: int
+    prior_weeks: float = 6.0
+
+    def remaining(self, weeks_done: int, arrived: int) -> tuple[float, float, float]:
+        """(mean, low, high) of the households still to come (90 % one-sided bounds)."""
+        left = max(self.weeks - weeks_done, 0)
+        if left == 0:
+            return 0.0, 0.0, 0.0
+        alpha = max(self.planned, 1.0) / self.weeks * self.prior_weeks
+        beta = self.prior_weeks
+        rate = (alpha + arrived) / (beta + weeks_done)
+        var_rate = (alpha + arrived) / (beta + weeks_done) ** 2
+        mean = rate * left
+        sd = math.sqrt(mean + left ** 2 * var_rate)
+        return mean, max(0.0, mean - RESERVE_Z * sd), mean + RESERVE_Z * sd
 
 
 @dataclass
 class OnlineState:
     """What the placer knows between weeks."""
 
-    capacity_left: np.ndarray  # persons, per municipality
-    minor_left: np.ndarray  # EMA places, per municipality
-    seen_values: list[np.ndarray] = field(default_factory=list)  # (n, M) per week
+    capacity_left: np.ndarray  # persons, per municipality (the planning capacity)
+    hard_left: np.ndarray  # persons, per municipality (the hard limit)
+    resource_left: list[np.ndarray]  # per resource (EMA first), per municipality
+    seen_values: list[np.ndarray] = field(default_factory=list)
     seen_sizes: list[np.ndarray] = field(default_factory=list)
-    seen_minors: list[np.ndarray] = field(default_factory=list)
+    seen_uses: list[np.ndarray] = field(default_factory=list)  # (n, R)
     seen_eligible: list[np.ndarray] = field(default_factory=list)
     prices: np.ndarray | None = None  # capacity duals from the last week's program
 
 
 @dataclass
 class WeekResult:
-    assignment: np.ndarray  # municipality per household in the batch
+    assignment: np.ndarray  # municipality per household in the batch, −1 = no room
     seconds: float
     scenarios: int
     scenario_households: int
+    step: str = ""
 
 
 def _candidates(values: np.ndarray, sizes: np.ndarray, eligible: np.ndarray, prices: np.ndarray,
@@ -75,12 +125,42 @@ def _candidates(values: np.ndarray, sizes: np.ndarray, eligible: np.ndarray, pri
     return mask & ok
 
 
+def _greedy_batch(values: np.ndarray, sizes: np.ndarray, uses: np.ndarray,
+                  eligible: np.ndarray, room: np.ndarray, res_room: list[np.ndarray],
+                  hard_room: np.ndarray, res_hard: list[np.ndarray]) -> np.ndarray:
+    """Largest (and most constrained) first, each to its best municipality with room under
+    the reserves, else under the hard limits; −1 where nothing fits."""
+    room, hard_room = room.copy(), hard_room.copy()
+    res_room = [r.copy() for r in res_room]
+    res_hard = [r.copy() for r in res_hard]
+    n = len(sizes)
+    a = np.full(n, -1, dtype=np.int64)
+    n_ok = (eligible & (sizes[:, None] <= room[None, :])).sum(axis=1)
+    uses_any = uses.sum(axis=1) if uses.size else np.zeros(n)
+    for i in np.lexsort((-sizes, n_ok, -uses_any)):
+        for r_room, r_res in ((room, res_room), (hard_room, res_hard)):
+            ok = eligible[i] & (r_room >= sizes[i])
+            for k, left in enumerate(r_res):
+                if uses[i, k]:
+                    ok &= left >= uses[i, k]
+            if ok.any():
+                j = int(np.argmax(np.where(ok, values[i], -np.inf)))
+                a[i] = j
+                room[j] -= sizes[i]
+                hard_room[j] -= sizes[i]
+                for k in range(len(res_room)):
+                    res_room[k][j] -= uses[i, k]
+                    res_hard[k][j] -= uses[i, k]
+                break
+    return a
+
+
 def place_week(
     state: OnlineState,
     values: np.ndarray,
     sizes: np.ndarray,
     eligible: np.ndarray,
-    minors: np.ndarray,
+    uses: np.ndarray,
     expected_future: float,
     rng: np.random.Generator,
     scenarios: int = 2,
@@ -89,121 +169,162 @@ def place_week(
     mip_gap: float = 1e-3,
     pricing_rounds: int = 8,
     reserve: np.ndarray | None = None,
-    minor_reserve: np.ndarray | None = None,
-    mip_seconds: float = 0.5,
-    week_seconds: float = 0.9,
+    resource_reserve: list[np.ndarray] | None = None,
+    week_seconds: float = WEEK_SECONDS,
     pace_room: np.ndarray | None = None,
 ) -> WeekResult:
-    """Place one batch (``values`` (n, M) household outcomes, ``sizes``, ``eligible`` (n, M),
-    ``minors``) given ``expected_future`` households still to come. ``reserve`` (persons per
-    municipality) and ``minor_reserve`` (EMA places) are kept free, e.g. for households with a
-    hard tie that are known to come. ``pace_room`` (persons per municipality) caps what this
-    batch may take, to keep municipalities on track through the year.
-    Updates ``state``."""
+    """Place one batch (``values`` (n, M), ``sizes``, ``eligible`` (n, M), ``uses`` (n, R):
+    resource use per household, EMA first) given ``expected_future`` households still to
+    come (a forecast, never the true count). ``reserve`` (persons per municipality) and
+    ``resource_reserve`` are held back for the future where the batch can do without them;
+    ``pace_room`` caps what this batch may take, to keep municipalities on track. Updates
+    ``state``."""
     t0 = time.perf_counter()
     n, m = values.shape
+    n_res = len(state.resource_left)
+    uses = uses.reshape(n, n_res) if n_res else np.zeros((n, 0), dtype=np.int64)
     room = state.capacity_left.astype(float)
     if reserve is not None:
         room = room - reserve
+    res_room = [state.resource_left[k].astype(float)
+                - (0 if resource_reserve is None else resource_reserve[k]) for k in range(n_res)]
     prices = state.prices if state.prices is not None else np.zeros(m)
     state.seen_values.append(values)
     state.seen_sizes.append(sizes)
-    state.seen_minors.append(minors)
+    state.seen_uses.append(uses)
     state.seen_eligible.append(eligible)
-    if (sizes[:, None] > room[None, :]).all(axis=1).any():
-        raise InfeasibleError("En husholdning i ukens ankomster får ikke plass i noen kommune.")
-
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("mip_rel_gap", mip_gap)
-    n_scen = scenarios if expected_future >= 1 else 0
-    # rows: batch assignment (n), then per scenario: capacity (M), EMA (M), sample rows
     hist_v = np.concatenate(state.seen_values)
     hist_s = np.concatenate(state.seen_sizes)
-    hist_m = np.concatenate(state.seen_minors)
+    hist_u = np.concatenate(state.seen_uses)
     hist_e = np.concatenate(state.seen_eligible)
+    batch_room = room if pace_room is None else np.minimum(room, pace_room)
+    fits = (eligible & (sizes[:, None] <= np.maximum(batch_room, 0)[None, :])).any(axis=1)
+    step = "to-trinns program"
+    a = np.full(n, -1, dtype=np.int64)
+    n_scen = scenarios if expected_future >= 1 else 0
     n_sample = int(min(sample, max(1, math.ceil(expected_future)))) if n_scen else 0
+    ok = np.flatnonzero(fits)
+    if len(ok):
+        a[ok] = _two_stage(values[ok], sizes[ok], uses[ok], eligible[ok], room, res_room,
+                           batch_room, prices, hist_v, hist_s, hist_u, hist_e, expected_future,
+                           n_scen, n_sample, rng, candidates, mip_gap, pricing_rounds, t0,
+                           week_seconds, state)
+    todo = np.flatnonzero(a < 0)
+    if len(todo):
+        # households that fit nowhere under the reserves and the pace (or a week the program
+        # could not place in time): greedily, reserves first, then the hard limits
+        step = "to-trinns + grådig" if len(todo) < n else "grådig reserve"
+        placed = a >= 0
+        r_room = (np.minimum(batch_room, room) if pace_room is not None else room) - np.bincount(
+            a[placed], weights=sizes[placed], minlength=m)
+        h_room = state.hard_left.astype(float) - np.bincount(a[placed], weights=sizes[placed],
+                                                             minlength=m)
+        r_res = [res_room[k] - np.bincount(a[placed], weights=uses[placed, k], minlength=m)
+                 for k in range(n_res)]
+        h_res = [state.resource_left[k] - np.bincount(a[placed], weights=uses[placed, k],
+                                                      minlength=m) for k in range(n_res)]
+        prices = state.prices if state.prices is not None else np.zeros(m)
+        a[todo] = _greedy_batch(values[todo] - sizes[todo, None] * prices[None, :], sizes[todo],
+                                uses[todo], eligible[todo], r_room, r_res, h_room, h_res)
+    placed = a >= 0
+    np.subtract.at(state.capacity_left, a[placed], sizes[placed])
+    np.subtract.at(state.hard_left, a[placed], sizes[placed])
+    for k in range(n_res):
+        np.subtract.at(state.resource_left[k], a[placed], uses[placed, k])
+    return WeekResult(a, time.perf_counter() - t0, n_scen, n_sample, step)
+
+
+def _two_stage(values, sizes, uses, eligible, room, res_room, batch_room, prices, hist_v,
+               hist_s, hist_u, hist_e, expected_future, n_scen, n_sample, rng, candidates,
+               mip_gap, pricing_rounds, t0, week_seconds, state) -> np.ndarray:
+    n, m = values.shape
+    n_res = len(res_room)
+    model = Model()
+    model.option("mip_rel_gap", mip_gap)
     weight = expected_future / n_sample if n_sample else 0.0
-    use_minor = bool(minors.any() or hist_m.any())
-    per_scen_rows = m + (m if use_minor else 0) + n_sample
-    n_rows = n + max(n_scen, 1) * (m + (m if use_minor else 0)) + n_scen * n_sample
+    use_res = [k for k in range(n_res) if uses[:, k].any() or hist_u[:, k].any()]
+    per_scen = m * (1 + len(use_res)) + n_sample
+    n_rows = n + max(n_scen, 1) * m * (1 + len(use_res)) + n_scen * n_sample
     lo = np.full(n_rows, -INF)
     up = np.full(n_rows, INF)
     lo[:n] = up[:n] = 1.0
-    cap_rows = []
-    minor_rows = []
+    cap_rows, res_rows = [], []
     for k in range(max(n_scen, 1)):
-        base = n + k * per_scen_rows
+        base = n + k * per_scen
         cap_rows.append(base)
         up[base:base + m] = room
-        if use_minor:
-            minor_rows.append(base + m)
-            up[base + m:base + 2 * m] = state.minor_left - (
-                0 if minor_reserve is None else minor_reserve)
+        rr = []
+        for q, r in enumerate(use_res):
+            rr.append(base + m * (1 + q))
+            up[base + m * (1 + q):base + m * (2 + q)] = res_room[r]
+        res_rows.append(rr)
         if n_scen:
-            srow = base + m + (m if use_minor else 0)
-            lo[srow:srow + n_sample] = -INF
+            srow = base + m * (1 + len(use_res))
             up[srow:srow + n_sample] = weight
     pace_rows: list[int] = []
-    if pace_room is not None:
+    if not np.array_equal(batch_room, room):
         pace_rows.append(n_rows)
         lo = np.concatenate([lo, np.full(m, -INF)])
-        up = np.concatenate([up, np.maximum(pace_room, 0).astype(float)])
+        up = np.concatenate([up, np.maximum(batch_room, 0).astype(float)])
         n_rows += m
-    h.addRows(n_rows, lo, up, 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
-
-    # Column blocks: the batch (in every scenario's capacity rows, integer in the end) and one
-    # block per scenario (a sample of past arrivals standing for the future, continuous).
-    blocks = []  # (values, sizes, minors, eligible, assign_row0, [cap rows], [minor rows], scale, ub)
-    batch_room = room if pace_room is None else np.minimum(room, pace_room)
-    blocks.append((values, sizes, minors, eligible & (sizes[:, None] <= room[None, :]), 0,
-                   cap_rows + pace_rows, minor_rows, 1.0, 1.0))
+    model.add_rows(lo, up)
+    # blocks: (values, sizes, uses, eligible, assign row 0, cap rows, res rows, scale, ub)
+    blocks = [(values, sizes, uses[:, use_res] if use_res else np.zeros((n, 0)),
+               eligible & (sizes[:, None] <= room[None, :]), 0, cap_rows + pace_rows,
+               [rr for rr_k in res_rows for rr in rr_k], 1.0, 1.0)]
     for k in range(n_scen):
         pick = rng.integers(0, len(hist_s), size=n_sample)
-        base = n + k * per_scen_rows
-        srow = base + m + (m if use_minor else 0)
+        base = n + k * per_scen
+        srow = base + m * (1 + len(use_res))
         se = hist_e[pick] & (hist_s[pick][:, None] <= room[None, :])
-        blocks.append((hist_v[pick], hist_s[pick], hist_m[pick], se, srow, [cap_rows[k]],
-                       [minor_rows[k]] if use_minor else [], 1.0 / n_scen, INF))
+        blocks.append((hist_v[pick], hist_s[pick],
+                       hist_u[pick][:, use_res] if use_res else np.zeros((n_sample, 0)), se,
+                       srow, [cap_rows[k]], res_rows[k], 1.0 / n_scen, INF))
     present = [np.zeros_like(b[3]) for b in blocks]
-    cols: list[tuple[int, np.ndarray, np.ndarray]] = []  # (block, rows i, munis j)
-    n_cols = 0
+    cols: list[tuple[int, np.ndarray, np.ndarray, int]] = []  # (block, rows i, munis j, first)
 
     def add(bi: int, mask: np.ndarray) -> None:
-        nonlocal n_cols
-        vals, sz, mn, _, r0, caps, mins, scale, ub = blocks[bi]
+        vals, sz, us, _, r0, caps, ress, scale, ub = blocks[bi]
         iu, jj = np.nonzero(mask & ~present[bi])
         if not len(iu):
             return
-        rr = [r0 + iu] + [c + jj for c in caps] + [c + jj for c in mins]
-        vv = [np.ones(len(iu))] + [sz[iu].astype(float)] * len(caps) + [
-            mn[iu].astype(float)] * len(mins)
-        r = np.stack(rr, axis=1)
-        v = np.stack(vv, axis=1)
-        keep = v != 0
-        starts = np.concatenate([[0], np.cumsum(keep.sum(axis=1))[:-1]]).astype(np.int32)
-        h.addCols(len(iu), -vals[iu, jj] * scale, np.zeros(len(iu)), np.full(len(iu), ub),
-                  int(keep.sum()), starts, r[keep].astype(np.int32), v[keep])
+        rr = [r0 + iu] + [c + jj for c in caps]
+        vv = [np.ones(len(iu))] + [sz[iu].astype(float)] * len(caps)
+        for q, rrow in enumerate(ress):  # per scenario, one row block per resource
+            rr.append(rrow + jj)
+            vv.append(us[iu, q % us.shape[1]].astype(float))
+        first = model.add_columns_dense_rows(-vals[iu, jj] * scale, np.zeros(len(iu)),
+                                             np.full(len(iu), ub), np.stack(rr, axis=1),
+                                             np.stack(vv, axis=1))
         present[bi][iu, jj] = True
-        cols.append((bi, iu, jj))
-        n_cols += len(iu)
+        cols.append((bi, iu, jj, first))
 
     for bi, b in enumerate(blocks):
         add(bi, _candidates(b[0], b[1], b[3], prices, batch_room if bi == 0 else room,
                             candidates))
-    # Column generation on the LP relaxation: price every pair with the duals.
+    lp_deadline = t0 + LP_SHARE * week_seconds
     y = np.zeros(n_rows)
+    last = 0.0
+    solved = False
     for _ in range(pricing_rounds):
-        h.run()
-        y = np.asarray(h.getSolution().row_dual)
+        # warm-started re-solves are quick; stop pricing before a round would overrun
+        if last and time.perf_counter() + last > lp_deadline:
+            break
+        t_round = time.perf_counter()
+        model.run()
+        last = time.perf_counter() - t_round
+        solved = model.has_solution
+        if not solved:
+            break
+        y = model.row_duals()
         added = 0
-        for bi, (vals, sz, mn, el, r0, caps, mins, scale, _) in enumerate(blocks):
+        for bi, (vals, sz, us, el, r0, caps, ress, scale, _) in enumerate(blocks):
             nb = len(sz)
             d = -vals * scale - y[r0:r0 + nb][:, None]
             for c in caps:
                 d -= sz[:, None] * y[c:c + m][None, :]
-            for c in mins:
-                d -= mn[:, None] * y[c:c + m][None, :]
+            for q, rrow in enumerate(ress):
+                d -= us[:, q % us.shape[1]][:, None] * y[rrow:rrow + m][None, :]
             cand = el & ~present[bi] & (d < -1e-7)
             if cand.any():
                 dd = np.where(cand, d, np.inf)
@@ -211,79 +332,74 @@ def place_week(
                 best = np.argpartition(dd, kk - 1, axis=1)[:, :kk]
                 mask = np.zeros_like(cand)
                 mask[np.repeat(np.arange(nb), kk), best.ravel()] = True
-                before = n_cols
+                before = len(cols)
                 add(bi, mask & cand)
-                added += n_cols - before
+                added += len(cols) - before
         if not added:
             break
-    if n_scen:
+        solved = False  # new columns: the next round (or the final solve) must re-solve
+    if not solved:  # the last columns were added after the last solve
+        model.run()
+    if n_scen and model.has_solution:
         state.prices = -sum(y[c:c + m] for c in cap_rows)
-    batch_cols = [(iu, jj, off) for off, (bi, iu, jj) in
-                  zip(np.cumsum([0] + [len(c[1]) for c in cols])[:-1], cols, strict=True)
-                  if bi == 0]
-    idx = np.concatenate([off + np.arange(len(iu)) for iu, _, off in batch_cols]).astype(np.int32)
-    # Households the LP already places whole keep that placement (their columns are fixed);
-    # the integer step decides only the fractional ones.
-    x_lp = np.asarray(h.getSolution().col_value)
-    whole = np.zeros(n, dtype=bool)
-    for iu, _, off in batch_cols:
-        whole[iu[x_lp[off:off + len(iu)] > 1 - 1e-6]] = True
-    fix_idx, fix_lo, fix_up = [], [], []
-    for iu, _, off in batch_cols:
-        xv = x_lp[off:off + len(iu)]
-        sel = whole[iu]
-        fix_idx.append(off + np.flatnonzero(sel))
-        fix_lo.append(np.where(xv[sel] > 0.5, 1.0, 0.0))
-        fix_up.append(np.where(xv[sel] > 0.5, 1.0, 0.0))
-    fi = np.concatenate(fix_idx).astype(np.int32)
-    if len(fi):
-        h.changeColsBounds(len(fi), fi, np.concatenate(fix_lo), np.concatenate(fix_up))
-    h.changeColsIntegrality(len(idx), idx, np.ones(len(idx), dtype=np.uint8))
-    # The integer step is time-limited: the best placement found is used (the capacity rows
-    # are hard constraints, so any solution found is valid).
-    h.setOptionValue("time_limit", h.getRunTime() + mip_seconds)
-    h.run()
-    if h.getInfo().primal_solution_status != 2:
-        # The candidate pairs do not admit a whole-household placement: open every
-        # municipality with room for the batch and solve again.
-        if len(fi):
-            h.changeColsBounds(len(fi), fi, np.zeros(len(fi)), np.ones(len(fi)))
-        start = n_cols
-        add(0, blocks[0][3])
-        if n_cols > start:
-            batch_cols.append((cols[-1][1], cols[-1][2], start))
-            new_idx = np.arange(start, n_cols, dtype=np.int32)
-            h.changeColsIntegrality(len(new_idx), new_idx, np.ones(len(new_idx), dtype=np.uint8))
-            left = max(0.1, week_seconds - (time.perf_counter() - t0))
-            h.setOptionValue("time_limit", h.getRunTime() + left)
-            h.run()
+    batch_cols = [(iu, jj, first) for bi, iu, jj, first in cols if bi == 0]
     a = np.full(n, -1, dtype=np.int64)
-    if h.getInfo().primal_solution_status == 2:
-        x = np.asarray(h.getSolution().col_value)
-        for iu, jj, off in batch_cols:
-            chosen = x[off:off + len(iu)] > 0.5
-            a[iu[chosen]] = jj[chosen]
-    else:
-        # No integer placement found in time: place the batch greedily (largest first, each
-        # to its best municipality with room); fails only if a household fits nowhere.
-        r_left = room.copy()
-        m_left = state.minor_left - (0 if minor_reserve is None else minor_reserve)
-        n_ok = (eligible & (sizes[:, None] <= r_left[None, :])).sum(axis=1)
-        for i in np.lexsort((-sizes, n_ok, -minors)):
-            ok = eligible[i] & (r_left >= sizes[i]) & (m_left >= minors[i])
-            if not ok.any():
-                raise InfeasibleError(
-                    f"Ukens ankomster kan ikke plasseres: en husholdning med {sizes[i]} personer "
-                    f"({minors[i]} enslige mindreårige) har ingen gyldig kommune med ledig "
-                    "kapasitet igjen."
-                )
-            j = int(np.argmax(np.where(ok, values[i], -np.inf)))
-            a[i] = j
-            r_left[j] -= sizes[i]
-            m_left[j] -= minors[i]
-    np.subtract.at(state.capacity_left, a, sizes)
-    np.subtract.at(state.minor_left, a, minors)
-    return WeekResult(a, time.perf_counter() - t0, n_scen, n_sample)
+    if not model.has_solution:
+        return a
+    # The integer step: the week's households only, the future priced by the LP's duals
+    # (capacity and resource rows summed over the scenarios); households the LP places whole
+    # keep that placement. A small program, so it fits the week's budget.
+    x_lp = model.values()
+    pi_cap = -sum(y[c:c + m] for c in cap_rows) if n_scen else np.zeros(m)
+    pi_res = [-sum(y[rr_k[q]:rr_k[q] + m] for rr_k in res_rows) if n_scen else np.zeros(m)
+              for q in range(len(use_res))]
+    iu = np.concatenate([c[0] for c in batch_cols])
+    jj = np.concatenate([c[1] for c in batch_cols])
+    xv = np.concatenate([x_lp[first:first + len(c_iu)] for c_iu, _, first in batch_cols])
+    whole = np.zeros(n, dtype=bool)
+    whole[iu[xv > 1 - 1e-6]] = True
+    a[iu[xv > 1 - 1e-6]] = jj[xv > 1 - 1e-6]
+    rest = ~whole[iu]
+    if not rest.any():
+        return a
+    iu, jj = iu[rest], jj[rest]
+    used = np.bincount(a[whole], weights=sizes[whole], minlength=m)
+    adj = values[iu, jj] - sizes[iu] * pi_cap[jj]
+    for q, r in enumerate(use_res):
+        adj -= uses[iu, r] * pi_res[q][jj]
+    small = Model()
+    free = np.flatnonzero(~whole)
+    pos = np.full(n, -1)
+    pos[free] = np.arange(len(free))
+    # each household at most once, a large bonus for every household placed: where whole
+    # households no longer fit the room the LP split between them, the program places as
+    # many as it can and leaves the rest to the greedy step
+    rows_lo = [np.zeros(len(free)), np.full(m, -INF)]
+    rows_up = [np.ones(len(free)), np.maximum(batch_room - used, 0)]
+    res_first = []
+    nxt = len(free) + m
+    for r in use_res:
+        r_used = np.bincount(a[whole], weights=uses[whole, r], minlength=m)
+        res_first.append(nxt)
+        nxt += m
+        rows_lo.append(np.full(m, -INF))
+        rows_up.append(np.maximum(res_room[r] - r_used, 0))
+    small.add_rows(np.concatenate(rows_lo), np.concatenate(rows_up))
+    entries_r = [pos[iu], len(free) + jj] + [rf + jj for rf in res_first]
+    entries_v = [np.ones(len(iu)), sizes[iu].astype(float)] + [
+        uses[iu, r].astype(float) for r in use_res]
+    place_bonus = 10.0 * (float(np.abs(adj).max(initial=0.0)) + 1.0)
+    first = small.add_columns_dense_rows(-adj - place_bonus, np.zeros(len(iu)), np.ones(len(iu)),
+                                         np.stack(entries_r, axis=1),
+                                         np.stack(entries_v, axis=1))
+    small.set_integer(first, len(iu))
+    small.option("mip_rel_gap", mip_gap)
+    small.run(time_limit=max(0.1, week_seconds - (time.perf_counter() - t0)))
+    if not small.has_solution:
+        return np.full(n, -1, dtype=np.int64)
+    chosen = small.values() > 0.5
+    a[iu[chosen]] = jj[chosen]
+    return a
 
 
 @dataclass
@@ -301,15 +417,139 @@ class OnlineComparison:
     weeks: int
     assignment: np.ndarray
     # max over weeks and municipalities with a yearly number ≥ PACE_MIN_CAPACITY persons of
-    # (share of the yearly number used − share of the year gone): how far ahead of schedule
-    # the most hurried municipality is (with spare capacity, some stay below schedule)
+    # (share of the yearly number used − share of the year gone)
     pace_deviation: float
-    greedy_unplaced: int = 0  # households greedy found no room for (counted as 0)
+    greedy_unplaced: int = 0
+    unplaced: int = 0  # households the online placer found no room for when they came
+    greedy_assignment: np.ndarray | None = None
+    forecast_error_mid: float = 0.0  # |forecast of what is left − truth| / truth, mid-year
+    forecast_factor: float = 1.0
+    pattern: str = "jevn"
+    ratio_common: float = math.nan  # two-stage / greedy on the households both placed
+    steps: dict[str, int] = field(default_factory=dict)
 
 
-# How far ahead of its even weekly schedule a municipality may get in online placement
-# (share of its yearly number); see simulate_year.
-DEFAULT_PACE_TOLERANCE = 0.35
+def arrival_batches(problem: MatchProblem, weeks: int, rng: np.random.Generator,
+                    pattern: str = "jevn", order: np.ndarray | None = None
+                    ) -> list[np.ndarray]:
+    """The households arriving each week under an arrival pattern (:data:`ARRIVAL_PATTERNS`);
+    ``order`` (an arrival order) with ``jevn`` splits it evenly."""
+    n = problem.n_households
+    if pattern not in ARRIVAL_PATTERNS:
+        raise ValueError(pattern)
+    if pattern == "jevn":
+        base = rng.permutation(n) if order is None else np.asarray(order)
+        return np.array_split(base, weeks)
+    perm = rng.permutation(n)
+    if pattern == "topp":
+        surge = perm[: int(0.4 * n)]
+        rest = np.array_split(perm[int(0.4 * n):], weeks - 4)
+        mid = weeks // 2 - 2
+        out = rest[:mid] + list(np.array_split(surge, 4)) + rest[mid:]
+        return out
+    if pattern == "drift":
+        key = problem.sizes[perm] + rng.normal(0, 1.5, n)
+        return np.array_split(perm[np.argsort(key, kind="stable")], weeks)
+    large = perm[problem.sizes[perm] >= LARGE]
+    small = perm[problem.sizes[perm] < LARGE]
+    early = np.array_split(small, weeks)
+    late = np.array_split(large, min(10, weeks))
+    return [np.concatenate([early[w], late[w - (weeks - len(late))]])
+            if w >= weeks - len(late) else early[w] for w in range(weeks)]
+
+
+def _planning_capacity(problem: MatchProblem) -> np.ndarray:
+    """What the year is planned on: the soft capacity (share) where there is one, at most
+    the hard capacity."""
+    if problem.target is not None and problem.target_weight > 0:
+        return np.minimum(np.floor(np.asarray(problem.target, dtype=float) + 1e-9),
+                          problem.capacity).astype(np.int64)
+    return problem.capacity.astype(np.int64)
+
+
+def greedy_week(problem: MatchProblem, batches: Sequence[np.ndarray], elig: np.ndarray,
+                values: np.ndarray, uses: np.ndarray, forecast: VolumeForecast,
+                reserve_for_ties: bool = True) -> np.ndarray:
+    """The greedy comparator, week by week in arrival order: each household to its best
+    municipality with room, with the same reserves as the two-stage placer (tied households'
+    room, EMA places and large rooms for the forecast's upper quantile), falling back to the
+    hard limits before leaving a household unplaced."""
+    state = _initial_state(problem)
+    a = np.full(problem.n_households, -1, dtype=np.int64)
+    arrived = 0
+    tie_res, tie_res_u = _tie_reserve(problem, uses)
+    n_res = uses.shape[1]
+    for w, b in enumerate(batches):
+        arrived += len(b)
+        for h in b:
+            j = problem.hard_ties.get(int(h))
+            if j is not None and reserve_for_ties:
+                tie_res[j] -= problem.sizes[h]
+                for k in range(n_res):
+                    tie_res_u[k][j] -= uses[h, k]
+        _, _, high = forecast.remaining(w + 1, arrived)
+        res_reserve = _resource_reserve(state, uses, b, arrived, high, tie_res_u)
+        room = state.capacity_left - (tie_res if reserve_for_ties else 0)
+        res_room = [state.resource_left[k] - res_reserve[k] for k in range(n_res)]
+        ab = _greedy_batch(values[b], problem.sizes[b], uses[b], elig[b], room.astype(float),
+                           [r.astype(float) for r in res_room],
+                           state.hard_left.astype(float),
+                           [r.astype(float) for r in state.resource_left])
+        a[b] = ab
+        ok = ab >= 0
+        np.subtract.at(state.capacity_left, ab[ok], problem.sizes[b][ok])
+        np.subtract.at(state.hard_left, ab[ok], problem.sizes[b][ok])
+        for k in range(n_res):
+            np.subtract.at(state.resource_left[k], ab[ok], uses[b][ok, k])
+    return a
+
+
+def _initial_state(problem: MatchProblem) -> OnlineState:
+    return OnlineState(_planning_capacity(problem).copy(), problem.capacity.astype(np.int64).copy(),
+                       [r.capacity.astype(np.int64).copy() for r in problem.all_resources()])
+
+
+def _uses(problem: MatchProblem) -> np.ndarray:
+    res = problem.all_resources()
+    return (np.stack([r.use for r in res], axis=1) if res
+            else np.zeros((problem.n_households, 0), dtype=np.int64))
+
+
+def _tie_reserve(problem: MatchProblem, uses: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Households with a hard tie are known from the case pipeline before they arrive: their
+    room (and resource places) in the tied municipality is held for them."""
+    reserve = np.zeros(problem.n_munis)
+    res = [np.zeros(problem.n_munis) for _ in range(uses.shape[1])]
+    for h, j in problem.hard_ties.items():
+        reserve[j] += problem.sizes[h]
+        for k in range(uses.shape[1]):
+            res[k][j] += uses[h, k]
+    return reserve, res
+
+
+def _resource_reserve(state: OnlineState, uses: np.ndarray, batch: np.ndarray, arrived: int,
+                      future_high: float, tie_res: list[np.ndarray]) -> list[np.ndarray]:
+    """Resource places held back for the future: the rate of use seen so far times the
+    forecast's upper quantile of households still to come, spread over the municipalities in
+    proportion to what they have left (plus the tied households' own places)."""
+    out = []
+    seen = np.concatenate(state.seen_uses) if state.seen_uses else uses[batch]
+    for k in range(uses.shape[1]):
+        rate = float(seen[:, k].sum()) / max(len(seen), 1)
+        need = rate * future_high
+        left = state.resource_left[k].astype(float)
+        share = left / left.sum() if left.sum() > 0 else np.zeros_like(left)
+        out.append(np.minimum(left, np.floor(share * need) + tie_res[k]))
+    return out
+
+
+@published
+def online_result(problem: MatchProblem, assignment: np.ndarray, method: str,
+                  seconds: float) -> MatchResult:
+    """The online placement as a :class:`MatchResult` (−1 where a household found no room)."""
+    obj, exp = evaluate(problem, assignment)
+    return MatchResult(assignment, obj, exp, math.nan, method, seconds,
+                       unplaced=int((np.asarray(assignment) < 0).sum()))
 
 
 def simulate_year(
@@ -321,98 +561,85 @@ def simulate_year(
     sample: int = 300,
     pricing_rounds: int = 8,
     pace_tolerance: float | None = DEFAULT_PACE_TOLERANCE,
+    forecast_factor: float = 1.0,
+    pattern: str = "jevn",
+    week_seconds: float = WEEK_SECONDS,
+    hindsight: MatchResult | None = None,
 ) -> OnlineComparison:
-    """Households arrive in random order (or ``order``) over ``weeks`` weeks; place them
-    online (two-stage), greedily, and with hindsight; return the totals and ratios.
-
-    With ``pace_tolerance`` t, by the end of week w a municipality has used at most
-    (w/weeks + t) of its yearly number (at least room for the largest household), so
-    no municipality fills up long before the year is over. The default 0.35 keeps every
-    municipality within about 40 percentage points of its schedule at 99.8 % of the
-    hindsight optimum on the national benchmark (without pacing one was 95 points ahead);
-    much tighter bounds fragment the room left, and late in the year large households may
-    then fit nowhere (seen with t = 0.2). ``None`` turns pacing off."""
+    """Households arrive over ``weeks`` weeks (``pattern``, or ``order`` split evenly); place
+    them online (two-stage, from a forecast whose planned volume is ``forecast_factor`` × the
+    true number), greedily with the same reserves, and with hindsight; return the totals and
+    ratios. With ``pace_tolerance`` t, by the end of week w a municipality has used at most
+    (w/weeks + t) of its yearly number (at least room for the largest household). ``None``
+    turns pacing off. ``hindsight`` reuses a solution of the whole problem (the same for every
+    pattern) instead of solving it again."""
+    t_start = time.perf_counter()
     problem.check_totals()
     elig_all = problem.eligibility()
     values = problem.household_values() + problem.bonus()
-    minors = problem.minors()
-    n_h, m = problem.n_households, problem.n_munis
-    order = rng.permutation(n_h) if order is None else np.asarray(order)
-    batches = np.array_split(order, weeks)
-    state = OnlineState(problem.capacity.astype(np.int64).copy(),
-                        (np.asarray(problem.minor_capacity, dtype=np.int64).copy()
-                         if problem.minor_capacity is not None else np.zeros(m, dtype=np.int64)))
+    uses = _uses(problem)
+    n_h = problem.n_households
+    batches = arrival_batches(problem, weeks, rng, pattern, order)
+    forecast = VolumeForecast(forecast_factor * n_h, weeks)
+    state = _initial_state(problem)
+    plan_cap = _planning_capacity(problem)
     a = np.full(n_h, -1, dtype=np.int64)
-    secs = []
+    secs: list[float] = []
+    steps: dict[str, int] = {}
     pace = 0.0
-    cap = np.maximum(problem.capacity, 1)
+    cap = np.maximum(plan_cap, 1)
     arrived = 0
-    # Households with a hard tie (relatives) are known from the case pipeline before they
-    # arrive: their room in the tied municipality is kept free until they come.
-    reserve = np.zeros(m)
-    minor_reserve = np.zeros(m)
-    for h, j in problem.hard_ties.items():
-        reserve[j] += problem.sizes[h]
-        minor_reserve[j] += minors[h]
+    tie_res, tie_res_u = _tie_reserve(problem, uses)
+    forecast_error_mid = 0.0
+    n_res = uses.shape[1]
     for w, b in enumerate(batches):
-        arrived += len(b)
-        future = float(n_h - arrived)
         for h in b:
             j = problem.hard_ties.get(int(h))
             if j is not None:
-                reserve[j] -= problem.sizes[h]
-                minor_reserve[j] -= minors[h]
+                tie_res[j] -= problem.sizes[h]
+                for k in range(n_res):
+                    tie_res_u[k][j] -= uses[h, k]
+        # the forecast knows only what has arrived before this week (and this week's batch)
+        arrived += len(b)
+        mean, _, high = forecast.remaining(w + 1, arrived)
+        if w == len(batches) // 2:
+            truth = n_h - arrived
+            forecast_error_mid = abs(mean - truth) / max(truth, 1)
+        reserve = tie_res
+        res_reserve = _resource_reserve(state, uses, b, arrived, high, tie_res_u)
         pace_room = None
         if pace_tolerance is not None:
-            allowed = np.ceil(problem.capacity * min(1.0, (w + 1) / weeks + pace_tolerance))
-            used = problem.capacity - state.capacity_left
+            allowed = np.ceil(plan_cap * min(1.0, (w + 1) / weeks + pace_tolerance))
+            used = plan_cap - state.capacity_left
             pace_room = np.maximum(allowed, problem.sizes.max()) - used
-        res = place_week(state, values[b], problem.sizes[b], elig_all[b], minors[b], future, rng,
+        res = place_week(state, values[b], problem.sizes[b], elig_all[b], uses[b], high, rng,
                          scenarios=scenarios, sample=sample, pricing_rounds=pricing_rounds,
-                         reserve=reserve, minor_reserve=minor_reserve, pace_room=pace_room)
+                         reserve=reserve, resource_reserve=res_reserve, pace_room=pace_room,
+                         week_seconds=week_seconds)
         a[b] = res.assignment
         secs.append(res.seconds)
+        steps[res.step] = steps.get(res.step, 0) + 1
         used_share = 1 - state.capacity_left / cap
-        big = problem.capacity >= PACE_MIN_CAPACITY
+        big = plan_cap >= PACE_MIN_CAPACITY
         if big.any():
             pace = max(pace, float((used_share - (w + 1) / weeks)[big].max()))
-    bad = violations(problem, a)
+    bad = violations(problem, a, partial=True)
     if bad:
-        raise InfeasibleError("Nettbasert plassering brøt et krav: " + bad[0])
-    two = evaluate(problem, a)[0]
-    # greedy in arrival order
-    left = problem.capacity.astype(np.int64).copy()
-    mleft = state.minor_left * 0 + (np.asarray(problem.minor_capacity, dtype=np.int64)
-                                    if problem.minor_capacity is not None else 0)
-    g = np.full(n_h, -1, dtype=np.int64)
-    g_res = np.zeros(m, dtype=np.int64)  # the same reservation for tied households
-    g_mres = np.zeros(m, dtype=np.int64)
-    for h, j in problem.hard_ties.items():
-        g_res[j] += problem.sizes[h]
-        g_mres[j] += minors[h]
-    for hh in order:
-        j_tie = problem.hard_ties.get(int(hh))
-        if j_tie is not None:
-            g_res[j_tie] -= problem.sizes[hh]
-            g_mres[j_tie] -= minors[hh]
-        room = (elig_all[hh] & (left - g_res >= problem.sizes[hh])
-                & (mleft - g_mres >= minors[hh]))
-        if not room.any():
-            continue  # greedy ran out of room for this household: left unplaced (counted)
-        j = int(np.argmax(np.where(room, values[hh], -np.inf)))
-        g[hh] = j
-        left[j] -= problem.sizes[hh]
-        mleft[j] -= minors[hh]
-    placed = g >= 0
-    greedy_unplaced = int((~placed).sum())
-    greedy = float(values[np.flatnonzero(placed), g[placed]].sum())
-    if problem.equity_weight > 0 and greedy_unplaced == 0:
-        greedy = evaluate(problem, g)[0]
-    hind = solve_structured(problem)
+        raise RuntimeError("nettbasert plassering brøt et krav: " + bad[0])
+    online = online_result(problem, a, "nettbasert (to-trinns)", time.perf_counter() - t_start)
+    g = greedy_week(problem, batches, elig_all, values, uses, forecast)
+    greedy = online_result(problem, g, "nettbasert (grådig)", 0.0)
+    hind = solve_structured(problem) if hindsight is None else hindsight
+    both = (a >= 0) & (g >= 0)
+    idx = np.flatnonzero(both)
+    common_two = float(values[idx, a[idx]].sum())
+    common_greedy = float(values[idx, g[idx]].sum())
     return OnlineComparison(
-        two, greedy, hind.objective, hind.bound, two / hind.objective, greedy / hind.objective,
-        float(max(secs)), float(np.mean(secs)), weeks, a, pace, greedy_unplaced,
-    )
+        online.objective, greedy.objective, hind.objective, hind.bound,
+        online.objective / hind.objective, greedy.objective / hind.objective,
+        float(max(secs)), float(np.mean(secs)), weeks, a, pace, greedy.unplaced,
+        online.unplaced, g, forecast_error_mid, forecast_factor, pattern,
+        common_two / common_greedy if common_greedy else math.nan, steps)
 
 
 def week_of_arrivals(problem: MatchProblem, batch: Sequence[int], expected_future: float,
@@ -421,16 +648,14 @@ def week_of_arrivals(problem: MatchProblem, batch: Sequence[int], expected_futur
     ``history`` (households seen before) and the batch itself as the scenario pool."""
     elig = problem.eligibility()
     values = problem.household_values() + problem.bonus()
-    minors = problem.minors()
-    state = OnlineState(problem.capacity.astype(np.int64).copy(),
-                        (np.asarray(problem.minor_capacity, dtype=np.int64).copy()
-                         if problem.minor_capacity is not None
-                         else np.zeros(problem.n_munis, dtype=np.int64)))
+    uses = _uses(problem)
+    state = _initial_state(problem)
     hist = np.asarray(history, dtype=np.int64)
     if len(hist):
         state.seen_values.append(values[hist])
         state.seen_sizes.append(problem.sizes[hist])
-        state.seen_minors.append(minors[hist])
+        state.seen_uses.append(uses[hist])
         state.seen_eligible.append(elig[hist])
     b = np.asarray(batch, dtype=np.int64)
-    return place_week(state, values[b], problem.sizes[b], elig[b], minors[b], expected_future, rng)
+    return place_week(state, values[b], problem.sizes[b], elig[b], uses[b], expected_future,
+                      rng)

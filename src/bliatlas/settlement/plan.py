@@ -1,6 +1,6 @@
 """County recommendation (fylkets anbefaling): distribute a total across municipalities.
 
-An integer program solved with HiGHS (through ``scipy.optimize.milp``). For each
+An integer program solved with HiGHS (through :mod:`bliatlas.settlement.highs`). For each
 municipality j, ``x_j`` persons (integer), ``y_j`` = 1 if it gets anyone (only when a
 minimum group size is set) and ``d_j`` the deviation from its proportional share of
 IMDi's request (anmodning).
@@ -21,15 +21,25 @@ Objective (maximised), with the weights the planner sets (:data:`DEFAULT_WEIGHTS
   scaled to 0–1 (experience and services in place); suppressed → 0.
 
 Constraints: Σ x = total; x_j ≤ the municipality's decision (vedtak) when
-``use_decision``; floor/ceiling per 1,000 inhabitants; x_j = 0 or ≥ ``min_group``;
-at least ``district_priority`` × total in district municipalities (centrality 5–6).
-When no solution exists, each constraint family is dropped in turn to find the ones
-that bind, and the message says which (in Norwegian).
+``use_decision`` — and a municipality *without* a decision gets nothing unless the planner
+sets a ceiling for those (``undecided_per_1000``); floor/ceiling per 1,000 inhabitants;
+x_j = 0 or ≥ ``min_group``; at least ``district_priority`` × total in district
+municipalities (centrality 5–6).
+
+A total above what the municipalities have decided is not spread silently: without
+``allow_excess`` the plan is refused with a message that says by how much the total is
+over, and where the excess would go if the decisions were scaled up to the total (that
+plan is solved to say so: every municipality gets its decision and the excess goes on top,
+at most in proportion to the decisions); with ``allow_excess`` that plan is made, every row
+carries its persons above the decision, and the plan carries the warning. When no solution exists,
+each constraint family is dropped in turn to find the ones that bind, and the message
+says which (in Norwegian).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -63,8 +73,19 @@ SCENARIO_KEYS = (
     "min_group",
     "district_priority",
     "use_decision",
+    "allow_excess",
+    "undecided_per_1000",
     *DEFAULT_WEIGHTS,
 )
+#: Per 1,000 inhabitants: a ceiling or floor above this (every inhabitant) is refused.
+MAX_PER_1000 = 1000.0
+#: Largest total a plan may distribute (more than every refugee settled in any year).
+MAX_TOTAL = 1_000_000
+#: Scenario names are column headers in the CSV and sheet titles in the xlsx export; the
+#: export (:mod:`bliatlas.export`) neutralises formulas and makes titles valid and unique, so
+#: a name only has to be printable and short.
+MAX_SCENARIO_NAME = 60
+SCENARIO_NAME = re.compile(rf"[^\x00-\x1f\x7f]{{1,{MAX_SCENARIO_NAME}}}")
 
 
 @dataclass
@@ -77,10 +98,12 @@ class PlanParameters:
     min_group: int = 0
     district_priority: float = 0.0
     name: str = "grunnlag"
+    allow_excess: bool = False
+    undecided_per_1000: float | None = None
 
     def check(self) -> None:
-        if self.total < 0:
-            raise UserError("total må være 0 eller mer")
+        if not 0 <= self.total <= MAX_TOTAL:
+            raise UserError(f"total må være et heltall mellom 0 og {MAX_TOTAL:,}".replace(",", " "))
         for k, v in self.weights.items():
             if k not in DEFAULT_WEIGHTS:
                 raise UserError(f"ukjent vekt {k!r}; tillatt er " + ", ".join(DEFAULT_WEIGHTS))
@@ -88,11 +111,13 @@ class PlanParameters:
                 raise UserError(f"vekten {k} må være et tall ≥ 0, fikk {v}")
         if not 0 <= self.district_priority <= 1:
             raise UserError("distriktsprioritet må være en andel mellom 0 og 1 (f.eks. 0,2)")
-        if self.min_group < 0:
+        if not 0 <= self.min_group <= MAX_TOTAL:
             raise UserError("minste gruppestørrelse må være 0 eller mer")
-        for name, v in (("max-per-1000", self.max_per_1000), ("min-per-1000", self.min_per_1000)):
-            if v is not None and (not math.isfinite(v) or v < 0):
-                raise UserError(f"--{name} må være et tall ≥ 0")
+        for name, v in (("max-per-1000", self.max_per_1000), ("min-per-1000", self.min_per_1000),
+                        ("undecided-per-1000", self.undecided_per_1000)):
+            if v is not None and (not math.isfinite(v) or not 0 <= v <= MAX_PER_1000):
+                raise UserError(f"--{name} må være et tall mellom 0 og {MAX_PER_1000:g} "
+                                f"(personer per 1 000 innbyggere), fikk {v:g}")
         if (
             self.max_per_1000 is not None
             and self.min_per_1000 is not None
@@ -114,6 +139,7 @@ class PlanRow:
     per_1000: float
     outcome: float  # nan without a model
     reason: str
+    excess: int = 0  # persons above the municipality's decision (allow_excess plans)
 
 
 @dataclass
@@ -124,6 +150,11 @@ class Plan:
     synthetic_outcome: bool
     scope: str
     has_outcome: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def excess(self) -> int:
+        return sum(r.excess for r in self.rows)
 
     @property
     def total(self) -> int:
@@ -160,18 +191,34 @@ class _Problem:
     total: int
 
 
-def _bounds(munis: MunicipalityTable, p: PlanParameters, drop: frozenset[str]) -> _Problem:
+def decision_upper(munis: MunicipalityTable, p: PlanParameters) -> np.ndarray:
+    """What the decisions allow per municipality: its decision (vedtak); a municipality
+    without a stored decision gets the planner's ceiling for those
+    (``undecided_per_1000`` × inhabitants / 1,000), else 0."""
+    pop = np.nan_to_num(munis.population, nan=0.0)
+    allow = (np.zeros(len(munis)) if p.undecided_per_1000 is None
+             else np.floor(p.undecided_per_1000 * pop / 1000.0 + 1e-9))
+    return np.where(np.isnan(munis.vedtak), allow, munis.vedtak)
+
+
+def _bounds(munis: MunicipalityTable, p: PlanParameters, drop: frozenset[str],
+            scale: float = 1.0) -> _Problem:
+    """Bounds per municipality; ``scale`` > 1 scales the decisions up (an excess plan)."""
     m = len(munis)
     upper = np.full(m, float(p.total))
     lower = np.zeros(m)
+    dec = decision_upper(munis, p)
     if p.use_decision and "vedtak" not in drop:
-        dec = np.where(np.isnan(munis.vedtak), np.inf, munis.vedtak)
-        upper = np.minimum(upper, dec)
+        # an excess plan: every municipality gets its decision, the excess goes on top,
+        # at most in proportion to the decisions
+        upper = np.minimum(upper, np.ceil(dec * scale - 1e-9) if scale > 1 else dec)
     pop = np.nan_to_num(munis.population, nan=0.0)
     if p.max_per_1000 is not None and "tak" not in drop:
         upper = np.minimum(upper, np.floor(p.max_per_1000 * pop / 1000.0 + 1e-9))
     if p.min_per_1000 is not None and "gulv" not in drop:
         lower = np.ceil(p.min_per_1000 * pop / 1000.0 - 1e-9)
+    if scale > 1 and p.use_decision and "vedtak" not in drop:
+        lower = np.maximum(lower, dec)
     district = np.nan_to_num(munis.centrality) >= DISTRICT_CENTRALITY
     need = 0 if "distrikt" in drop else math.ceil(p.district_priority * p.total - 1e-9)
     min_group = 0 if "gruppe" in drop else p.min_group
@@ -184,11 +231,13 @@ def _solve(
     score: np.ndarray,
     target: np.ndarray,
     drop: frozenset[str] = frozenset(),
+    scale: float = 1.0,
 ) -> tuple[np.ndarray, float] | None:
-    from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_matrix, hstack, identity, vstack
 
-    prob = _bounds(munis, p, drop)
+    from bliatlas.settlement.highs import solve_milp
+
+    prob = _bounds(munis, p, drop, scale)
     m = len(munis)
     if np.any(prob.lower > prob.upper):
         return None
@@ -242,17 +291,12 @@ def _solve(
         lo_list.append(np.zeros(m))
         hi_list.append(np.full(m, np.inf))
     a = vstack(rows).tocsr()
-    res = milp(
-        c,
-        constraints=LinearConstraint(a, np.concatenate(lo_list), np.concatenate(hi_list)),
-        integrality=integrality,
-        bounds=Bounds(lb, ub),
-        options={"disp": False, "mip_rel_gap": 1e-9},
-    )
-    if res.status != 0 or res.x is None:
+    res = solve_milp(c, a, np.concatenate(lo_list), np.concatenate(hi_list), lb, ub,
+                     integrality > 0, mip_gap=1e-9)
+    if res.x is None or not res.optimal:
         return None
     x = np.round(res.x[:m]).astype(np.int64)
-    return x, float(-res.fun)
+    return x, float(-res.objective)
 
 
 _FAMILY_TEXT = {
@@ -265,9 +309,10 @@ _FAMILY_TEXT = {
 
 
 def _diagnose(
-    munis: MunicipalityTable, p: PlanParameters, score: np.ndarray, target: np.ndarray
+    munis: MunicipalityTable, p: PlanParameters, score: np.ndarray, target: np.ndarray,
+    scale: float = 1.0,
 ) -> str:
-    prob = _bounds(munis, p, frozenset())
+    prob = _bounds(munis, p, frozenset(), scale)
     facts = []
     cap = float(np.sum(np.minimum(prob.upper, p.total)))
     if cap < p.total:
@@ -295,7 +340,7 @@ def _diagnose(
         or (f == "gruppe" and p.min_group)
         or (f == "distrikt" and p.district_priority)
     ]
-    singles = [f for f in families if _solve(munis, p, score, target, frozenset([f]))]
+    singles = [f for f in families if _solve(munis, p, score, target, frozenset([f]), scale)]
     text = "Planen har ingen løsning: betingelsene kan ikke oppfylles samtidig"
     if facts:
         text += " (" + "; ".join(facts) + ")"
@@ -322,8 +367,14 @@ def _reason(
 ) -> str:
     parts = []
     if p.use_decision:
-        if math.isnan(r.decision):
-            parts.append("ingen vedtak registrert")
+        if r.excess > 0:
+            parts.append(f"{_fmt(r.excess)} over vedtaket"
+                         + (f" på {_fmt(r.decision)}" if not math.isnan(r.decision) else
+                            " (ingen vedtak registrert)"))
+        elif math.isnan(r.decision):
+            parts.append("ingen vedtak registrert"
+                         + (", ikke tildelt (ingen grense satt for kommuner uten vedtak)"
+                            if p.undecided_per_1000 is None else ""))
         elif r.persons == r.decision and r.persons > 0:
             parts.append(f"lik vedtaket på {_fmt(r.decision)}")
         elif r.decision == 0:
@@ -384,11 +435,31 @@ def make_plan(
         if req.sum() > 0
         else np.full(len(munis), params.total / len(munis))
     )
-    solved = _solve(munis, params, np.asarray(score, dtype=float), target)
+    score = np.asarray(score, dtype=float)
+    scale, warnings = 1.0, []
+    decided = float(decision_upper(munis, params).sum()) if params.use_decision else math.inf
+    if params.total > decided:
+        if decided <= 0:
+            raise UserError("ingen av kommunene i utvalget har et vedtak (eller en grense for "
+                            "kommuner uten vedtak); planen kan ikke fordele noen")
+        scale = params.total / decided
+    solved = _solve(munis, params, score, target, scale=scale)
     if solved is None:
-        raise UserError(_diagnose(munis, params, np.asarray(score, dtype=float), target))
+        text = _diagnose(munis, params, score, target, scale)
+        if scale > 1:
+            text = _over_decisions_text(params, decided) + " " + text
+        raise UserError(text)
     x, objective = solved
-    prob = _bounds(munis, params, frozenset())
+    over = np.zeros(len(munis), dtype=np.int64)
+    if scale > 1:
+        dec = decision_upper(munis, params)
+        over = np.maximum(x - dec, 0).astype(np.int64)
+        text = _over_decisions_text(params, decided) + " " + _excess_places(munis, over)
+        if not params.allow_excess:
+            raise UserError(text + " Velg «tillat fordeling over vedtakene» (--allow-excess) "
+                            "for å lage planen med overskuddet markert, eller senk totalen.")
+        warnings.append(text)
+    prob = _bounds(munis, params, frozenset(), scale)
     order = np.argsort(out)[::-1] if outcome is not None else None
     rank = np.empty(len(munis), dtype=np.int64)
     if order is not None:
@@ -417,6 +488,8 @@ def make_plan(
             orank = (
                 f"forventet arbeid/utdanning {_fmt(out[j] * 100)} % (nr. {rank[j]} av {len(munis)})"
             )
+        if scale > 1:
+            row.excess = int(over[j])
         row.reason = _reason(
             row,
             float(target[j]),
@@ -428,7 +501,26 @@ def make_plan(
             orank,
         )
         rows.append(row)
-    return Plan(params, rows, objective, synthetic_outcome, scope, outcome is not None)
+    return Plan(params, rows, objective, synthetic_outcome, scope, outcome is not None,
+                warnings)
+
+
+def _over_decisions_text(p: PlanParameters, decided: float) -> str:
+    undecided = ("" if p.undecided_per_1000 is None else
+                 f", medregnet grensen på {_fmt(p.undecided_per_1000, 1)} per 1 000 "
+                 "innbyggere for kommuner uten vedtak")
+    return (f"Totalen {_fmt(p.total)} er {_fmt(p.total - decided)} personer over det "
+            f"kommunene har vedtatt ({_fmt(decided)} plasser{undecided}).")
+
+
+def _excess_places(munis: MunicipalityTable, over: np.ndarray) -> str:
+    """Where the excess goes, largest first."""
+    idx = np.flatnonzero(over > 0)
+    idx = idx[np.argsort(-over[idx], kind="stable")]
+    shown = ", ".join(f"{munis.names[j]} +{_fmt(over[j])}" for j in idx[:8])
+    more = f" og {len(idx) - 8} kommuner til" if len(idx) > 8 else ""
+    return (f"Skalert opp i forhold til vedtakene (alle får sitt vedtak, overskuddet kommer i "
+            f"tillegg) ville overskuddet gått til {len(idx)} kommune(r): {shown}{more}.")
 
 
 def parse_weights(text: str | None) -> dict[str, float]:
@@ -460,6 +552,7 @@ def parse_scenario(text: str, base: PlanParameters) -> PlanParameters:
             f"--scenario {text!r}: forventet navn=nøkkel:verdi;nøkkel:verdi, "
             "f.eks. distrikt=district_priority:0.4;max_per_1000:15"
         )
+    check_scenario_name(name)
     p = replace(base, name=name, weights=dict(base.weights))
     for item in filter(None, (s.strip() for s in rest.split(";"))):
         key, sep, value = item.partition(":")
@@ -474,15 +567,28 @@ def parse_scenario(text: str, base: PlanParameters) -> PlanParameters:
                 p.weights[key] = float(value)
             elif key in ("total", "min_group"):
                 setattr(p, key, int(value))
-            elif key == "use_decision":
+            elif key in ("use_decision", "allow_excess"):
                 if value not in ("0", "1"):
                     raise ValueError
-                p.use_decision = value == "1"
+                setattr(p, key, value == "1")
             else:
                 setattr(p, key, float(value))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise UserError(f"--scenario {name}: ugyldig verdi {value!r} for {key}") from None
+    try:
+        p.check()
+    except UserError as exc:
+        raise UserError(f"--scenario {name}: {exc}") from None
     return p
+
+
+def check_scenario_name(name: str) -> None:
+    """A scenario name is a column in the CSV and a sheet title in the xlsx export."""
+    if not SCENARIO_NAME.fullmatch(name):
+        raise UserError(
+            f"scenarionavnet {name[:40]!r}: bruk 1–{MAX_SCENARIO_NAME} tegn uten kontrolltegn")
+    if name.strip().lower() in ("kommunenummer", "kommune"):
+        raise UserError(f"scenarionavnet {name!r} er en kolonne i sammenligningen; velg et annet")
 
 
 # -- output ----------------------------------------------------------------------------
@@ -498,6 +604,7 @@ PLAN_COLUMNS = (
     "per_1000",
     "forventet_utfall",
     "begrunnelse",
+    "over_vedtak",
     "syntetisk_utfall",
 )
 
@@ -519,6 +626,7 @@ def plan_records(plan: Plan) -> list[dict[str, Any]]:
             "per_1000": None if math.isnan(r.per_1000) else round(r.per_1000, 2),
             "forventet_utfall": None if math.isnan(r.outcome) else round(r.outcome, 4),
             "begrunnelse": r.reason,
+            "over_vedtak": r.excess,
             # 1 when the outcome signal comes from a model trained on synthetic data
             "syntetisk_utfall": int(plan.synthetic_outcome),
         }
@@ -560,6 +668,13 @@ def parameter_lines(plan: Plan) -> list[str]:
             f"Distriktsprioritet: minst {_fmt(p.district_priority * 100)} % til "
             f"distriktskommuner (sentralitet 5–6); fikk {_fmt(plan.district_total)}"
         )
+    if p.undecided_per_1000 is not None:
+        lines.append(f"Kommuner uten vedtak: høyst {_fmt(p.undecided_per_1000, 1)} per 1 000 "
+                     "innbyggere")
+    elif p.use_decision:
+        lines.append("Kommuner uten vedtak: får ingen")
+    for w in plan.warnings:
+        lines.append("ADVARSEL: " + w)
     if plan.synthetic_outcome:
         lines.append("SYNTETISK: forventet utfall kommer fra en modell trent på syntetiske data.")
     return lines

@@ -187,13 +187,17 @@ class OutcomeModel:
         data: TrainingExtract | Mapping[str, Any],
         munis: MunicipalityTable,
         features: tuple[str, ...] | None = None,
+        target: np.ndarray | None = None,
     ) -> OutcomeModel:
         """Fit on a training extract (or a mapping of its columns).
 
         ``features`` lists the person features to use (default: all of
-        :data:`PERSON_FEATURES`); a forbidden feature (see exclusions) raises.
+        :data:`PERSON_FEATURES`); a forbidden feature (see exclusions) raises. ``target``
+        (0/1 per person, −1 = not measured) replaces the extract's ``utfall``, e.g. to fit
+        the retention outcome.
         """
         from sklearn.linear_model import LogisticRegression
+        from threadpoolctl import threadpool_limits
 
         if features is not None:
             bad = [f for f in features if forbidden_reason(f) is not None]
@@ -216,8 +220,9 @@ class OutcomeModel:
                 "ukjente kommunenumre (forventet 2024-numre): " + ", ".join(unknown_codes[:5]),
                 column="kommune",
             )
-        measured = ext.outcome >= 0
-        if len(np.unique(ext.outcome[measured])) < 2:
+        y_all = ext.outcome if target is None else np.asarray(target, dtype=np.int8)
+        measured = y_all >= 0
+        if len(np.unique(y_all[measured])) < 2:
             raise UserError("treningsdata har bare ett utfall; trenger både 0 og 1")
         midx = np.array([pos[c] for c in ext.municipality.tolist()], dtype=np.int64)
         raw = municipality_raw(munis)
@@ -237,7 +242,8 @@ class OutcomeModel:
             xp = xp * mask[None, :]
         design = self._design(xp, xm)
         clf = LogisticRegression(C=self.regularisation, solver="newton-cholesky", max_iter=200)
-        clf.fit(design, ext.outcome[measured])
+        with threadpool_limits(1, "blas"):  # small dense algebra: one thread is faster
+            clf.fit(design, y_all[measured])
         self._params = _Params(float(clf.intercept_[0]), clf.coef_[0].copy(), m_mean, m_scale)
         self.metadata.update(
             {
@@ -248,7 +254,7 @@ class OutcomeModel:
                 "municipality_features": list(MUNICIPALITY_FEATURES),
                 "municipality_imputation": "mean of the training rows (municipality features)",
                 "n_training": int(measured.sum()),
-                "outcome_rate": float(ext.outcome[measured].mean()),
+                "outcome_rate": float(y_all[measured].mean()),
                 "synthetic": bool(ext.cohort.synthetic),
                 "features_year": int(munis.year),
             }
@@ -454,32 +460,3 @@ def train_and_validate(
         "seed": seed,
     }
     return model
-
-
-def validation_report(model: OutcomeModel) -> list[str]:
-    """The stored validation as Norwegian text lines."""
-    v = model.metadata.get("validation")
-    lines = []
-    if model.synthetic:
-        lines.append("SYNTETISK: modellen er trent på syntetiske data, ikke registerdata.")
-    if not v:
-        lines.append("Ingen validering er lagret med modellen.")
-        return lines
-    lines.append(
-        f"Validering på {v['n_holdout']} holdt-av personer "
-        f"(utfall: i arbeid eller utdanning etter {model.years} år):"
-    )
-    lines.append(f"  AUC: {v['auc']:.3f}".replace(".", ","))
-    lines.append(f"  Brier-skår: {v['brier']:.4f}".replace(".", ","))
-    lines.append("  Kalibrering (desiler av predikert sannsynlighet):")
-    lines.append("    desil  antall  predikert  observert")
-    for row in v["calibration"]:
-        lines.append(
-            f"    {row['desil']:>5}  {row['antall']:>6}  {row['predikert'] * 100:8.1f} %"
-            f"  {row['observert'] * 100:8.1f} %".replace(".", ",")
-        )
-    lines.append(
-        "  Stabilitet i kommunerangeringen (Spearman mellom to halvdeler): "
-        + f"{v['ranking_spearman_halves']:.3f}".replace(".", ",")
-    )
-    return lines

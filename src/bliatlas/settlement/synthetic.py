@@ -114,10 +114,24 @@ ASSUMED_EFFECTS: dict[str, float] = {
     "lav_utdanning_x_distrikt": 0.25,  # primary-industry/care jobs in district municipalities
     "oppfolging_x_fastlege": 0.20,  # support needs x spare GP capacity (standardised)
     "norsk_B_x_distrikt": 0.15,  # good Norwegian matters more in small labour markets
+    "ung_x_sentral": 0.15,  # 15–24-year-olds: education places are mostly central
+    # co-national network: log(1 + refugees of the same group settled per 1,000 inhabitants
+    # per year), standardised. Direction from Martén, Hainmueller & Hangartner (PNAS 2019):
+    # a larger co-national network raised refugees' employment in Switzerland.
+    "nettverk": 0.10,
+    # local labour markets the store's traits do not capture: a fixed deviation per county
+    # and per municipality, drawn once per world (standard deviations, log-odds). Seed 004
+    # ("For dårlig samstyring …") says the region matters more than the single municipality.
+    "lokal_fylke_sd": 0.12,
+    "lokal_kommune_sd": 0.08,
     # retention (bofasthet): labour-market effect on staying (seed 004 direction)
     "bofast_sentral": 0.15,
     "bofast_storrelse": 0.10,
+    "bofast_nettverk": 0.15,  # assumed: households stay where co-nationals live
 }
+#: Seed of the fixed local deviations (the "world"): the same for every extract and cohort,
+#: so a model trained on one synthetic year can be scored on the next year's truth.
+WORLD_SEED = 2024
 
 #: Household composition (assumed; no published distribution in the shared data).
 HOUSEHOLD_TYPES: dict[str, float] = {
@@ -176,6 +190,9 @@ class CalibrationTargets:
     employment_by_group: dict[int, float]  # latest year, all immigrants (check only)
     employment_by_group_year: int
     retention: dict[str, float]  # county code -> share still in first municipality
+    #: county code -> share still in the county (first municipality + moved within the
+    #: county), from the same table
+    retention_county: dict[str, float]
     ukrainian_share: float
     female_share: float
     over55_share: float
@@ -220,6 +237,11 @@ class CalibrationTargets:
         for c, v in zip(munis.county.tolist(), munis.county_retention.tolist()):
             if not np.isnan(v):
                 retention[c] = v / 100
+        moved = {r["region_code"]: float(r["value"]) / 100 for r in store.query(
+            "SELECT region_code, value FROM observation WHERE dataset = 'bofasthet_fylker' "
+            "AND measure = 'bofasthet' AND status = 'ok' "
+            "AND dims = 'status=Flyttet til annen kommune i fylket' ORDER BY year")}
+        retention_county = {c: v + moved[c] for c, v in retention.items() if c in moved}
         if not retention:
             raise UserError(
                 "databasen mangler bofasthet per fylke (bofasthet_fylker); "
@@ -244,6 +266,7 @@ class CalibrationTargets:
             employment_by_group=by_group,
             employment_by_group_year=last_year,
             retention=retention,
+            retention_county=retention_county,
             ukrainian_share=ukr_share,
             female_share=female,
             over55_share=over55,
@@ -306,6 +329,18 @@ class MunicipalitySignals:
     size: np.ndarray  # standardised log population
     district: np.ndarray  # 1 for centrality 5–6
     gp: np.ndarray  # standardised spare GP capacity
+    network_ukraina: np.ndarray  # standardised log(1 + Ukrainians settled per 1,000 per year)
+    network_other: np.ndarray  # the same for the other refugees
+
+
+def network_per_1000(munis: MunicipalityTable, group: str) -> np.ndarray:
+    """Refugees of the person's group (``ukrainere`` or ``ovrige``) settled per 1,000
+    inhabitants per year (2022–2024 mean); nan where suppressed or missing."""
+    settled = munis.settled_by_group.get(group)
+    if settled is None:
+        return np.full(len(munis), np.nan)
+    with np.errstate(all="ignore"):
+        return settled / munis.population * 1000.0
 
 
 def municipality_signals(munis: MunicipalityTable) -> MunicipalitySignals:
@@ -314,6 +349,8 @@ def municipality_signals(munis: MunicipalityTable) -> MunicipalitySignals:
         size=_std(np.log(munis.population)),
         district=(np.nan_to_num(munis.centrality) >= 5).astype(float),
         gp=_std(munis.gp_spare_capacity),
+        network_ukraina=_std(np.log1p(network_per_1000(munis, "ukrainere"))),
+        network_other=_std(np.log1p(network_per_1000(munis, "ovrige"))),
     )
 
 
@@ -452,72 +489,250 @@ def _band(years: np.ndarray) -> np.ndarray:
     return out
 
 
-def relative_logit(
-    cohort: Cohort, munis: MunicipalityTable, muni_index: np.ndarray, years: np.ndarray
-) -> np.ndarray:
-    """The uncalibrated part of the outcome log-odds (assumed effects, documented)."""
-    e = ASSUMED_EFFECTS
-    sig = municipality_signals(munis)
-    age_now = cohort.age.astype(np.int64) + years
-    z = np.zeros(len(cohort))
-    for level in EDUCATION_LEVELS[1:]:
-        z += e[f"utdanning_{level}"] * (cohort.education == level)
-    for level in NORWEGIAN_LEVELS[1:]:
-        z += e[f"norsk_{level}"] * (cohort.norwegian_level == level)
-    female = cohort.sex == "K"
+def in_outcome_scope(cohort: Cohort, years: np.ndarray | int) -> np.ndarray:
+    """Persons whose age at measurement (age + years) is within 15–74, the range the
+    employment statistics (and so the outcome) cover."""
+    age_now = cohort.age.astype(np.int64) + np.asarray(years, dtype=np.int64)
+    return (age_now >= OUTCOME_AGE[0]) & (age_now <= OUTCOME_AGE[1])
+
+
+def _children_in_household(cohort: Cohort) -> np.ndarray:
     children = np.zeros(len(cohort), dtype=bool)
     for rows in cohort.households:
         minors = cohort.age[rows] < 18
         children[rows] = (minors.sum() - minors) > 0
-    z += e["kvinne"] * female + e["kvinne_med_barn"] * (female & children)
-    z += e["alder_15_24"] * (age_now <= 24)
-    z += e["alder_45_54"] * ((age_now >= 45) & (age_now <= 54)) + e["alder_55_plus"] * (
-        age_now >= 55
-    )
-    z += e["oppfolgingsbehov"] * cohort.support_need
-    for g in COUNTRY_GROUPS:
-        key = f"land_{g}"
-        if key in e:
-            z += e[key] * (cohort.country_group == g)
-    c, s, d, gp = (
-        sig.central[muni_index],
-        sig.size[muni_index],
-        sig.district[muni_index],
-        sig.gp[muni_index],
-    )
-    z += e["kommune_sentral"] * c + e["kommune_storrelse"] * s
-    z += e["hoyere_x_sentral"] * (cohort.education == "hoyere") * c
-    low = np.isin(cohort.education, ("ingen", "grunnskole"))
-    z += e["lav_utdanning_x_distrikt"] * low * d
-    z += e["oppfolging_x_fastlege"] * cohort.support_need * gp
-    z += e["norsk_B_x_distrikt"] * np.isin(cohort.norwegian_level, ("B1", "B2")) * d
-    return z
+    return children
 
 
-def in_outcome_scope(cohort: Cohort, years: np.ndarray) -> np.ndarray:
-    age_now = cohort.age.astype(np.int64) + years
-    return (age_now >= OUTCOME_AGE[0]) & (age_now <= OUTCOME_AGE[1])
+class SyntheticWorld:
+    """The synthetic truth: how likely a person is to be in work or education after a
+    number of years in a municipality, and how likely a household is to stay, for *any*
+    placement. Fixed once: the assumed effects (:data:`ASSUMED_EFFECTS`), the local
+    deviations per county and municipality (drawn with :data:`WORLD_SEED`), and the
+    intercepts, solved on a calibration extract so that its expected rates equal the
+    published ones. A model trained on one extract can then be scored on another cohort's
+    true outcomes under the placement it proposes (:mod:`bliatlas.settlement.backtest`).
+
+    Municipality signals are standardised over the whole table given here (all 357), so the
+    truth of a municipality does not depend on which others are in a run.
+    """
+
+    def __init__(self, targets: CalibrationTargets, munis: MunicipalityTable,
+                 world_seed: int = WORLD_SEED) -> None:
+        self.targets = targets
+        self.munis = munis
+        self.sig = municipality_signals(munis)
+        self._pos = {c: j for j, c in enumerate(munis.codes.tolist())}
+        rng = np.random.default_rng(world_seed)
+        e = ASSUMED_EFFECTS
+        counties = sorted(set(munis.county.tolist()))
+        county_dev = dict(zip(counties, rng.normal(0, e["lokal_fylke_sd"], len(counties)),
+                              strict=True))
+        self.local = (np.array([county_dev[c] for c in munis.county.tolist()])
+                      + rng.normal(0, e["lokal_kommune_sd"], len(munis)))
+        self.employment_shift: dict[tuple[int, str], float] = {}
+        self.stay_shift: dict[str, float] = {}  # still in the first municipality
+        self.county_shift: dict[str, float] = {}  # still in the county
+        self.stay_default = 0.0
+        self.county_default = 0.0
+
+    # -- the uncalibrated parts ---------------------------------------------------------
+    def index(self, codes: np.ndarray) -> np.ndarray:
+        return np.array([self._pos[c] for c in np.asarray(codes).tolist()], dtype=np.int64)
+
+    def _person_logit(self, cohort: Cohort, years: np.ndarray) -> np.ndarray:
+        e = ASSUMED_EFFECTS
+        age_now = cohort.age.astype(np.int64) + years
+        z = np.zeros(len(cohort))
+        for level in EDUCATION_LEVELS[1:]:
+            z += e[f"utdanning_{level}"] * (cohort.education == level)
+        for level in NORWEGIAN_LEVELS[1:]:
+            z += e[f"norsk_{level}"] * (cohort.norwegian_level == level)
+        female = cohort.sex == "K"
+        z += e["kvinne"] * female + e["kvinne_med_barn"] * (female & _children_in_household(
+            cohort))
+        z += e["alder_15_24"] * (age_now <= 24)
+        z += e["alder_45_54"] * ((age_now >= 45) & (age_now <= 54)) + e["alder_55_plus"] * (
+            age_now >= 55)
+        z += e["oppfolgingsbehov"] * cohort.support_need
+        for g in COUNTRY_GROUPS:
+            key = f"land_{g}"
+            if key in e:
+                z += e[key] * (cohort.country_group == g)
+        return z
+
+    def _network(self, cohort: Cohort, muni_index: np.ndarray) -> np.ndarray:
+        ukr = cohort.country_group == "ukraina"
+        return np.where(ukr, self.sig.network_ukraina[muni_index],
+                        self.sig.network_other[muni_index])
+
+    def relative_logit(self, cohort: Cohort, muni_index: np.ndarray,
+                       years: np.ndarray) -> np.ndarray:
+        """The uncalibrated part of the employment log-odds per person in the municipality
+        ``muni_index`` (index into this world's table) after ``years`` years."""
+        e = ASSUMED_EFFECTS
+        sig = self.sig
+        years = np.broadcast_to(np.asarray(years, dtype=np.int64), (len(cohort),))
+        z = self._person_logit(cohort, years)
+        c, s, d, gp = (sig.central[muni_index], sig.size[muni_index],
+                       sig.district[muni_index], sig.gp[muni_index])
+        z += e["kommune_sentral"] * c + e["kommune_storrelse"] * s + self.local[muni_index]
+        z += e["hoyere_x_sentral"] * (cohort.education == "hoyere") * c
+        low = np.isin(cohort.education, ("ingen", "grunnskole"))
+        z += e["lav_utdanning_x_distrikt"] * low * d
+        z += e["oppfolging_x_fastlege"] * cohort.support_need * gp
+        z += e["norsk_B_x_distrikt"] * np.isin(cohort.norwegian_level, ("B1", "B2")) * d
+        z += e["ung_x_sentral"] * ((cohort.age.astype(np.int64) + years) <= 24) * c
+        z += e["nettverk"] * self._network(cohort, muni_index)
+        return z
+
+    def _stay_logit(self, cohort: Cohort, hh_first: np.ndarray,
+                    hh_muni: np.ndarray) -> np.ndarray:
+        """Uncalibrated retention log-odds per household (``hh_first``: its first person)."""
+        e = ASSUMED_EFFECTS
+        sig = self.sig
+        net = np.where(cohort.country_group[hh_first] == "ukraina",
+                       sig.network_ukraina[hh_muni], sig.network_other[hh_muni])
+        return (e["bofast_sentral"] * sig.central[hh_muni]
+                + e["bofast_storrelse"] * sig.size[hh_muni] + e["bofast_nettverk"] * net)
+
+    # -- calibration --------------------------------------------------------------------
+    def calibrate(self, cohort: Cohort, muni_index: np.ndarray, years: np.ndarray) -> None:
+        """Solve the intercepts on a calibration population (persons at ``muni_index``
+        after ``years``): per (SSB group, botid band) cell for employment, per county for
+        retention in the first municipality and in the county."""
+        z = self.relative_logit(cohort, muni_index, years)
+        scope = in_outcome_scope(cohort, years)
+        ssb = np.array([SSB_COUNTRY_GROUP[g] for g in cohort.country_group.tolist()])
+        band = _band(np.asarray(years))
+        for (g, b), target in self.targets.employment.items():
+            cell = scope & (ssb == g) & (band == b)
+            if cell.any():
+                self.employment_shift[(g, b)] = _solve_shift(z[cell], target)
+        first = np.array([rows[0] for rows in cohort.households], dtype=np.int64)
+        hh_muni = muni_index[first]
+        zr = self._stay_logit(cohort, first, hh_muni)
+        hh_county = self.munis.county[hh_muni]
+        for county, share in self.targets.retention.items():
+            sel = hh_county == county
+            if sel.any():
+                self.stay_shift[county] = _solve_shift(zr[sel], share)
+                within = self.targets.retention_county.get(county, share)
+                self.county_shift[county] = _solve_shift(zr[sel], within)
+        mean_share = float(np.mean(list(self.targets.retention.values())))
+        mean_county = float(np.mean(list(self.targets.retention_county.values()))) \
+            if self.targets.retention_county else mean_share
+        self.stay_default = _solve_shift(zr, mean_share)
+        self.county_default = _solve_shift(zr, mean_county)
+
+    # -- truth ------------------------------------------------------------------------------
+    def employment_probability(self, cohort: Cohort, muni_index: np.ndarray,
+                               years: np.ndarray | int) -> np.ndarray:
+        """P(in work or education) per person at ``muni_index`` after ``years``; nan outside
+        the outcome's age range (15–74 at measurement)."""
+        years = np.broadcast_to(np.asarray(years, dtype=np.int64), (len(cohort),))
+        z = self.relative_logit(cohort, muni_index, years)
+        scope = in_outcome_scope(cohort, years)
+        ssb = np.array([SSB_COUNTRY_GROUP[g] for g in cohort.country_group.tolist()])
+        band = _band(years)
+        p = np.full(len(cohort), np.nan)
+        for (g, b), shift in self.employment_shift.items():
+            cell = scope & (ssb == g) & (band == b)
+            p[cell] = _sigmoid(z[cell] + shift)
+        return p
+
+    def employment_matrix(self, cohort: Cohort, codes: np.ndarray, years: int) -> np.ndarray:
+        """(persons, municipalities in ``codes``) true P(in work or education) after
+        ``years`` years; nan rows outside the age range. The same terms as
+        :meth:`relative_logit`, as outer products."""
+        e = ASSUMED_EFFECTS
+        idx = self.index(codes)
+        sig = self.sig
+        n = len(cohort)
+        yrs = np.full(n, int(years), dtype=np.int64)
+        person = self._person_logit(cohort, yrs)
+        c, s_, d, gp = sig.central[idx], sig.size[idx], sig.district[idx], sig.gp[idx]
+        z = person[:, None] + (e["kommune_sentral"] * c + e["kommune_storrelse"] * s_
+                               + self.local[idx])[None, :]
+        hoyere = (cohort.education == "hoyere").astype(float)
+        low = np.isin(cohort.education, ("ingen", "grunnskole")).astype(float)
+        norsk_b = np.isin(cohort.norwegian_level, ("B1", "B2")).astype(float)
+        young = ((cohort.age.astype(np.int64) + yrs) <= 24).astype(float)
+        support = cohort.support_need.astype(float)
+        z += np.outer(e["hoyere_x_sentral"] * hoyere + e["ung_x_sentral"] * young, c)
+        z += np.outer(e["lav_utdanning_x_distrikt"] * low + e["norsk_B_x_distrikt"] * norsk_b, d)
+        z += np.outer(e["oppfolging_x_fastlege"] * support, gp)
+        ukr = cohort.country_group == "ukraina"
+        z += e["nettverk"] * np.where(ukr[:, None], sig.network_ukraina[idx][None, :],
+                                      sig.network_other[idx][None, :])
+        scope = in_outcome_scope(cohort, yrs)
+        ssb = np.array([SSB_COUNTRY_GROUP[g] for g in cohort.country_group.tolist()])
+        band = _band(yrs)
+        shift = np.full(n, np.nan)
+        for (g, b), v in self.employment_shift.items():
+            shift[scope & (ssb == g) & (band == b)] = v
+        return _sigmoid(z + shift[:, None])
+
+    def stay_matrix(self, cohort: Cohort, codes: np.ndarray, county: bool = True) -> np.ndarray:
+        """(persons, municipalities) true P(the household still lives in the county —
+        or, with ``county=False``, in the first municipality) after the years of the
+        published retention figures."""
+        e = ASSUMED_EFFECTS
+        idx = self.index(codes)
+        sig = self.sig
+        shifts = self.county_shift if county else self.stay_shift
+        default = self.county_default if county else self.stay_default
+        base = (e["bofast_sentral"] * sig.central[idx] + e["bofast_storrelse"] * sig.size[idx]
+                + np.array([shifts.get(str(self.munis.county[j]), default) for j in idx]))
+        ukr = cohort.country_group == "ukraina"
+        net = np.where(ukr[:, None], sig.network_ukraina[idx][None, :],
+                       sig.network_other[idx][None, :])
+        return _sigmoid(base[None, :] + e["bofast_nettverk"] * net)
 
 
-def calibrated_probability(
-    cohort: Cohort,
-    munis: MunicipalityTable,
-    muni_index: np.ndarray,
-    years: np.ndarray,
-    targets: CalibrationTargets,
-) -> np.ndarray:
-    """P(employed) per person, with each (SSB group, botid band) cell's intercept solved
-    so the cell's mean equals the published rate. nan outside the outcome age range."""
-    z = relative_logit(cohort, munis, muni_index, years)
-    scope = in_outcome_scope(cohort, years)
-    ssb = np.array([SSB_COUNTRY_GROUP[g] for g in cohort.country_group.tolist()])
-    band = _band(years)
-    p = np.full(len(cohort), np.nan)
-    for (g, b), target in targets.employment.items():
-        cell = scope & (ssb == g) & (band == b)
-        if cell.any():
-            p[cell] = _sigmoid(z[cell] + _solve_shift(z[cell], target))
-    return p
+def generate_world(n_persons: int, targets: CalibrationTargets, munis: MunicipalityTable,
+                   seed: int = 1, max_years: int = 12, world_seed: int = WORLD_SEED
+                   ) -> tuple[SyntheticWorld, TrainingExtract, np.ndarray, np.ndarray,
+                              np.ndarray]:
+    """A synthetic historical extract and the world calibrated on it.
+
+    Households are settled in proportion to the municipalities' decisions (a hard tie is
+    honoured, a soft tie with probability 1/2); years of residence are drawn uniformly
+    1..``max_years`` per household (a sample design, not a published figure). The world's
+    intercepts are solved on this extract, so its expected rates equal the published ones.
+    Returns (world, extract, bofast, bofast_fylke, p): retention flags per person (still in
+    the first municipality; still in the county) and the calibrated probabilities.
+    """
+    cohort = generate_cohort(n_persons, targets, munis, seed)
+    rng = np.random.default_rng(seed + 1_000_003)
+    hh_of = cohort.household_of_person()
+    settle_w = settlement_weights(munis)
+    hh_muni = rng.choice(len(munis), size=cohort.n_households, p=settle_w)
+    for k, rows in enumerate(cohort.households):
+        kind = cohort.tie_kind[rows[0]]
+        if kind == "hard" or (kind == "soft" and rng.random() < 0.5):
+            hh_muni[k] = munis.index(cohort.tie_municipality[rows[0]])
+    hh_years = rng.integers(1, max_years + 1, size=cohort.n_households)
+    muni_index = hh_muni[hh_of]
+    years = hh_years[hh_of].astype(np.int16)
+    world = SyntheticWorld(targets, munis, world_seed)
+    world.calibrate(cohort, muni_index, years.astype(np.int64))
+    p = world.employment_probability(cohort, muni_index, years.astype(np.int64))
+    outcome = np.where(np.isnan(p), -1, rng.random(len(cohort)) < np.nan_to_num(p)).astype(np.int8)
+    # Retention per household: one uniform draw, so staying in the first municipality
+    # implies staying in the county.
+    first = np.array([rows[0] for rows in cohort.households], dtype=np.int64)
+    zr = world._stay_logit(cohort, first, hh_muni)
+    county = munis.county[hh_muni]
+    p_stay = _sigmoid(zr + np.array([world.stay_shift.get(c, world.stay_default)
+                                     for c in county.tolist()]))
+    p_county = _sigmoid(zr + np.array([world.county_shift.get(c, world.county_default)
+                                       for c in county.tolist()]))
+    u = rng.random(cohort.n_households)
+    stay, in_county = u < p_stay, u < p_county
+    stay_p, county_p = stay[hh_of].astype(np.int8), in_county[hh_of].astype(np.int8)
+    extract = TrainingExtract(cohort, munis.codes[muni_index], years, outcome, stay_p, county_p)
+    return world, extract, stay_p, county_p, p
 
 
 def generate_extract(
@@ -527,43 +742,11 @@ def generate_extract(
     seed: int = 1,
     max_years: int = 12,
 ) -> tuple[TrainingExtract, np.ndarray, np.ndarray]:
-    """A synthetic historical extract: cohort + municipality + botid + outcome.
-
-    Households are settled in proportion to the municipalities' decisions; years of
-    residence are drawn uniformly 1..``max_years`` per household (a sample design, not
-    a published figure). Returns the extract, the retention flag per person
-    (bofast, 1 = still in the first municipality) and the calibrated probabilities.
-    """
-    cohort = generate_cohort(n_persons, targets, munis, seed)
-    rng = np.random.default_rng(seed + 1_000_003)
-    hh_of = cohort.household_of_person()
-    settle_w = settlement_weights(munis)
-    hh_muni = rng.choice(len(munis), size=cohort.n_households, p=settle_w)
-    # A hard tie is honoured; a soft tie with probability 1/2.
-    for k, rows in enumerate(cohort.households):
-        kind = cohort.tie_kind[rows[0]]
-        if kind == "hard" or (kind == "soft" and rng.random() < 0.5):
-            hh_muni[k] = munis.index(cohort.tie_municipality[rows[0]])
-    hh_years = rng.integers(1, max_years + 1, size=cohort.n_households)
-    muni_index = hh_muni[hh_of]
-    years = hh_years[hh_of].astype(np.int16)
-    p = calibrated_probability(cohort, munis, muni_index, years.astype(np.int64), targets)
-    outcome = np.where(np.isnan(p), -1, rng.random(len(cohort)) < np.nan_to_num(p)).astype(np.int8)
-    # Retention per household, county intercept solved to the published share.
-    sig = municipality_signals(munis)
-    e = ASSUMED_EFFECTS
-    zr = e["bofast_sentral"] * sig.central[hh_muni] + e["bofast_storrelse"] * sig.size[hh_muni]
-    hh_county = munis.county[hh_muni]
-    stay = np.zeros(cohort.n_households, dtype=bool)
-    for county, share in targets.retention.items():
-        sel = hh_county == county
-        if sel.any():
-            pr = _sigmoid(zr[sel] + _solve_shift(zr[sel], share))
-            stay[sel] = rng.random(sel.sum()) < pr
-    unknown = ~np.isin(hh_county, list(targets.retention))
-    stay[unknown] = rng.random(unknown.sum()) < np.mean(list(targets.retention.values()))
-    extract = TrainingExtract(cohort, munis.codes[muni_index], years, outcome)
-    return extract, stay[hh_of].astype(np.int8), p
+    """A synthetic historical extract (see :func:`generate_world`): the extract, the
+    retention flag per person (bofast, 1 = still in the first municipality) and the
+    calibrated probabilities."""
+    _, extract, stay, _, p = generate_world(n_persons, targets, munis, seed, max_years)
+    return extract, stay, p
 
 
 # -- checks ----------------------------------------------------------------------------------
@@ -610,17 +793,13 @@ def calibration_check(
     return out
 
 
-def write_extract(extract: TrainingExtract, bofast: np.ndarray, path: str | Path) -> None:
+def write_extract(extract: TrainingExtract, bofast: np.ndarray, path: str | Path,
+                  bofast_fylke: np.ndarray | None = None) -> None:
     from bliatlas.settlement.cohort import write_cohort
 
     outcome = np.where(extract.outcome < 0, "", extract.outcome.astype(str)).astype(object)
-    write_cohort(
-        extract.cohort,
-        path,
-        extra={
-            "kommune": extract.municipality,
-            "botid": extract.years,
-            "utfall": outcome,
-            "bofast": bofast,
-        },
-    )
+    extra = {"kommune": extract.municipality, "botid": extract.years, "utfall": outcome,
+             "bofast": bofast}
+    if bofast_fylke is not None:
+        extra["bofast_fylke"] = bofast_fylke
+    write_cohort(extract.cohort, path, extra=extra)

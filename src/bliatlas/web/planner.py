@@ -20,14 +20,16 @@ from urllib.parse import urlencode
 
 import numpy as np
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bliatlas import export
 from bliatlas.errors import UserError
-from bliatlas.settlement import match_api
+from bliatlas.settlement import match_api, run_store, runs
+from bliatlas.settlement.capacity import CAPACITY_MODES
 from bliatlas.settlement.plan import (
     DEFAULT_WEIGHTS,
+    MAX_PER_1000,
+    MAX_TOTAL,
     SCENARIO_KEYS,
     SOURCE_LINE,
     WEIGHT_LABELS,
@@ -77,8 +79,8 @@ def _number(name: str, label: str, text: str | None, lo: float = 0.0,
     return v
 
 
-def _integer(name: str, label: str, text: str | None) -> int | None:
-    v = _number(name, label, text)
+def _integer(name: str, label: str, text: str | None, hi: float = math.inf) -> int | None:
+    v = _number(name, label, text, 0, hi)
     if v is None:
         return None
     if v != int(v):
@@ -90,7 +92,7 @@ def _plan_inputs(q: dict[str, Any]) -> tuple[Any, str, str | None, list[PlanPara
     """(municipalities in scope, scope text, county, parameters per scenario) from the form.
 
     The outcome signal (``utfall=syntetisk``) is read in :func:`plans_for`."""
-    munis = match_api.municipalities()
+    munis = runs.municipalities()
     county = (q.get("fylke") or "").strip() or None
     scope = "hele landet"
     if county:
@@ -99,7 +101,7 @@ def _plan_inputs(q: dict[str, Any]) -> tuple[Any, str, str | None, list[PlanPara
         region = get_context().registry.counties.get(county)
         scope = f"{region.name} (fylke {county})" if region else f"fylke {county}"
     default_total = round(float(np.nansum(munis.settled)))  # settled in 2024
-    total = _integer("total", "Antall personer", q.get("total"))
+    total = _integer("total", "Antall personer", q.get("total"), MAX_TOTAL)
     weights = dict(DEFAULT_WEIGHTS)
     for key in PLAN_WEIGHTS:
         v = _number(f"v_{key}", f"Vekt for {WEIGHT_LABELS[key]}", q.get(f"v_{key}"), 0, 1000)
@@ -109,21 +111,29 @@ def _plan_inputs(q: dict[str, Any]) -> tuple[Any, str, str | None, list[PlanPara
     if vedtak not in ("ja", "nei"):
         raise UserError(f"Vedtak som øvre grense (vedtak): forventet ja eller nei, fikk {vedtak!r}")
     district = _number("distrikt", "Distriktsprioritet", q.get("distrikt"), 0, 100)
+    excess = (q.get("overskudd") or "nei").strip()
+    if excess not in ("ja", "nei"):
+        raise UserError(f"Tillat fordeling over vedtakene (overskudd): forventet ja eller nei, "
+                        f"fikk {excess[:20]!r}")
     base = PlanParameters(
         total=default_total if total is None else total,
         weights=weights,
         use_decision=vedtak == "ja",
-        max_per_1000=_number("tak", "Tak per 1 000 innbyggere", q.get("tak")),
-        min_per_1000=_number("gulv", "Gulv per 1 000 innbyggere", q.get("gulv")),
-        min_group=_integer("gruppe", "Minste gruppe", q.get("gruppe")) or 0,
+        max_per_1000=_number("tak", "Tak per 1 000 innbyggere", q.get("tak"), 0, MAX_PER_1000),
+        min_per_1000=_number("gulv", "Gulv per 1 000 innbyggere", q.get("gulv"), 0,
+                             MAX_PER_1000),
+        min_group=_integer("gruppe", "Minste gruppe", q.get("gruppe"), MAX_TOTAL) or 0,
         district_priority=(district or 0.0) / 100.0,
+        allow_excess=excess == "ja",
+        undecided_per_1000=_number("uten_vedtak", "Tak per 1 000 for kommuner uten vedtak",
+                                   q.get("uten_vedtak"), 0, MAX_PER_1000),
     )
     base.check()
     scenarios = [s.strip() for s in q.get("s", []) if s and s.strip()]
     if len(scenarios) > MAX_SCENARIOS:
         raise UserError(f"Scenarier (s): høyst {MAX_SCENARIOS} i tillegg til grunnlaget, "
                         f"fikk {len(scenarios)}")
-    params = [base] + [parse_scenario(s, base) for s in scenarios]
+    params = [base] + [_scenario(s, base) for s in scenarios]
     names = [p.name for p in params]
     if len(set(names)) != len(names):
         raise UserError("Scenarier (s): navnene må være ulike, og «grunnlag» er brukt av "
@@ -131,6 +141,13 @@ def _plan_inputs(q: dict[str, Any]) -> tuple[Any, str, str | None, list[PlanPara
     for p in params[1:]:
         p.check()
     return munis, scope, county, params
+
+
+def _scenario(text: str, base: PlanParameters) -> PlanParameters:
+    try:
+        return parse_scenario(text, base)
+    except UserError as exc:
+        raise UserError(f"Scenarier (s): {str(exc).removeprefix('--scenario ')}") from None
 
 
 def _query(request: Request) -> dict[str, Any]:
@@ -148,7 +165,7 @@ def plans_for(q: dict[str, Any]) -> tuple[list[Plan], str | None, Any]:
                         f"{signal!r}")
     outcome, synthetic = None, False
     if signal == "syntetisk":
-        outcome, synthetic, _ = match_api.reference_outcome(munis)
+        outcome, synthetic, _ = runs.reference_outcome(munis)
     plans = []
     for p in params:
         try:
@@ -240,7 +257,7 @@ def _form_context(q: dict[str, Any]) -> dict[str, Any]:
             "defaults": DEFAULT_WEIGHTS, "scenario_keys": SCENARIO_KEYS,
             "max_scenarios": MAX_SCENARIOS, "presets_all": PRESETS,
             "outcome_choices": OUTCOME_CHOICES,
-            "reference_persons": match_api.REFERENCE_PERSONS}
+            "reference_persons": runs.REFERENCE_PERSONS}
 
 
 @router.get("/bosetting", response_class=HTMLResponse)
@@ -281,30 +298,36 @@ def plan_xlsx_download(request: Request) -> Response:
 
 
 # -- matching pages -----------------------------------------------------------------------------
+def _private(response: Response) -> Response:
+    """Pages and files that carry cohort data are never cached."""
+    response.headers.update(match_api.NO_STORE)
+    return response
+
+
 def _matching_form(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    from bliatlas.settlement.capacity import DEFAULT_MARGIN
+    from bliatlas.settlement.cohort import TEMPLATE
+    from bliatlas.settlement.rules import PREFERENCE_BONUS, SOFT_TIE_BONUS
+
     ctx = get_context()
     return {
         "title": "Bosetting: matching av husholdninger",
         "counties": sorted(ctx.registry.counties.values(), key=lambda c: c.name),
-        "capacity_modes": match_api.CAPACITY_MODES,
-        "support_modes": match_api.SUPPORT_MODES,
+        "capacity_modes": CAPACITY_MODES,
+        "support_modes": runs.SUPPORT_MODES,
         "max_mb": match_api.MAX_UPLOAD_BYTES // (1024 * 1024),
-        "max_persons": match_api.MAX_PERSONS,
-        "max_synthetic": match_api.MAX_SYNTHETIC_PERSONS,
-        "columns": _cohort_columns(),
-        "soft_bonus": _soft_bonus(),
-        "f": {"fylke": "", "kapasitet": "vedtak", "margin": "20", "oppfolging": "alle",
-              "kilde": "fil", "personer": "300", "fro": "1", "minsteandel": "",
-              "likhetsvekt": ""},
+        "max_persons": runs.MAX_PERSONS,
+        "max_synthetic": runs.MAX_SYNTHETIC_PERSONS,
+        "template": TEMPLATE,
+        "soft_bonus": SOFT_TIE_BONUS,
+        "preference_bonus": PREFERENCE_BONUS,
+        "f": {"fylke": "", "kapasitet": "andel", "margin": f"{DEFAULT_MARGIN * 100:g}",
+              "oppfolging": "alle", "kilde": "fil", "personer": "300", "fro": "1",
+              "minsteandel": "", "gulv": "", "spredning": "", "likhetsvekt": "",
+              "vekt_arbeid": "1", "vekt_bofast": "0", "onskevekt": "1"},
         "error": None,
         **(extra or {}),
     }
-
-
-def _soft_bonus() -> float:
-    from bliatlas.settlement.simulate import SOFT_TIE_BONUS
-
-    return SOFT_TIE_BONUS
 
 
 def _literature() -> str:
@@ -313,10 +336,18 @@ def _literature() -> str:
     return LITERATURE
 
 
-def _cohort_columns() -> tuple[str, ...]:
-    from bliatlas.settlement.cohort import COHORT_COLUMNS
+@router.get("/bosetting/kohortmal.csv")
+def template_csv() -> Response:
+    from bliatlas.settlement.cohort import template_csv as make
 
-    return COHORT_COLUMNS
+    return export.download(make(), export.CSV_MEDIA_TYPE, "kohortmal.csv")
+
+
+@router.get("/bosetting/kohortmal.xlsx")
+def template_xlsx() -> Response:
+    from bliatlas.settlement.cohort import template_xlsx as make
+
+    return export.download(make(), export.XLSX_MEDIA_TYPE, "kohortmal.xlsx")
 
 
 @router.get("/bosetting/matching", response_class=HTMLResponse)
@@ -324,54 +355,69 @@ def matching_form(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "planlegger_matching.html", _matching_form())
 
 
+def _form_error(request: Request, exc: UserError, f: dict[str, str]) -> Response:
+    return _private(templates.TemplateResponse(
+        request, "planlegger_matching.html", _matching_form({"error": str(exc), "f": f}),
+        status_code=exc.http_status, headers=match_api.retry_headers(exc)))
+
+
 @router.post("/bosetting/matching", response_class=HTMLResponse)
 async def matching_run(request: Request) -> Response:
     f = dict(_matching_form()["f"])
     try:
-        fields, upload = await match_api.read_form(request)
+        fields, files = await match_api.read_form(request)
     except UserError as exc:
-        return templates.TemplateResponse(
-            request, "planlegger_matching.html", _matching_form({"error": str(exc)}),
-            status_code=exc.http_status)
-    f.update({k: v for k, v in fields.items() if k in match_api.FORM_FIELDS})
+        return _form_error(request, exc, f)
+    f.update({k: v[:200] for k, v in fields.items() if k in match_api.FORM_FIELDS})
 
-    def work() -> match_api.MatchRun:
-        seed = _integer("fro", "Frø", f["fro"]) or 0
-        settings = match_api.Settings(
-            county=f["fylke"] or None, capacity_mode=f["kapasitet"],
-            margin=(_number("margin", "Margin", f["margin"], 0, 500) or 0.0) / 100.0,
-            support_mode=f["oppfolging"], seed=seed,
-            min_fill=(_number("minsteandel", "Minsteandel av anmodningen", f["minsteandel"],
-                              0, 100) or 0.0) / 100.0,
-            equity_weight=_number("likhetsvekt", "Vekt for likhet mellom grupper",
-                                  f["likhetsvekt"], 0, 10) or 0.0)
-        settings.check()
+    def work() -> runs.MatchRun:
+        settings = match_api.settings_from_form(f, percent=True)
         if f["kilde"] == "syntetisk":
             n = _integer("personer", "Antall personer", f["personer"])
             if n is None:
                 raise UserError("Antall personer (personer): mangler")
-            cohort = match_api.synthetic_cohort(n, seed, settings.county)
+            cohort = runs.synthetic_cohort(n, settings.seed, settings.county)
         elif f["kilde"] == "fil":
-            if upload is None:
-                raise UserError("Kohortfil (kohort): velg en CSV-fil å laste opp, eller velg "
-                                "«lag en syntetisk kohort»")
-            cohort = match_api.cohort_from_upload(*upload)
+            if "kohort" not in files:
+                raise UserError("Kohortfil (kohort): velg en fil (CSV eller xlsx) å laste opp, "
+                                "eller velg «lag en syntetisk kohort»")
+            cohort = match_api.cohort_from_upload(*files["kohort"])
         else:
-            raise UserError(f"Kilde (kilde): forventet fil eller syntetisk, fikk {f['kilde']!r}")
-        return match_api.keep(match_api.new_run(cohort, settings))
+            raise UserError(f"Kilde (kilde): forventet fil eller syntetisk, fikk "
+                            f"{f['kilde'][:20]!r}")
+        profile = None
+        if "profil" in files:
+            munis = runs.municipalities()
+            if settings.county:
+                munis = munis.in_county(settings.county.zfill(2))
+            profile = match_api.profile_from_upload(*files["profil"],
+                                                    [str(c) for c in munis.codes])
+        return run_store.keep(runs.start_run(cohort, settings, profile))
 
     try:
-        run = await run_in_threadpool(work)
+        run = await match_api.run_heavy(work)
     except UserError as exc:
-        return templates.TemplateResponse(
-            request, "planlegger_matching.html", _matching_form({"error": str(exc), "f": f}),
-            status_code=exc.http_status)
-    return RedirectResponse(f"/bosetting/matching/{run.id}", status_code=303)
+        return _form_error(request, exc, f)
+    return _private(RedirectResponse(f"/bosetting/matching/{run.id}", status_code=303))
 
 
-def _result_context(run: match_api.MatchRun, side: int) -> dict[str, Any]:
+def _gain_rows(run: runs.MatchRun) -> list[dict[str, Any]]:
+    """The honest evaluation as table rows: per outcome and rule, predicted and (for
+    synthetic cohorts) realised, with intervals."""
+    from bliatlas.settlement.models import OUTCOMES
+
+    out = []
+    for outcome, ev in run.evaluations.items():
+        label = OUTCOMES[outcome].format(years=run.years)
+        for r in ev.rules:
+            out.append({"outcome": outcome, "label": label, "r": r,
+                        "truth": ev.synthetic_truth})
+    return out
+
+
+def _result_context(run: runs.MatchRun, side: int) -> dict[str, Any]:
     assert run.result is not None
-    totals = match_api.municipality_totals(run)
+    totals = runs.municipality_totals(run)
     values = {t["code"]: t["persons"] for t in totals}
     labels = {t["code"]: t["name"] for t in totals}
     tmap = count_map(list(values), values, labels, run.settings.county, "matchkart")
@@ -382,72 +428,120 @@ def _result_context(run: match_api.MatchRun, side: int) -> dict[str, Any]:
     start = (side - 1) * PAGE_SIZE
     shown = range(start, min(n_h, start + PAGE_SIZE))
     c = run.cohort
+    conflict_of = {x.household: x for x in run.conflicts}
+    rank_of = run.preferences.rank_of if run.preferences else {}
     expl = []
-    for h, e in zip(shown, match_api.explanations(run, shown)):
+    for h, e in zip(shown, runs.explanations(run, shown), strict=True):
         rows_h = c.households[h]
         first = rows_h[0]
         expl.append({"e": e, "country_group": str(c.country_group[first]),
                      "tie": f"{c.tie_kind[first]} {c.tie_municipality[first]}".strip(),
                      "minor": bool(c.unaccompanied_minor[rows_h].any()),
                      "support": bool(c.support_need[rows_h].any()),
-                     "locked": h in run.locks})
+                     "locked": h in run.locks, "conflict": h in conflict_of,
+                     "wish": rank_of.get(h)})
     fair_rules = list(run.fairness[0].outcome) if run.fairness else []
-    base = run.rules[0].expected
-    rules = []
-    for r in run.rules:
-        ok = math.isfinite(r.expected)
-        rules.append({"name": r.name, "ok": ok,
-                      "expected": r.expected if ok else None,
-                      "per_person": r.expected / max(1, len(run.cohort)) if ok else None,
-                      "ci": r.ci, "runs": r.runs, "failed": r.failed,
-                      "gain": (base - r.expected) / r.expected * 100 if ok and r.expected
-                      else None})
     locks = [{"h": h, "id": str(run.household_ids[h]), "code": str(run.munis.codes[j]),
               "name": str(run.munis.names[j]), "kind": "låst", "key": "las", "j": j}
              for h, j in run.locks.items()]
     locks += [{"h": h, "id": str(run.household_ids[h]), "code": str(run.munis.codes[j]),
                "name": str(run.munis.names[j]), "kind": "forbudt", "key": "forby", "j": j}
               for h, j in sorted(run.forbids)]
-    munis = sorted(({"code": str(c), "name": str(n)} for c, n in
-                    zip(run.munis.codes.tolist(), run.munis.names.tolist())),
+    locks += [{"h": h, "id": str(run.household_ids[h]), "code": "", "name": "",
+               "kind": "regel overstyrt", "key": "overstyr", "j": -1}
+              for h in sorted(run.overrides)]
+    munis = sorted(({"code": str(code), "name": str(n)} for code, n in
+                    zip(run.munis.codes.tolist(), run.munis.names.tolist(), strict=True)),
                    key=lambda m: m["name"])
+    registry = get_context().registry.counties
+    prep = run.prepared
     return {
         "title": ("SYNTETISK – " if run.synthetic else "") + "Bosetting: resultat av matchingen",
         "run": run, "res": run.result, "totals": [t for t in totals if t["capacity"] or
                                                   t["persons"]],
-        "map": tmap, "expl": expl, "side": side, "pages": pages, "rules": rules,
+        "map": tmap, "expl": expl, "side": side, "pages": pages, "rules": run.rules,
+        "gains": _gain_rows(run), "backtest": run.backtest,
         "fairness": run.fairness, "fair_rules": fair_rules, "locks": locks, "munis": munis,
-        "capacity_text": match_api.CAPACITY_MODES[run.settings.capacity_mode],
-        "support_text": match_api.SUPPORT_MODES[run.settings.support_mode],
-        "soft_bonus": _soft_bonus(),
-        "simulated": run.simulated, "simulation_note": run.simulation_note,
+        "capacity_text": CAPACITY_MODES.get(run.settings.capacity_mode, ""),
+        "support_text": runs.SUPPORT_MODES[run.settings.support_mode],
         "literature": _literature(),
-        "scope": (get_context().registry.counties[run.settings.county].name
-                  if run.settings.county in get_context().registry.counties else "hele landet"),
-        "n_persons": len(run.cohort),
+        "scope": (registry[run.settings.county].name if run.settings.county in registry
+                  else "hele landet"),
+        "n_persons": len(run.cohort), "conflicts": run.conflicts,
+        "names": [str(x) for x in run.munis.names],
+        "concentration": run.concentration, "use": run.use,
+        "preferences": run.preferences, "resources": run.resources,
+        "notes": prep.notes if prep else [], "raised": prep.raised if prep else [],
+        "share": prep.capacity.share if prep else None,
         "error": None,
     }
 
 
 @router.get("/bosetting/matching/{run_id}", response_class=HTMLResponse)
-def matching_result(request: Request, run_id: str, side: str = "1") -> HTMLResponse:
+def matching_result(request: Request, run_id: str, side: str = "1") -> Response:
     try:
-        run = match_api.get_run(run_id)
-        page = _integer("side", "Side", side) or 1
+        run = run_store.get_run(run_id)
+        page = _integer("side", "Side", side, 10**6) or 1
         context = _result_context(run, page)
     except UserError as exc:
-        return templates.TemplateResponse(request, "error.html", {"message": str(exc),
-                                          "title": "Feil"}, status_code=exc.http_status)
-    return templates.TemplateResponse(request, "planlegger_resultat.html", context)
+        return _private(templates.TemplateResponse(
+            request, "error.html", {"message": str(exc), "title": "Feil"},
+            status_code=exc.http_status))
+    return _private(templates.TemplateResponse(request, "planlegger_resultat.html", context))
 
 
 @router.get("/bosetting/matching/{run_id}/tildeling.csv")
-def matching_csv(run_id: str) -> Response:
-    return match_api.match_csv(run_id)
+def matching_csv(run_id: str, stil: str = "maskin") -> Response:
+    return match_api.match_csv(run_id, stil)
+
+
+@router.get("/bosetting/matching/{run_id}/kapasitet.csv")
+def matching_capacity_csv(run_id: str, stil: str = "maskin") -> Response:
+    return match_api.match_capacity_csv(run_id, stil)
+
+
+def _edit(run: runs.MatchRun, husholdning: str, kommune: str, handling: str
+          ) -> tuple[dict[int, int], set[tuple[int, int]], set[int]]:
+    locks, forbids, overrides = dict(run.locks), set(run.forbids), set(run.overrides)
+    if handling.startswith("fjern:"):
+        parts = handling.split(":")
+        if len(parts) != 4 or not parts[2].lstrip("-").isdigit() \
+                or not parts[3].lstrip("-").isdigit():
+            raise UserError("Handling (handling): ugyldig fjerning")
+        kind, h, j = parts[1], int(parts[2]), int(parts[3])
+        if kind == "las":
+            locks.pop(h, None)
+        elif kind == "forby":
+            forbids.discard((h, j))
+        elif kind == "overstyr":
+            overrides.discard(h)
+        else:
+            raise UserError("Handling (handling): ugyldig fjerning")
+        return locks, forbids, overrides
+    if handling.startswith("overstyr:"):
+        h = run.household_index(handling.split(":", 1)[1])
+        if h not in {x.household for x in run.conflicts}:
+            raise UserError("Overstyr: husholdningen har ingen regelkonflikt å overstyre")
+        overrides.add(h)
+        return locks, forbids, overrides
+    if not husholdning.strip():
+        raise UserError("Husholdning (husholdning): skriv inn en husholdnings-id fra tabellen")
+    h = run.household_index(husholdning)
+    j = run.muni_index(kommune)
+    if handling == "lås":
+        locks[h] = j
+        forbids.discard((h, j))
+    elif handling == "forby":
+        forbids.add((h, j))
+        if locks.get(h) == j:
+            del locks[h]
+    else:
+        raise UserError(f"Handling (handling): forventet lås eller forby, fikk {handling[:20]!r}")
+    return locks, forbids, overrides
 
 
 @router.post("/bosetting/matching/{run_id}/endre", response_class=HTMLResponse)
-def matching_lock(
+async def matching_lock(
     request: Request,
     run_id: str,
     husholdning: Annotated[str, Form()] = "",
@@ -455,41 +549,19 @@ def matching_lock(
     handling: Annotated[str, Form()] = "lås",
 ) -> Response:
     try:
-        run = match_api.get_run(run_id)
+        run = run_store.get_run(run_id)
     except UserError as exc:
-        return templates.TemplateResponse(request, "error.html", {"message": str(exc),
-                                          "title": "Feil"}, status_code=exc.http_status)
+        return _private(templates.TemplateResponse(
+            request, "error.html", {"message": str(exc), "title": "Feil"},
+            status_code=exc.http_status))
     try:
-        locks, forbids = dict(run.locks), set(run.forbids)
-        if handling.startswith("fjern:"):
-            kind, h_text, j_text = handling.split(":")[1:4]
-            h, j = int(h_text), int(j_text)
-            if kind == "las":
-                locks.pop(h, None)
-            else:
-                forbids.discard((h, j))
-        else:
-            if not husholdning.strip():
-                raise UserError("Husholdning (husholdning): skriv inn en husholdnings-id fra "
-                                "tabellen")
-            h = run.household_index(husholdning)
-            j = run.muni_index(kommune)
-            if handling == "lås":
-                locks[h] = j
-                forbids.discard((h, j))
-            elif handling == "forby":
-                forbids.add((h, j))
-                if locks.get(h) == j:
-                    del locks[h]
-            else:
-                raise UserError(f"Handling (handling): forventet lås eller forby, fikk "
-                                f"{handling!r}")
-        new = match_api.keep(match_api.derived_run(run, locks, forbids))
-    except (UserError, ValueError) as exc:
-        status = exc.http_status if isinstance(exc, UserError) else 400
-        message = str(exc) if isinstance(exc, UserError) else "Ugyldig handling"
+        locks, forbids, overrides = _edit(run, husholdning, kommune, handling)
+        new = await match_api.run_heavy(
+            lambda: run_store.keep(runs.derived_run(run, locks, forbids, overrides)))
+    except UserError as exc:
         context = _result_context(run, 1)
-        context["error"] = message
-        return templates.TemplateResponse(request, "planlegger_resultat.html", context,
-                                          status_code=status)
-    return RedirectResponse(f"/bosetting/matching/{new.id}", status_code=303)
+        context["error"] = str(exc)
+        return _private(templates.TemplateResponse(request, "planlegger_resultat.html", context,
+                                                   status_code=exc.http_status,
+                                                   headers=match_api.retry_headers(exc)))
+    return _private(RedirectResponse(f"/bosetting/matching/{new.id}", status_code=303))
