@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bliatlas import export
 from bliatlas.errors import UserError
+from bliatlas.regions.names import name_sort_key
 from bliatlas.settlement import match_api
 from bliatlas.settlement.plan import (
     DEFAULT_WEIGHTS,
@@ -214,7 +215,7 @@ def _plan_context(q: dict[str, Any]) -> dict[str, Any]:
             cells.append({"value": v, "diff": diff})
         rows.append({"row": r, "cells": cells, "changed": any(c["diff"] for c in cells),
                      "shown": mplan.rows[j]})
-    rows.sort(key=lambda x: x["row"].name)
+    rows.sort(key=lambda x: name_sort_key(x["row"].name))
     n_changed = sum(1 for x in rows if x["changed"])
     query = {k: v for k, v in q.items() if v not in (None, "", []) and k != "kart"}
     qs = urlencode(query, doseq=True)
@@ -235,7 +236,7 @@ def _plan_context(q: dict[str, Any]) -> dict[str, Any]:
 
 def _form_context(q: dict[str, Any]) -> dict[str, Any]:
     ctx = get_context()
-    counties = sorted(ctx.registry.counties.values(), key=lambda c: c.name)
+    counties = ctx.registry.by_name("fylke")
     return {"pq": q, "counties": counties, "weights": PLAN_WEIGHTS, "weight_labels": WEIGHT_LABELS,
             "defaults": DEFAULT_WEIGHTS, "scenario_keys": SCENARIO_KEYS,
             "max_scenarios": MAX_SCENARIOS, "presets_all": PRESETS,
@@ -285,7 +286,7 @@ def _matching_form(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     ctx = get_context()
     return {
         "title": "Bosetting: matching av husholdninger",
-        "counties": sorted(ctx.registry.counties.values(), key=lambda c: c.name),
+        "counties": ctx.registry.by_name("fylke"),
         "capacity_modes": match_api.CAPACITY_MODES,
         "support_modes": match_api.SUPPORT_MODES,
         "max_mb": match_api.MAX_UPLOAD_BYTES // (1024 * 1024),
@@ -410,7 +411,7 @@ def _result_context(run: match_api.MatchRun, side: int) -> dict[str, Any]:
               for h, j in sorted(run.forbids)]
     munis = sorted(({"code": str(c), "name": str(n)} for c, n in
                     zip(run.munis.codes.tolist(), run.munis.names.tolist())),
-                   key=lambda m: m["name"])
+                   key=lambda m: name_sort_key(m["name"]))
     return {
         "title": ("SYNTETISK – " if run.synthetic else "") + "Bosetting: resultat av matchingen",
         "run": run, "res": run.result, "totals": [t for t in totals if t["capacity"] or
