@@ -85,7 +85,7 @@ def test_api_regions_sorted_by_norwegian_name(client):
 
 def _row_names(html: str, table_id: str | None) -> list[str]:
     """Row headers linking to municipalities, in one table (or the page's only table)."""
-    table = (re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S).group(0)
+    table = (re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.DOTALL).group(0)
              if table_id else html)
     return [re.sub(r"<[^>]+>", "", m).strip() for m in
             re.findall(r'<th scope="row"[^>]*><a href="/kommune/\d+">(.*?)</a>', table)]
@@ -104,10 +104,10 @@ def test_map_table_and_county_table_in_norwegian_order(client):
 
 def test_drop_downs_sorted_by_norwegian_name_with_sami_forms(client):
     html = client.get("/").text
-    select = re.search(r'<select id="f-fylke".*?</select>', html, re.S).group(0)
+    select = re.search(r'<select id="f-fylke".*?</select>', html, re.DOTALL).group(0)
     assert re.findall(r'<option value="\d+"[^>]*>([^<]+)</option>', select) == COUNTIES_IN_ORDER
     html = client.get("/sammenlign").text
-    select = re.search(r'<select id="k-ny".*?</select>', html, re.S).group(0)
+    select = re.search(r'<select id="k-ny".*?</select>', html, re.DOTALL).group(0)
     options = re.findall(r'<option value="\d+">([^<]+)</option>', select)
     assert len(options) == 357 and options[-1] == "Åsnes (3418)"
     i = options.index("Kautokeino (Guovdageaidnu) (5612)")
@@ -137,7 +137,7 @@ def test_compare_refuses_unknown_and_ambiguous_names_in_norwegian(client):
 
 def test_search_results_show_the_norwegian_name_first(client):
     html = client.get("/sok", params={"q": "Aarborte"}).text
-    first = re.search(r'<h2 id="h-steder">.*?<a href="/kommune/1826">([^<]+)</a>', html, re.S)
+    first = re.search(r'<h2 id="h-steder">.*?<a href="/kommune/1826">([^<]+)</a>', html, re.DOTALL)
     assert first and first.group(1) == "Hattfjelldal (Aarborte)"
 
 

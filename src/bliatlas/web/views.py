@@ -617,7 +617,7 @@ def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
         table.append({"ind": ind, "year": y, "values": values,
                       "national": value_text(nat, ind), "note": coverage_note(nat)})
         if regions:
-            bars = [Bar(label=r.short_name, value=v["value"], text=v["text"])
+            bars = [Bar(label=r.nb_name, value=v["value"], text=v["text"])
                     for r, v in zip(regions, values)]
             bars.append(Bar(label="Hele landet", value=nat["value"] if nat and nat["status"] ==
                             "ok" else None, text=value_text(nat, ind), highlight=True))
