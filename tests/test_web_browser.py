@@ -307,7 +307,7 @@ def page_types(base: str) -> dict[str, str]:
         "indikatorer": "/indikatorer", "kunnskap": "/kunnskap",
         "kunnskap-oppforing": f"/kunnskap/{entries[0]['id']}", "api-docs": "/docs",
         "bosetting": "/bosetting?fylke=46", "bosetting-matching": "/bosetting/matching",
-        "logg-inn": "/logg-inn", "feil": "/kommune/9999",
+        "logg-inn": "/logg-inn", "oppdateringer": "/oppdateringer", "feil": "/kommune/9999",
     }
 
 
