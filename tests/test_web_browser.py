@@ -321,7 +321,10 @@ def test_every_page_type_offline_in_norwegian_at_desktop_and_phone_width(server,
         outside = outside_requests(context)
         page = context.new_page()
         errors: list[str] = []
-        page.on("pageerror", errors.append)
+
+        def note(exc, errors: list[str] = errors) -> None:
+            errors.append(str(exc))
+        page.on("pageerror", note)
         out = SCREENSHOTS / str(width)
         out.mkdir(parents=True, exist_ok=True)
         for name, path in page_types(server).items():
