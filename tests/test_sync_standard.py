@@ -19,7 +19,7 @@ import shutil
 
 import httpx
 import pytest
-from conftest import unmatched_selectors
+from conftest import db_rows, unmatched_selectors
 from imdi_fake import SHARED_IMDI, FakeImdi
 from ssb_fake import FakeSsb, FakeSsbBank, load_fixture, region_codelists
 
@@ -211,3 +211,42 @@ def test_offline_stops_at_once_and_resumes(imported_db, registry, tmp_path, monk
     assert "Stoppet ved imdi:bosatt_anmodede:kommune; 0 av" in err
     state = json.loads((tmp_path / "state.json").read_text(encoding="utf-8"))
     assert state["done"] == {} and "imdi:bosatt_anmodede:kommune" in state["failed"]
+
+
+def test_the_sync_summary_is_kept_in_the_store_and_shown_on_the_updates_page(synced,
+                                                                             monkeypatch):
+    from conftest import reset_app_caches
+    from fastapi.testclient import TestClient
+
+    from bliatlas.api.app import create_app
+
+    db, _ = synced
+    rows = db_rows(db, "SELECT run_at, source, publisher, status, new_years, n_changed, "
+                       "examples, message FROM refresh_log WHERE command = 'sync standard'")
+    runs = sorted({r["run_at"] for r in rows})
+    assert len(runs) == 2
+    first = {r["source"]: r for r in rows if r["run_at"] == runs[0]}
+    second = {r["source"]: r for r in rows if r["run_at"] == runs[1]}
+    assert len(first) == len(second) == len(STANDARD_JOBS)
+    assert first["ssb:12268"]["status"] == "feilet"
+    assert "fant ikke tabell 12268 hos SSB" in first["ssb:12268"]["message"]
+    assert first["ssb:07459"]["new_years"].startswith("2019, 2020, 2023, 2024")
+    assert first["imdi:befolkning_innvandringsgrunn:kommune"]["status"] == "uendret"
+    revised = first["imdi:utdanningsniva:kommune"]
+    assert revised["n_changed"] >= 1 and "4650 2020: 131,0 → 133,0" in revised["examples"]
+    assert second["ssb:12268"]["status"] == "hentet" and second["ssb:12268"]["publisher"] == "SSB"
+    assert sum(r["status"] == "hoppet over" for r in second.values()) == len(STANDARD_JOBS) - 1
+
+    monkeypatch.setenv("BLI_DATABASE", str(db))
+    reset_app_caches()
+    try:
+        with TestClient(create_app()) as client:
+            page = client.get("/oppdateringer")
+    finally:
+        reset_app_caches()
+    assert page.status_code == 200
+    html = page.text
+    assert "henting fra IMDi og SSB (bli sync standard). 1 av " \
+        f"{len(STANDARD_JOBS)} kilder ga nye eller endrede tall." in html
+    assert html.count('data-status="hoppet over"') == len(STANDARD_JOBS) - 1
+    assert '<th scope="row">ssb:12268</th><td>SSB</td><td data-status="hentet">' in html

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -79,16 +80,33 @@ def browser():
         b.close()
 
 
+def outside_requests(context) -> list[str]:
+    """Collects every request of a browser context that leaves the machine (the site is
+    offline: no CDN, no fonts, no favicon from elsewhere)."""
+    seen: list[str] = []
+
+    def check(request) -> None:
+        host = urllib.parse.urlsplit(request.url).hostname
+        if request.url.startswith(("data:", "blob:", "about:")):
+            return
+        if host not in ("127.0.0.1", "localhost"):
+            seen.append(request.url)
+    context.on("request", check)
+    return seen
+
+
 @pytest.fixture()
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nb-NO",
                                   accept_downloads=True)
+    outside = outside_requests(context)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     yield pg
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
+    assert not outside, f"requests that left the machine: {outside}"
 
 
 def shot(page, name: str) -> None:
@@ -202,7 +220,7 @@ def test_user_journey_map_municipality_csv_compare_search(server, page, tmp_path
     page.press("#toppsok", "Enter")
     page.wait_for_url("**/sok?q=Romsa")
     first = page.locator("#h-steder + ul a").first
-    assert first.inner_text() == "Troms - Romsa - Tromssa"
+    assert first.inner_text() == "Troms (Romsa, Tromssa)"
     shot(page, "05-sok-romsa")
     axe_check(page, "sok")
     first.click()
@@ -272,3 +290,118 @@ def test_keyboard_skip_link_and_visible_focus(server, page):
     page.keyboard.press("Tab")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline == "solid"
+
+
+SCREENSHOTS = REPO / "build" / "screenshots"
+WIDTHS = {1366: 900, 390: 844}
+
+
+def page_types(base: str) -> dict[str, str]:
+    """One address of every kind of page a user can open (the matching result is made by
+    ``test_web_planner_browser``)."""
+    entries = api_json(base, "/api/kunnskap?type=praksis")["results"]
+    return {
+        "kart": "/", "kart-fylker": "/?niva=fylke&i=innvandrere_per_1000",
+        "kommune": "/kommune/4650", "kommune-samisk": "/kommune/5612", "fylke": "/fylke/56",
+        "sammenlign": "/sammenlign?k=4650&k=4602&k=1826", "sok": "/sok?q=Aarborte",
+        "indikatorer": "/indikatorer", "kunnskap": "/kunnskap",
+        "kunnskap-oppforing": f"/kunnskap/{entries[0]['id']}", "api-docs": "/docs",
+        "bosetting": "/bosetting?fylke=46", "bosetting-matching": "/bosetting/matching",
+        "logg-inn": "/logg-inn", "oppdateringer": "/oppdateringer", "feil": "/kommune/9999",
+    }
+
+
+def test_every_page_type_offline_in_norwegian_at_desktop_and_phone_width(server, browser):
+    """Screenshots of every page type at 1366 and 390 px (build/screenshots/, not
+    committed); no request leaves the machine; lang="nb"; axe-core finds nothing serious
+    anywhere and nothing at all on /docs; nothing wider than the phone's screen."""
+    for width, height in WIDTHS.items():
+        context = browser.new_context(viewport={"width": width, "height": height},
+                                      locale="nb-NO")
+        outside = outside_requests(context)
+        page = context.new_page()
+        errors: list[str] = []
+
+        def note(exc, errors: list[str] = errors) -> None:
+            errors.append(str(exc))
+        page.on("pageerror", note)
+        out = SCREENSHOTS / str(width)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, path in page_types(server).items():
+            response = page.goto(server + path)
+            assert response.status == (404 if name == "feil" else 200), name
+            assert page.locator("html").get_attribute("lang") == "nb", name
+            page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+            if width == 390:
+                scroll = page.evaluate("document.documentElement.scrollWidth")
+                assert scroll <= width, f"{name}: {scroll}px wide at {width}px"
+            axe_check(page, f"{name}-{width}")
+        context.close()
+        assert not errors, f"JavaScript errors: {errors}"
+        assert not outside, f"requests that left the machine: {outside}"
+    violations = json.loads((ARTIFACTS / "axe-api-docs-1366.json").read_text(encoding="utf-8"))
+    assert violations == [], [v["id"] for v in violations]
+    with urllib.request.urlopen(server + "/openapi.json", timeout=30) as r:
+        assert r.status == 200
+    try:
+        urllib.request.urlopen(server + "/redoc", timeout=30)
+        raise AssertionError("/redoc should not exist (it needs Google Fonts)")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404
+
+
+FINNMARK = ["Alta", "Berlevåg", "Båtsfjord", "Gamvik", "Hammerfest (Hámmerfeasta)", "Hasvik",
+            "Karasjok (Kárášjohka)", "Kautokeino (Guovdageaidnu)", "Lebesby", "Loppa", "Måsøy",
+            "Nesseby (Unjárga)", "Nordkapp", "Porsanger (Porsáŋgu, Porsanki)", "Sør-Varanger",
+            "Tana (Deatnu)", "Vadsø", "Vardø"]
+
+
+def test_client_side_sort_is_norwegian(server, page):
+    page.goto(server + "/fylke/56")
+
+    def names() -> list[str]:
+        return [n.replace(" distrikt", "").strip() for n in
+                page.locator("#kommunetabell tbody th").all_inner_texts()]
+    assert names() == FINNMARK  # the server's order
+    link = page.locator('#kommunetabell th[data-key="navn"] a')
+    link.click()  # already ascending: the script turns it round without a page load
+    assert names() == FINNMARK[::-1]
+    assert page.url.endswith("retning=synkende#kommunetabell")
+    link.click()
+    assert names() == FINNMARK
+    # by centrality, then back by name: the name sort is still Norwegian (Å, Ø last)
+    page.locator('#kommunetabell th[data-key="sentralitet"] a').click()
+    link.click()
+    assert names() == FINNMARK
+
+
+def test_server_order_equals_the_browsers_norwegian_collator(server, page):
+    """Chromium's ICU (Intl.Collator('nb')) is the independent judge of bliatlas.collate."""
+    page.goto(server + "/indikatorer")
+    for level in ("kommune", "fylke"):
+        rows = api_json(server, f"/api/regioner?niva={level}&sorter=navn")["regioner"]
+        server_order = [r["norsk_navn"] for r in rows]
+        shuffled = sorted(server_order, key=lambda n: n[::-1])
+        browser_order = page.evaluate(
+            "names => names.slice().sort(new Intl.Collator('nb').compare)", shuffled)
+        assert browser_order == server_order, level
+        assert len(server_order) == (357 if level == "kommune" else 15)
+    words = ["Årdal", "Øygarden", "Askøy", "Alver", "Aarborte", "Ærø", "Đ", "D", "E",
+             "Kárášjohka", "Karasjok", "Nord-Aurdal", "Nordkapp"]
+    from bliatlas.collate import sorted_nb
+    assert page.evaluate("w => w.slice().sort(new Intl.Collator('nb').compare)", words) \
+        == sorted_nb(words)
+
+
+def test_compare_finds_a_municipality_typed_by_its_sami_name(server, page):
+    page.goto(server + "/sammenlign?k=4650")
+    page.get_by_label("eller skriv navnet (norsk, samisk eller kvensk)").fill("Aarborte")
+    page.click("button:has-text('Sammenlign')")
+    page.wait_for_url("**k=Aarborte**")
+    headers = page.locator("#sammenligning thead th").all_inner_texts()
+    assert headers[2:4] == ["Gloppen", "Hattfjelldal (Aarborte)"]
+    page.get_by_label("eller skriv navnet (norsk, samisk eller kvensk)").fill("Guovdageaidnu")
+    page.click("button:has-text('Sammenlign')")
+    page.wait_for_url("**k=Guovdageaidnu**")
+    headers = page.locator("#sammenligning thead th").all_inner_texts()
+    assert headers[2:5] == ["Gloppen", "Hattfjelldal (Aarborte)", "Kautokeino (Guovdageaidnu)"]

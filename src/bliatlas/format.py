@@ -51,3 +51,18 @@ def _looks_numeric(value) -> bool:
         return True
     text = str(value).replace(" ", "").replace(",", "").replace("%", "").replace("–", "")
     return text.replace("-", "").isdigit()
+
+
+MONTHS_NB = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august",
+             "september", "oktober", "november", "desember")
+
+
+def fmt_datetime_nb(when, with_time: bool = True) -> str:
+    """A stored UTC timestamp as Norwegians read it, in Norwegian time:
+    ``2. desember 2026 kl. 02.27`` (or only the date)."""
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    local = when.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Oslo"))
+    text = f"{local.day}. {MONTHS_NB[local.month - 1]} {local.year}"
+    return f"{text} kl. {local:%H.%M}" if with_time else text

@@ -428,3 +428,37 @@ def _parse_with_region(path: Path, data: bytes, region: str,
         if "hvilket fylke" not in str(exc):
             raise
         return tidy.parse_tidy_csv(data, str(path), region=region)
+
+
+@dataclass
+class RefreshEntry:
+    """One file or table of an import or sync run, for the ``refresh_log`` table."""
+    source: str
+    status: str
+    publisher: str | None = None
+    dataset: str | None = None
+    new_years: list[int] = field(default_factory=list)
+    n_new: int = 0
+    n_changed: int = 0
+    examples: list[str] = field(default_factory=list)
+    message: str = ""
+    import_id: int | None = None
+
+
+def log_refresh(store: Store, command: str, entries: list[RefreshEntry]) -> None:
+    """Record what a run did (``bli import``, ``bli sync standard``); one time per run.
+
+    A missing publisher is taken from the dataset's latest import (an unchanged file)."""
+    run_at = datetime.now(UTC).replace(tzinfo=None)
+    rows = []
+    for e in entries:
+        publisher = e.publisher
+        if publisher is None and e.dataset:
+            found = store.query("SELECT publisher FROM import WHERE dataset = ? "
+                                "ORDER BY import_id DESC LIMIT 1", [e.dataset])
+            publisher = found[0]["publisher"] if found else None
+        rows.append((run_at, command, e.source, publisher, e.dataset, e.status,
+                     ", ".join(map(str, e.new_years)) or None, e.n_new, e.n_changed,
+                     "; ".join(e.examples) or None, e.message or None, e.import_id))
+    if rows:
+        store.insert_rows("refresh_log", rows)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from bliatlas.format import fmt_int, fmt_num, table
-from bliatlas.ingest import import_paths
+from bliatlas.ingest import RefreshEntry, import_paths, log_refresh
 from bliatlas.regions.crosswalk import Crosswalk
 from bliatlas.regions.registry import Registry
 from bliatlas.store import open_store, writing
@@ -69,6 +69,9 @@ def cmd_import(args) -> int:
         results, skipped = import_paths(store, args.paths, strict=args.strict, region=args.region,
                                         sub_annual=args.sub_annual,
                                         partial_geometry=args.partial_geometry)
+        log_refresh(store, "import", [
+            RefreshEntry(Path(r.source).name, r.status, dataset=r.dataset, n_new=r.n_new,
+                         n_changed=r.n_changed, import_id=r.import_id) for r in results])
     elapsed = time.perf_counter() - started
     rows = [[r.source, r.dataset, r.status, fmt_int(r.n_values), fmt_int(r.n_new),
              fmt_int(r.n_changed), fmt_int(r.n_unassigned)] for r in results]

@@ -148,6 +148,24 @@ MIGRATIONS: list[list[str]] = [
              AND s.region_code = o.region_code AND s.year = o.year AND s.dims = o.dims
              AND s.unit = o.unit""",
     ],
+    # 3: what each `bli import` and `bli sync standard` run did, one row per file or table
+    # (also when nothing was new): "sist oppdatert" and the web's /oppdateringer.
+    [
+        """CREATE TABLE refresh_log (
+            run_at TIMESTAMP NOT NULL,       -- when the run wrote (UTC), the same for a run
+            command VARCHAR NOT NULL,        -- 'import' | 'sync standard'
+            source VARCHAR NOT NULL,         -- file name, or table key such as ssb:11607
+            publisher VARCHAR,
+            dataset VARCHAR,
+            status VARCHAR NOT NULL,         -- importert | hentet | uendret | feilet | hoppet over
+            new_years VARCHAR,               -- years first stored by the run, comma-separated
+            n_new INTEGER NOT NULL,
+            n_changed INTEGER NOT NULL,
+            examples VARCHAR,                -- revised values, '; '-separated
+            message VARCHAR,
+            import_id INTEGER
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -28,6 +28,7 @@ ROUTER_MODULES: list[str] = [
     "bliatlas.indicators.api",
     "bliatlas.web.pages",
     "bliatlas.web.planner",
+    "bliatlas.web.freshness",
     "bliatlas.reports.api",
     "bliatlas.api.auth",
     "bliatlas.api.status",

@@ -21,6 +21,7 @@ from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.engine import LEVELS, Cube, build_cube
 from bliatlas.indicators.profile import build_profile, provenance
 from bliatlas.indicators.sentences import format_cell
+from bliatlas.regions.names import display_name, language_forms, name_sort_key
 
 SOURCE_NOTE = (
     "Kilde: IMDi, SSB, KOSTRA, Helsedirektoratet og Telemark fylkeskommune, beregnet av "
@@ -96,6 +97,8 @@ def _region_row(cube: Cube, reg: dict[str, Any]) -> dict[str, Any]:
         "niva": reg["level"],
         "navn": reg["name"],
         "kortnavn": reg["short_name"],
+        "norsk_navn": language_forms(reg["name"])[0][0],
+        "visningsnavn": display_name(reg["name"]),
     }
     if reg["level"] == "kommune":
         row.update(
@@ -114,21 +117,26 @@ def _registry_imports(cube: Cube) -> set[int]:
     return {i for i, imp in cube.imports.items() if imp["dataset"] == "kommuner_bosetting"}
 
 
-REGION_COLUMNS = ["kode", "niva", "navn", "kortnavn", "fylke", "sentralitet",
+REGION_COLUMNS = ["kode", "niva", "navn", "kortnavn", "norsk_navn", "visningsnavn", "fylke", "sentralitet",
                   "distriktskommune", "kostragruppe", "robek", "antall_kommuner"]
 
 
 @router.get("/regioner", summary="Kommuner og fylker (2024-inndelingen)")
 def regions(niva: str | None = Query(None, description="kommune eller fylke"),
+            sorter: str = Query("kode", description="kode (fylker først) eller navn "
+                                "(norsk alfabetisk rekkefølge etter det norske navnet)"),
             format: str = "json") -> Response:
     fmt = _check_format(format)
     if niva is not None and niva not in ("kommune", "fylke"):
         raise InvalidParameter(f"ukjent nivå {niva!r} for regioner: bruk kommune eller fylke")
+    if sorter not in ("kode", "navn"):
+        raise InvalidParameter(f"sorter: forventet «kode» eller «navn», fikk {sorter!r}")
     cube = get_cube()
-    rows = [
-        _region_row(cube, reg) for (level, _), reg in sorted(cube.regions.items())
-        if level in ("kommune", "fylke") and (niva is None or level == niva)
-    ]
+    chosen = [reg for (level, _), reg in sorted(cube.regions.items())
+              if level in ("kommune", "fylke") and (niva is None or level == niva)]
+    if sorter == "navn":
+        chosen.sort(key=lambda reg: (reg["level"], name_sort_key(reg["name"])))
+    rows = [_region_row(cube, reg) for reg in chosen]
     payload = _envelope(cube, _registry_imports(cube), regioner=rows)
     return _respond(fmt, payload, "regioner", REGION_COLUMNS)
 

@@ -15,6 +15,8 @@ import re
 import unicodedata
 from importlib import resources
 
+from bliatlas.collate import sort_key
+
 _MARKER = re.compile(r"\((?:[^()]*\b(?:f\.o\.m\.|t\.o\.m\.)[^()]*)\)", re.IGNORECASE)
 _PAREN = re.compile(r"\s*\([^()]*\)")
 _REFORM_YEARS = re.compile(r"(f\.o\.m\.|t\.o\.m\.)\s*(\d{4})", re.IGNORECASE)
@@ -79,3 +81,46 @@ def names_in_use() -> dict[str, tuple[str, ...]]:
     for row in rows:
         out.setdefault(row["kommunenummer"], []).append(row["navn"])
     return {code: tuple(forms) for code, forms in out.items()}
+
+
+LANGUAGE_NAMES = {"se": "nordsamisk", "smj": "lulesamisk", "sma": "sørsamisk",
+                  "fkv": "kvensk"}
+_languages: dict[str, str] | None = None
+
+
+def _form_languages() -> dict[str, str]:
+    """Folded non-Norwegian name form → its language code (``data/navnespraak.csv``)."""
+    global _languages
+    if _languages is None:
+        from importlib import resources
+
+        text = resources.files("bliatlas.regions").joinpath("data/navnespraak.csv").read_text(
+            encoding="utf-8")
+        lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+        _languages = {fold(row["form"]): row["language"] for row in csv.DictReader(lines)}
+    return _languages
+
+
+def language_forms(name: str) -> list[tuple[str, str]]:
+    """The forms of an official name with their languages, the Norwegian form first:
+    ``'Aarborte - Hattfjelldal'`` → ``[('Hattfjelldal', 'nb'), ('Aarborte', 'sma')]``.
+    A name none of whose forms is known as Norwegian keeps its first form first."""
+    langs = _form_languages()
+    tagged = [(form, langs.get(fold(form), "nb")) for form in name_forms(name)]
+    norwegian = [t for t in tagged if t[1] == "nb"][:1] or tagged[:1]
+    return norwegian + [t for t in tagged if t is not norwegian[0]]
+
+
+def display_name(name: str) -> str:
+    """The name as lists show it: the Norwegian form, the others in parentheses
+    (``'Hattfjelldal (Aarborte)'``, ``'Troms (Romsa, Tromssa)'``); others unchanged."""
+    forms = language_forms(name)
+    if len(forms) < 2:
+        return name
+    return f"{forms[0][0]} ({', '.join(f for f, _ in forms[1:])})"
+
+
+def name_sort_key(name: str) -> tuple:
+    """Norwegian alphabetical order of official names by their Norwegian form
+    (``Aarborte - Hattfjelldal`` sorts as Hattfjelldal, ``Årdal`` after ``Øygarden``)."""
+    return sort_key(language_forms(name)[0][0]), sort_key(name)

@@ -8,11 +8,20 @@ uses it: ingest to place published codes, indicators to aggregate, the web to se
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bliatlas.errors import NotFound, UserError
-from bliatlas.regions.names import fold, name_forms, names_in_use
+from bliatlas.regions.names import (
+    LANGUAGE_NAMES,
+    display_name,
+    fold,
+    language_forms,
+    name_forms,
+    name_sort_key,
+    names_in_use,
+)
 
 DISTRICT_CLASSES = (5, 6)
 
@@ -57,6 +66,27 @@ class Region:
     # Sami/Kven names in use that are not official (regions/data/navneformer_i_bruk.csv):
     # they find the region in search, pages show the official name.
     names_in_use: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def nb_name(self) -> str:
+        """The Norwegian form of the name (``Hattfjelldal`` of ``Aarborte - Hattfjelldal``)."""
+        return language_forms(self.name)[0][0]
+
+    @property
+    def other_forms(self) -> list[tuple[str, str, str]]:
+        """The Sami/Kven forms: (form, BCP 47 language code, Norwegian language name)."""
+        return [(f, lang, LANGUAGE_NAMES.get(lang, lang))
+                for f, lang in language_forms(self.name)[1:]]
+
+    @property
+    def display_name(self) -> str:
+        """The name lists show: ``Hattfjelldal (Aarborte)``, ``Kautokeino (Guovdageaidnu)``."""
+        return display_name(self.name)
+
+    @property
+    def sort_key(self) -> tuple:
+        """Norwegian alphabetical order by the Norwegian name (:mod:`bliatlas.collate`)."""
+        return *name_sort_key(self.name), self.code
 
     @property
     def is_district(self) -> bool:
@@ -111,6 +141,11 @@ class Registry:
 
     def municipalities_in(self, county_code: str) -> list[Region]:
         return [m for m in self.municipalities.values() if m.county_code == county_code]
+
+    def by_name(self, level: str = "kommune") -> list[Region]:
+        """Municipalities (or counties) in Norwegian alphabetical order of the Norwegian name."""
+        regions = self.municipalities if level == "kommune" else self.counties
+        return sorted(regions.values(), key=lambda r: r.sort_key)
 
     # -- aggregation ----------------------------------------------------------------
     def group_key(self, level: str, municipality: Region) -> str | None:
@@ -176,6 +211,28 @@ class Registry:
                     offer(ratio, region)
         ranked = sorted(scored.values(), key=lambda t: (-t[0], t[1].level != "kommune", t[1].code))
         return [r for _, r in ranked[:limit]]
+
+    def find(self, text: str, level: str | None = None) -> Region:
+        """A region from what a user typed or picked: a code, ``Hattfjelldal (Aarborte) (1826)``
+        (a list entry), or any official name form (``Aarborte``, ``Guovdageaidnu``,
+        ``Tromso``). A name two regions share (``Herøy``) is refused with both codes."""
+        text = " ".join(str(text).split())
+        code = re.search(r"\((\d{2}|\d{4})\)$", text)
+        if text.isdigit() or code:
+            return self.get(code.group(1) if code else text)
+        name = re.sub(r"\s*\([^()]*\)$", "", text)
+        wanted = fold(name)
+        hits = [r for r in self.search(name, limit=20) if level is None or r.level == level]
+        exact = [r for r in hits if wanted in {fold(f) for f in r.forms}]
+        if len(exact) > 1:
+            raise NotFound(f"flere steder heter «{name}»: " + ", ".join(
+                f"{r.display_name} ({r.code}, {self.counties[r.county_code].short_name})"
+                if r.county_code in self.counties else f"{r.display_name} ({r.code})"
+                for r in exact) + "; velg ett av numrene")
+        if exact or hits:
+            return (exact or hits)[0]
+        what = {"kommune": "kommune", "fylke": "fylke"}.get(level or "", "kommune eller fylke")
+        raise NotFound(f"fant ingen {what} med navnet «{text}»")
 
     # -- summary (seed 003, Tabell 1) ------------------------------------------------
     def district_summary(self) -> list[dict]:

@@ -314,8 +314,21 @@ def cmd_sync_standard(args: argparse.Namespace) -> int:
     failed = [c for c in changes if c.status == "feilet"]
     state.complete = not failed and len(state.done) >= len(jobs)
     state.save()
+    record_changes(args.database, changes)
     print_summary(changes, resumed, time.perf_counter() - started)
     return 2 if failed else 0
+
+
+def record_changes(database: str | None, changes: list[Change]) -> None:
+    """Keep the run's summary in the store (``refresh_log``) for "sist oppdatert" and the
+    web atlas' list of what changed (/oppdateringer)."""
+    from bliatlas.ingest import RefreshEntry, log_refresh
+    from bliatlas.store import writing
+
+    with writing(database, on_wait=lambda m: print(m, file=sys.stderr)) as store:
+        log_refresh(store, "sync standard", [
+            RefreshEntry(c.job.key, c.status, c.job.publisher, c.job.dataset, c.new_years,
+                         c.n_new, c.n_changed, c.examples, c.message) for c in changes])
 
 
 def print_summary(changes: list[Change], resumed: bool, seconds: float) -> None:

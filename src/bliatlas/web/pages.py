@@ -24,6 +24,7 @@ from bliatlas.indicators.sentences import format_number
 from bliatlas.knowledge.base import actor_entries, body_html, place_labels
 from bliatlas.knowledge.citations import render_html
 from bliatlas.knowledge.vocab import FACETS, NOT_GIVEN
+from bliatlas.regions.names import display_name
 from bliatlas.web import views
 from bliatlas.web.context import get_context
 
@@ -52,6 +53,8 @@ templates.env.globals["NOT_GIVEN"] = NOT_GIVEN
 # A knowledge text with its citation marks as links to the entry's sources.
 templates.env.filters["marks"] = lambda text: Markup(render_html(text or ""))
 templates.env.globals["csrf_field"] = csrf_field
+# An official name as lists show it: "Hattfjelldal (Aarborte)" (bliatlas.regions.names).
+templates.env.filters["stedsnavn"] = display_name
 templates.env.globals["job_status"] = jobs.status
 
 Multi = Annotated[list[str] | None, Query()]
@@ -84,7 +87,7 @@ def map_view(request: Request, i: str | None = None, ar: str | None = None,
             "f": f, "ind": ind, "notes": notes, **views.map_page(ctx, f, ind),
             "choices": views.indicator_choices(ctx),
             "years": views.usable_years(ctx, ind),
-            "counties": sorted(ctx.registry.counties.values(), key=lambda c: c.name),
+            "counties": ctx.registry.by_name("fylke"),
             "levels": views.LEVEL_CHOICES,
             "suppressed_legend": views.SUPPRESSED_LEGEND,
         }
@@ -128,7 +131,7 @@ def compare_view(request: Request, k: Multi = None, i: Multi = None,
     def build() -> dict[str, Any]:
         ctx = get_context()
         page = views.compare_page(ctx, k or [], i or [], ar)
-        municipalities = sorted(ctx.registry.municipalities.values(), key=lambda m: m.name)
+        municipalities = ctx.registry.by_name("kommune")
         return {"title": "Sammenlign kommuner", "choices": views.indicator_choices(ctx),
                 "municipalities": municipalities,
                 "selected_ids": [ind.id for ind in page["inds"]], **page}

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bliatlas import export
 from bliatlas.errors import UserError
+from bliatlas.regions.names import name_sort_key
 from bliatlas.settlement import match_api, run_store, runs
 from bliatlas.settlement.capacity import CAPACITY_MODES
 from bliatlas.settlement.plan import (
@@ -231,7 +232,7 @@ def _plan_context(q: dict[str, Any]) -> dict[str, Any]:
             cells.append({"value": v, "diff": diff})
         rows.append({"row": r, "cells": cells, "changed": any(c["diff"] for c in cells),
                      "shown": mplan.rows[j]})
-    rows.sort(key=lambda x: x["row"].name)
+    rows.sort(key=lambda x: name_sort_key(x["row"].name))
     n_changed = sum(1 for x in rows if x["changed"])
     query = {k: v for k, v in q.items() if v not in (None, "", []) and k != "kart"}
     qs = urlencode(query, doseq=True)
@@ -252,7 +253,7 @@ def _plan_context(q: dict[str, Any]) -> dict[str, Any]:
 
 def _form_context(q: dict[str, Any]) -> dict[str, Any]:
     ctx = get_context()
-    counties = sorted(ctx.registry.counties.values(), key=lambda c: c.name)
+    counties = ctx.registry.by_name("fylke")
     return {"pq": q, "counties": counties, "weights": PLAN_WEIGHTS, "weight_labels": WEIGHT_LABELS,
             "defaults": DEFAULT_WEIGHTS, "scenario_keys": SCENARIO_KEYS,
             "max_scenarios": MAX_SCENARIOS, "presets_all": PRESETS,
@@ -312,7 +313,7 @@ def _matching_form(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     ctx = get_context()
     return {
         "title": "Bosetting: matching av husholdninger",
-        "counties": sorted(ctx.registry.counties.values(), key=lambda c: c.name),
+        "counties": ctx.registry.by_name("fylke"),
         "capacity_modes": CAPACITY_MODES,
         "support_modes": runs.SUPPORT_MODES,
         "max_mb": match_api.MAX_UPLOAD_BYTES // (1024 * 1024),
@@ -452,7 +453,7 @@ def _result_context(run: runs.MatchRun, side: int) -> dict[str, Any]:
               for h in sorted(run.overrides)]
     munis = sorted(({"code": str(code), "name": str(n)} for code, n in
                     zip(run.munis.codes.tolist(), run.munis.names.tolist(), strict=True)),
-                   key=lambda m: m["name"])
+                   key=lambda m: name_sort_key(m["name"]))
     registry = get_context().registry.counties
     prep = run.prepared
     return {

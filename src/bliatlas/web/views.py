@@ -228,7 +228,8 @@ def choropleth(ctx: AtlasContext, ind: Indicator, year: int, level: str, codes: 
         cell = cells.get(code)
         rows.append({
             "code": code,
-            "name": region.name,
+            "name": region.display_name,
+            "sort": region.sort_key,
             "county": (ctx.registry.counties[region.county_code].short_name
                        if region.county_code in ctx.registry.counties else ""),
             "centrality": region.centrality,
@@ -239,7 +240,7 @@ def choropleth(ctx: AtlasContext, ind: Indicator, year: int, level: str, codes: 
             "status": cell["status"] if cell else "missing",
             "note": (cell["reason"] or "") if cell else "Mangler: ingen tall for dette året",
         })
-    rows.sort(key=lambda r: r["name"])
+    rows.sort(key=lambda r: r["sort"])
     return {
         "id": map_id,
         "viewbox": view.viewbox,
@@ -537,7 +538,8 @@ def county_page(ctx: AtlasContext, code: str, sort: str | None, direction: str |
             cell = ctx.cube.cell(ind.id, "kommune", m.code, years[ind.id])
             cols.append({"value": cell["value"] if cell and cell["status"] == "ok" else None,
                          "text": value_text(cell, ind)})
-        rows.append({"code": m.code, "name": m.name, "centrality": m.centrality,
+        rows.append({"code": m.code, "name": m.display_name, "sort": m.sort_key,
+                     "centrality": m.centrality,
                      "district": m.is_district, "cols": cols})
     sort_keys = ["navn", "sentralitet"] + [ind.id for ind in inds]
     sort = sort or "navn"
@@ -545,15 +547,15 @@ def county_page(ctx: AtlasContext, code: str, sort: str | None, direction: str |
         raise InputError("sort", f"forventet en av {', '.join(sort_keys)}, fikk {sort!r}")
     descending = direction == "synkende"
     if sort == "navn":
-        rows.sort(key=lambda r: fold(r["name"]), reverse=descending)
+        rows.sort(key=lambda r: r["sort"], reverse=descending)
     elif sort == "sentralitet":
-        rows.sort(key=lambda r: (r["centrality"] or 0, fold(r["name"])), reverse=descending)
+        rows.sort(key=lambda r: (r["centrality"] or 0, r["sort"]), reverse=descending)
     else:
         k = [ind.id for ind in inds].index(sort)
         with_value = [r for r in rows if r["cols"][k]["value"] is not None]
         without = [r for r in rows if r["cols"][k]["value"] is None]
         with_value.sort(key=lambda r: r["cols"][k]["value"], reverse=descending)
-        rows = with_value + sorted(without, key=lambda r: fold(r["name"]))
+        rows = with_value + sorted(without, key=lambda r: r["sort"])
     totals = []
     for ind in inds:
         cell = ctx.cube.cell(ind.id, "fylke", code, years[ind.id])
@@ -585,7 +587,15 @@ def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
                  year: str | None) -> dict[str, Any]:
     regions = []
     for c in dict.fromkeys(x.strip() for x in codes if x.strip()):
-        r = ctx.registry.get(c)
+        if c.isdigit():
+            r = ctx.registry.get(c)
+        else:
+            try:
+                r = ctx.registry.find(c, "kommune")
+            except NotFound as exc:
+                raise InputError("k", str(exc)) from None
+        if r in regions:
+            continue
         if r.level != "kommune":
             raise InputError("k", f"{c} er et fylke; velg kommuner (4 siffer)")
         regions.append(r)
@@ -607,7 +617,7 @@ def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
         table.append({"ind": ind, "year": y, "values": values,
                       "national": value_text(nat, ind), "note": coverage_note(nat)})
         if regions:
-            bars = [Bar(label=r.short_name, value=v["value"], text=v["text"])
+            bars = [Bar(label=r.nb_name, value=v["value"], text=v["text"])
                     for r, v in zip(regions, values)]
             bars.append(Bar(label="Hele landet", value=nat["value"] if nat and nat["status"] ==
                             "ok" else None, text=value_text(nat, ind), highlight=True))

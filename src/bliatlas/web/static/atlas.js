@@ -32,6 +32,11 @@
     document.addEventListener("keydown", function (e) { if (e.key === "Escape") hide(); });
   }
   // Client-side sorting of tables marked .sortable (the header links sort on the server).
+  // Names in Norwegian alphabetical order (… z, æ, ø, å; aa = å), as bliatlas.collate does.
+  var collator = window.Intl && Intl.Collator ? new Intl.Collator("nb") : null;
+  function compareText(a, b) {
+    return collator ? collator.compare(a, b) : (a < b ? -1 : a > b ? 1 : 0);
+  }
   function sortable() {
     document.querySelectorAll("table.sortable").forEach(function (table) {
       var heads = table.querySelectorAll("thead th");
@@ -52,7 +57,7 @@
               if (vb === "") return -1;
               return asc ? va - vb : vb - va;
             }
-            return asc ? va.localeCompare(vb, "nb") : vb.localeCompare(va, "nb");
+            return asc ? compareText(va, vb) : compareText(vb, va);
           });
           rows.forEach(function (r) { body.appendChild(r); });
           heads.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
