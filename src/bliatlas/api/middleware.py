@@ -5,7 +5,7 @@
    to this server are made relative, so the Host header is never echoed in a redirect.
 2. :class:`TrustedHosts` — requests whose Host is not in ``BLI_ALLOWED_HOSTS`` get 400.
 3. :class:`PinGeneration` — the request works on one database state from start to end
-   (:func:`bliatlas.api.deps.pin`), so an import switching the file under load never makes
+   (:func:`bliatlas.serving.pin`), so an import switching the file under load never makes
    a request fail or mix two states.
 4. :class:`PageCache` — GET answers of the open pages and the API, cached per database
    state, with ``ETag`` and ``Cache-Control`` (a reload revalidates with 304 and does not
@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from bliatlas import serving as deps
 from bliatlas import settings
-from bliatlas.api import auth, deps
+from bliatlas.api import auth
+from bliatlas.serving import CSRF_COOKIE, CSRF_FIELD, csrf_token, csrf_valid, new_csrf_token  # noqa: F401
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -45,8 +46,6 @@ HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
-CSRF_COOKIE = "bli_csrf"
-CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 MAX_FORM_BYTES = 8 * 1024 * 1024  # the largest form (a cohort upload) plus framing
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -315,27 +314,6 @@ class Access:
 
 
 # -- 6 ---------------------------------------------------------------------------------
-def new_csrf_token() -> str:
-    return auth.sign(secrets.token_urlsafe(18))
-
-
-def csrf_valid(cookie: str | None, submitted: str | None) -> bool:
-    import hmac
-
-    return bool(cookie and submitted and auth.unsign(cookie) is not None
-                and hmac.compare_digest(cookie, submitted))
-
-
-def csrf_token(state: dict[str, Any], cookie: str | None) -> str:
-    """The token for the forms of this page: the valid cookie's, else a new one that the
-    response sets as cookie (:class:`Csrf`)."""
-    if cookie and auth.unsign(cookie) is not None:
-        return cookie
-    if "csrf_new" not in state:
-        state["csrf_new"] = new_csrf_token()
-    return state["csrf_new"]
-
-
 def _same_origin(scope: Scope, origin: str) -> bool:
     host = (header(scope, b"host") or "").lower()
     parts = urlsplit(origin)

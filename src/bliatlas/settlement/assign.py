@@ -43,14 +43,10 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from bliatlas.errors import UserError
+from bliatlas.errors import InfeasibleError, UserError
 
 INF = highspy.kHighsInf
 _TOL = 1e-9
-
-
-class InfeasibleError(UserError):
-    """The constraints cannot all be met; the message says which."""
 
 
 @dataclass

@@ -44,7 +44,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from bliatlas.errors import InputError, UserError
+from bliatlas.errors import InputError, TooLargeError, UnprocessableError, UserError
 from bliatlas.settlement.cohort import Cohort, read_cohort
 from bliatlas.settlement.features import MunicipalityTable
 from bliatlas.settlement.predict import OutcomeModel
@@ -78,16 +78,6 @@ SYNTHETIC_MODEL_NOTE = (
 )
 
 
-class UnprocessableError(UserError):
-    """Valid input that cannot be matched (capacity too small, a tie outside the scope)."""
-
-    http_status = 422
-
-
-class TooLargeError(UserError):
-    http_status = 413
-
-
 # -- model and municipality data -------------------------------------------------------
 _model_lock = threading.Lock()
 _models: dict[tuple[str, float], tuple[OutcomeModel, str]] = {}
@@ -116,7 +106,7 @@ def outcome_model(munis: MunicipalityTable) -> tuple[OutcomeModel, str]:
             if model.synthetic:
                 label = "SYNTETISK: " + label + ", trent på syntetiske data"
         else:
-            from bliatlas.api.deps import get_store
+            from bliatlas.serving import get_store
             from bliatlas.settlement import synthetic as syn
 
             targets = syn.CalibrationTargets.load(get_store(), munis)
@@ -139,7 +129,7 @@ def synthetic_cohort(persons: int, seed: int, county: str | None = None) -> Coho
     """A synthetic cohort from the calibrated generator, over the municipalities with a
     decision (vedtak > 0) — in ``county`` when given — so that its ties (relatives in a
     municipality) point to municipalities that can take the household."""
-    from bliatlas.api.deps import get_store
+    from bliatlas.serving import get_store
     from bliatlas.settlement import synthetic as syn
 
     if not 1 <= persons <= MAX_SYNTHETIC_PERSONS:

@@ -24,7 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bliatlas import export
-from bliatlas.errors import UserError
+from bliatlas.errors import PlanInfeasible, UserError
 from bliatlas.settlement import match_api
 from bliatlas.settlement.plan import (
     DEFAULT_WEIGHTS,
@@ -41,7 +41,7 @@ from bliatlas.settlement.plan import (
 )
 from bliatlas.web.classify import classify
 from bliatlas.web.context import get_context
-from bliatlas.web.pages import templates
+from bliatlas.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,10 +56,6 @@ PRESETS: dict[str, str] = {
     "Minste gruppe 10": "gruppe10=min_group:10",
 }
 PAGE_SIZE = 100
-
-
-class PlanInfeasible(UserError):
-    http_status = 422
 
 
 # -- parsing -------------------------------------------------------------------------------
