@@ -24,7 +24,7 @@ MAPPING = [
     (errors.PublisherError("SSB: fikk ikke svar etter 5 forsøk (siste feil: tidsavbrudd)"),
      3, 502),
     (errors.Offline("Ingen nettverksforbindelse"), 3, 503),
-    (errors.DatabaseUnavailable("databasen finnes ikke"), 3, 503),
+    (errors.DatabaseUnavailable("databasen finnes ikke"), 2, 503),
     (errors.InternalError("uventet tilstand"), 1, 500),
 ]
 

@@ -11,22 +11,27 @@ kind (base class)             exit  HTTP    what
                                             Subclasses narrow the status: :class:`NotFound`
                                             404, :class:`Unprocessable` 422 (well formed,
                                             values unusable), :class:`TooLarge` 413,
-                                            :class:`Busy` 429 (with ``Retry-After``).
+                                            :class:`Busy` 429 (with ``Retry-After``),
+                                            :class:`DatabaseUnavailable` and
+                                            :class:`DatabaseBusy` 503 (no database yet:
+                                            run `bli import`; another writer).
 :class:`DataFormatError`      2     400     a file or upload that cannot be read as what it
                                             claims to be (names file, row, column). A kind
                                             of user input, so it is a :class:`UserError`.
+                                            :class:`ContentError` (knowledge content off
+                                            the content model) answers 500 in the API.
 :class:`SourceError`          3     502     a source the program reads failed: a publisher's
                                             service did not answer (network error, timeout,
-                                            retries used up), answered something unusable,
-                                            or the database file is missing or locked (503).
-:class:`InternalError`        1     500     a fault of Bli-atlas itself (or of the content
-                                            shipped with it); not the user's to fix.
+                                            retries used up) or answered something
+                                            unusable; 503 when offline.
+:class:`InternalError`        1     500     a fault of Bli-atlas itself (an unexpected state);
+                                            not the user's to fix.
 ============================  ====  ======  =================================================
 
 The CLI (:func:`bliatlas.cli.main`) prints ``bli: feil: <message>`` and exits with
 ``exit_code``; the API (:func:`bliatlas.serving.install_error_handlers`) answers
-``{"error": <message>, "source": …}`` with ``http_status`` (an HTML error page for a
-browser). :func:`exit_code` and :func:`http_status` are that mapping for any exception.
+``{"error": <message>, "source": …}`` with ``http_status`` (the pages render the
+Norwegian error page with the same status). :func:`exit_code` and :func:`http_status` are that mapping for any exception.
 
 Errors specific to one module are defined here too (so the whole hierarchy is read in one
 place) and re-exported by the module that raises them under the name it always had.
@@ -104,6 +109,19 @@ class TooHeavy(TooLarge):
     """One job would need more memory than the ceiling allows (413)."""
 
 
+class DatabaseUnavailable(UserError):
+    """The database file is missing or not a Bli-atlas database (503): a setup the user
+    fixes (`bli import`, ``BLI_DATABASE``), so exit code 2; pages show it as their error."""
+
+    http_status = 503
+
+
+class DatabaseBusy(UserError):
+    """Another writer holds the database's lock longer than we were willing to wait (503)."""
+
+    http_status = 503
+
+
 # -- data format --------------------------------------------------------------------------
 class DataFormatError(UserError):
     """A file or upload that is not what it claims to be. Exit code 2, HTTP 400."""
@@ -124,6 +142,21 @@ class InputError(DataFormatError):
         self.path = str(path)
         self.row = row
         self.column = column
+
+
+class ContentError(DataFormatError):
+    """Knowledge content that does not follow ``docs/content-model.md``; lists every issue.
+
+    On the CLI (``bli kunnskap valider`` of a content folder) bad input, exit code 2; in
+    the API the server's own content is at fault, not the request: 500.
+    """
+
+    http_status = 500
+
+    def __init__(self, issues: list):
+        self.issues = issues
+        lines = [f"{len(issues)} feil i kunnskapsinnholdet:"] + [f"  {i}" for i in issues]
+        super().__init__("\n".join(lines))
 
 
 # -- sources and network ------------------------------------------------------------------
@@ -158,36 +191,9 @@ class ImdiApiError(PublisherError):
     """IMDi's service refused a table or answered something that is not a table."""
 
 
-class DatabaseUnavailable(SourceError):
-    """The database file is missing or not a Bli-atlas database (503)."""
-
-    http_status = 503
-
-
-class DatabaseBusy(SourceError):
-    """Another writer holds the database's lock longer than we were willing to wait (503)."""
-
-    http_status = 503
-
-
 # -- internal -----------------------------------------------------------------------------
 class InternalError(BliError):
     """A fault of Bli-atlas or of what ships with it. Exit code 1, HTTP 500."""
-
-
-class ContentError(InternalError):
-    """Knowledge content that does not follow ``docs/content-model.md``; lists every issue.
-
-    In the API this is the server's content at fault, not the request (500); on the CLI
-    (``bli kunnskap valider`` of one's own content folder) it exits 2 like bad input.
-    """
-
-    exit_code = 2
-
-    def __init__(self, issues: list):
-        self.issues = issues
-        lines = [f"{len(issues)} feil i kunnskapsinnholdet:"] + [f"  {i}" for i in issues]
-        super().__init__("\n".join(lines))
 
 
 def exit_code(exc: BaseException) -> int:
