@@ -371,7 +371,6 @@ def run_job(job: Job, args: argparse.Namespace, current: dict[str, set[str]],
 
 
 def add_standard_command(ssub: argparse._SubParsersAction) -> None:
-
     q = ssub.add_parser(
         "standard",
         help="hent standardsettet for et kunnskapsgrunnlag fra IMDi og SSB",

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import threading
@@ -94,14 +95,26 @@ def wants_html(scope: Scope) -> bool:
         header(scope, b"accept") or "")
 
 
-# -- 1 ---------------------------------------------------------------------------------
-class SecurityHeaders:
+class HttpMiddleware(abc.ABC):
+    """An ASGI middleware for HTTP requests: other scopes (lifespan, websocket) pass
+    through untouched; subclasses implement :meth:`http`."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        return await self.http(scope, receive, send)
+
+    @abc.abstractmethod
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one HTTP request (scope type ``http``)."""
+
+
+# -- 1 ---------------------------------------------------------------------------------
+class SecurityHeaders(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         host = (header(scope, b"host") or "").lower()
 
         async def send_with_headers(message: dict[str, Any]) -> None:
@@ -129,13 +142,8 @@ def _relative(location: str, host: str) -> str:
 
 
 # -- 2 ---------------------------------------------------------------------------------
-class TrustedHosts:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+class TrustedHosts(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         host = (header(scope, b"host") or "").lower()
         name = host[1:].partition("]")[0] if host.startswith("[") else host.rpartition(":")[0] \
             if host.count(":") == 1 else host
@@ -147,13 +155,8 @@ class TrustedHosts:
 
 
 # -- 3 ---------------------------------------------------------------------------------
-class PinGeneration:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+class PinGeneration(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         handle = deps.pin()
         try:
             await self.app(scope, receive, send)
@@ -168,11 +171,11 @@ UNCACHED = ("/bosetting/matching", "/api/bosetting/match", "/logg-inn", "/logg-u
 STATIC_MAX_AGE = b"public, max-age=3600"
 
 
-class PageCache:
+class PageCache(HttpMiddleware):
     """GET answers per (database state, URL, gzip or not), bounded by ``BLI_PAGE_CACHE_MB``."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        super().__init__(app)
         self.entries: OrderedDict[tuple[str, ...], tuple[int, list, bytes, bytes]] = OrderedDict()
         self.size = 0
         self.lock = threading.Lock()
@@ -192,9 +195,7 @@ class PageCache:
         gzip = "gzip" in (header(scope, b"accept-encoding") or "")
         return (token, path, scope.get("query_string", b"").decode("latin-1"), str(gzip))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"].startswith("/static/"):
             return await self.app(scope, receive, _with_header(send, b"cache-control",
                                                                STATIC_MAX_AGE))
@@ -275,13 +276,8 @@ def _with_header(send: Send, name: bytes, value: bytes) -> Send:
 
 
 # -- 5 ---------------------------------------------------------------------------------
-class Access:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+class Access(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.setdefault("state", {})
         session = auth.read_session(cookies(scope).get(auth.SESSION_COOKIE))
         state["user"] = session.user if session else None
@@ -376,13 +372,8 @@ def form_field(body: bytes, content_type: str, name: str) -> str | None:
     return value.decode("latin-1") if value is not None else None
 
 
-class Csrf:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+class Csrf(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.setdefault("state", {})
         cookie = cookies(scope).get(CSRF_COOKIE)
         state["csrf_cookie"] = cookie
