@@ -50,7 +50,7 @@ def calibration_targets(imported_db, munis):
 
 def reset_app_caches() -> None:
     """Forget the process-wide store, cube, page and report contexts (between databases)."""
-    from bliatlas.api import deps
+    from bliatlas import serving as deps
     from bliatlas.indicators import api as indicators_api
     from bliatlas.reports.context import reset_shared_report_context
     from bliatlas.web import context as web_context

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from bliatlas.api import deps
+from bliatlas import serving as deps
 from bliatlas.api.app import create_app
 from bliatlas.indicators.api import reset_cube
 

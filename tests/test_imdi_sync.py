@@ -137,7 +137,7 @@ def test_offline_fails_cleanly(db, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(imdi_client, "transport_factory",
                         lambda: httpx.MockTransport(no_network))
     before = snapshot(db)
-    assert sync(db, tmp_path, "intro_status_arbutd_avslutta") == 2
+    assert sync(db, tmp_path, "intro_status_arbutd_avslutta") == 3  # source/network error
     err = capsys.readouterr().err
     assert "Ingen nettverksforbindelse" in err and "IMDis statistikktjeneste" in err
     assert "app-simapi-prod.azurewebsites.net" in err and "bli import" in err
@@ -156,7 +156,7 @@ def test_error_page_instead_of_a_table_is_refused(db, tmp_path, monkeypatch, cap
     page = b"<!DOCTYPE html><html><body>Service Unavailable</body></html>"
     serve(monkeypatch, FakeImdi(script=[(200, page)]))
     before = snapshot(db)
-    assert sync(db, tmp_path, "befolkning_botid") == 2
+    assert sync(db, tmp_path, "befolkning_botid") == 3  # the source answered something else
     err = capsys.readouterr().err
     assert "IMDi-tabell befolkning_botid (kommune): svaret er ikke en IMDi-tabell" in err
     assert snapshot(db) == before

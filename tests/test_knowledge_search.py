@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bliatlas.api.app import SOURCE_NOTE, create_app
+from bliatlas.api.app import create_app
 from bliatlas.cli import main
 from bliatlas.knowledge import api as knowledge_api
 from bliatlas.knowledge.base import open_index
@@ -21,6 +21,7 @@ from bliatlas.knowledge.search import (
     fold,
     markdown_to_text,
 )
+from bliatlas.serving import SOURCE_NOTE
 
 REPO = Path(__file__).resolve().parents[1]
 CONTENT = REPO / "content"

@@ -245,7 +245,7 @@ def test_offline_names_the_service_and_suggests_import(db, tmp_path, monkeypatch
     slept: list[float] = []
     monkeypatch.setattr(ssb, "default_sleep", slept.append)
     before = snapshot(db)
-    assert bli(db, tmp_path, "sync", "ssb", "11607", "--region", "4650") == 2
+    assert bli(db, tmp_path, "sync", "ssb", "11607", "--region", "4650") == 3  # no network
     err = capsys.readouterr().err
     assert "Ingen nettverksforbindelse" in err and "SSBs statistikkbank" in err
     assert "data.ssb.no" in err and "bli import" in err and "Ingenting er lagret" in err

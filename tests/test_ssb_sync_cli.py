@@ -159,7 +159,7 @@ def test_ssb_unavailable_gives_clear_error(db, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(ssb, "default_sleep", slept.append)
     rc = sync(db, tmp_path, "11607", "--region", "4650")
     err = capsys.readouterr().err
-    assert rc == 2
+    assert rc == 3  # a source error (errors.SourceError), not the user's input
     assert "fikk ikke svar etter 5 forsøk" in err and "HTTP 503" in err
     assert slept == [2.0, 4.0, 8.0, 16.0]
 

@@ -205,7 +205,7 @@ def test_offline_stops_at_once_and_resumes(imported_db, registry, tmp_path, monk
     monkeypatch.setattr(imdi_client, "transport_factory",
                         lambda: httpx.MockTransport(no_network))
     monkeypatch.setattr(ssb, "transport_factory", lambda: httpx.MockTransport(no_network))
-    assert run(db, tmp_path) == 2
+    assert run(db, tmp_path) == 3  # no network: a source error
     err = capsys.readouterr().err
     assert "Ingen nettverksforbindelse" in err and "IMDis statistikktjeneste" in err
     assert "Stoppet ved imdi:bosatt_anmodede:kommune; 0 av" in err

@@ -138,10 +138,10 @@ def test_map_county_only_indicator_switches_level_and_wrong_year_falls_back(clie
 
 @pytest.mark.parametrize("params,status,message", [
     ({"i": "finnes_ikke"}, 404, "ukjent indikator"),
-    ({"ar": "tjue"}, 400, "forventet et årstall"),
-    ({"niva": "galakse"}, 400, "forventet «kommune» eller «fylke»"),
+    ({"ar": "tjue"}, 422, "forventet et årstall"),  # as /api/data (errors.InvalidParameter)
+    ({"niva": "galakse"}, 422, "forventet «kommune» eller «fylke»"),
     ({"fylke": "99"}, 404, "ukjent fylkesnummer"),
-    ({"sentralitet": "9"}, 400, "forventet 1–6"),
+    ({"sentralitet": "9"}, 422, "forventet 1–6"),
 ])
 def test_map_bad_parameters_give_norwegian_error_pages(client, params, status, message):
     r = client.get("/", params=params)

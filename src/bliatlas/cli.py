@@ -2,27 +2,26 @@
 
 Each command group lives in its own module exposing ``add_commands(subparsers)``;
 the handler it sets with ``set_defaults(func=...)`` receives the parsed arguments
-and returns an exit code. Errors users can fix raise :class:`bliatlas.errors.UserError`.
+and returns an exit code. Errors raise a :class:`bliatlas.errors.BliError`; its
+``exit_code`` is the exit code (2 bad input, 3 a source/network failure, 1 internal).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-from bliatlas.errors import UserError
+from bliatlas import ingest_cli, sync
+from bliatlas.api import cli as api_cli
+from bliatlas.errors import BliError
+from bliatlas.indicators import cli as indicators_cli
+from bliatlas.knowledge import cli as knowledge_cli
+from bliatlas.reports import cli as reports_cli
+from bliatlas.settlement import cli as settlement_cli
 
 # Modules that add subcommands. Add a line here when a layer gains a command group.
-COMMAND_MODULES = [
-    "bliatlas.ingest_cli",
-    "bliatlas.api.cli",
-    "bliatlas.knowledge.cli",
-    "bliatlas.sources.ssb_cli",
-    "bliatlas.settlement.cli",
-    "bliatlas.indicators.cli",
-    "bliatlas.reports.cli",
-]
+COMMAND_MODULES = [ingest_cli, api_cli, knowledge_cli, sync, settlement_cli,
+                   indicators_cli, reports_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_commands(sub)
+    for module in COMMAND_MODULES:
+        module.add_commands(sub)
     return parser
 
 
@@ -46,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except UserError as exc:
+    except BliError as exc:
         print(f"bli: feil: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

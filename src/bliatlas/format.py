@@ -1,24 +1,61 @@
-"""Norwegian number formatting and plain-text tables for the terminal.
+"""Norwegian number and date formatting, and plain-text tables for the terminal: the one
+place text for users gets its numbers from.
 
 Norwegian style: space (narrow no-break in HTML, plain space in the terminal) as the
-thousands separator and decimal comma: 12 345 and 3,4.
+thousands separator, decimal comma, the minus sign U+2212 and no ``-0``: 12 345, 3,4,
+−1,5. A value that is not there (``None``, NaN) is ``–`` unless the caller names another
+word (``missing=``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import unicodedata
 
+MINUS = "\u2212"
+MISSING = "–"
 
-def fmt_num(value: float | None, decimals: int = 1, thousands: str = " ") -> str:
-    """``fmt_num(12345.678, 1)`` → ``'12 345,7'``; ``None`` → ``'–'``."""
+
+def fmt_num(value: float | None, decimals: int = 1, thousands: str = " ",
+            missing: str = MISSING) -> str:
+    """``fmt_num(12345.678, 1)`` → ``'12 345,7'``; ``-1.25, 1`` → ``'−1,2'`` (rounded half
+    to even, as Python rounds); ``None`` and NaN → ``missing``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return missing
+    rounded = round(float(value), decimals)
+    if rounded == 0:
+        rounded = 0.0  # no "-0"
+    text = f"{abs(rounded):,.{decimals}f}"
+    text = text.replace(",", "\x00").replace(".", ",").replace("\x00", thousands)
+    return (MINUS if rounded < 0 else "") + text
+
+
+def fmt_int(value: float | None, thousands: str = " ", missing: str = MISSING) -> str:
+    return fmt_num(value, 0, thousands, missing)
+
+
+def fmt_signed(value: float | None, decimals: int = 0, missing: str = MISSING) -> str:
+    """A change with its sign: ``+3``, ``−1,5``, ``0``."""
+    text = fmt_num(value, decimals, missing=missing)
+    if value is None or text == missing or text.startswith(MINUS) or round(value, decimals) == 0:
+        return text
+    return "+" + text
+
+
+def fmt_percent(value: float | None, decimals: int = 1, missing: str = MISSING) -> str:
+    """A value already in percent: ``12.34`` → ``'12,3 %'``."""
+    text = fmt_num(value, decimals, missing=missing)
+    return text if text == missing else f"{text} %"
+
+
+def fmt_datetime(value: dt.datetime | dt.date | None, missing: str = MISSING) -> str:
+    """``2024-05-01 12:30`` (a date alone: ``2024-05-01``), as the CLI's tables show it."""
     if value is None:
-        return "–"
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", thousands)
-
-
-def fmt_int(value: float | None, thousands: str = " ") -> str:
-    return fmt_num(value, 0, thousands)
+        return missing
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
 
 
 def _width(text: str) -> int:
@@ -49,8 +86,8 @@ def table(headers: list[str], rows: list[list], align: str | None = None) -> str
 def _looks_numeric(value) -> bool:
     if isinstance(value, (int, float)):
         return True
-    text = str(value).replace(" ", "").replace(",", "").replace("%", "").replace("–", "")
-    return text.replace("-", "").isdigit()
+    text = str(value).replace(" ", "").replace(",", "").replace("%", "").replace(MISSING, "")
+    return text.replace("-", "").replace(MINUS, "").replace("+", "").isdigit()
 
 
 MONTHS_NB = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august",

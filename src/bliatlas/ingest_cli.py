@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from bliatlas.format import fmt_int, fmt_num, table
+from bliatlas.format import fmt_datetime, fmt_int, fmt_num, table
 from bliatlas.ingest import RefreshEntry, import_paths, log_refresh
 from bliatlas.regions.crosswalk import Crosswalk
 from bliatlas.regions.registry import Registry
@@ -106,7 +106,7 @@ def cmd_sources(args) -> int:
     print(table(
         ["id", "utgiver", "datasett", "kilde", "lisens", "sha256", "importert", "verdier"],
         [[r["import_id"], r["publisher"], r["dataset"], r["source"], r["licence"],
-          r["content_sha256"][:12], r["imported_at"].strftime("%Y-%m-%d %H:%M"),
+          r["content_sha256"][:12], fmt_datetime(r["imported_at"]),
           fmt_int(r["n_values"])] for r in rows]))
     return 0
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from bliatlas import settings
-from bliatlas.errors import UserError
+from bliatlas.errors import Busy, TooHeavy, UserError  # noqa: F401 (Busy, TooHeavy re-exported)
+from bliatlas.format import fmt_int
 
 T = TypeVar("T")
 
@@ -38,22 +39,6 @@ T = TypeVar("T")
 MATCHING_BYTES_PER_CELL = 96
 MATCHING_BASE_BYTES = 150 * 1024 * 1024
 RENDER_BYTES = 400 * 1024 * 1024  # one PDF render (WeasyPrint) at its peak, measured
-
-
-class Busy(UserError):
-    """The queue for this kind of work is full, or the wait was too long (429)."""
-
-    http_status = 429
-
-    def __init__(self, message: str, retry_after: int):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class TooHeavy(UserError):
-    """One job would need more memory than the ceiling allows (413)."""
-
-    http_status = 413
 
 
 @dataclass
@@ -96,9 +81,9 @@ class JobQueue:
         ceiling = s.job_memory_mb * 1024 * 1024
         if memory > ceiling:
             raise TooHeavy(
-                f"jobben trenger anslagsvis {memory / 2**20:,.0f} MB minne, mer enn taket på "
-                f"{s.job_memory_mb:,} MB per jobb (BLI_JOB_MEMORY_MB); del den opp "
-                "(færre personer eller ett fylke)".replace(",", " "))
+                f"jobben trenger anslagsvis {fmt_int(memory / 2**20)} MB minne, mer enn taket "
+                f"på {fmt_int(s.job_memory_mb)} MB per jobb (BLI_JOB_MEMORY_MB); del den opp "
+                "(færre personer eller ett fylke)")
         flight = None
         if key is not None:
             with self._cond:

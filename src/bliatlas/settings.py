@@ -211,6 +211,12 @@ def get() -> Settings:
         return settings
 
 
+def is_set(name: str) -> bool:
+    """Whether the environment sets the setting ``name`` (``"warmup"`` …) at all, as
+    opposed to leaving it at its default."""
+    return _ENV[name] in os.environ
+
+
 def export(**values: object) -> None:
     """Set settings for this process and the processes it starts (``bli serve`` workers),
     by writing the corresponding ``BLI_*`` variables."""

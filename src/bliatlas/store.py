@@ -8,7 +8,7 @@ The interface the layers above use is deliberately narrow:
 * :func:`writing` is how every writer (``bli import``, ``bli sync``) changes a database:
   it works on a copy beside the file and renames the copy over it when done, so a running
   server (many read-only processes) never sees a half-written state, never holds a lock
-  the writer needs, and picks the new file up by itself (``bliatlas.api.deps``). Two
+  the writer needs, and picks the new file up by itself (``bliatlas.serving``). Two
   writers of the same file are serialised by a lock file (``<database>.lock``).
 
 Nothing above this module issues DDL; the schema lives here, versioned by
@@ -31,7 +31,7 @@ from typing import Any, Self
 import duckdb
 
 from bliatlas import settings
-from bliatlas.errors import UserError
+from bliatlas.errors import DatabaseBusy
 from bliatlas.settings import DEFAULT_DATABASE  # noqa: F401  (re-exported)
 
 # Each migration is a list of statements, applied once, in order. Never edit an
@@ -363,12 +363,6 @@ def open_store(path: str | os.PathLike[str] | None = None, read_only: bool = Fal
 
 
 # -- writing beside the served file ------------------------------------------------------
-class DatabaseBusy(UserError):
-    """Another writer holds the database's lock longer than we were willing to wait."""
-
-    http_status = 503
-
-
 def _lock_message(lock_path: Path) -> str:
     try:
         holder = lock_path.read_text(encoding="utf-8").strip()
@@ -444,7 +438,7 @@ def writing(path: str | os.PathLike[str] | None = None, wait: float | None = Non
     ends without an exception the copy is checkpointed, synced and renamed over the
     database in one step. On an exception (or a kill) the database is untouched and the
     copy is removed. Readers that have the old file open keep reading it until they
-    reopen; ``bliatlas.api.deps`` does that when it sees the new file.
+    reopen; ``bliatlas.serving`` does that when it sees the new file.
     """
     target = database_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,90 +1,39 @@
 """The FastAPI application: JSON/CSV API under /api, web pages at /.
 
-Routers are added per layer in ``ROUTER_MODULES``; each module exposes ``router``.
-The store is opened read-only once per process from ``$BLI_DATABASE`` (or the default).
+The top of the import graph: it imports every router (``ROUTERS``) and hands the web
+layer's error page to the shared error handlers (:mod:`bliatlas.serving`, where the store
+dependency and the source note live too). The store is opened read-only once per process
+from ``$BLI_DATABASE`` (or the default).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bliatlas import settings
-from bliatlas.api import deps, middleware
-from bliatlas.errors import UserError
+from bliatlas import serving, settings
+from bliatlas.api import auth, middleware, status
+from bliatlas.errors import BliError
+from bliatlas.indicators import api as indicators_api
+from bliatlas.knowledge import api as knowledge_api
+from bliatlas.reports import api as reports_api
+from bliatlas.serving import SOURCE_NOTE, validation_message  # noqa: F401 (re-exported)
+from bliatlas.settlement import api as settlement_api
+from bliatlas.settlement import match_api
+from bliatlas.web import STATIC_DIR, freshness, pages, planner
+from bliatlas.web.context import warm
+from bliatlas.web.templating import error_page, templates
 
-ROUTER_MODULES: list[str] = [
-    "bliatlas.knowledge.api",
-    "bliatlas.settlement.api",
-    "bliatlas.settlement.match_api",
-    "bliatlas.indicators.api",
-    "bliatlas.web.pages",
-    "bliatlas.web.planner",
-    "bliatlas.web.freshness",
-    "bliatlas.reports.api",
-    "bliatlas.api.auth",
-    "bliatlas.api.status",
-]
-
-SOURCE_NOTE = (
-    "Kilde: IMDi, SSB, KOSTRA og Helsedirektoratet via Bli-atlas. Lisens: NLOD 2.0 "
-    "(Norsk lisens for offentlige data); kartgrunnlag Kartverket, CC BY 4.0."
-)
-
-
-_EXPECTED = {
-    "missing": "mangler",
-    "int_parsing": "forventet et heltall",
-    "int_type": "forventet et heltall",
-    "float_parsing": "forventet et tall",
-    "float_type": "forventet et tall",
-    "bool_parsing": "forventet ja/nei (true/false)",
-    "string_too_long": "teksten er for lang",
-    "string_too_short": "teksten er for kort",
-    "greater_than_equal": "verdien er for liten",
-    "less_than_equal": "verdien er for stor",
-    "json_invalid": "ugyldig JSON",
-}
-_PLACE = {"query": "parameter", "path": "del av adressen", "body": "felt", "header": "header"}
-
-
-def validation_message(errors: list[dict]) -> str:
-    """FastAPI's validation errors as one Norwegian sentence per field."""
-    parts = []
-    for err in errors:
-        loc = [str(x) for x in err.get("loc", ())]
-        place = _PLACE.get(loc[0], "felt") if loc else "felt"
-        field = ".".join(loc[1:]) or (loc[0] if loc else "?")
-        expected = _EXPECTED.get(err.get("type", ""))
-        if expected is None:
-            ctx = err.get("ctx") or {}
-            expected = (f"forventet en av {ctx['expected']}" if "expected" in ctx
-                        else f"ugyldig verdi ({err.get('msg', '')})")
-        given = err.get("input")
-        shown = f", fikk {given!r}" if given is not None and err.get("type") != "missing" else ""
-        parts.append(f"{place} {field!r}: {expected}{shown}")
-    return "Ugyldig forespørsel: " + "; ".join(parts)
-
-
-HTTP_MESSAGES = {
-    400: "Ugyldig forespørsel",
-    401: "Innlogging kreves",
-    403: "Ingen tilgang",
-    404: "Fant ikke adressen {path}",
-    405: "Metoden {method} er ikke tillatt for {path}",
-    406: "Kan ikke svare i formatet som ble bedt om",
-    413: "Forespørselen er for stor",
-    415: "Ukjent innholdstype",
-    429: "For mange forespørsler; prøv igjen senere",
-}
+# One router per module, in the order their paths are matched.
+ROUTERS = [knowledge_api.router, settlement_api.router, match_api.router,
+           indicators_api.router, pages.router, planner.router,
+           freshness.router, reports_api.router,
+           auth.router, status.router]
 
 
 @asynccontextmanager
@@ -92,13 +41,11 @@ async def _lifespan(app: FastAPI):
     """With ``BLI_WARMUP=1`` (set by ``bli serve``), build the store, indicator cube, map
     geometry and knowledge index before the first request instead of during it; the same
     warm-up runs for each new database state an import switches to (``deps``)."""
-    from bliatlas.web.context import warm
-
-    deps.add_warmer(warm)
+    serving.add_warmer(warm)
     if settings.get().warmup:
         try:
             warm()
-        except UserError as exc:  # no database yet: pages answer with the error instead
+        except BliError as exc:  # no database yet: pages answer with the error instead
             logging.getLogger("bliatlas").warning("oppvarming hoppet over: %s", exc)
     yield
 
@@ -116,8 +63,6 @@ def create_app() -> FastAPI:
     @app.get("/docs", include_in_schema=False)
     def api_docs(request: Request) -> Response:
         """The API's operations from the OpenAPI schema as a plain page (no script, no CDN)."""
-        from bliatlas.web.pages import templates
-
         operations = [
             {"method": method.upper(), "path": path, "summary": op.get("summary", ""),
              "tag": (op.get("tags") or ["annet"])[0],
@@ -129,31 +74,9 @@ def create_app() -> FastAPI:
         return templates.TemplateResponse(request, "api_docs.html",
                                           {"title": "API", "operations": operations})
 
-    @app.exception_handler(UserError)
-    async def _user_error(request: Request, exc: UserError) -> JSONResponse:
-        retry = getattr(exc, "retry_after", None)  # a full job queue (bliatlas.jobs.Busy)
-        return JSONResponse(
-            status_code=exc.http_status,
-            content={"error": str(exc), "source": SOURCE_NOTE},
-            headers={"Retry-After": str(retry)} if retry else None,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        return _error(request, 422, validation_message(exc.errors()))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        template = HTTP_MESSAGES.get(exc.status_code)
-        if template is None:
-            message = str(exc.detail)
-        else:
-            message = template.format(path=request.url.path, method=request.method)
-        return _error(request, exc.status_code, message, getattr(exc, "headers", None))
-
-    for name in ROUTER_MODULES:
-        app.include_router(importlib.import_module(name).router)
-    from bliatlas.web import STATIC_DIR  # web atlas assets (CSS/JS), served locally
+    serving.install_error_handlers(app, page=error_page)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     # outermost last: headers on everything, then hosts, one database state per request,
@@ -227,16 +150,3 @@ def _document_responses(app: FastAPI) -> None:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-
-def _error(request: Request, status: int, message: str,
-           headers: dict[str, str] | None = None) -> Response:
-    """JSON for the API and scripts, the Norwegian error page for a browser on a page."""
-    if not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
-            "accept", ""):
-        from bliatlas.web.pages import templates
-
-        return templates.TemplateResponse(request, "error.html",
-                                          {"message": message, "title": "Feil"},
-                                          status_code=status, headers=headers)
-    return JSONResponse(status_code=status, content={"error": message, "source": SOURCE_NOTE},
-                        headers=headers)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bliatlas import settings
 from bliatlas.errors import UserError
+from bliatlas.serving import secret, sign, unsign  # noqa: F401 (re-exported)
 
 PROTECTED_PREFIXES = ("/bosetting/matching", "/api/bosetting/match")
 SESSION_COOKIE = "bli_okt"
@@ -123,28 +124,7 @@ def token_ok(token: str) -> bool:
     return any(hmac.compare_digest(digest, t) for t in settings.get().api_tokens)
 
 
-# -- signed values (sessions, CSRF) ------------------------------------------------------
-_process_secret = secrets.token_hex(32)
-
-
-def secret() -> bytes:
-    """The signing key: ``BLI_SESSION_SECRET``, or one per process when unset."""
-    return (settings.get().session_secret or _process_secret).encode()
-
-
-def sign(value: str) -> str:
-    mac = hmac.new(secret(), value.encode(), hashlib.sha256).hexdigest()[:32]
-    return f"{value}.{mac}"
-
-
-def unsign(signed: str) -> str | None:
-    value, _, mac = signed.rpartition(".")
-    if not value:
-        return None
-    good = hmac.new(secret(), value.encode(), hashlib.sha256).hexdigest()[:32]
-    return value if hmac.compare_digest(mac, good) else None
-
-
+# -- signed values: bliatlas.serving.sign / unsign ----------------------------------------
 @dataclass(frozen=True)
 class Session:
     user: str
@@ -184,7 +164,7 @@ def _safe_next(target: str | None) -> str:
 
 def _login_page(request: Request, neste: str, error: str | None = None,
                 status: int = 200) -> HTMLResponse:
-    from bliatlas.web.pages import templates
+    from bliatlas.web.templating import templates
 
     return templates.TemplateResponse(
         request, "logg_inn.html",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import secrets
 import sys
 
@@ -71,7 +70,7 @@ def cmd_serve(args) -> int:
         values["public"] = True
     if not current.session_secret:  # shared by all workers of this start
         values["session_secret"] = secrets.token_hex(32)
-    if not current.warmup and "BLI_WARMUP" not in os.environ:
+    if not current.warmup and not settings.is_set("warmup"):
         values["warmup"] = True  # build caches before the first request
     settings.export(**values)
     where = "for andre (innlogging kreves for matching)" if args.public else "lokalt"

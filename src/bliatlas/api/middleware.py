@@ -5,7 +5,7 @@
    to this server are made relative, so the Host header is never echoed in a redirect.
 2. :class:`TrustedHosts` — requests whose Host is not in ``BLI_ALLOWED_HOSTS`` get 400.
 3. :class:`PinGeneration` — the request works on one database state from start to end
-   (:func:`bliatlas.api.deps.pin`), so an import switching the file under load never makes
+   (:func:`bliatlas.serving.pin`), so an import switching the file under load never makes
    a request fail or mix two states.
 4. :class:`PageCache` — GET answers of the open pages and the API, cached per database
    state, with ``ETag`` and ``Cache-Control`` (a reload revalidates with 304 and does not
@@ -18,17 +18,19 @@
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
-import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from bliatlas import serving as deps
 from bliatlas import settings
-from bliatlas.api import auth, deps
+from bliatlas.api import auth
+from bliatlas.serving import CSRF_COOKIE, CSRF_FIELD, csrf_token, csrf_valid, new_csrf_token  # noqa: F401
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -45,8 +47,6 @@ HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
-CSRF_COOKIE = "bli_csrf"
-CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 MAX_FORM_BYTES = 8 * 1024 * 1024  # the largest form (a cohort upload) plus framing
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -95,14 +95,26 @@ def wants_html(scope: Scope) -> bool:
         header(scope, b"accept") or "")
 
 
-# -- 1 ---------------------------------------------------------------------------------
-class SecurityHeaders:
+class HttpMiddleware(abc.ABC):
+    """An ASGI middleware for HTTP requests: other scopes (lifespan, websocket) pass
+    through untouched; subclasses implement :meth:`http`."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        return await self.http(scope, receive, send)
+
+    @abc.abstractmethod
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one HTTP request (scope type ``http``)."""
+
+
+# -- 1 ---------------------------------------------------------------------------------
+class SecurityHeaders(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         host = (header(scope, b"host") or "").lower()
 
         async def send_with_headers(message: dict[str, Any]) -> None:
@@ -130,13 +142,8 @@ def _relative(location: str, host: str) -> str:
 
 
 # -- 2 ---------------------------------------------------------------------------------
-class TrustedHosts:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+class TrustedHosts(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         host = (header(scope, b"host") or "").lower()
         name = host[1:].partition("]")[0] if host.startswith("[") else host.rpartition(":")[0] \
             if host.count(":") == 1 else host
@@ -148,13 +155,8 @@ class TrustedHosts:
 
 
 # -- 3 ---------------------------------------------------------------------------------
-class PinGeneration:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+class PinGeneration(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         handle = deps.pin()
         try:
             await self.app(scope, receive, send)
@@ -169,11 +171,11 @@ UNCACHED = ("/bosetting/matching", "/api/bosetting/match", "/logg-inn", "/logg-u
 STATIC_MAX_AGE = b"public, max-age=3600"
 
 
-class PageCache:
+class PageCache(HttpMiddleware):
     """GET answers per (database state, URL, gzip or not), bounded by ``BLI_PAGE_CACHE_MB``."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        super().__init__(app)
         self.entries: OrderedDict[tuple[str, ...], tuple[int, list, bytes, bytes]] = OrderedDict()
         self.size = 0
         self.lock = threading.Lock()
@@ -193,9 +195,7 @@ class PageCache:
         gzip = "gzip" in (header(scope, b"accept-encoding") or "")
         return (token, path, scope.get("query_string", b"").decode("latin-1"), str(gzip))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"].startswith("/static/"):
             return await self.app(scope, receive, _with_header(send, b"cache-control",
                                                                STATIC_MAX_AGE))
@@ -276,13 +276,8 @@ def _with_header(send: Send, name: bytes, value: bytes) -> Send:
 
 
 # -- 5 ---------------------------------------------------------------------------------
-class Access:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+class Access(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.setdefault("state", {})
         session = auth.read_session(cookies(scope).get(auth.SESSION_COOKIE))
         state["user"] = session.user if session else None
@@ -315,27 +310,6 @@ class Access:
 
 
 # -- 6 ---------------------------------------------------------------------------------
-def new_csrf_token() -> str:
-    return auth.sign(secrets.token_urlsafe(18))
-
-
-def csrf_valid(cookie: str | None, submitted: str | None) -> bool:
-    import hmac
-
-    return bool(cookie and submitted and auth.unsign(cookie) is not None
-                and hmac.compare_digest(cookie, submitted))
-
-
-def csrf_token(state: dict[str, Any], cookie: str | None) -> str:
-    """The token for the forms of this page: the valid cookie's, else a new one that the
-    response sets as cookie (:class:`Csrf`)."""
-    if cookie and auth.unsign(cookie) is not None:
-        return cookie
-    if "csrf_new" not in state:
-        state["csrf_new"] = new_csrf_token()
-    return state["csrf_new"]
-
-
 def _same_origin(scope: Scope, origin: str) -> bool:
     host = (header(scope, b"host") or "").lower()
     parts = urlsplit(origin)
@@ -398,13 +372,8 @@ def form_field(body: bytes, content_type: str, name: str) -> str | None:
     return value.decode("latin-1") if value is not None else None
 
 
-class Csrf:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+class Csrf(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.setdefault("state", {})
         cookie = cookies(scope).get(CSRF_COOKIE)
         state["csrf_cookie"] = cookie

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from bliatlas import jobs
-from bliatlas.api import deps
+from bliatlas import serving as deps
 
 router = APIRouter(prefix="/api", tags=["drift"])
 

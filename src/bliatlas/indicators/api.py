@@ -3,7 +3,7 @@ catalogue, values by indicator × level × year, and a region profile.
 
 JSON by default, CSV with ``?format=csv``. Every response names the source, the licence
 and the imports (publisher, file, SHA-256, time) the numbers come from. The cube is
-built once per process from the read-only store (``bliatlas.api.deps``) and cached;
+built once per process from the read-only store (``bliatlas.serving``) and cached;
 profile responses are cached as encoded bytes.
 """
 
@@ -15,31 +15,20 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 
 from bliatlas import export
-from bliatlas.api import deps
-from bliatlas.errors import NotFound, UserError
+from bliatlas import serving as deps
+from bliatlas.errors import InvalidParameter, NotFound, UserError
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.engine import LEVELS, Cube, build_cube
 from bliatlas.indicators.profile import build_profile, provenance
 from bliatlas.indicators.sentences import format_cell
 from bliatlas.regions.names import display_name, language_forms, name_sort_key
-
-SOURCE_NOTE = (
-    "Kilde: IMDi, SSB, KOSTRA, Helsedirektoratet og Telemark fylkeskommune, beregnet av "
-    "Bli-atlas. Skjermede tall (færre enn 5) vises ikke, heller ikke i summer."
-)
-
-
-class InvalidParameter(UserError):
-    """A query parameter with a value outside what is allowed (422)."""
-
-    http_status = 422
-
+from bliatlas.serving import SOURCE_NOTE
 
 router = APIRouter(prefix="/api", tags=["indikatorer"])
 
 def get_cube() -> Cube:
     """The cube of the current database state, built once from the shared read-only store
-    (``bliatlas.api.deps``: rebuilt beside the old one when an import replaced the file)."""
+    (``bliatlas.serving``: rebuilt beside the old one when an import replaced the file)."""
     return deps.cached("indicators.cube", lambda: build_cube(deps.get_store()))
 
 

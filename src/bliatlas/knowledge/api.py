@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from bliatlas import settings
-from bliatlas.api.app import SOURCE_NOTE
 from bliatlas.errors import UserError
 from bliatlas.knowledge.base import entry_payload, place_facts_from_database, shared_index
 from bliatlas.knowledge.recommend import (
@@ -24,6 +23,7 @@ from bliatlas.knowledge.recommend import (
     similar_place_practices,
 )
 from bliatlas.knowledge.search import KnowledgeIndex
+from bliatlas.serving import SOURCE_NOTE
 
 router = APIRouter(prefix="/api/kunnskap", tags=["kunnskap"])
 

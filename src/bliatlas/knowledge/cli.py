@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bliatlas import settings
+from bliatlas.format import fmt_num
 from bliatlas.knowledge.base import (
     actor_entries,
     entry_payload,
@@ -152,7 +153,7 @@ def _use_ansi() -> bool:
 
 
 def _num(value: float, decimals: int = 1) -> str:
-    return f"{value:.{decimals}f}".replace(".", ",")
+    return fmt_num(value, decimals)
 
 
 def cmd_search(args: argparse.Namespace) -> int:

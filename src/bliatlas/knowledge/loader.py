@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from bliatlas.errors import UserError
+from bliatlas.errors import ContentError
 from bliatlas.knowledge import citations
 from bliatlas.knowledge.models import (
     Conditions,
@@ -97,20 +97,6 @@ class ContentIssue:
     def __str__(self) -> str:
         where = self.path if self.field is None else f"{self.path}: felt '{self.field}'"
         return f"{where}: {self.message}"
-
-
-class ContentError(UserError):
-    """Content that does not follow ``docs/content-model.md``; lists every issue found.
-
-    In the API this is the server's content at fault, not the request: status 500.
-    """
-
-    http_status = 500
-
-    def __init__(self, issues: list[ContentIssue]):
-        self.issues = issues
-        lines = [f"{len(issues)} feil i kunnskapsinnholdet:"] + [f"  {i}" for i in issues]
-        super().__init__("\n".join(lines))
 
 
 def default_content_dir() -> Path:

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from fastapi import APIRouter, Response
 
 from bliatlas import jobs
-from bliatlas.api import deps
+from bliatlas import serving as deps
 from bliatlas.errors import InputError, NotFound
 from bliatlas.reports.cli import default_filename
 

@@ -25,26 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bliatlas.errors import UserError
-
-
-class InfeasibleError(UserError):
-    """The constraints cannot all be met; the message says which, from a proof."""
-
-    http_status = 422
-
-    def __init__(self, message: str, proof: str = "", binding: Sequence[str] = (),
-                 certificate: object = None) -> None:
-        super().__init__(message)
-        self.proof = proof  # 'husholdning' | 'totaler' | 'lp-sertifikat' | 'heltallsprogram'
-        self.binding = list(binding)
-        self.certificate = certificate  # solvers.Certificate for 'lp-sertifikat'
-
-
-class NoPlacementFound(UserError):
-    """No placement was found within the time allowed, and infeasibility is not proven."""
-
-    http_status = 422
+# InfeasibleError and NoPlacementFound live in bliatlas.errors (one hierarchy); re-exported.
+from bliatlas.errors import InfeasibleError, NoPlacementFound, UserError  # noqa: F401
 
 
 @dataclass

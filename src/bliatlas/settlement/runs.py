@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from bliatlas.errors import UserError
+from bliatlas.errors import TooLargeError, UnprocessableError, UserError
 from bliatlas.settlement.capacity import (
     CAPACITY_MODES,
     DEFAULT_MARGIN,
@@ -73,16 +73,6 @@ SYNTHETIC_MODEL_NOTE = (
     "(kalibrert til publiserte tall for sysselsetting etter botid og landgruppe og bofasthet "
     "per fylke), ikke på ekte registerdata; modelltypen er valgt ved tilbaketest."
 )
-
-
-class UnprocessableError(UserError):
-    """Valid input that cannot be matched (capacity too small, an infeasible combination)."""
-
-    http_status = 422
-
-
-class TooLargeError(UserError):
-    http_status = 413
 
 
 @dataclass
@@ -133,7 +123,7 @@ def municipalities() -> MunicipalityTable:
 
 
 def _store() -> Any:
-    from bliatlas.api.deps import get_store
+    from bliatlas.serving import get_store
 
     return get_store()
 

@@ -36,18 +36,10 @@ from typing import Any, Self
 
 import httpx
 
-from bliatlas.errors import UserError
+from bliatlas.errors import BliError, Offline, PublisherError
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 DEFAULT_MAX_AGE = 24 * 3600.0
-
-
-class PublisherError(UserError):
-    """A publisher refused a request or did not answer; the message says which and why."""
-
-
-class Offline(PublisherError):
-    """No network: the publisher's host could not be reached at all."""
 
 
 @dataclass(frozen=True)
@@ -219,7 +211,7 @@ class CachedHttp:
         if data is not None:
             try:
                 parsed = check(data) if check else None
-            except UserError:
+            except BliError:
                 parsed = data = None       # a damaged cache file is simply fetched again
             if data is not None:
                 self.cache_hits += 1

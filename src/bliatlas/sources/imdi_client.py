@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 
 from bliatlas import settings
-from bliatlas.errors import InputError, UserError
+from bliatlas.errors import ImdiApiError, InputError, NotFound, UserError
 from bliatlas.sources.http import (
     PlannedRequest,
     PublisherClient,
@@ -74,10 +74,6 @@ default_clock: Callable[[], float] = time.monotonic
 default_sleep: Callable[[float], None] = time.sleep
 
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,80}$")
-
-
-class ImdiApiError(PublisherError):
-    """IMDi's service refused a table or answered something that is not a table."""
 
 
 @dataclass
@@ -152,7 +148,7 @@ class ImdiClient(PublisherClient):
         def refusal(response: httpx.Response) -> Exception:
             detail = error_detail(response)
             if response.status_code == 404:
-                return ImdiApiError(f"{label}: IMDi kjenner ikke tabellen (HTTP 404); se "
+                return NotFound(f"{label}: IMDi kjenner ikke tabellen (HTTP 404); se "
                                     "`bli sync imdi --list`" + (f". {detail}" if detail else ""))
             return ImdiApiError(f"{label}: IMDi avviste forespørselen (HTTP "
                                 f"{response.status_code})" + (f". {detail}" if detail else ""))

@@ -27,6 +27,7 @@ import zipfile
 from typing import Any
 
 from bliatlas.errors import InputError
+from bliatlas.format import fmt_int
 
 MAX_XLSX_CELLS = 5_000_000            # declared or real area of one sheet (rows × columns)
 MAX_XLSX_CELL_ELEMENTS = 2_000_000     # cells actually present in one sheet
@@ -57,7 +58,7 @@ def _area(ref: str) -> tuple[int, int] | None:
 
 
 def _fmt(n: int) -> str:
-    return f"{n:,}".replace(",", " ")
+    return fmt_int(n)
 
 
 def check_xlsx(data: bytes, path: str) -> None:

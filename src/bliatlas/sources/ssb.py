@@ -56,7 +56,8 @@ from urllib.parse import quote
 import httpx
 
 from bliatlas import settings
-from bliatlas.errors import NotFound, UserError
+from bliatlas.errors import CellLimitExceeded, NotFound, SsbApiError, UserError
+from bliatlas.format import fmt_int
 from bliatlas.sources.http import (
     DEFAULT_MAX_AGE,
     PlannedRequest,
@@ -114,14 +115,6 @@ transport_factory: Callable[[], httpx.BaseTransport] | None = None
 # The clock and sleep a new SsbClient uses when none is passed (tests replace them).
 default_clock: Callable[[], float] = time.monotonic
 default_sleep: Callable[[float], None] = time.sleep
-
-
-class SsbApiError(PublisherError):
-    """SSB refused the query or did not answer; the message says which table and why."""
-
-
-class CellLimitExceeded(SsbApiError):
-    """SSB found the extract too large (v1: HTTP 403, v2: HTTP 400 about cells)."""
 
 
 # -- metadata --------------------------------------------------------------------------
@@ -732,7 +725,7 @@ class SsbClient(PublisherClient):
         about_cells = any(w in low for w in ("cell", "celle", "too many", "for mange",
                                              "too large", "for stor"))
         if status == 403 or (status == 400 and about_cells):
-            limit = f"{MAX_CELLS:,}".replace(",", " ")
+            limit = fmt_int(MAX_CELLS)
             return CellLimitExceeded(
                 f"{label}: SSB avviste spørringen (HTTP {status}) – for mange celler "
                 f"(grensen er {limit} per uttrekk){suffix}"

@@ -1,11 +1,11 @@
-"""`bli sync ssb TABLE [--region ...] [--year ... | --latest N] [--dry-run]`, and the
-`bli sync` command group (`bli sync imdi`, `bli sync standard` are added from
-:mod:`bliatlas.sources.imdi_cli` and :mod:`bliatlas.sources.standard`).
+"""Planning and fetching an SSB selection for `bli sync ssb TABLE [--region ...] [--year ...
+| --latest N] [--dry-run]` and the standard set; the command itself, which stores the
+answer, is :mod:`bliatlas.sync` (this module imports neither the store nor the import).
 
-The command asks SSB's statistics bank for the selection (see :mod:`bliatlas.sources.ssb`
-for endpoints, groupings, limits, cache and retries), parses the JSON-stat answer and
-hands it to :func:`bliatlas.ingest.load_parsed`, which places the regions on the 2024
-structure and writes one transaction. The same answer twice changes nothing.
+A selection is asked of SSB's statistics bank (see :mod:`bliatlas.sources.ssb` for
+endpoints, groupings, limits, cache and retries) and its JSON-stat answer parsed; the
+command hands it to :func:`bliatlas.ingest.load_parsed`, which places the regions on the
+2024 structure and writes one transaction. The same answer twice changes nothing.
 
 Region selections: codes (``4650``, ``46``, ``0``), patterns (``46*``), codes of one of the
 table's groupings (``K-4001`` in ``agg_KommSummer``), or a named selection read from the
@@ -33,8 +33,6 @@ from bliatlas.sources.jsonstat import parse_jsonstat
 from bliatlas.sources.records import ParsedSource
 from bliatlas.sources.ssb import (
     DEFAULT_MAX_AGE,
-    RATE_LIMIT,
-    RATE_PERIOD,
     REGION_GROUPS,
     Query,
     SsbClient,
@@ -43,56 +41,6 @@ from bliatlas.sources.ssb import (
 )
 
 SUB_ANNUAL_HINT = "--sub-annual keep"
-
-
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    from bliatlas.sources import imdi_cli, standard
-
-    p = sub.add_parser("sync", help="hent statistikk direkte fra utgiveren (SSB, IMDi)")
-    ssub = p.add_subparsers(dest="sync_command", metavar="KILDE")
-    ssub.required = True
-    q = ssub.add_parser(
-        "ssb",
-        help="hent en tabell fra SSBs statistikkbank (PxWebApi, JSON-stat 2.0)",
-        description=(
-            "Henter et utvalg fra en tabell i SSBs statistikkbank og lagrer det i databasen. "
-            f"SSB tillater {RATE_LIMIT} spørringer per {RATE_PERIOD:.0f} sekunder og 800 000 "
-            "celler per uttrekk; større utvalg deles opp automatisk. Svar lagres i en "
-            "hurtigbuffer på disk."
-        ),
-    )
-    q.add_argument("table", metavar="TABELL", help="tabellnummer, f.eks. 11607")
-    q.add_argument(
-        "--region", action="append", default=[], metavar="KODE",
-        help="regionkode (4650, 46, 0), mønster (46* = fylket og kommunene), kode i en av "
-        "tabellens grupperinger (K-4001) eller et navngitt utvalg: "
-        + ", ".join(f"{k} ({v[1]})" for k, v in REGION_GROUPS.items())
-        + "; kan gjentas eller kommaskilles. Utelates for landstabeller uten regionvariabel",
-    )
-    q.add_argument(
-        "--year", action="append", metavar="ÅR",
-        help="tidskode (2023, 2017-2023) eller mønster (20*); kan gjentas; uten: alle år",
-    )
-    q.add_argument("--latest", type=int, metavar="N",
-                   help="bare de N siste periodene i tabellen (SSBs «top», i stedet for --year)")
-    q.add_argument(
-        "--select", action="append", default=[], metavar="VARIABEL=KODER",
-        help="velg koder for en annen variabel, f.eks. Kjonn=1,2 (uten: alle, eller SSBs sum "
-        "der tabellen tillater det)",
-    )
-    q.add_argument("--api", choices=["v0", "v2"], default="v0",
-                   help="v0 = PxWebApi v1 (/api/v0/, standard) eller v2 (/api/pxwebapi/v2/)")
-    add_cache_arguments(q, "ssb")
-    q.add_argument(
-        "--sub-annual", choices=["error", "keep"], default="error",
-        help="kvartals- og månedstall: avvis (standard) eller behold med perioden som egen "
-        "dimensjon",
-    )
-    q.add_argument("--dry-run", action="store_true",
-                   help="vis de eksakte forespørslene uten å sende noen dataspørring")
-    q.set_defaults(func=cmd_sync_ssb)
-    imdi_cli.add_command(ssub)
-    standard.add_command(ssub)
 
 
 def add_cache_arguments(q: argparse.ArgumentParser, name: str) -> None:
@@ -248,22 +196,6 @@ def check_answer_shape(doc: dict[str, Any], query: Query, source: str) -> None:
         )
 
 
-def current_regions(database: str | None) -> dict[str, set[str]]:
-    """Today's municipality and county codes from the registry in the store (empty if the
-    store does not exist yet)."""
-    from bliatlas.regions.registry import Registry
-    from bliatlas.store import database_path, open_store
-
-    if not database_path(database).exists():
-        return {}
-    store = open_store(database, read_only=True)
-    try:
-        reg = Registry.from_store(store)
-    finally:
-        store.close()
-    return {"kommune": set(reg.municipalities), "fylke": set(reg.counties)}
-
-
 def print_plan(plan: SsbPlan, client: SsbClient, out=None) -> None:
     out = out or sys.stdout
     print(f"Tørrkjøring: ingen dataspørring er sendt til SSB (metadata: {client.requests} "
@@ -276,51 +208,3 @@ def print_plan(plan: SsbPlan, client: SsbClient, out=None) -> None:
         print(req.describe(), file=out)
 
 
-def store_parsed(database: str | None, parsed: ParsedSource, digest: str):
-    from bliatlas.ingest import load_parsed
-    from bliatlas.store import writing
-
-    # on a copy beside the database, renamed over it when done (see store.writing): a
-    # running server keeps answering from the old file; a second writer waits its turn
-    with writing(database, on_wait=lambda m: print(m, file=sys.stderr)) as store:
-        return load_parsed(store, parsed, content_sha256=digest, source_path=None)
-
-
-def report_load(result, parsed: ParsedSource, source_text: str) -> None:
-    for warning in result.warnings:
-        print(f"advarsel: {warning}", file=sys.stderr)
-    if result.status == "uendret":
-        print(f"Ingen endringer: det samme svaret er allerede lagret som {parsed.dataset}.")
-    else:
-        print(
-            f"Lagret som {parsed.dataset}: {fmt_int(result.n_new)} nye og "
-            f"{fmt_int(result.n_changed)} endrede verdier; {fmt_int(result.n_unassigned)} "
-            "kan ikke plasseres på 2024-inndelingen og er holdt utenfor med begrunnelse "
-            "(delte kommuner, grupperingskoder; se tabellen observation_unassigned)."
-        )
-    print(f"Kilde: {source_text}, lisens {parsed.licence}.")
-
-
-def cmd_sync_ssb(args: argparse.Namespace) -> int:
-    max_age = check_max_age(args.max_age)
-    spec = SsbSpec(table=args.table, regions=args.region, years=split_codes(args.year),
-                   latest=args.latest, select=args.select, sub_annual=args.sub_annual)
-    current = current_regions(args.database)
-    with SsbClient(api=args.api, cache_dir=args.cache_dir, max_age=max_age) as client:
-        plan = plan_ssb(client, spec, current)
-        if args.dry_run:
-            print_plan(plan, client)
-            return 0
-        fetched = fetch_ssb(client, spec, plan)
-        n_requests, n_cached, cache_dir = client.requests, client.cache_hits, client.cache_dir
-    parsed = fetched.parsed
-    print(
-        f"SSB-tabell {plan.meta.table_id}: {len(parsed.observations) + len(parsed.aside)} "
-        f"verdier hentet i {fetched.n_queries} spørring(er) ({n_requests} forespørsler til "
-        f"SSB, {n_cached} svar fra hurtigbufferen {cache_dir})."
-    )
-    for note in plan.notes:
-        print(note)
-    result = store_parsed(args.database, parsed, fetched.content_sha256)
-    report_load(result, parsed, f"Statistisk sentralbyrå (SSB), tabell {plan.meta.table_id}")
-    return 0

@@ -1,7 +1,7 @@
 """What the pages read: the store, region registry, indicator cube, geometry and knowledge.
 
 Built once per process on first use and shared by every request. The store and the cube
-are the API's own (``bliatlas.api.deps.get_store``, ``bliatlas.indicators.api.get_cube``),
+are the API's own (``bliatlas.serving.get_store``, ``bliatlas.indicators.api.get_cube``),
 so pages and API show the same numbers from one read-only connection.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from bliatlas.api import deps
+from bliatlas import serving as deps
 from bliatlas.indicators import api as indicators_api
 from bliatlas.indicators.engine import Cube
 from bliatlas.knowledge.base import reset_shared_index, shared_index
@@ -60,7 +60,7 @@ def _build_context() -> AtlasContext:
 
 def get_context() -> AtlasContext:
     """The context of the current database state (built on first use, and beside the old
-    one when an import replaced the file; see ``bliatlas.api.deps``)."""
+    one when an import replaced the file; see ``bliatlas.serving``)."""
     return deps.cached("web.context", _build_context)
 
 

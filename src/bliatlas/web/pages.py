@@ -8,54 +8,22 @@ parameters are shown as a Norwegian error page with the right 4xx status.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
-from jinja2 import pass_context
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from bliatlas import export, jobs
-from bliatlas.api.app import SOURCE_NOTE
+from bliatlas import export
 from bliatlas.errors import UserError
-from bliatlas.indicators.sentences import format_number
 from bliatlas.knowledge.base import actor_entries, body_html, place_labels
-from bliatlas.knowledge.citations import render_html
-from bliatlas.knowledge.vocab import FACETS, NOT_GIVEN
-from bliatlas.regions.names import display_name
+from bliatlas.knowledge.vocab import FACETS
+from bliatlas.serving import SOURCE_NOTE
 from bliatlas.web import views
 from bliatlas.web.context import get_context
-
-
-@pass_context
-def csrf_field(context) -> Markup:
-    """The hidden CSRF field every POST form carries (``bliatlas.api.middleware.Csrf``)."""
-    from bliatlas.api.middleware import CSRF_FIELD, csrf_token
-
-    request = context["request"]
-    state = request.scope.setdefault("state", {})
-    token = csrf_token(state, state.get("csrf_cookie"))
-    return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(token)}">')
-
-
-TEMPLATE_DIR = Path(__file__).with_name("templates")
-STATIC_DIR = Path(__file__).with_name("static")
+from bliatlas.web.templating import STATIC_DIR, TEMPLATE_DIR, templates  # noqa: F401
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
-templates.env.filters["num"] = lambda v, d=1: format_number(v, d) if v is not None else "–"
-templates.env.globals["SOURCE_NOTE"] = SOURCE_NOTE
-templates.env.globals["DIRECTION_NB"] = views.DIRECTION_NB
-templates.env.globals["TOPICS_NB"] = views.TOPICS_NB
-templates.env.globals["NOT_GIVEN"] = NOT_GIVEN
-# A knowledge text with its citation marks as links to the entry's sources.
-templates.env.filters["marks"] = lambda text: Markup(render_html(text or ""))
-templates.env.globals["csrf_field"] = csrf_field
-# An official name as lists show it: "Hattfjelldal (Aarborte)" (bliatlas.regions.names).
-templates.env.filters["stedsnavn"] = display_name
-templates.env.globals["job_status"] = jobs.status
 
 Multi = Annotated[list[str] | None, Query()]
 

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bliatlas import export
-from bliatlas.errors import UserError
+from bliatlas.errors import PlanInfeasible, UserError
 from bliatlas.regions.names import name_sort_key
 from bliatlas.settlement import match_api, run_store, runs
 from bliatlas.settlement.capacity import CAPACITY_MODES
@@ -44,7 +44,7 @@ from bliatlas.settlement.plan import (
 )
 from bliatlas.web.classify import classify
 from bliatlas.web.context import get_context
-from bliatlas.web.pages import templates
+from bliatlas.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,10 +59,6 @@ PRESETS: dict[str, str] = {
     "Minste gruppe 10": "gruppe10=min_group:10",
 }
 PAGE_SIZE = 100
-
-
-class PlanInfeasible(UserError):
-    http_status = 422
 
 
 # -- parsing -------------------------------------------------------------------------------

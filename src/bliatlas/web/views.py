@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bliatlas.errors import InputError, NotFound, UserError
+from bliatlas.errors import InputError, InvalidParameter, NotFound, UserError
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB
 from bliatlas.indicators.profile import build_profile
@@ -79,7 +79,7 @@ def parse_year(ctx: AtlasContext, ind: Indicator, year: str | None) -> int:
     try:
         y = int(year)
     except ValueError:
-        raise InputError("ar", f"forventet et årstall, fikk {year!r}") from None
+        raise InvalidParameter(f"ar: forventet et årstall, fikk {year!r}") from None
     if y not in years:
         raise NotFound(
             f"ingen tall for {ind.name_nb.lower()} i {y}; år med tall: "
@@ -155,7 +155,7 @@ def parse_map_filters(ctx: AtlasContext, i: str | None, ar: str | None, niva: st
     year = parse_year(ctx, ind, ar)
     level = niva or "kommune"
     if level not in LEVEL_CHOICES:
-        raise InputError("niva", f"forventet «kommune» eller «fylke», fikk {level!r}")
+        raise InvalidParameter(f"niva: forventet «kommune» eller «fylke», fikk {level!r}")
     if ind.base_level == "fylke" and level == "kommune":
         level = "fylke"
         notes.append(f"«{ind.name_nb}» finnes bare per fylke, så kartet viser fylker.")
@@ -165,7 +165,7 @@ def parse_map_filters(ctx: AtlasContext, i: str | None, ar: str | None, niva: st
     cent = None
     if sentralitet not in (None, ""):
         if sentralitet not in {"1", "2", "3", "4", "5", "6"}:
-            raise InputError("sentralitet", f"forventet 1–6, fikk {sentralitet!r}")
+            raise InvalidParameter(f"sentralitet: forventet 1–6, fikk {sentralitet!r}")
         cent = int(sentralitet)
     district_only = distrikt in ("1", "on", "ja", "true")
     if level == "fylke" and (district_only or cent):
