@@ -21,6 +21,14 @@ def fmt_int(value: float | None, thousands: str = " ") -> str:
     return fmt_num(value, 0, thousands)
 
 
+def join_nb(items: list[str]) -> str:
+    """``['a', 'b', 'c']`` → ``'a, b og c'`` (Norwegian list)."""
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " og " + items[-1]
+
+
 def _width(text: str) -> int:
     return sum(0 if unicodedata.combining(c) else 1 for c in text)
 

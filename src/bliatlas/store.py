@@ -138,7 +138,57 @@ MIGRATIONS: list[list[str]] = [
              AND s.region_code = o.region_code AND s.year = o.year AND s.dims = o.dims
              AND s.unit = o.unit""",
     ],
+    # 3: suppression as bounds, and municipalities a source files under another. A hidden
+    # cell has the interval everyone knows it lies in (a suppressed count: 0–4; a merged
+    # municipality with a suppressed part: the published parts + 0–4 each); NULL = not
+    # bounded. region_inclusion: a source filed a municipality's figures under another
+    # (the 2020–2023 Ålesund under 1508 with Haram's row empty).
+    [
+        "ALTER TABLE observation_source ADD COLUMN lower_bound DOUBLE",
+        "ALTER TABLE observation_source ADD COLUMN upper_bound DOUBLE",
+        "ALTER TABLE observation_history ADD COLUMN lower_bound DOUBLE",
+        "ALTER TABLE observation_history ADD COLUMN upper_bound DOUBLE",
+        "ALTER TABLE observation_unassigned ADD COLUMN lower_bound DOUBLE",
+        "ALTER TABLE observation_unassigned ADD COLUMN upper_bound DOUBLE",
+        # Cells stored before bounds existed: a suppressed count of one published cell is
+        # 0–4; a merged sum with a suppressed part lost its parts, so only 0 is known.
+        """UPDATE observation_source SET lower_bound = 0,
+            upper_bound = CASE WHEN unit IN ('personer', 'antall')
+                AND coalesce(status_note, '') NOT LIKE 'omfatter prikkede%' THEN 4 END
+            WHERE status = 'suppressed'""",
+        """UPDATE observation_unassigned SET lower_bound = 0,
+            upper_bound = CASE WHEN unit IN ('personer', 'antall') THEN 4 END
+            WHERE status = 'suppressed'""",
+        "DROP VIEW observation",
+        """CREATE VIEW observation AS
+            SELECT o.dataset, o.measure, o.region_code, o.year, o.dims, o.unit,
+                   CASE WHEN s.reason IS NULL THEN o.value END AS value,
+                   CASE WHEN s.reason IS NULL THEN o.status ELSE 'suppressed' END AS status,
+                   coalesce(s.reason, o.status_note) AS status_note,
+                   o.import_id,
+                   CASE WHEN s.reason IS NULL THEN o.lower_bound ELSE 0 END AS lower_bound,
+                   CASE WHEN s.reason IS NULL THEN o.upper_bound END AS upper_bound
+            FROM observation_source o
+            LEFT JOIN observation_secondary s
+              ON s.dataset = o.dataset AND s.measure = o.measure
+             AND s.region_code = o.region_code AND s.year = o.year AND s.dims = o.dims
+             AND s.unit = o.unit""",
+        """CREATE TABLE region_inclusion (
+            dataset VARCHAR NOT NULL,
+            region_code VARCHAR NOT NULL,    -- the municipality the source has no figures for
+            year INTEGER NOT NULL,
+            host_code VARCHAR NOT NULL,      -- the municipality whose figures include it
+            note VARCHAR NOT NULL,
+            import_id INTEGER NOT NULL,
+            PRIMARY KEY (dataset, region_code, year)
+        )""",
+    ],
 ]
+
+# Columns of observation_source in table order (observation_history adds
+# replaced_by_import before the bounds).
+OBSERVATION_COLUMNS = ("dataset", "measure", "region_code", "year", "dims", "unit", "value",
+                       "status", "status_note", "import_id", "lower_bound", "upper_bound")
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from bliatlas.api.app import SOURCE_NOTE
 from bliatlas.errors import UserError
-from bliatlas.indicators.sentences import format_number
+from bliatlas.indicators.sentences import SUPPRESSION_NOTE, format_number
 from bliatlas.knowledge.base import place_labels
 from bliatlas.knowledge.vocab import FACETS
 from bliatlas.web import views
@@ -35,6 +35,8 @@ templates.env.filters["num"] = lambda v, d=1: format_number(v, d) if v is not No
 templates.env.globals["SOURCE_NOTE"] = SOURCE_NOTE
 templates.env.globals["DIRECTION_NB"] = views.DIRECTION_NB
 templates.env.globals["TOPICS_NB"] = views.TOPICS_NB
+templates.env.globals["UNCERTAIN_LEGEND"] = views.UNCERTAIN_LEGEND
+templates.env.globals["SUPPRESSION_NOTE"] = SUPPRESSION_NOTE
 
 Multi = Annotated[list[str] | None, Query()]
 
@@ -100,10 +102,10 @@ def municipality_csv(code: str) -> Response:
 
 
 @router.get("/kommune/{code}", response_class=HTMLResponse)
-def municipality_view(request: Request, code: str) -> HTMLResponse:
+def municipality_view(request: Request, code: str, fra: str | None = None) -> HTMLResponse:
     def build() -> dict[str, Any]:
         ctx = get_context()
-        page = views.municipality_page(ctx, code)
+        page = views.municipality_page(ctx, code, views.parse_from_year(fra))
         return {"title": f"{page['region'].name} kommune", **page}
     return _page(request, "kommune.html", build)
 
