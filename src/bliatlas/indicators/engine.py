@@ -96,11 +96,16 @@ PEER_COLUMNS = (
 _CELL_SELECT = ", ".join(CELL_COLUMNS)
 
 
+def _notes(joined: str | None, reason: str | None) -> tuple[str, ...]:
+    """The notes of a cell: the stored notes without the cell markers (':', 'Prikket (<5)'),
+    which the engine words itself, and without the reason (said once)."""
+    parts = (p for n in (joined or "").split(NOTE_SEP) for p in n.split("; "))
+    return tuple(p for p in dict.fromkeys(parts) if p and p != reason and not _MARKER.match(p))
+
+
 def _cell(row: tuple) -> Cell:
     values = dict(zip(CELL_COLUMNS, row))
-    reason = values["reason"]
-    values["notes"] = tuple(n for n in dict.fromkeys((values["notes"] or "").split(NOTE_SEP))
-                            if n and n != reason)
+    values["notes"] = _notes(values["notes"], values["reason"])
     return Cell(**values)
 
 
@@ -267,16 +272,19 @@ def check_level(level: str) -> str:
 def _selector_rows(catalogue: Catalogue) -> list[tuple[Any, ...]]:
     """One row per (indicator, part, term, priority, exact dims string)."""
     rows = []
+    ids: dict[tuple[Any, ...], int] = {}  # the same series read by several indicators: once
     for ind in catalogue.indicators:
         for part, terms in (("num", ind.numerator), ("den", ind.denominator or [])):
             for t_idx, term in enumerate(terms):
                 for prio, sel in enumerate(term.any_of):
                     dims_list = sel.dims_strings()
+                    sel_id = ids.setdefault((sel.dataset, sel.measure, sel.unit, sel.count,
+                                             tuple(dims_list)), len(ids))
                     for dims in dims_list:
                         rows.append(
                             (ind.id, part, t_idx, prio, sel.dataset, sel.measure, sel.unit, dims,
                              sel.count, len(dims_list), sel.describe(),
-                             sel.unit in ADDITIVE_UNITS or sel.count)
+                             sel.unit in ADDITIVE_UNITS or sel.count, sel_id)
                         )
     return rows
 
@@ -330,15 +338,17 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
     catalogue = catalogue or load_catalogue()
     sel_rows = _selector_rows(catalogue)
     keys = sorted({"\x1f".join((r[4], r[5], r[6], r[7])) for r in sel_rows})
-    datasets = sorted({r[4] for r in sel_rows})
-    key_marks = ",".join("?" for _ in keys)
-    ds_marks = ",".join("?" for _ in datasets)
+    # Filtered column by column (cheap); the exact combinations are matched in memory.
+    columns = {"dataset": sorted({r[4] for r in sel_rows}),
+               "measure": sorted({r[5] for r in sel_rows}),
+               "dims": sorted({r[7] for r in sel_rows}),
+               "dataset || chr(31) || unit": sorted({f"{r[4]}\x1f{r[6]}" for r in sel_rows})}
+    where = " AND ".join(f"{name} IN ({','.join('?' for _ in values)})"
+                         for name, values in columns.items())
     obs = store.query_arrays(
         "SELECT dataset, measure, region_code, year, dims, unit, value, status, status_note, "
-        "import_id, lower_bound, upper_bound FROM observation "
-        f"WHERE dataset IN ({ds_marks}) AND dataset || chr(31) || measure || chr(31) || unit "
-        f"|| chr(31) || dims IN ({key_marks})",
-        [*datasets, *keys],
+        f"import_id, lower_bound, upper_bound FROM observation WHERE {where}",
+        [v for values in columns.values() for v in values],
     )
     registry = Registry.from_store(store)
     split_members, split_cols = _split_members(store, registry, keys)
@@ -350,7 +360,7 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
         "arg_max(upper_bound, import_id) AS upper_bound FROM observation_unassigned "
         f"WHERE source_region_code IN ({','.join('?' for _ in split_members) or 'NULL'}) "
         f"AND dataset || chr(31) || measure || chr(31) || unit || chr(31) || dims IN "
-        f"({key_marks}) GROUP BY ALL",
+        f"({','.join('?' for _ in keys)}) GROUP BY ALL",
         [*split_members, *keys],
     )
     inclusion = store.query_arrays(
@@ -367,7 +377,6 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
         )
     }
 
-    obs["status_note"] = _clean_notes(obs["status_note"])
     con = duckdb.connect(":memory:")
     con.register("obs_src", obs)
     con.register("split_obs_src", split_obs)
@@ -375,7 +384,7 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
     con.register("inclusion_src", inclusion)
     con.register("region_src", regions)
     sel_names = ["indicator", "part", "term", "prio", "dataset", "measure", "unit", "dims",
-                 "is_count", "n_expected", "label", "additive"]
+                 "is_count", "n_expected", "label", "additive", "sel_id"]
     con.register("sel_src", _columns(sel_rows, sel_names))
     ind_names = ["indicator", "kind", "multiplier", "aggregation", "base_level", "min_coverage",
                  "n_num", "n_den"]
@@ -412,21 +421,6 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
     )
 
 
-def _clean_notes(notes: np.ndarray) -> np.ndarray:
-    """Stored notes without the cell markers (':', 'Prikket (<5)'), which the engine words
-    itself; parts joined by ``NOTE_SEP``."""
-    cleaned: dict[Any, str | None] = {}
-    out = np.empty(len(notes), dtype=object)
-    for i, note in enumerate(notes.tolist()):
-        found = cleaned.get(note, False)
-        if found is False:
-            parts = [p for p in str(note).split("; ") if p and not _MARKER.match(p)] \
-                if note is not None else []
-            found = cleaned[note] = NOTE_SEP.join(parts) or None
-        out[i] = found
-    return out
-
-
 def _fetch_dicts(
     con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
 ) -> list[dict[str, Any]]:
@@ -453,7 +447,8 @@ _BUILD_SQL: list[str] = [
         term::INTEGER AS term, prio::INTEGER AS prio, dataset::VARCHAR AS dataset,
         measure::VARCHAR AS measure, unit::VARCHAR AS unit, dims::VARCHAR AS dims,
         is_count::BOOLEAN AS is_count, n_expected::INTEGER AS n_expected,
-        label::VARCHAR AS label, additive::BOOLEAN AS additive FROM sel_src""",
+        label::VARCHAR AS label, additive::BOOLEAN AS additive, sel_id::INTEGER AS sel_id
+        FROM sel_src""",
     """CREATE TABLE ind AS SELECT indicator::VARCHAR AS indicator, kind::VARCHAR AS kind,
         multiplier::DOUBLE AS multiplier, aggregation::VARCHAR AS aggregation,
         base_level::VARCHAR AS base_level, min_coverage::DOUBLE AS min_coverage,
@@ -547,27 +542,35 @@ _BUILD_SQL: list[str] = [
         SELECT DISTINCT s.indicator, i.region_code::VARCHAR AS code, i.year::INTEGER AS year,
             i.host_code::VARCHAR AS host, i.note::VARCHAR AS note
         FROM inclusion_src i JOIN sel s ON s.dataset = i.dataset::VARCHAR""",
-    # 1. Observations matched to selectors, one row per source alternative: the sum of the
-    # exact cells and the interval the hidden ones add.
-    """CREATE TABLE term_alt AS
-        SELECT s.indicator, s.part, s.term, s.prio, o.region_code AS code, o.year,
+    # 1. Observations matched to selectors: per series (read once, however many indicators
+    # use it) and region and year, the sum of the exact cells and the interval the hidden
+    # ones add; then one row per indicator's source alternative.
+    """CREATE TABLE sel_val AS
+        SELECT c.sel_id, o.region_code AS code, o.year,
             sum(CASE WHEN o.status = 'ok'
-                     THEN CASE WHEN s.is_count THEN 1.0 ELSE o.value END END) AS v,
-            coalesce(sum(CASE WHEN o.status = 'suppressed' THEN CASE WHEN s.is_count THEN 0.0
+                     THEN CASE WHEN c.is_count THEN 1.0 ELSE o.value END END) AS v,
+            coalesce(sum(CASE WHEN o.status = 'suppressed' THEN CASE WHEN c.is_count THEN 0.0
                          ELSE coalesce(o.lower_bound, 0.0) END END), 0.0) AS hid_lo,
-            sum(CASE WHEN o.status = 'suppressed' THEN CASE WHEN s.is_count THEN 1.0
+            sum(CASE WHEN o.status = 'suppressed' THEN CASE WHEN c.is_count THEN 1.0
                 ELSE o.upper_bound END END) AS hid_hi,
-            bool_or(o.status = 'suppressed' AND NOT s.is_count AND o.upper_bound IS NULL)
+            bool_or(o.status = 'suppressed' AND NOT c.is_count AND o.upper_bound IS NULL)
                 AS hid_unbounded,
             bool_or(o.status = 'suppressed') AS any_suppressed,
-            bool_or(o.status = 'missing') OR count(*) < any_value(s.n_expected) AS any_missing,
-            min(s.label) FILTER (WHERE o.status = 'suppressed') AS suppressed_label,
-            any_value(s.dataset) AS dataset,
-            bool_and(s.additive) AS additive
-        FROM sel s
-        JOIN obs o ON o.dataset = s.dataset AND o.measure = s.measure
-            AND o.unit = s.unit AND o.dims = s.dims
+            bool_or(o.status = 'missing') AS any_missing_cell,
+            count(*) AS n_cells
+        FROM (SELECT DISTINCT sel_id, dataset, measure, unit, dims, is_count FROM sel) c
+        JOIN obs o ON o.dataset = c.dataset AND o.measure = c.measure
+            AND o.unit = c.unit AND o.dims = c.dims
         GROUP BY ALL""",
+    """CREATE TABLE term_alt AS
+        SELECT a.indicator, a.part, a.term, a.prio, v.code, v.year, v.v, v.hid_lo, v.hid_hi,
+            v.hid_unbounded, v.any_suppressed,
+            v.any_missing_cell OR v.n_cells < a.n_expected AS any_missing,
+            CASE WHEN v.any_suppressed THEN a.label END AS suppressed_label,
+            a.dataset, a.additive
+        FROM (SELECT DISTINCT indicator, part, term, prio, sel_id, n_expected, label, dataset,
+                  additive FROM sel) a
+        JOIN sel_val v USING (sel_id)""",
     # Which imports each indicator reads for each published region (provenance per region).
     """CREATE TABLE region_imports AS
         SELECT DISTINCT s.indicator, o.region_code AS code, o.import_id::INTEGER AS import_id
@@ -775,7 +778,7 @@ _BUILD_SQL: list[str] = [
                 AS n_suppressed_members,
             count(*) FILTER (WHERE c.contributes)::INTEGER AS n_data,
             list(c.code) FILTER (WHERE c.split AND c.contributes) AS split_codes,
-            string_agg(DISTINCT c.source, ',' ORDER BY c.source) AS sources
+            min(c.source) AS source_a, max(c.source) AS source_b
         FROM member_cells c GROUP BY ALL""",
     # Members without figures whose territory another member covers: a municipality a
     # source files under another in the same group (Haram under Ålesund), or the
@@ -881,7 +884,9 @@ _BUILD_SQL: list[str] = [
                  END AS denominator,
             j.reason,
             concat_ws('{SEP}', n.notes, j.coverage_note) AS notes,
-            j.sources AS source, j.n_members, j.n_ok, j.n_suppressed,
+            CASE WHEN j.source_a = j.source_b THEN j.source_a
+                 ELSE j.source_a || ',' || j.source_b END AS source,
+            j.n_members, j.n_ok, j.n_suppressed,
             least(1.0, (j.n_ok + j.n_zero + j.n_included)::DOUBLE / j.n_members) AS coverage,
             CASE WHEN j.status IN ('ok', 'intervall') THEN j.num_lo END AS numerator_lower,
             CASE WHEN j.status IN ('ok', 'intervall') THEN j.num_hi END AS numerator_upper,
@@ -986,4 +991,4 @@ def all_cells(cube: Cube, indicators: Iterable[str] | None = None) -> list[Cell]
     return [_cell(r) for r in cube.sql(sql + " ORDER BY indicator, level, code, year", params)]
 
 
-__all__ = ["Cell", "Cube", "Region", "all_cells", "build_cube", "check_level"]
+__all__ = ["Cell", "Cube", "all_cells", "build_cube", "check_level"]

@@ -173,17 +173,16 @@ class Crosswalk:
         self.changes = load_changes()
         self.county_periods = load_county_periods()
         self._cache: dict[tuple[str, str, int | None], Resolution] = {}
+        self._forms: list[tuple[str, str | None, set[str]]] | None = None
 
     def match_name(self, name: str, counties: tuple[str, ...] | None = None) -> list[str]:
         """2024 municipality codes whose name (any form) matches ``name``."""
+        if self._forms is None:
+            self._forms = [(m.code, m.county_code, {fold(f) for f in m.forms})
+                           for m in self.registry.municipalities.values()]
         wanted = {fold(f) for f in name_forms(name)}
-        hits = []
-        for m in self.registry.municipalities.values():
-            if counties is not None and m.county_code not in counties:
-                continue
-            if wanted & {fold(f) for f in m.forms}:
-                hits.append(m.code)
-        return hits
+        return [code for code, county, forms in self._forms
+                if (counties is None or county in counties) and wanted & forms]
 
     def resolve(self, code: str, name: str = "", year: int | None = None) -> Resolution:
         """Where a published code lands. ``year`` (the value's reference year) matters only

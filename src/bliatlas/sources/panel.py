@@ -220,8 +220,8 @@ def parse_panel_xlsx(data: bytes, path: str) -> ParsedSource:
                             (code, obs_year) in gp_values:
                         continue  # the same figures, filed again under the next year
                     cell = (cell[0], cell[1], _join_notes(
-                        cell[2], f"Helsedirektoratets tall for {obs_year}; panelet fører dem "
-                        f"under {year}"))
+                        cell[2], f"Helsedirektoratets tall for {obs_year} (panelet fører dem "
+                        f"under {year})"))
                 add(measure, dims, unit, code, obs_year, cell, rownum, kname)
             robek = str(acc.get(row, "robek") or "").strip().lower()
             if robek not in ("robek", "ikke robek"):
