@@ -157,12 +157,13 @@ def test_old_county_codes_map_only_where_the_borders_are_unchanged(imported_db):
                 labels = dict(h[col].split(": ", 1) for h in header
                               if col < len(h) and ": " in h[col])
                 if labels == {"Bakgrunn": "Hele befolkningen", "Utdanningsnivå": "alle",
-                              "Kjønn": "Alle", "Enhet": "Personer", "År": "2015"}:
+                              "Kjønn": "Alle", "Enhet": "Personer", "År": "2015"} and r[col]:
                     raw[r[0]] = float(r[col])
     assert stored[("40", "personer")]["value"] == raw["F08"]              # Telemark: same
     assert stored[("42", "personer")]["value"] == raw["F09"] + raw["F10"]  # Agder: both
     assert stored[("42", "prosent")]["status"] == "missing"               # never summed
-    assert ("15", "personer") not in stored and ("46", "personer") not in stored
+    assert ("15", "personer") not in stored  # Møre og Romsdal 2015 had other borders
+    assert stored[("46", "personer")]["status"] == "missing"  # F46 has no 2015 value
 
 
 def test_gp_figures_carry_the_year_the_source_states(client):
@@ -290,3 +291,47 @@ def test_bli_profile_starts_with_the_population(imported_db, capsys):
     assert lines[3].startswith("Innvandrere ")
     assert any(line.startswith("Norskfødte med innvandrerforeldre") for line in lines[3:8])
     assert any(line.startswith("Bosatte flyktninger 2024: 43") for line in lines[3:10])
+
+
+def test_a_publishers_own_county_figure_is_used_where_no_member_is_suppressed(imported_db):
+    """The education statistics are published per municipality and per county (old county
+    codes): where a county's borders are today's (Telemark 08 → 40), its own figure is used;
+    where they are not (Hordaland + Sogn og Fjordane ≠ Vestland), the municipalities' sum."""
+    import yaml
+
+    from bliatlas.indicators.catalogue import CATALOGUE_PATH, parse_catalogue
+    from bliatlas.indicators.engine import build_cube
+
+    data = yaml.safe_load(CATALOGUE_PATH.read_text(encoding="utf-8"))
+    dims = {"bakgrunn": "Hele befolkningen", "kjonn": "Alle",
+            "utdanningsniva": "Universitet og høgskole"}
+    data["indicators"].append({
+        "id": "voksne_hoyere_utdanning", "topic": "utdanning",
+        "name_nb": "Voksne med universitets- eller høgskoleutdanning",
+        "name_en": "Adults with higher education", "definition": "Antall personer.",
+        "kind": "count", "unit": "personer", "direction": "neutral", "sources": ["IMDi"],
+        "numerator": {"dataset": "imdi_bakgrunn_kjonn_utdanningsniva", "measure": "antall",
+                      "unit": "personer", "dims": dims}})
+    with open_store(imported_db, read_only=True) as store:
+        cube = build_cube(store, parse_catalogue(data, "catalogue.yaml + test"))
+    raw = {}
+    with open(DATA / "imdi" / "utdanningsniva_fylker_2009-2020.csv", encoding="iso-8859-1") as f:
+        rows = list(csv.reader(f, delimiter=";"))
+    header = [r for r in rows if r and r[0] in ("Region", "")]
+    for r in rows:
+        if r and r[0].startswith("F"):
+            for col in range(2, len(r)):
+                labels = dict(h[col].split(": ", 1) for h in header
+                              if col < len(h) and ": " in h[col])
+                if labels == {"Bakgrunn": "Hele befolkningen", "Kjønn": "Alle",
+                              "Utdanningsnivå": "Universitet og høgskole", "Enhet": "Personer",
+                              "År": "2015"} and r[col]:
+                    raw[r[0]] = float(r[col])
+    telemark = cube.cell("voksne_hoyere_utdanning", "fylke", "40", 2015)
+    assert telemark.ok and telemark.value == raw["F08"]
+    assert "Tallet slik kilden publiserer det for fylket" in telemark.notes
+    vestland = cube.cell("voksne_hoyere_utdanning", "fylke", "46", 2015)
+    municipal = [c for c in cube.slice("voksne_hoyere_utdanning", "kommune", 2015)
+                 if cube.regions[("kommune", c.code)]["county_code"] == "46"]
+    assert vestland.ok and vestland.value == sum(c.value for c in municipal if c.ok)
+    assert not any("kilden publiserer" in n for n in vestland.notes)

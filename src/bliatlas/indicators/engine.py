@@ -895,6 +895,57 @@ _BUILD_SQL: list[str] = [
         FROM judged j
         LEFT JOIN agg_notes n ON n.indicator = j.indicator AND n.level = j.level
             AND n.code = j.code AND n.year = j.year""",
+    # 4b. Where the publisher publishes the aggregate itself — a county's or the country's
+    # own figure in the same series — and no member is suppressed, its figure is used (an
+    # exact total beside suppressed members would reveal their sum, so there the interval
+    # stays).
+    """CREATE TABLE published_agg AS
+        WITH parts AS (
+            SELECT t.indicator, t.code, t.year,
+                sum(t.v) FILTER (WHERE t.part = 'num') AS num,
+                count(*) FILTER (WHERE t.part = 'num') AS num_terms,
+                bool_or(t.any_suppressed OR t.any_missing) FILTER (WHERE t.part = 'num')
+                    AS num_bad,
+                sum(t.v) FILTER (WHERE t.part = 'den') AS den,
+                count(*) FILTER (WHERE t.part = 'den') AS den_terms,
+                bool_or(t.any_suppressed OR t.any_missing) FILTER (WHERE t.part = 'den')
+                    AS den_bad,
+                min(t.dataset) AS source
+            FROM term_val t JOIN ind i USING (indicator)
+            WHERE i.base_level = 'kommune' AND i.aggregation = 'sum'
+                AND (t.code = '0' OR t.code IN (SELECT code FROM reg WHERE level = 'fylke'))
+            GROUP BY ALL
+        )
+        SELECT p.indicator, CASE WHEN p.code = '0' THEN 'nasjonal' ELSE 'fylke' END AS level,
+            CASE WHEN p.code = '0' THEN 'NO' ELSE p.code END AS code, p.year, p.num, p.den,
+            CASE WHEN i.kind = 'ratio' THEN i.multiplier * p.num / p.den
+                 ELSE i.multiplier * p.num END AS value, p.source
+        FROM parts p JOIN ind i USING (indicator)
+        WHERE NOT coalesce(p.num_bad, false) AND p.num IS NOT NULL AND p.num_terms = i.n_num
+            AND (i.n_den = 0 OR (NOT coalesce(p.den_bad, false) AND p.den IS NOT NULL
+                                 AND p.den_terms = i.n_den AND p.den > 0))""",
+    """UPDATE agg_cells SET status = 'ok', value = p.value, lower = p.value, upper = p.value,
+            numerator = p.num, denominator = p.den, reason = NULL,
+            notes = concat_ws('{SEP}', 'Tallet slik kilden publiserer det for '
+                || CASE p.level WHEN 'nasjonal' THEN 'hele landet' ELSE 'fylket' END,
+                CASE WHEN agg_cells.status = 'ok' THEN agg_cells.notes END),
+            numerator_lower = p.num, numerator_upper = p.num, denominator_lower = p.den,
+            denominator_upper = p.den, source = p.source
+        FROM published_agg p WHERE agg_cells.indicator = p.indicator
+            AND agg_cells.level = p.level AND agg_cells.code = p.code
+            AND agg_cells.year = p.year AND agg_cells.n_suppressed = 0""",
+    """INSERT INTO agg_cells BY NAME
+        SELECT p.indicator, p.level, p.code, p.year, 'ok' AS status, p.value,
+            p.value AS lower, p.value AS upper, p.num AS numerator, p.den AS denominator,
+            'Tallet slik kilden publiserer det for '
+                || CASE p.level WHEN 'nasjonal' THEN 'hele landet' ELSE 'fylket' END
+                AS notes,
+            p.source, g.n_members, 0 AS n_ok, 0 AS n_suppressed, 0.0 AS coverage,
+            p.num AS numerator_lower, p.num AS numerator_upper, p.den AS denominator_lower,
+            p.den AS denominator_upper
+        FROM published_agg p JOIN groups g ON g.level = p.level AND g.code = p.code
+        ANTI JOIN agg_cells a ON a.indicator = p.indicator AND a.level = p.level
+            AND a.code = p.code AND a.year = p.year""",
     """CREATE TABLE cells AS
         SELECT b.indicator, b.level, b.code, b.year, b.status,
             CASE WHEN b.status = 'ok' THEN b.lower END AS value,

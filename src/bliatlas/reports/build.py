@@ -64,7 +64,7 @@ MAX_YEAR_COLUMNS = 7
 FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("anmodning", "Anmodet av IMDi (anmodning)"),
     ("vedtak", "Vedtatt av kommunen (vedtak)"),
-    ("bosatt_etter_anmodning", "Bosatt"),
+    ("bosatt_etter_anmodning", "Bosatt mot anmodningen"),
 )
 LICENCES: tuple[tuple[str, str], ...] = (
     ("Statistikk fra SSB, IMDi, KOSTRA og Helsedirektoratet",

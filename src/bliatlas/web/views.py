@@ -400,7 +400,7 @@ def _weakest(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 FUNNEL_STEPS = (
     ("anmodning", "Anmodning fra IMDi"),
     ("vedtak", "Vedtak i kommunen"),
-    ("bosatt_etter_anmodning", "Bosatt"),
+    ("bosatt_etter_anmodning", "Bosatt mot anmodningen"),
 )
 
 
