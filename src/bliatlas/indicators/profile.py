@@ -216,14 +216,26 @@ def build_profile(cube: Cube, code: str, from_year: int | None = None) -> dict[s
     lead = []
     for ind_id, label in PROFILE_LEAD:
         if ind_id in by_id:
-            lead.append(ind_id)
+            # the trend of the figure's own series from its first year in the same source
+            # (said with it; a change across a join of two sources is not a trend)
+            ind = cube.catalogue.get(ind_id)
+            series = shown_series[ind_id]
+            latest = next(c for c in reversed(series) if c.status != MISSING)
+            first = next((c.year for c in series
+                          if c.ok and c.year and c.source == latest.source), None)
+            lead.append({**by_id[ind_id], "utvikling": _change(series, latest, first, ind)})
+        elif ind_id in cube.catalogue.ids:
+            ind = cube.catalogue.get(ind_id)
+            lead.append({"id": ind_id, "navn": ind.name_nb, "status": MISSING,
+                         "arsak": f"Mangler for {reg['short_name']}"
+                                  + (f": {ind.caveats[0]}" if ind.caveats else "")})
         elif ind_id in LEAD_SOURCES_NB:
             lead.append({"id": ind_id, "navn": label, "status": MISSING,
                          "arsak": f"Finnes ikke i databasen ennå; kommer fra "
                                   f"{LEAD_SOURCES_NB[ind_id]}"})
     return {
         "region": region_info(cube, level, code),
-        "hovedtall": [by_id[x] if isinstance(x, str) else x for x in lead],
+        "hovedtall": lead,
         "indikatorer": items,
         "endring_fra_ar": base,
         "sammenligninger": _comparison_names(items),
