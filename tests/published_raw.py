@@ -134,21 +134,23 @@ def read_sheet(path: Path) -> list[dict[str, Any]]:
     return [dict(zip(rows[0], r)) for r in rows[1:] if any(v not in (None, "") for v in r)]
 
 
-PANEL_COLUMNS = [  # measure, dims, unit, column, column whose text marks suppression
-    ("folkemengde", {}, "personer", "pop", None),
-    ("bosatte_flyktninger", {}, "personer", "innvandr", None),
-    ("bosatte_flyktninger", {"gruppe": "ukrainere"}, "personer", "ukrainere", "ukr_prikket"),
-    ("bosatte_flyktninger", {"gruppe": "ovrige"}, "personer", "ovrige", "ovr_prikket"),
-    ("enslige_mindreaarige_bosatt", {}, "personer", "ema", "ema_prikket"),
-    ("fastlege_venteliste", {}, "personer", "legeliste_n", None),
-    ("fastlege_venteliste_andel", {}, "prosent", "legeliste_pct", None),
-    ("fastlege_reservekapasitet", {}, "prosent", "lege_reservekapasitet", None),
-    ("anmodning", {}, "personer", "innvandr_anmodet", None),
-    ("vedtak", {}, "personer", "innvandr_vedtak", None),
-    ("bosatt", {}, "personer", "innvandr_bosatt", None),
-    ("ema_anmodning", {}, "personer", "ema_anmodet_2024", None),
-    ("ema_vedtak", {}, "personer", "ema_vedtak_2024", None),
-]
+# The panel's columns as the data README describes them: column -> (measure, group, unit,
+# the column whose text marks the value suppressed).
+PANEL_COLUMNS: dict[str, tuple[str, str | None, str, str | None]] = {
+    "pop": ("folkemengde", None, "personer", None),
+    "innvandr": ("bosatte_flyktninger", None, "personer", None),
+    "ukrainere": ("bosatte_flyktninger", "ukrainere", "personer", "ukr_prikket"),
+    "ovrige": ("bosatte_flyktninger", "ovrige", "personer", "ovr_prikket"),
+    "ema": ("enslige_mindreaarige_bosatt", None, "personer", "ema_prikket"),
+    "legeliste_n": ("fastlege_venteliste", None, "personer", None),
+    "legeliste_pct": ("fastlege_venteliste_andel", None, "prosent", None),
+    "lege_reservekapasitet": ("fastlege_reservekapasitet", None, "prosent", None),
+    "innvandr_anmodet": ("anmodning", None, "personer", None),
+    "innvandr_vedtak": ("vedtak", None, "personer", None),
+    "innvandr_bosatt": ("bosatt", None, "personer", None),
+    "ema_anmodet_2024": ("ema_anmodning", None, "personer", None),
+    "ema_vedtak_2024": ("ema_vedtak", None, "personer", None),
+}
 GP = {"fastlege_venteliste", "fastlege_venteliste_andel", "fastlege_reservekapasitet"}
 
 
@@ -168,7 +170,8 @@ def read_panel() -> tuple[list[Raw], list[dict[str, Any]], set[tuple[str, int]]]
     for r in rows:
         code, year = r["Kommunenummer"], r["year"]
         placeholder = (code, year) in placeholders  # its figures are not data
-        for measure, dims, unit, col, flag in PANEL_COLUMNS:
+        for col, (measure, group, unit, flag) in PANEL_COLUMNS.items():
+            dims = {"gruppe": group} if group else {}
             value, status = number(r[col])
             if flag and value is None and str(r.get(flag) or "").lower().startswith("prikket"):
                 status = "suppressed"

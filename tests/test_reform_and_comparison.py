@@ -119,6 +119,25 @@ def test_haram_is_in_alesund_2022_2023_and_county_totals_are_complete(client):
     assert haram["arsak"].startswith("Inngår i Ålesund")
 
 
+def _county_file_2015(level: str) -> dict[str, float]:
+    """The county education file, raw: persons of the whole population at an education
+    level in 2015, by published county code (F01 …)."""
+    with open(DATA / "imdi" / "utdanningsniva_fylker_2009-2020.csv", encoding="iso-8859-1") as f:
+        rows = list(csv.reader(f, delimiter=";"))
+    header = [r for r in rows if r and r[0] in ("Region", "")]
+    wanted = {"Bakgrunn": "Hele befolkningen", "Utdanningsnivå": level, "Kjønn": "Alle",
+              "Enhet": "Personer", "År": "2015"}
+    out = {}
+    for r in rows:
+        if r and r[0].startswith("F"):
+            for col in range(2, len(r)):
+                labels = dict(h[col].split(": ", 1) for h in header
+                              if col < len(h) and ": " in h[col])
+                if labels == wanted and r[col]:
+                    out[r[0]] = float(r[col])
+    return out
+
+
 def test_old_county_codes_map_only_where_the_borders_are_unchanged(imported_db):
     periods = load_county_periods()
     changes = load_changes()
@@ -147,18 +166,7 @@ def test_old_county_codes_map_only_where_the_borders_are_unchanged(imported_db):
             "SELECT region_code, unit, value, status FROM observation WHERE "
             "dataset = 'imdi_bakgrunn_kjonn_utdanningsniva' AND year = 2015 AND "
             "dims = 'bakgrunn=Hele befolkningen|kjonn=Alle|utdanningsniva=alle'")}
-    raw = {}
-    with open(DATA / "imdi" / "utdanningsniva_fylker_2009-2020.csv", encoding="iso-8859-1") as f:
-        rows = list(csv.reader(f, delimiter=";"))
-    header = [r for r in rows if r and r[0] in ("Region", "")]
-    for r in rows:
-        if r and r[0].startswith("F"):
-            for col in range(2, len(r)):
-                labels = dict(h[col].split(": ", 1) for h in header
-                              if col < len(h) and ": " in h[col])
-                if labels == {"Bakgrunn": "Hele befolkningen", "Utdanningsnivå": "alle",
-                              "Kjønn": "Alle", "Enhet": "Personer", "År": "2015"} and r[col]:
-                    raw[r[0]] = float(r[col])
+    raw = _county_file_2015("alle")
     assert stored[("40", "personer")]["value"] == raw["F08"]              # Telemark: same
     assert stored[("42", "personer")]["value"] == raw["F09"] + raw["F10"]  # Agder: both
     assert stored[("42", "prosent")]["status"] == "missing"               # never summed
@@ -314,19 +322,7 @@ def test_a_publishers_own_county_figure_is_used_where_no_member_is_suppressed(im
                       "unit": "personer", "dims": dims}})
     with open_store(imported_db, read_only=True) as store:
         cube = build_cube(store, parse_catalogue(data, "catalogue.yaml + test"))
-    raw = {}
-    with open(DATA / "imdi" / "utdanningsniva_fylker_2009-2020.csv", encoding="iso-8859-1") as f:
-        rows = list(csv.reader(f, delimiter=";"))
-    header = [r for r in rows if r and r[0] in ("Region", "")]
-    for r in rows:
-        if r and r[0].startswith("F"):
-            for col in range(2, len(r)):
-                labels = dict(h[col].split(": ", 1) for h in header
-                              if col < len(h) and ": " in h[col])
-                if labels == {"Bakgrunn": "Hele befolkningen", "Kjønn": "Alle",
-                              "Utdanningsnivå": "Universitet og høgskole", "Enhet": "Personer",
-                              "År": "2015"} and r[col]:
-                    raw[r[0]] = float(r[col])
+    raw = _county_file_2015("Universitet og høgskole")
     telemark = cube.cell("voksne_hoyere_utdanning", "fylke", "40", 2015)
     assert telemark.ok and telemark.value == raw["F08"]
     assert "Tallet slik kilden publiserer det for fylket" in telemark.notes

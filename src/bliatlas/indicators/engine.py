@@ -272,19 +272,24 @@ def check_level(level: str) -> str:
 def _selector_rows(catalogue: Catalogue) -> list[tuple[Any, ...]]:
     """One row per (indicator, part, term, priority, exact dims string)."""
     rows = []
-    ids: dict[tuple[Any, ...], int] = {}  # the same series read by several indicators: once
+    # The same series, and the same list of alternatives, read by several indicators are
+    # computed once (sel_id, term_key).
+    ids: dict[tuple[Any, ...], int] = {}
+    term_keys: dict[tuple[int, ...], int] = {}
     for ind in catalogue.indicators:
         for part, terms in (("num", ind.numerator), ("den", ind.denominator or [])):
             for t_idx, term in enumerate(terms):
-                for prio, sel in enumerate(term.any_of):
+                sel_ids = [ids.setdefault((sel.dataset, sel.measure, sel.unit, sel.count,
+                                           tuple(sel.dims_strings())), len(ids))
+                           for sel in term.any_of]
+                term_key = term_keys.setdefault(tuple(sel_ids), len(term_keys))
+                for prio, (sel, sel_id) in enumerate(zip(term.any_of, sel_ids)):
                     dims_list = sel.dims_strings()
-                    sel_id = ids.setdefault((sel.dataset, sel.measure, sel.unit, sel.count,
-                                             tuple(dims_list)), len(ids))
                     for dims in dims_list:
                         rows.append(
                             (ind.id, part, t_idx, prio, sel.dataset, sel.measure, sel.unit, dims,
                              sel.count, len(dims_list), sel.describe(),
-                             sel.unit in ADDITIVE_UNITS or sel.count, sel_id)
+                             sel.unit in ADDITIVE_UNITS or sel.count, sel_id, term_key)
                         )
     return rows
 
@@ -384,7 +389,7 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
     con.register("inclusion_src", inclusion)
     con.register("region_src", regions)
     sel_names = ["indicator", "part", "term", "prio", "dataset", "measure", "unit", "dims",
-                 "is_count", "n_expected", "label", "additive", "sel_id"]
+                 "is_count", "n_expected", "label", "additive", "sel_id", "term_key"]
     con.register("sel_src", _columns(sel_rows, sel_names))
     ind_names = ["indicator", "kind", "multiplier", "aggregation", "base_level", "min_coverage",
                  "n_num", "n_den"]
@@ -436,9 +441,17 @@ _RATE_HI = ("CASE WHEN {num_hi} IS NULL OR {den_lo} IS NULL OR {den_lo} <= 0 THE
             "ELSE {mult} * {num_hi} / {den_lo} END")
 
 
-def _rate_bounds(mult: str, num_lo: str, num_hi: str, den_lo: str, den_hi: str) -> str:
-    return (_RATE_LO.format(mult=mult, num_lo=num_lo, den_hi=den_hi) + " AS lower, "
-            + _RATE_HI.format(mult=mult, num_hi=num_hi, den_lo=den_lo) + " AS upper")
+def _base_bound(side: str) -> str:
+    """``lower = …`` or ``upper = …`` of a base cell: its value if exact, else the bound that
+    follows from the bounds of numerator and denominator."""
+    rate = (_RATE_LO.format(mult="multiplier", num_lo="num_lo", den_hi="den_hi")
+            if side == "lower" else
+            _RATE_HI.format(mult="multiplier", num_hi="num_hi", den_lo="den_lo"))
+    num = "num_lo" if side == "lower" else "num_hi"
+    return (f"{side} = CASE WHEN status = 'ok' THEN CASE WHEN kind = 'ratio' "
+            "THEN multiplier * num / den ELSE multiplier * num END "
+            f"WHEN status = 'suppressed' AND kind = 'ratio' THEN {rate} "
+            f"WHEN status = 'suppressed' AND kind = 'count' THEN multiplier * {num} END")
 
 
 _BUILD_SQL: list[str] = [
@@ -447,8 +460,8 @@ _BUILD_SQL: list[str] = [
         term::INTEGER AS term, prio::INTEGER AS prio, dataset::VARCHAR AS dataset,
         measure::VARCHAR AS measure, unit::VARCHAR AS unit, dims::VARCHAR AS dims,
         is_count::BOOLEAN AS is_count, n_expected::INTEGER AS n_expected,
-        label::VARCHAR AS label, additive::BOOLEAN AS additive, sel_id::INTEGER AS sel_id
-        FROM sel_src""",
+        label::VARCHAR AS label, additive::BOOLEAN AS additive, sel_id::INTEGER AS sel_id,
+        term_key::INTEGER AS term_key FROM sel_src""",
     """CREATE TABLE ind AS SELECT indicator::VARCHAR AS indicator, kind::VARCHAR AS kind,
         multiplier::DOUBLE AS multiplier, aggregation::VARCHAR AS aggregation,
         base_level::VARCHAR AS base_level, min_coverage::DOUBLE AS min_coverage,
@@ -562,15 +575,21 @@ _BUILD_SQL: list[str] = [
         JOIN obs o ON o.dataset = c.dataset AND o.measure = c.measure
             AND o.unit = c.unit AND o.dims = c.dims
         GROUP BY ALL""",
-    """CREATE TABLE term_alt AS
-        SELECT a.indicator, a.part, a.term, a.prio, v.code, v.year, v.v, v.hid_lo, v.hid_hi,
-            v.hid_unbounded, v.any_suppressed,
-            v.any_missing_cell OR v.n_cells < a.n_expected AS any_missing,
-            CASE WHEN v.any_suppressed THEN a.label END AS suppressed_label,
-            a.dataset, a.additive
-        FROM (SELECT DISTINCT indicator, part, term, prio, sel_id, n_expected, label, dataset,
-                  additive FROM sel) a
-        JOIN sel_val v USING (sel_id)""",
+    # Per list of alternatives, region and year: the first alternative that has the region
+    # and year (and is not wholly missing); a suppressed alternative is kept, never skipped
+    # for a later source.
+    """CREATE TABLE key_val AS
+        SELECT * FROM (
+            SELECT a.term_key, a.prio, v.code, v.year, v.v, v.hid_lo, v.hid_hi,
+                v.hid_unbounded, v.any_suppressed,
+                v.any_missing_cell OR v.n_cells < a.n_expected AS any_missing,
+                CASE WHEN v.any_suppressed THEN a.label END AS suppressed_label,
+                a.dataset, a.additive
+            FROM (SELECT DISTINCT term_key, prio, sel_id, n_expected, label, dataset, additive
+                  FROM sel) a
+            JOIN sel_val v USING (sel_id))
+        QUALIFY row_number() OVER (PARTITION BY term_key, code, year
+            ORDER BY (any_missing AND NOT any_suppressed), prio) = 1""",
     # Which imports each indicator reads for each published region (provenance per region).
     """CREATE TABLE region_imports AS
         SELECT DISTINCT s.indicator, o.region_code AS code, o.import_id::INTEGER AS import_id
@@ -582,12 +601,10 @@ _BUILD_SQL: list[str] = [
         SELECT DISTINCT s.indicator, o.import_id::INTEGER AS import_id
         FROM sel s JOIN obs o ON o.dataset = s.dataset AND o.measure = s.measure
             AND o.unit = s.unit AND o.dims = s.dims""",
-    # Per term: the first alternative that has the region and year (and is not wholly
-    # missing); a suppressed alternative is kept, never skipped for a later source.
     """CREATE TABLE term_val AS
-        SELECT * FROM term_alt
-        QUALIFY row_number() OVER (PARTITION BY indicator, part, term, code, year
-            ORDER BY (any_missing AND NOT any_suppressed), prio) = 1""",
+        SELECT t.indicator, t.part, t.term, k.* EXCLUDE (term_key)
+        FROM (SELECT DISTINCT indicator, part, term, term_key FROM sel) t
+        JOIN key_val k USING (term_key)""",
     # The notes of the cells each chosen alternative reads (few cells carry one).
     """CREATE TABLE term_notes AS
         SELECT t.indicator, t.code, t.year, string_agg(DISTINCT o.note, '{SEP}') AS notes
@@ -733,23 +750,7 @@ _BUILD_SQL: list[str] = [
     # Value bounds of base cells.
     """ALTER TABLE base ADD COLUMN lower DOUBLE""",
     """ALTER TABLE base ADD COLUMN upper DOUBLE""",
-    """UPDATE base SET
-            lower = CASE WHEN status = 'ok' THEN
-                        CASE WHEN kind = 'ratio' THEN multiplier * num / den
-                             ELSE multiplier * num END
-                    WHEN status = 'suppressed' AND kind = 'ratio'
-                        THEN """ + _RATE_LO.format(mult="multiplier", num_lo="num_lo",
-                                                  den_hi="den_hi") + """
-                    WHEN status = 'suppressed' AND kind = 'count' THEN multiplier * num_lo
-                    END,
-            upper = CASE WHEN status = 'ok' THEN
-                        CASE WHEN kind = 'ratio' THEN multiplier * num / den
-                             ELSE multiplier * num END
-                    WHEN status = 'suppressed' AND kind = 'ratio'
-                        THEN """ + _RATE_HI.format(mult="multiplier", num_hi="num_hi",
-                                                  den_lo="den_lo") + """
-                    WHEN status = 'suppressed' AND kind = 'count' THEN multiplier * num_hi
-                    END""",
+    f"UPDATE base SET {_base_bound('lower')}, {_base_bound('upper')}",
     # 4. Aggregates from municipal numerators and denominators, with intervals: an exact
     # member adds its value, a suppressed one its interval.
     """CREATE TABLE agg AS
@@ -815,28 +816,29 @@ _BUILD_SQL: list[str] = [
                     || ' etter ' || s.last_year AS note
             FROM agg a, unnest(a.split_codes) AS u(sc) JOIN split_member s ON s.code = u.sc
         ),
-        away AS (
-            SELECT inc.indicator, m.level, m.group_code AS code, inc.year,
-                'Uten ' || r.name || ' (' || inc.code || '): kilden fører tallene under '
-                    || h.name || ', som hører til en annen gruppe' AS note
-            FROM inclusion inc
-            JOIN membership m ON m.member = inc.code AND m.level <> 'kommune'
-            JOIN reg r ON r.code = inc.code JOIN reg h ON h.code = inc.host
-            WHERE NOT EXISTS (SELECT 1 FROM membership x WHERE x.member = inc.host
-                AND x.level = m.level AND x.group_code = m.group_code)
+        -- a municipality filed under another that is in a different group: the group
+        -- without it, and the host's group with it, say so
+        roles AS (
+            SELECT indicator, year, code, host, code AS member, host AS other, true AS away
+            FROM inclusion
+            UNION ALL
+            SELECT indicator, year, code, host, host, code, false FROM inclusion
         ),
-        hosted AS (
-            SELECT inc.indicator, m.level, m.group_code AS code, inc.year,
-                'Omfatter også ' || r.name || ' (' || inc.code || '), som kilden fører under '
-                    || h.name AS note
-            FROM inclusion inc
-            JOIN membership m ON m.member = inc.host AND m.level <> 'kommune'
-            JOIN reg r ON r.code = inc.code JOIN reg h ON h.code = inc.host
-            WHERE NOT EXISTS (SELECT 1 FROM membership x WHERE x.member = inc.code
+        moved AS (
+            SELECT r.indicator, m.level, m.group_code AS code, r.year,
+                CASE WHEN r.away
+                     THEN 'Uten ' || inc.name || ' (' || r.code || '): kilden fører tallene '
+                          || 'under ' || h.name || ', som hører til en annen gruppe'
+                     ELSE 'Omfatter også ' || inc.name || ' (' || r.code || '), som kilden '
+                          || 'fører under ' || h.name END AS note
+            FROM roles r
+            JOIN membership m ON m.member = r.member AND m.level <> 'kommune'
+            JOIN reg inc ON inc.code = r.code JOIN reg h ON h.code = r.host
+            WHERE NOT EXISTS (SELECT 1 FROM membership x WHERE x.member = r.other
                 AND x.level = m.level AND x.group_code = m.group_code)
         )
         SELECT indicator, level, code, year, string_agg(DISTINCT note, '{SEP}') AS notes
-        FROM (SELECT * FROM splits UNION ALL SELECT * FROM away UNION ALL SELECT * FROM hosted)
+        FROM (SELECT * FROM splits UNION ALL SELECT * FROM moved)
         GROUP BY ALL""",
     """CREATE TABLE agg_cells AS
         WITH bounded AS (
