@@ -28,6 +28,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from itertools import product
 from pathlib import Path
@@ -108,24 +109,27 @@ DIM_KEYS = {"innvandringsgrunn": "innvandringsgrunn", "kjonn": "kjonn", "bosetti
             "bakgrunn": "bakgrunn", "utdanningsniva": "utdanningsniva"}
 
 
+@cache
 def read_imdi(name: str) -> list[Raw]:
     dataset, measure = IMDI_FILES[name]
     text = (DATA / "imdi" / name).read_bytes().decode("iso-8859-1")
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     header = [r for r in rows if r and r[0] in ("Region", "")]
     header = [h for h in header if len(h) > 2 and any(": " in c for c in h[2:])]
+    columns = {}  # what each column holds: (year, unit, dims)
+    for col in range(2, max(len(h) for h in header)):
+        labels = dict(h[col].split(": ", 1) for h in header if col < len(h) and ": " in h[col])
+        year = int(labels.pop("År"))
+        unit = labels.pop("Enhet").lower()
+        columns[col] = (year, unit, dims_key({DIM_KEYS[fold(k)]: v for k, v in labels.items()}))
     out = []
     for r in rows:
         if not r or not r[0].startswith("K"):
             continue
         for col in range(2, len(r)):
-            labels = dict(h[col].split(": ", 1) for h in header if col < len(h) and ": " in h[col])
-            year = int(labels.pop("År"))
-            unit = labels.pop("Enhet").lower()
-            dims = {DIM_KEYS[fold(k)]: v for k, v in labels.items()}
+            year, unit, dims = columns[col]
             value, status = number(r[col])
-            out.append(Raw(dataset, measure, r[0][1:], r[1], year, dims_key(dims), unit, value,
-                           status))
+            out.append(Raw(dataset, measure, r[0][1:], r[1], year, dims, unit, value, status))
     return out
 
 

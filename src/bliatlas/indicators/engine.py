@@ -244,10 +244,14 @@ class Cube:
 
     def source_label(self, dataset: str) -> str:
         """A dataset as users know it: publisher and file (``IMDi (bosatt_anmodede_…csv)``)."""
-        for imp in self.imports.values():
-            if imp["dataset"] == dataset:
-                return f"{imp['publisher']} ({imp['source']})"
-        return dataset
+        key = ("source_label", dataset)
+        found = self._cache.get(key)
+        if found is None:
+            found = next((f"{imp['publisher']} ({imp['source']})"
+                          for imp in self.imports.values() if imp["dataset"] == dataset),
+                         dataset)
+            self._cache[key] = found
+        return found
 
     def rows(self, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         """Run SQL against the cube tables (``cells``, ``peers``, ``groups``) as dicts."""

@@ -516,8 +516,8 @@ def municipality_csv_rows(ctx: AtlasContext, code: str) -> list[list[Any]]:
                                          f"kilden skifter til {s['kilde_tekst']}") if x)
             out.append(["indikator", code, region.name, ind.id, ind.name_nb, s["ar"],
                         s["verdi"] if s["status"] == OK else None,
-                        s["nedre"] if s["status"] == INTERVAL else None,
-                        s["ovre"] if s["status"] == INTERVAL else None,
+                        s["nedre"] if s["status"] in (INTERVAL, SUPPRESSED) else None,
+                        s["ovre"] if s["status"] in (INTERVAL, SUPPRESSED) else None,
                         s["status"], ind.unit, note])
         for c in it["sammenligning"]:
             out.append(["sammenligning", code, region.name, ind.id,
