@@ -611,7 +611,7 @@ _BUILD_SQL: list[str] = [
         JOIN key_val k USING (term_key)""",
     # The notes of the cells each chosen alternative reads (few cells carry one).
     """CREATE TABLE term_notes AS
-        SELECT t.indicator, t.code, t.year, string_agg(DISTINCT o.note, '{SEP}') AS notes
+        SELECT t.indicator, t.code, t.year, string_agg(DISTINCT o.note, '{SEP}' ORDER BY o.note) AS notes
         FROM obs o
         JOIN sel s ON o.dataset = s.dataset AND o.measure = s.measure AND o.unit = s.unit
             AND o.dims = s.dims
@@ -782,9 +782,13 @@ _BUILD_SQL: list[str] = [
             count(*) FILTER (WHERE c.status = 'suppressed' AND NOT c.split)::INTEGER
                 AS n_suppressed_members,
             count(*) FILTER (WHERE c.contributes)::INTEGER AS n_data,
-            list(c.code) FILTER (WHERE c.split AND c.contributes) AS split_codes,
             min(c.source) AS source_a, max(c.source) AS source_b
         FROM member_cells c GROUP BY ALL""",
+    # Split municipalities counted in a group (few: read from them, not the whole join).
+    """CREATE TABLE agg_splits AS
+        SELECT b.indicator, m.level, m.group_code AS code, b.year, b.code AS split_code
+        FROM base b JOIN membership m ON m.member = b.code
+        WHERE b.split AND (b.status IN ('ok', 'suppressed') OR b.zero_den)""",
     # Members without figures whose territory another member covers: a municipality a
     # source files under another in the same group (Haram under Ålesund), or the
     # successor of a split municipality counted in the group (Ålesund and Haram 2020–2021,
@@ -800,11 +804,10 @@ _BUILD_SQL: list[str] = [
                 AND h.group_code = m.group_code
             UNION ALL
             SELECT sc.indicator, sc.year, m.level, m.group_code, ss.successor
-            FROM (SELECT a2.indicator, a2.level, a2.code AS group_code, a2.year, u.sc
-                  FROM agg a2, unnest(a2.split_codes) AS u(sc)) sc
-            JOIN split_successor ss ON ss.code = sc.sc
+            FROM agg_splits sc
+            JOIN split_successor ss ON ss.code = sc.split_code
             JOIN membership m ON m.member = ss.successor AND m.level = sc.level
-                AND m.group_code = sc.group_code
+                AND m.group_code = sc.code
         ) cov ON cov.indicator = a.indicator AND cov.level = a.level
             AND cov.group_code = a.code AND cov.year = a.year
         LEFT JOIN base b ON b.indicator = a.indicator AND b.code = cov.member
@@ -818,7 +821,7 @@ _BUILD_SQL: list[str] = [
             SELECT a.indicator, a.level, a.code, a.year,
                 'Omfatter tallene for ' || s.name || ', som ble delt mellom ' || s.successors
                     || ' etter ' || s.last_year AS note
-            FROM agg a, unnest(a.split_codes) AS u(sc) JOIN split_member s ON s.code = u.sc
+            FROM agg_splits a JOIN split_member s ON s.code = a.split_code
         ),
         -- a municipality filed under another that is in a different group: the group
         -- without it, and the host's group with it, say so
@@ -841,7 +844,7 @@ _BUILD_SQL: list[str] = [
             WHERE NOT EXISTS (SELECT 1 FROM membership x WHERE x.member = r.other
                 AND x.level = m.level AND x.group_code = m.group_code)
         )
-        SELECT indicator, level, code, year, string_agg(DISTINCT note, '{SEP}') AS notes
+        SELECT indicator, level, code, year, string_agg(DISTINCT note, '{SEP}' ORDER BY note) AS notes
         FROM (SELECT * FROM splits UNION ALL SELECT * FROM moved)
         GROUP BY ALL""",
     """CREATE TABLE agg_cells AS
@@ -1007,29 +1010,25 @@ _BUILD_SQL: list[str] = [
             UNION ALL SELECT indicator, code, year, value, score, status, level, 'fylke',
                 p_fylke FROM current WHERE level = 'kommune' AND p_fylke IS NOT NULL
         ),
-        hidden AS (
-            SELECT indicator, year, level, peer_group, peer_code,
-                count(*) FILTER (WHERE status <> 'ok')::INTEGER AS n_hidden
-            FROM long GROUP BY ALL
-        ),
         ranked AS (
             SELECT *,
                 rank() OVER w AS rank,
-                count(*) OVER (PARTITION BY indicator, year, level, peer_group, peer_code) AS n,
+                count(*) FILTER (WHERE status = 'ok') OVER g AS n,
+                count(*) FILTER (WHERE status <> 'ok') OVER g AS n_hidden,
                 count(*) OVER (PARTITION BY indicator, year, level, peer_group, peer_code,
-                               score) AS n_tied,
-                median(value) OVER (PARTITION BY indicator, year, level, peer_group, peer_code)
-                    AS median
-            FROM long WHERE status = 'ok'
-            WINDOW w AS (PARTITION BY indicator, year, level, peer_group, peer_code
-                         ORDER BY score DESC)
+                               status, score) AS n_tied,
+                median(value) FILTER (WHERE status = 'ok') OVER g AS median
+            FROM long
+            WINDOW g AS (PARTITION BY indicator, year, level, peer_group, peer_code),
+                   w AS (PARTITION BY indicator, year, level, peer_group, peer_code
+                         ORDER BY status <> 'ok', score DESC)
         )
         SELECT r.indicator, r.code, r.year, r.peer_group, r.peer_code, r.rank::INTEGER AS rank,
-            r.n::INTEGER AS n, r.n_tied::INTEGER AS n_tied, h.n_hidden,
+            r.n::INTEGER AS n, r.n_tied::INTEGER AS n_tied, r.n_hidden::INTEGER AS n_hidden,
             CASE WHEN r.n > 1 THEN round(100.0 * (r.n - (r.rank + (r.n_tied - 1) / 2.0))
                                          / (r.n - 1), 1) END AS percentile,
             r.median
-        FROM ranked r JOIN hidden h USING (indicator, year, level, peer_group, peer_code)""",
+        FROM ranked r WHERE r.status = 'ok'""",
 ]
 
 
