@@ -9,9 +9,13 @@ The API runs in a uvicorn subprocess on 127.0.0.1 (``--workers``, default 2, uvl
 httptools). Unmeasured warm-up requests first let each worker build its index (and memoise
 the analysis of the query words, as a long-running server does). The query mix is the
 query suite of tests/test_knowledge_queries.py (held-out queries included), each also
-sent once with a filter; clients cycle through it until ``--requests`` are done or
-``--max-seconds`` pass. With ``--database`` the region registry is loaded as in
-production (county and centrality facets). Prints one JSON object per budget.
+sent once with a filter, plus place names in their Sami and Kven forms, nynorsk queries
+and the evidence and cost filters (issue 14); clients cycle through it until
+``--requests`` are done or ``--max-seconds`` pass. With ``--database`` the region
+registry is loaded as in production (county and centrality facets, place names); the
+default is ``var/bliatlas.duckdb`` if it exists. Prints one JSON object per budget, and a
+third with the single-client latency of queries the server has not seen before
+(place-name look-ups in the registry are memoised per word; this shows their first cost).
 """
 
 from __future__ import annotations
@@ -45,7 +49,22 @@ def query_mix() -> list[dict[str, str]]:
     mix = [{"q": q} for q in queries]
     themes = ["arbeid", "sprak", "frivillighet", "finansiering"]
     mix += [{"q": q, "tema": themes[i % len(themes)]} for i, q in enumerate(queries)]
+    mix += [{"q": q} for q in PLACE_AND_NYNORSK]
+    mix += [{"q": q, "evidens": "erfaringsbasert"} for q in PLACE_AND_NYNORSK[:4]]
+    mix += [{"q": q, "kostnad": "belop_oppgitt"} for q in PLACE_AND_NYNORSK[4:]]
     return mix
+
+
+# Queries of issue 14: places in their Sami/Kven forms, nynorsk, a loose multi-word query.
+PLACE_AND_NYNORSK = ["Áltá", "Romsa", "Tromssa", "Gáŋgaviika", "Snåase", "kultursenter alta",
+                     "frivilligsentral i herøy", "tilskot til etablerarkurs",
+                     "korleis busetje flyktningar i kommunane", "søkerkurs smaa kommuner",
+                     "Møre og Romsdal integrering", "husbanken bolig"]
+# Never sent before the measurement: the first look-up of each word is measured.
+COLD = ["Guovdageaidnu mentor", "Kárášjohka frivillighet", "Porsáŋgu bosetting",
+        "Unjárga arbeid", "Raarvihke tilflytting", "Hábmer innvandrere", "Nordlánnda tilskudd",
+        "Omasvuotna kvalifisering", "tilskotsordningar for frivillige lag",
+        "rettleiing av kommunane", "busetjingskommune utdanning", "Loabák språk"]
 
 
 def measure_build(runs: int, database: str | None) -> dict[str, object]:
@@ -96,6 +115,9 @@ def measure_api(clients: int, total: int, max_seconds: float, workers: int, warm
             load(port, targets, clients, total, max_seconds, ok))
         # One client alone: the time a request takes without queueing (context only).
         single, _, _ = asyncio.run(load(port, targets, 1, min(total, 300), max_seconds, ok))
+        # Queries no worker has seen (one worker answers each; both get them in turn).
+        cold_targets = [f"/api/kunnskap/sok?{urlencode({'q': q})}" for q in COLD]
+        cold, _, _ = asyncio.run(load(port, cold_targets, 1, len(cold_targets), max_seconds, ok))
     finally:
         stop_server(proc)
     q = statistics.quantiles(latencies, n=100, method="inclusive")
@@ -119,6 +141,8 @@ def measure_api(clients: int, total: int, max_seconds: float, workers: int, warm
         "single_client_p95_ms": round(statistics.quantiles(single, n=100,
                                                            method="inclusive")[94], 2),
         "distinct_queries": len(mix),
+        "cold_queries_single_client_max_ms": round(max(cold), 2),
+        "cold_queries_single_client_median_ms": round(statistics.median(cold), 2),
         "with_region_registry": database is not None,
         # Other work on the machine inflates latency; recorded so figures can be compared.
         "load_average_1min": round(os.getloadavg()[0], 2),
@@ -135,6 +159,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--database", help="store with the region registry (optional)")
     args = parser.parse_args()
+    if args.database is None and (REPO / "var" / "bliatlas.duckdb").exists():
+        args.database = str(REPO / "var" / "bliatlas.duckdb")
     print(json.dumps(measure_build(args.runs, args.database), ensure_ascii=False))
     api = measure_api(args.clients, args.requests, args.max_seconds, args.workers, args.warmup,
                       args.database)

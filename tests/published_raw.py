@@ -102,11 +102,13 @@ IMDI_FILES = {
     "bosatt_anmodede_2014-2021_utvalg.csv": ("imdi_bosetting", "bosetting"),
     "flyktning_botid_sekundaerflytting_vestfold-telemark.csv": ("imdi_sekundaerflytting",
                                                                  "flyktninger"),
-    "utdanningsniva_kommuner_2011-2020.csv": ("imdi_bakgrunn_kjonn_utdanningsniva", "antall"),
+    "utdanningsniva_kommuner_2011-2020.csv": ("imdi_utdanningsniva", "befolkning"),
+    "landbakgrunn_kommuner_2006-2022.csv": ("imdi_landbakgrunn", "innvandrere"),
 }
 DIM_KEYS = {"innvandringsgrunn": "innvandringsgrunn", "kjonn": "kjonn", "bosetting": "bosetting",
             "botid i norge": "botid", "sekundaerflytting": "sekundaerflytting",
-            "bakgrunn": "bakgrunn", "utdanningsniva": "utdanningsniva"}
+            "bakgrunn": "bakgrunn", "utdanningsniva": "utdanningsniva",
+            "landbakgrunn": "landbakgrunn"}
 
 
 @cache
@@ -437,7 +439,21 @@ def recompute() -> Recomputed:
         included.setdefault(("1580", year), "1508")
 
     out = Recomputed(catalogue={i["id"]: i for i in catalogue["indicators"]})
-    partition_members = {m for p in catalogue.get("partitions", []) for m in p["members"]}
+    out_cat = out.catalogue
+
+    def cells_of(side) -> set[tuple[str, str]]:
+        return {(sel["dataset"], d) for alts in _terms(side) for sel in alts
+                for d in _dims_strings(sel.get("dims", {}))}
+
+    # A partition whose total is the sum of its members' own cells (IMDi's country groups
+    # over all countries) never needs secondary suppression: a hidden member hides the
+    # total too. The others do, where a member is hidden and the total is not.
+    partition_members = {
+        m for p in catalogue.get("partitions", []) for m in p["members"]
+        if not all(cells_of(out_cat[i]["numerator"]) <= cells_of(out_cat[i].get("denominator"))
+                   for i in p["members"])
+        or set().union(*(cells_of(out_cat[i]["numerator"]) for i in p["members"]))
+        != cells_of(out_cat[p["members"][0]].get("denominator"))}
 
     split_members: dict[str, dict[str, Any]] = {}
     for code, change in places.changes.items():
@@ -457,6 +473,9 @@ def recompute() -> Recomputed:
             cells = [table.get((sel["dataset"], sel["measure"], code, year, d, sel["unit"]))
                      for d in dims]
             have = [c for c in cells if c is not None]
+            absent_zero = sel.get("absent_is_zero", False)
+            if absent_zero:  # a part the source leaves empty ('.', '') is none
+                have = [c for c in have if c.status != "missing"]
             if not have:
                 continue
             count = sel.get("count", False)
@@ -467,7 +486,8 @@ def recompute() -> Recomputed:
             lo = (v or 0.0) + sum(0.0 if count else (c.lo or 0.0) for c in hidden)
             unbounded = not additive or any(c.hi is None and not count for c in hidden)
             hi = None if unbounded else (v or 0.0) + sum(1.0 if count else c.hi for c in hidden)
-            missing = any(c.status == "missing" for c in have) or len(have) < len(dims)
+            missing = any(c.status == "missing" for c in have) or (
+                len(have) < len(dims) and not absent_zero)
             found.append(((missing and not hidden), prio, (v, lo, hi, bool(hidden), missing)))
         return min(found)[2] if found else None
 
@@ -566,8 +586,32 @@ def recompute() -> Recomputed:
                                  levels_of, split_members)
                 if cell is not None:
                     out.cells[(ind_id, level, key, year)] = cell
+    for ind in catalogue["indicators"]:
+        if ind["kind"] == "difference":
+            _difference(out, ind)
     _drop_empty(out)
     return out
+
+
+def _difference(out: Recomputed, ind: dict[str, Any]) -> None:
+    """A − B (times the multiplier) wherever both are published: exact where both are,
+    else the interval theirs give (A's lower − B's upper … A's upper − B's lower)."""
+    a_id, b_id = ind["difference_of"]
+    m = ind.get("multiplier", 1.0)
+    for (i, level, code, year), a in list(out.cells.items()):
+        b = out.cells.get((b_id, level, code, year))
+        if i != a_id or b is None:
+            continue
+        statuses = {a.status, b.status}
+        status = next(s for s in ("missing", "suppressed", "intervall", "ok") if s in statuses)
+        if status == "missing":
+            cell = Out("missing")
+        else:
+            lo = None if a.lower is None or b.upper is None else m * (a.lower - b.upper)
+            hi = None if a.upper is None or b.lower is None else m * (a.upper - b.lower)
+            cell = Out(status, lo if status == "ok" else None, lo, hi,
+                       n_suppressed=max(a.n_suppressed, b.n_suppressed))
+        out.cells[(ind["id"], level, code, year)] = cell
 
 
 def aggregate(ind, mem, n_members, year, key, level, bases, included, levels_of,

@@ -75,6 +75,30 @@ CASES = [
     ("tidy_truncated.csv", [], ["tidy_truncated.csv", "rad 3", "forventet 7"]),
     ("tidy_latin1.csv", [], ["tidy_latin1.csv", "UTF-8"]),
     ("jsonstat_size_mismatch.json", [], ["jsonstat_size_mismatch.json", "size", "value"]),
+    # hostile files (issue 13): refused before they can exhaust memory, stack or time
+    ("xlsx_cell_at_XFD1048576.xlsx", [], ["xlsx_cell_at_XFD1048576.xlsx", "A1:XFD1048576",
+                                          "17 179 869 184 celler", "grensen er 5 000 000"]),
+    ("xlsx_cell_at_ZZ200000.xlsx", [], ["xlsx_cell_at_ZZ200000.xlsx", "ZZ200000",
+                                        "140 400 000 celler", "grensen er 5 000 000"]),
+    ("imdi_nul_after_4k.csv", [], ["imdi_nul_after_4k.csv", "NUL-byte", "byte 4 396"]),
+    ("json_nested_20000.json", [], ["json_nested_20000.json", "dypere enn 64 nivåer"]),
+    ("geo_one_feature_nan.geojson", [], ["geo_one_feature_nan.geojson", "kolonne 'geometry'",
+                                         "4650", "ikke er et endelig tall"]),
+    ("geo_open_ring.geojson", [], ["geo_open_ring.geojson", "ringen er ikke lukket"]),
+    ("geo_one_feature.geojson", [], ["geo_one_feature.geojson", "1 av 357 kommuner",
+                                     "--partial-geometry"]),
+    # values checked against the measure's type
+    ("imdi_negative_count.csv", [], ["imdi_negative_count.csv", "rad 4", "et antall",
+                                     "heltall ≥ 0", "fant -5"]),
+    ("imdi_fractional_count.csv", [], ["imdi_fractional_count.csv", "rad 4", "fant 3835,5"]),
+    ("imdi_underscore_number.csv", [], ["imdi_underscore_number.csv", "rad 4", "'1_000'"]),
+    ("imdi_arabic_digits.csv", [], ["imdi_arabic_digits.csv", "rad 4", "'١٢٣'"]),
+    ("imdi_inf_count.csv", [], ["imdi_inf_count.csv", "rad 4", "'inf'"]),
+    ("imdi_nan_count.csv", [], ["imdi_nan_count.csv", "rad 4", "'nan'"]),
+    ("imdi_huge_number.csv", [], ["imdi_huge_number.csv", "rad 4", "'1.7e308'",
+                                  "urimelig stort"]),
+    ("imdi_share_over_100.csv", [], ["imdi_share_over_100.csv", "rad 4", "andel i prosent",
+                                     "0–100 (±0,5)", "fant 150,2"]),
 ]
 
 
@@ -132,6 +156,27 @@ def test_conflicting_duplicates_are_quarantined_not_guessed(base_db, tmp_path, c
                            "ORDER BY year")
     assert rows == [{"year": 2020, "value": 3835.0, "status": "ok"},
                     {"year": 2021, "value": None, "status": "missing"}]
+
+
+def test_partial_geometry_only_when_asked_and_then_only_its_regions(base_db, tmp_path,
+                                                                    shared_data, capsys):
+    db = tmp_path / "db.duckdb"
+    shutil.copy(base_db, db)
+    assert main(["--database", str(db), "import",
+                 str(shared_data / "geo" / "kommuner-2024-S.geojson")]) == 0
+    with open_store(db, read_only=True) as store:
+        before = {r["code"]: r["geojson"] for r in store.query(
+            "SELECT code, geojson FROM region_geometry WHERE level = 'kommune'")}
+    assert len(before) == 357
+    assert main(["--database", str(db), "import", "--partial-geometry",
+                 str(BROKEN / "geo_one_feature.geojson")]) == 0
+    with open_store(db, read_only=True) as store:
+        after = {r["code"]: r["geojson"] for r in store.query(
+            "SELECT code, geojson FROM region_geometry WHERE level = 'kommune'")}
+    assert len(after) == 357
+    assert after["4650"] != before["4650"] and '"coordinates":[[[5.9,61.7]' in after["4650"]
+    assert {c: g for c, g in after.items() if c != "4650"} == {
+        c: g for c, g in before.items() if c != "4650"}
 
 
 def test_missing_file_is_an_error(tmp_path, capsys):

@@ -107,7 +107,7 @@ def test_profile_agrees_with_cli_and_raw_data(client, panel, imported_db, capsys
     # The profile leads with the population (the raw panel's 1 January figure).
     pop = f"{raw['pop']:,.0f}".replace(",", " ")
     assert body["setninger"][0].startswith(f"Gloppen hadde {pop} innbyggere 1. januar 2024")
-    assert body["hovedtall"][0]["id"] == "folkemengde"
+    assert body["hovedtall"][0]["id"] == "folkemengde_1_januar"
     assert body["hovedtall"][0]["verdi"] == raw["pop"]
     assert body["setninger"][1].startswith(
         f"Gloppen bosatte {raw['innvandr']} flyktninger i 2024")

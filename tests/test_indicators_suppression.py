@@ -84,8 +84,8 @@ def test_intervals_hold_the_exact_aggregates_of_their_members(cube):
     groups = membership(cube)
     checked = 0
     for ind in cube.catalogue.indicators:
-        if ind.aggregation != "sum" or ind.base_level != "kommune":
-            continue
+        if ind.aggregation != "sum" or ind.base_level != "kommune" or ind.kind == "difference":
+            continue  # a difference is checked through its components (test_differences_…)
         cells = all_cells(cube, [ind.id])
         muni = {(c.code, c.year): c for c in cells if c.level == "kommune"}
         for agg in cells:
@@ -159,3 +159,50 @@ def test_secondary_suppression_hides_a_second_member(cube_with_hidden_reason, cu
     # the unaffected members are still published for Gloppen
     shown = [m for m in members if m not in hidden]
     assert all(cells[m].status == "ok" for m in shown)
+
+
+def test_differences_carry_the_interval_their_components_give(tmp_path):
+    """A difference A − B of a suppressed or interval component is not blank: it has the
+    interval that follows from theirs (A.lower − B.upper … A.upper − B.lower), which tells
+    nobody more than the components already do; exact only where both are."""
+    from bliatlas.indicators.catalogue import parse_catalogue
+
+    def count(ind_id, group):
+        return {"id": ind_id, "topic": "t", "name_nb": ind_id, "name_en": ind_id,
+                "definition": "d", "kind": "count", "unit": "personer",
+                "direction": "neutral", "sources": ["test"],
+                "numerator": {"dataset": "d", "measure": "m", "unit": "personer",
+                              "dims": {"g": group}}}
+
+    catalogue = parse_catalogue({"indicators": [
+        count("a", "A"), count("b", "B"),
+        {"id": "a_minus_b", "topic": "t", "name_nb": "A − B", "name_en": "A - B",
+         "definition": "d", "kind": "difference", "difference_of": ["a", "b"],
+         "unit": "personer", "direction": "neutral", "sources": ["test"]}]})
+    store = open_store(tmp_path / "diff.duckdb")
+    store.insert_rows("region", [
+        ("4650", "kommune", "Gloppen", "Gloppen", "46", 5, "EKG02", False, 1),
+        ("4651", "kommune", "Stryn", "Stryn", "46", 5, "EKG02", False, 1),
+        ("46", "fylke", "Vestland", "Vestland", None, None, None, None, 1)])
+    store.insert_rows("observation_source", [
+        ("d", "m", "4650", 2022, "g=A", "personer", 10.0, "ok", None, 1, None, None),
+        ("d", "m", "4650", 2022, "g=B", "personer", 3.0, "ok", None, 1, None, None),
+        ("d", "m", "4651", 2022, "g=A", "personer", None, "suppressed", ":", 1, 0.0, 4.0),
+        ("d", "m", "4651", 2022, "g=B", "personer", 2.0, "ok", None, 1, None, None),
+    ])
+    try:
+        cube = build_cube(store, catalogue)
+    finally:
+        store.close()
+    exact = cube.cell("a_minus_b", "kommune", "4650", 2022)
+    assert (exact.status, exact.value) == ("ok", 7.0)
+    hidden = cube.cell("a_minus_b", "kommune", "4651", 2022)
+    assert (hidden.status, hidden.value) == ("suppressed", None)
+    assert (hidden.lower, hidden.upper) == (0 - 2, 4 - 2)
+    for level, code in (("fylke", "46"), ("nasjonal", "NO")):
+        a = cube.cell("a", level, code, 2022)
+        assert (a.status, a.lower, a.upper) == ("intervall", 10, 14)
+        diff = cube.cell("a_minus_b", level, code, 2022)
+        assert (diff.status, diff.value) == ("intervall", None)
+        assert (diff.lower, diff.upper) == (10 - 5, 14 - 5)
+        assert diff.reason == a.reason

@@ -6,29 +6,20 @@ import re
 from pathlib import Path
 
 import pytest
+from knowledge_sources import source_texts
 
 from bliatlas.cli import main
 from bliatlas.knowledge.loader import load_entries, validate_content
 from bliatlas.knowledge.models import Entry
-from bliatlas.knowledge.vocab import SEED_DOCUMENTS
+from bliatlas.knowledge.vocab import DOCUMENTS
 
 REPO = Path(__file__).resolve().parents[1]
 CONTENT = REPO / "content"
-SEEDS = REPO.parent / "shared" / "seeds"
-
-
-def _seed_texts() -> dict[str, str]:
-    texts: dict[str, str] = {}
-    for doc in SEED_DOCUMENTS:
-        (path,) = SEEDS.glob(f"{doc}_*.txt")
-        # Line breaks in the seed text are layout, not content: compare with runs of
-        # whitespace collapsed to one space, nothing else changed.
-        texts[doc] = re.sub(r"\s+", " ", path.read_text(encoding="utf-8"))
-    return texts
-
 
 ENTRIES = load_entries(CONTENT)
-SEED_TEXT = _seed_texts()
+# Line breaks in the source text are layout, not content: compare with runs of whitespace
+# collapsed to one space, nothing else changed.
+SEED_TEXT = {key: re.sub(r"\s+", " ", text) for key, text in source_texts().items()}
 
 
 def test_all_content_is_schema_valid() -> None:
@@ -50,12 +41,21 @@ def test_ids_are_unique_and_every_type_folder_is_used_correctly() -> None:
         assert e.id.startswith(e.type + "-")
 
 
-def test_every_entry_cites_a_seed_with_place_in_it() -> None:
+def test_every_entry_cites_a_source_document_with_place_in_it() -> None:
     for e in ENTRIES:
         assert e.sources, e.id
         for s in e.sources:
-            assert s.document in SEED_DOCUMENTS
+            assert s.document in DOCUMENTS
             assert s.section or s.page, e.id
+
+
+def test_users_see_documents_by_title_publisher_and_year_never_file_numbers() -> None:
+    for e in ENTRIES:
+        assert not re.search(r"-00\d-", e.id), e.id
+        for s in e.sources:
+            doc = DOCUMENTS[s.document]
+            assert s.citation().startswith(f"{doc.title} ({doc.publisher}, {doc.year})")
+            assert not re.search(r"\b00\d\b|seed", s.citation())
 
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.quoted_figures], ids=lambda e: e.id)

@@ -24,7 +24,7 @@ MENTOR_ENTRIES = (
     "tilskudd-mentor-og-traineeordninger",
     "praksis-heroy-mentor-til-fast-jobb",
     "praksis-tromso-mentor-global-future-noda",
-    "funn-001-mentorordninger-gir-nettverk-og-karriere",
+    "funn-mentorordninger-gir-nettverk-og-karriere",
     "rad-slik-lager-kommunen-en-mentorordning",
 )
 
@@ -50,33 +50,35 @@ HELD_OUT_MISSES: list[tuple[str, tuple[str, ...]]] = [
 # (seeds 000 and 003 added); first run: 10 of 12 in the top 3.
 HELD_OUT += [
     ("kollektivtransport for flyktninger",
-     ("funn-003-kollektivtransport-for-bosatte-flyktninger",)),
-    ("eldre innvandrere aldring", ("kunnskapsbehov-000-eldre-innvandrere",)),
+     ("funn-kollektivtransport-for-bosatte-flyktninger",)),
+    ("eldre innvandrere aldring", ("kunnskapsbehov-eldre-innvandrere",)),
     ("sesongarbeid i landbruket",
-     ("kunnskapsbehov-000-sesongarbeidere-og-usynlige-arbeidsinnvandrere",)),
+     ("kunnskapsbehov-sesongarbeidere-og-usynlige-arbeidsinnvandrere",)),
     ("hjelp til å skrive søknader om tilskudd for små kommuner",
-     ("praksis-003-sokerkurs-for-sma-kommuner",)),
-    ("sertifisering inkluderende arbeidsplass", ("praksis-003-likestilt-arbeidsliv-agder",)),
-    ("helsetilstand flyktninger", ("kunnskapsbehov-000-helse-i-flyktningbefolkningen",)),
-    ("norske venner gir jobb", ("funn-001-nettverk-gir-hoyere-sysselsetting",)),
-    ("ukrainakrigen og fylkeskommunen", ("funn-003-ukraina-befestet-fylkeskommunens-rolle",)),
-    ("mottakssystem for arbeidsinnvandrere nordland", ("praksis-003-ny-i-nordland",)),
+     ("praksis-sokerkurs-for-sma-kommuner",)),
+    ("sertifisering inkluderende arbeidsplass", ("praksis-likestilt-arbeidsliv-agder",)),
+    ("helsetilstand flyktninger", ("kunnskapsbehov-helse-i-flyktningbefolkningen",)),
+    ("norske venner gir jobb", ("funn-nettverk-gir-hoyere-sysselsetting",)),
+    ("ukrainakrigen og fylkeskommunen", ("funn-ukraina-befestet-fylkeskommunens-rolle",)),
+    ("mottakssystem for arbeidsinnvandrere nordland", ("praksis-ny-i-nordland",)),
     ("integreringsarbeid er underfinansiert",
-     ("funn-003-integreringsfeltet-underfinansiert",)),
+     ("funn-integreringsfeltet-underfinansiert",)),
 ]
-HELD_OUT_MISSES += [
-    # ranked 4th or lower behind kunnskapsbehov-000-unge-innvandrere-i-distriktene
-    ("unge innvandrere flytter fra bygda", ("funn-000-unge-innvandrere-flytter-oftere",)),
-    # "nytilsatte" (the content says "nyansatte") is matched by nothing
+# The two misses of this second set pass since the ranking of issue 14 (an entry must
+# match 60 % of the query words and an unknown word no longer counts; entries rewritten
+# from the sources). Neither query was used to tune anything, so they moved here as
+# they stand.
+HELD_OUT += [
+    ("unge innvandrere flytter fra bygda", ("funn-unge-innvandrere-flytter-oftere",)),
     ("opplæring av nytilsatte i flyktningtjenesten",
-     ("praksis-003-opplaering-av-nyansatte-i-flyktningetjenesten",)),
+     ("praksis-opplaering-av-nyansatte-i-flyktningetjenesten",)),
 ]
 
 QUERIES: list[tuple[str, tuple[str, ...]]] = [
     # the issue's own example, and its spellings without æ/ø/å
-    ("språkopplæring for arbeidsinnvandrere", ("funn-004-sprakopplaering-arbeidsinnvandrere",)),
-    ("sprakopplaering arbeidsinnvandrere", ("funn-004-sprakopplaering-arbeidsinnvandrere",)),
-    ("spraakopplaering for arbeidsinnvandrerne", ("funn-004-sprakopplaering-arbeidsinnvandrere",)),
+    ("språkopplæring for arbeidsinnvandrere", ("funn-sprakopplaering-arbeidsinnvandrere",)),
+    ("sprakopplaering arbeidsinnvandrere", ("funn-sprakopplaering-arbeidsinnvandrere",)),
+    ("spraakopplaering for arbeidsinnvandrerne", ("funn-sprakopplaering-arbeidsinnvandrere",)),
     # inflections and compounds
     ("norskkurs og fagbrev verft", ("praksis-haram-sprakkurs-og-fagbrev",)),
     ("fagbrev for arbeidsinnvandrer", ("praksis-haram-sprakkurs-og-fagbrev",)),
@@ -109,16 +111,16 @@ QUERIES: list[tuple[str, tuple[str, ...]]] = [
     ("navs rolle i kvalifisering", ("aktor-nav",)),
     ("IMDi", ("aktor-imdi",)),
     ("negativ sosial kontroll", ("aktor-rvts-nkvts",)),
-    ("overkvalifiserte innvandrere", ("funn-004-innvandrere-overkvalifisert",)),
+    ("overkvalifiserte innvandrere", ("funn-innvandrere-overkvalifisert",)),
     ("introduksjonsprogrammet er ikke arbeidsrettet nok",
-     ("funn-004-introduksjonsprogram-og-regional-bosetting",)),
-    ("toppledelse forankring", ("funn-002-forankring-i-toppledelsen",)),
+     ("funn-introduksjonsprogram-og-regional-bosetting",)),
+    ("toppledelse forankring", ("funn-forankring-i-toppledelsen",)),
     ("innvandrerforeldre og fritidsaktiviteter for barn",
-     ("kunnskapsbehov-000-foreldre-og-organisert-barndom",)),
-    ("medforskning", ("kunnskapsbehov-000-medforskning-med-innvandrere",)),
+     ("kunnskapsbehov-foreldre-og-organisert-barndom",)),
+    ("medforskning", ("kunnskapsbehov-medforskning-med-innvandrere",)),
     ("temaplan integrering trøndelag", ("plan-temaplan-for-integrering",)),
     ("entreprenør boligbygging flyktninger", ("praksis-tranoy-boligbygging-entreprenor",)),
-    ("sysselsettingsvekst innvandring", ("funn-004-innvandring-og-sysselsettingsvekst",)),
+    ("sysselsettingsvekst innvandring", ("funn-innvandring-og-sysselsettingsvekst",)),
     ("voksenopplæring og nav samarbeid om norsk i bedrift",
      ("praksis-naroysund-tidlig-avklaring-kvalifisering",)),
     ("tilskot til frivillige lag i vestland", ("tilskudd-vestland-inkludering-og-integrering",)),
@@ -134,9 +136,9 @@ QUERIES: list[tuple[str, tuple[str, ...]]] = [
     ("desentralisert utdanning i distriktene",
      ("tilskudd-kompetanse-og-arbeidskraft-i-distriktene",)),
     ("arbeidsinnvandrere som buffer i arbeidsmarkedet",
-     ("kunnskapsbehov-000-arbeidsinnvandrere-som-buffer",)),
+     ("kunnskapsbehov-arbeidsinnvandrere-som-buffer",)),
     ("høyt utdannede innvandrere bor på bygda",
-     ("funn-004-hoyt-utdannede-innvandrere-utenfor-byene",)),
+     ("funn-hoyt-utdannede-innvandrere-utenfor-byene",)),
     # typos
     ("folkebibliotk", ("praksis-berg-folkebibliotek-inkluderingsnav",)),
     ("flyktnnger som bli boende i sverige", ("praksis-jamtland-beholde-flyktninger",)),

@@ -264,7 +264,8 @@ def test_cli_show_prints_one_entry(capsys: pytest.CaptureFixture[str],
     assert out.splitlines()[0] == (
         "Frøya: fast arbeid, norsk på jobben og hjelp til bolig holder arbeidsinnvandrerne")
     assert "Steder: Frøya kommune (5014, sentralitet " in out
-    assert "Kilder:\n  – Innvandring, inkludering, sysselsetting og lokal utvikling" in out
+    assert "Kilder:\n  [1] Innvandring, inkludering, sysselsetting og lokal utvikling" in out
+    assert "Evidens: Erfaringsbasert – " in out and "dokument 00" not in out
 
 
 def test_cli_show_unknown_id(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
@@ -299,7 +300,8 @@ def test_api_search_returns_ranked_hits_facets_snippets(client: TestClient) -> N
     assert "<mark>" in data["results"][0]["snippet_html"]
     scores = [x["score"] for x in data["results"]]
     assert scores == sorted(scores, reverse=True)
-    assert set(data["facets"]) == {"type", "tema", "malgruppe", "aktor", "fylke", "sentralitet"}
+    assert set(data["facets"]) == {"type", "tema", "malgruppe", "aktor", "fylke", "sentralitet",
+                                   "evidens", "kostnad"}
     assert data["facets"]["tema"]["label"] == "Tema"
     assert SOURCE_NOTE in data["source"]
 
@@ -331,9 +333,15 @@ def test_api_entry_detail_with_markdown_and_html(client: TestClient) -> None:
     r = client.get("/api/kunnskap/praksis-froya-fast-arbeid-norsk-og-bolig")
     assert r.status_code == 200
     data = r.json()
-    assert data["body_markdown"].startswith("Frøya er en øykommune")
-    assert data["body_html"].startswith("<p>Frøya er en øykommune")
-    assert "<h2>" in data["body_html"]
+    assert data["body_markdown"].startswith("## Bakgrunn\n\nDa hjørnesteinsbedriften flagget ut")
+    assert data["body_html"].startswith("<h2>Bakgrunn</h2>")
+    # Source marks become links to the numbered sources; the markdown keeps them as written.
+    assert "[1]" in data["body_markdown"] and "[1]" not in data["body_html"]
+    assert '<sup class="kildemerke"><a href="#kilde-1">' in data["body_html"]
+    assert data["sources"][0]["title"].startswith("Innvandring, inkludering")
+    assert data["sources"][0]["year"] == 2019 and data["sources"][0]["document"] == (
+        "temahefte-2019")
+    assert data["evidence"]["level"] == "erfaringsbasert"
     assert data["places"][0]["name"] == "Frøya"
     assert data["themes"][0] == {"id": "arbeid", "label": "Arbeid og sysselsetting"}
     assert "source" in data
@@ -354,3 +362,121 @@ def test_api_list_with_facets(client: TestClient, region_index: KnowledgeIndex) 
     assert {v["value"]: v["count"] for v in data["facets"]["type"]["values"]}["tilskudd"] == (
         n_grants)
     assert "score" not in data["results"][0]
+
+
+# -- places, nynorsk, recall, why ------------------------------------------------------------
+def _about(index: KnowledgeIndex, entry, code: str) -> bool:
+    region = index.regions[code]
+    if region.level == "fylke":
+        return code in entry.county_codes or any(
+            index.regions[m].county_code == code for m in entry.municipality_codes)
+    return code in entry.municipality_codes
+
+
+def _registry_knows(database: Path, name: str, code: str) -> bool:
+    from bliatlas.regions.registry import Registry
+    from bliatlas.store import open_store
+
+    with open_store(database, read_only=True) as store:
+        return [r.code for r in Registry.from_store(store).search(name, limit=1)] == [code]
+
+
+@pytest.mark.parametrize(("query", "code"), [
+    ("Áltá", "5601"),        # Alta, Sami form
+    ("Romsa", "55"),         # Troms, Sami form
+    ("Tromssa", "55"),       # Troms, Kven form
+    ("Snåase", "5041"),      # Snåsa, South Sami form
+    ("Gáŋgaviika", "5626"),  # Gamvik, Sami form
+])
+def test_place_names_in_any_official_form_find_entries_about_the_place_first(
+        region_index: KnowledgeIndex, database: Path, query: str, code: str) -> None:
+    if not _registry_knows(database, query, code):
+        pytest.xfail(f"regionregisteret kjenner ikke navneformen {query!r} ({code})")
+    result = region_index.search(query, limit=5)
+    assert result.hits, query
+    top = result.hits[0]
+    assert _about(region_index, top.entry, code), [h.entry.id for h in result.hits]
+    # The hit says which place it is about, by name, and links the place page.
+    assert "handler om" in top.why()
+    assert any(p["url"] == f"/{'fylke' if len(code) == 2 else 'kommune'}/"
+               f"{code if len(code) == 2 else top.entry.municipality_codes[0]}"
+               for p in top.places)
+
+
+def test_a_place_boosts_entries_about_it_and_its_county(region_index: KnowledgeIndex) -> None:
+    plain = [h.entry.id for h in region_index.search("frivilligsentral", limit=50).hits]
+    placed = region_index.search("frivilligsentral herøy", limit=50)
+    assert placed.hits[0].entry.id == "praksis-heroy-frivilligsentral-nettverk"
+    assert placed.total <= len(plain) + 10
+    # A municipality's county counts too: Nordland entries follow those about Herøy itself.
+    reasons = [h.why() for h in placed.hits[:6]]
+    assert any("handler om Herøy" in r for r in reasons)
+
+
+def test_a_nynorsk_query_finds_the_bokmal_entry(index: KnowledgeIndex) -> None:
+    result = index.search("tilskot til etablerarkurs", limit=3)
+    assert result.hits[0].entry.id == "tilskudd-etablereropplaering-innvandrere"
+    assert "tilskot → nynorsk→tilskudd" in " ".join(result.interpretation)
+    assert index.search("korleis busetje flyktningar i kommunane", limit=1).total > 0
+    # The hit says which bokmål form the nynorsk word matched.
+    assert "«tilskot» (som «tilskudd») i tittel" in result.hits[0].why()
+    # A regular nynorsk verb form counts as a query word (tj → tt, bu- → bo-): the three-word
+    # query needs both content words, so it finds far fewer entries than "flyktningar" alone.
+    both = index.search("korleis busetje flyktningar", limit=1)
+    assert "busetje → nynorsk→bosette" in " ".join(both.interpretation)
+    assert 0 < both.total < index.search("flyktningar", limit=1).total / 3
+
+
+def test_a_query_of_only_common_words_finds_nothing(index: KnowledgeIndex) -> None:
+    for query in ("og", "hvordan", "korleis", "hva er det"):
+        result = index.search(query, limit=5)
+        assert result.total == 0, query
+        assert result.interpretation == ["bare vanlige ord – skriv et mer bestemt ord"]
+    # No words at all still lists the base.
+    assert index.search("", limit=1).total == len(index.entries)
+
+
+def test_multi_word_queries_do_not_return_most_of_the_base(index: KnowledgeIndex) -> None:
+    n = len(index.entries)
+    result = index.search("søkerkurs smaa kommuner", limit=n)
+    assert result.hits[0].entry.id == "praksis-sokerkurs-for-sma-kommuner"
+    assert result.total < n / 4
+    for query in ("kollektivtransport for flyktninger", "mentorordning for kvinner",
+                  "bibliotek som møteplass", "boligbygging gir arbeidsplasser"):
+        assert index.search(query, limit=n).total <= n / 2, query
+    # Very common words alone may match most of the base.
+    assert index.search("innvandrere", limit=n).total > n / 2
+
+
+def test_entries_matching_more_query_words_rank_first(index: KnowledgeIndex) -> None:
+    result = index.search("norskkurs fagbrev verft", limit=10)
+    counts = [len(h.reasons) for h in result.hits]
+    assert counts[0] == max(counts)
+
+
+def test_each_hit_says_which_words_matched_in_which_fields(index: KnowledgeIndex) -> None:
+    hit = index.search("frivilligsentral mentor", limit=1).hits[0]
+    data = hit.to_dict()
+    words = {w["word"]: w["fields"] for w in data["why"]}
+    assert set(words) == {"frivilligsentral", "mentor"}
+    assert "tittel" in words["frivilligsentral"]
+    assert data["why_text"].startswith("Treff: «frivilligsentral» i tittel")
+
+
+def test_filters_on_evidence_level_and_cost(index: KnowledgeIndex) -> None:
+    evaluated = index.search("", {"evidens": ["evaluert"]}, limit=100)
+    assert evaluated.total >= 2
+    assert {h.entry.evidence.level for h in evaluated.hits} == {"evaluert"}
+    priced = index.search("", {"kostnad": ["belop_oppgitt"]}, limit=100)
+    assert priced.total >= 2 and all(h.entry.amounts for h in priced.hits)
+    facets = {v.value: v.count for v in index.search("", limit=1).facets["evidens"]}
+    assert sum(facets.values()) == sum(1 for e in index.entries if e.type == "praksis")
+    from bliatlas.errors import UserError
+    with pytest.raises(UserError, match="ukjent verdi 'bevist' for filteret 'evidens'"):
+        index.search("", {"evidens": ["bevist"]})
+
+
+def test_named_organisations_find_their_actor_entry(index: KnowledgeIndex) -> None:
+    for query, actor in (("husbanken", "aktor-husbanken"), ("Bufetat", "aktor-bufdir-bufetat"),
+                         ("innovasjon norge", "aktor-innovasjon-norge")):
+        assert index.search(query, limit=1).hits[0].entry.id == actor, query

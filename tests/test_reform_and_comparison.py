@@ -160,11 +160,11 @@ def test_old_county_codes_map_only_where_the_borders_are_unchanged(imported_db):
                 assert all(p.status in ("changed", "split") for p in receiving), change
         aside = {r["source_region_code"]: r["reason"] for r in store.query(
             "SELECT DISTINCT source_region_code, reason FROM observation_unassigned "
-            "WHERE dataset = 'imdi_bakgrunn_kjonn_utdanningsniva' AND year = 2015")}
+            "WHERE dataset = 'imdi_utdanningsniva' AND year = 2015")}
         assert "Halsa" in aside["F15"] and "Hornindal" in aside["F12"] and "F08" not in aside
         stored = {(r["region_code"], r["unit"]): r for r in store.query(
             "SELECT region_code, unit, value, status FROM observation WHERE "
-            "dataset = 'imdi_bakgrunn_kjonn_utdanningsniva' AND year = 2015 AND "
+            "dataset = 'imdi_utdanningsniva' AND year = 2015 AND "
             "dims = 'bakgrunn=Hele befolkningen|kjonn=Alle|utdanningsniva=alle'")}
     raw = _county_file_2015("alle")
     assert stored[("40", "personer")]["value"] == raw["F08"]              # Telemark: same
@@ -295,7 +295,7 @@ def test_bli_profile_starts_with_the_population(imported_db, capsys):
     assert main(["--database", str(imported_db), "profile", "4650"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "Gloppen (4650)"
-    assert lines[2].startswith("Folkemengde 2024: 5 926 innbyggere")
+    assert lines[2].startswith("Folkemengde 1. januar 2024: 5 926 personer")
     assert lines[3].startswith("Innvandrere ")
     assert any(line.startswith("Norskfødte med innvandrerforeldre") for line in lines[3:8])
     assert any(line.startswith("Bosatte flyktninger 2024: 43") for line in lines[3:10])
@@ -318,7 +318,7 @@ def test_a_publishers_own_county_figure_is_used_where_no_member_is_suppressed(im
         "name_nb": "Voksne med universitets- eller høgskoleutdanning",
         "name_en": "Adults with higher education", "definition": "Antall personer.",
         "kind": "count", "unit": "personer", "direction": "neutral", "sources": ["IMDi"],
-        "numerator": {"dataset": "imdi_bakgrunn_kjonn_utdanningsniva", "measure": "antall",
+        "numerator": {"dataset": "imdi_utdanningsniva", "measure": "befolkning",
                       "unit": "personer", "dims": dims}})
     with open_store(imported_db, read_only=True) as store:
         cube = build_cube(store, parse_catalogue(data, "catalogue.yaml + test"))

@@ -14,6 +14,7 @@ import pytest
 from ssb_fake import FakeClock, FakeSsb, load_fixture
 
 from bliatlas.errors import NotFound, UserError
+from bliatlas.sources import ssb
 from bliatlas.sources.jsonstat import parse_jsonstat
 from bliatlas.sources.records import SUPPRESSED
 from bliatlas.sources.ssb import (
@@ -72,21 +73,37 @@ def test_v0_metadata_then_post_with_documented_body(tmp_path):
     assert result.documents[0]["size"] == [2, 1, 2, 2, 1, 1]
 
 
-def test_v2_urls_and_selection_body(tmp_path):
+def test_v2_urls_and_get_parameters(tmp_path):
     fake = FakeSsb(load_fixture("13628.json"))
     with make_client(fake, tmp_path, api="v2") as client:
         client.fetch("13628", {"Region": ["4001"], "Tid": ["2017-2023"]})
-    get, post = fake.requests
-    assert str(get.url) == "https://data.ssb.no/api/pxwebapi/v2/tables/13628/metadata?lang=no"
-    assert str(post.url) == (
-        "https://data.ssb.no/api/pxwebapi/v2/tables/13628/data?lang=no&outputFormat=json-stat2"
+    meta, data = fake.requests
+    assert str(meta.url) == "https://data.ssb.no/api/pxwebapi/v2/tables/13628/metadata?lang=no"
+    # PxWebApi v2: the selection travels in the URL as valueCodes[VARIABLE]
+    assert data.method == "GET"
+    assert data.url.raw_path.decode() == (
+        "/api/pxwebapi/v2/tables/13628/data?lang=no&outputFormat=json-stat2"
+        "&valueCodes[Region]=4001&valueCodes[FullforingVGO]=1a,2a,4b"
+        "&valueCodes[UtdProgram]=00&valueCodes[Kjonn]=0&valueCodes[ContentsCode]=Prosent"
+        "&valueCodes[Tid]=2017-2023"
     )
-    body = json.loads(post.content)
-    assert body["selection"][0] == {"variableCode": "Region", "valueCodes": ["4001"]}
-    assert body["selection"][1] == {
+
+
+def test_v2_long_selection_goes_as_post_body(tmp_path):
+    fake = FakeSsb(load_fixture("13628.json"))
+    with make_client(fake, tmp_path, api="v2") as client:
+        meta = client.metadata("13628")
+        query = client.build_query(meta, {"Region": ["4001"], "Tid": ["2017-2023"]})
+        region = query.selections["Region"]
+        long = ssb.VarSelection("Region", region.values * 400)
+        query.selections["Region"] = long
+        req = client.data_request(query)
+    assert req.method == "POST" and len(req.url) < 200
+    assert req.body["selection"][0] == {"variableCode": "Region",
+                                        "valueCodes": ["4001"] * 400}
+    assert req.body["selection"][1] == {
         "variableCode": "FullforingVGO", "valueCodes": ["1a", "2a", "4b"]
     }
-    assert body["selection"][-1] == {"variableCode": "Tid", "valueCodes": ["2017-2023"]}
 
 
 def test_eliminable_variables_left_out_are_not_requested(tmp_path):

@@ -6,38 +6,20 @@ The database holds the real 2024 region registry, imported from the panel in
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import db_rows, db_snapshot
 from ssb_fake import FakeSsb, load_fixture
 
 from bliatlas.cli import main
 from bliatlas.sources import ssb
-from bliatlas.store import open_store
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-PANEL = SHARED / "data" / "panel" / "kommuner_bosetting_2022-2024.xlsx"
 
 
 @pytest.fixture(autouse=True)
 def allow_test_fixtures(monkeypatch):
     """Our fixtures are marked as test data; only tests may parse them."""
     monkeypatch.setenv("BLI_ALLOW_TEST_DATA", "1")
-
-
-@pytest.fixture(scope="module")
-def registry_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ssb_registry") / "registry.duckdb"
-    assert main(["--database", str(path), "import", str(PANEL)]) == 0
-    return path
-
-
-@pytest.fixture
-def db(registry_db, tmp_path) -> Path:
-    path = tmp_path / "bli.duckdb"
-    shutil.copy(registry_db, path)
-    return path
 
 
 def serve(monkeypatch, fixture: str | dict, **kw) -> FakeSsb:
@@ -51,19 +33,8 @@ def sync(db: Path, tmp_path: Path, *args: str) -> int:
     return main(["--database", str(db), "sync", "ssb", *args, "--cache-dir", str(tmp_path / "c")])
 
 
-def rows(db: Path, sql: str, params=None) -> list[dict]:
-    store = open_store(db, read_only=True)
-    try:
-        return store.query(sql, params)
-    finally:
-        store.close()
-
-
-def snapshot(db: Path) -> tuple:
-    return tuple(
-        tuple(sorted(map(str, rows(db, f"SELECT * FROM {t}"))))
-        for t in ("import", "observation", "observation_history", "observation_unassigned")
-    )
+rows = db_rows
+snapshot = db_snapshot
 
 
 def test_sync_11607_places_old_codes_and_keeps_suppression(db, tmp_path, monkeypatch, capsys):
@@ -143,8 +114,9 @@ def test_sync_v2_with_interval_years_select_and_county(db, tmp_path, monkeypatch
         ("40", 2023, 1.2, "ok"), ("40", 2023, 45.1, "ok"),
         ("4001", 2023, 0.0, "ok"), ("4001", 2023, 43.8, "ok"),
     ]
-    assert got[2]["status_note"] == "null (-)"
-    assert all("periode=2017-2023" in g["dims"] for g in got)
+    assert got[2]["status_note"] == "null (-); periode 2017-2023"
+    assert all("periode 2017-2023" in g["status_note"] for g in got)
+    assert not any("periode" in g["dims"] for g in got)
 
 
 def test_broken_answer_fails_and_leaves_database_unchanged(db, tmp_path, monkeypatch, capsys):
@@ -174,7 +146,10 @@ def test_unknown_region_code_is_refused_before_any_data_request(db, tmp_path, mo
     err = capsys.readouterr().err
     assert rc == 2
     assert "ukjent kode 9999" in err and "variabel Region" in err
-    assert [r.method for r in fake.requests] == ["GET"]
+    # only metadata was read (the table's own codes, then its groupings in the v2
+    # metadata, where 9999 is not either); no data request was sent
+    assert [r.method for r in fake.requests] == ["GET", "GET"]
+    assert not any("/data" in r.url.path for r in fake.requests)
     assert snapshot(db) == before
 
 
@@ -247,8 +222,9 @@ def test_latest_takes_the_last_periods_of_the_table(db, tmp_path, monkeypatch, c
     fake = serve(monkeypatch, "11607.json")
     assert sync(db, tmp_path, "11607", "--region", "4650", "--latest", "1") == 0
     body = fake.data_bodies[-1]
-    assert body["query"][-1] == {"code": "Tid", "selection": {"filter": "item",
-                                                               "values": ["2023"]}}
+    # asked for as SSB's own "top" filter, so the request stays right when SSB adds a year
+    assert body["query"][-1] == {"code": "Tid", "selection": {"filter": "top",
+                                                               "values": ["1"]}}
     years = rows(db, "SELECT DISTINCT year FROM observation WHERE dataset = 'ssb_11607'")
     assert years == [{"year": 2023}]
     assert sync(db, tmp_path, "11607", "--region", "4650", "--latest", "1",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from bliatlas.errors import InputError
@@ -30,13 +31,23 @@ from bliatlas.regions.crosswalk import Crosswalk, clean_code
 from bliatlas.regions.names import strip_markers
 from bliatlas.regions.registry import Region, Registry
 from bliatlas.sources.files import expand, parse_file
-from bliatlas.sources.records import MISSING, OK, SUPPRESSED, ParsedSource, dims_key
-from bliatlas.store import OBSERVATION_COLUMNS, Store
+from bliatlas.sources.records import (
+    COUNT_UNITS,
+    MAX_ABS_VALUE,
+    MISSING,
+    OK,
+    SHARE_TOLERANCE,
+    SUPPRESSED,
+    ParsedSource,
+    dims_key,
+    is_share,
+    value_problem,
+)
+from bliatlas.store import Store
 
 ADDITIVE_UNITS = {"personer", "kroner", "antall"}
 REGISTRY_DATASET = "kommuner_bosetting"
 _ORDER = {REGISTRY_DATASET: 0, "geo_kommune": 1, "geo_fylke": 1, "kostra_grupper": 2}
-KEY_COLUMNS = ("dataset", "measure", "region_code", "year", "dims", "unit")
 
 
 @dataclass
@@ -61,6 +72,7 @@ class _Prepared:
     unassigned: list[tuple] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     inclusions: list[tuple] | None = None
+    geometry_codes_only: bool = False   # a partial GeoJSON replaces only its own regions
 
 
 def sha256(data: bytes) -> str:
@@ -242,6 +254,54 @@ def _continuity_warnings(parsed: ParsedSource, crosswalk: Crosswalk, path: str) 
                                                 stock.label)):
             out.append(f"{path}: kontinuitetskontroll av kommuneendringene: {failed.message()}")
     return out
+def keep_aside(prep: _Prepared, parsed: ParsedSource) -> None:
+    """Cells the reader placed outside the municipality structure (SSB grouping codes,
+    KOSTRA groups) go to ``observation_unassigned`` with the reader's reason."""
+    for o, reason in parsed.aside:
+        prep.unassigned.append((parsed.dataset, o.measure, o.region_code, o.region_name,
+                                o.year, dims_key(o.dims), o.unit,
+                                o.value if o.status == OK else None, o.status, reason,
+                                *_bounds(o.value, o.status, o.unit)))
+
+
+def check_value_types(prep: _Prepared) -> None:
+    """Refuse values that cannot belong to their measure (``records.value_problem``): a
+    negative or fractional count, a share outside 0–100, a value beyond ±1e12. Checked on
+    the placed rows at once; on a failure the first offending source cell is named."""
+    rows = prep.rows
+    if not rows.get("value"):
+        return
+    values = np.array(rows["value"], dtype=float)
+    units = np.array(rows["unit"], dtype=object)
+    counts = np.isin(units, list(COUNT_UNITS))
+    known = ~np.isnan(values)
+    bad = known & (np.abs(values) > MAX_ABS_VALUE)
+    bad |= known & counts & ((values < 0) | (values != np.floor(values)))
+    pct = units == "prosent"
+    if pct.any():
+        dataset = prep.parsed.dataset
+        measures = np.array(rows["measure"], dtype=object)
+        pct_measures = measures[pct]
+        share_measures = [m for m in set(pct_measures) if is_share(dataset, m)]
+        shares = np.isin(pct_measures, share_measures)
+        pct_idx = np.flatnonzero(pct)[shares]
+        v = values[pct_idx]
+        out = (v < -SHARE_TOLERANCE) | (v > 100 + SHARE_TOLERANCE)
+        bad[pct_idx[out]] = True
+    if not bad.any():
+        return
+    parsed = prep.parsed
+    path = prep.source_path or parsed.source
+    for o in parsed.observations:
+        if o.status != OK:
+            continue
+        problem = value_problem(parsed.dataset, o.measure, o.unit, o.value)
+        if problem:
+            raise InputError(path, problem, row=o.row,
+                             column=", ".join(f"{k}={v}" for k, v in o.dims.items()) or None)
+    i = int(np.flatnonzero(bad)[0])        # only a sum of merged cells is out of range
+    raise InputError(path, value_problem(parsed.dataset, rows["measure"][i], rows["unit"][i],
+                                         float(values[i])) or "ugyldig verdi")
 
 
 def _shown(value: float | None, status: str) -> str:
@@ -310,7 +370,11 @@ def _write(store: Store, prep: _Prepared, imported_at: datetime) -> ImportResult
              g["n_municipalities"], import_id) for g in ref["kostra_groups"]])
     if "geometry" in ref:
         level = ref["geometry"][0]["level"]
-        store.execute("DELETE FROM region_geometry WHERE level = ?", [level])
+        if prep.geometry_codes_only:
+            store.execute("DELETE FROM region_geometry WHERE level = ? AND code IN (SELECT "
+                          "unnest(?::VARCHAR[]))", [level, [g["code"] for g in ref["geometry"]]])
+        else:
+            store.execute("DELETE FROM region_geometry WHERE level = ?", [level])
         store.insert_rows("region_geometry", [
             (g["code"], g["level"], g["official_name"], g["geojson"], import_id)
             for g in ref["geometry"]])
@@ -335,36 +399,7 @@ def _write(store: Store, prep: _Prepared, imported_at: datetime) -> ImportResult
             "lower_bound": pa.array(prep.rows["lower_bound"], pa.float64()),
             "upper_bound": pa.array(prep.rows["upper_bound"], pa.float64()),
         })
-        store.register("incoming", table)
-        try:
-            store.execute("CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM incoming")
-        finally:
-            store.unregister("incoming")
-        join = " AND ".join(f"o.{k} = s.{k}" for k in KEY_COLUMNS)
-        differs = ("(o.value IS DISTINCT FROM s.value OR o.status <> s.status "
-                   "OR o.status_note IS DISTINCT FROM s.status_note "
-                   "OR o.lower_bound IS DISTINCT FROM s.lower_bound "
-                   "OR o.upper_bound IS DISTINCT FROM s.upper_bound)")
-        kept = ", ".join(f"o.{c}" for c in OBSERVATION_COLUMNS)
-        counts = store.query(
-            f"SELECT count(*) FILTER (WHERE o.dataset IS NULL) AS n_new, "
-            f"count(*) FILTER (WHERE o.dataset IS NOT NULL AND {differs}) AS n_changed "
-            f"FROM staging s LEFT JOIN observation_source o ON {join}")[0]
-        store.execute(
-            f"INSERT INTO observation_history ({', '.join(OBSERVATION_COLUMNS)}, "
-            f"replaced_by_import) SELECT {kept}, ? FROM observation_source o "
-            f"JOIN staging s ON {join} WHERE {differs}", [import_id])
-        store.execute(
-            f"INSERT INTO observation_source ({', '.join(OBSERVATION_COLUMNS)}) "
-            f"SELECT s.dataset, s.measure, s.region_code, s.year, s.dims, s.unit, s.value, "
-            f"s.status, s.status_note, ?, s.lower_bound, s.upper_bound FROM staging s "
-            f"LEFT JOIN observation_source o ON {join} WHERE o.dataset IS NULL OR {differs} "
-            f"ON CONFLICT DO UPDATE SET value = excluded.value, status = excluded.status, "
-            f"status_note = excluded.status_note, import_id = excluded.import_id, "
-            f"lower_bound = excluded.lower_bound, upper_bound = excluded.upper_bound",
-            [import_id])
-        store.execute("DROP TABLE staging")
-        result.n_new, result.n_changed = int(counts["n_new"]), int(counts["n_changed"])
+        result.n_new, result.n_changed = store.upsert_observations(table, import_id)
     result.n_values = n_values
     if prep.unassigned:
         store.insert_rows("observation_unassigned",
@@ -388,8 +423,36 @@ def _already_imported(store: Store, dataset: str, digest: str) -> bool:
         "SELECT 1 FROM import WHERE dataset = ? AND content_sha256 = ? LIMIT 1", [dataset, digest]))
 
 
+def check_geometry(prep: _Prepared, registry: Registry, partial_allowed: bool) -> None:
+    """A boundary file must cover every region of its level in the registry (357
+    municipalities, 15 counties), with no code the registry lacks; a partial set replaces
+    only its own regions, and only when asked for (``bli import --partial-geometry``)."""
+    geometry = prep.parsed.reference.get("geometry")
+    if not geometry or not (registry.municipalities or registry.counties):
+        return
+    level = geometry[0]["level"]
+    known = set(registry.municipalities if level == "kommune" else registry.counties)
+    codes = {g["code"] for g in geometry}
+    path = prep.source_path or prep.parsed.source
+    unknown = sorted(codes - known)
+    if unknown:
+        raise InputError(path, f"{len(unknown)} regionnummer finnes ikke i 2024-registeret "
+                         f"({', '.join(unknown[:5])}{' …' if len(unknown) > 5 else ''})",
+                         column="properties")
+    missing = known - codes
+    if missing and not partial_allowed:
+        what = "kommuner" if level == "kommune" else "fylker"
+        raise InputError(
+            path, f"filen har grenser for {len(codes)} av {len(known)} {what} (mangler "
+            f"{', '.join(sorted(missing)[:5])}{' …' if len(missing) > 5 else ''}); et delvis "
+            "kart ville erstattet hele kartet. Bruk --partial-geometry for å bytte ut bare "
+            "disse regionene")
+    prep.geometry_codes_only = bool(missing)
+
+
 def load_parsed_batch(store: Store, batch: list[tuple[ParsedSource, str, str | None]],
-                      strict: bool = False) -> list[ImportResult]:
+                      strict: bool = False, partial_geometry: bool = False
+                      ) -> list[ImportResult]:
     """Place and write several parsed sources in one transaction (all or nothing)."""
     batch = sorted(batch, key=lambda b: _ORDER.get(b[0].dataset, 9))
     results: list[ImportResult] = []
@@ -413,6 +476,13 @@ def load_parsed_batch(store: Store, batch: list[tuple[ParsedSource, str, str | N
     for parsed, digest, source_path in todo:
         prep = prepare(parsed, crosswalk, strict=strict, source_path=source_path)
         prep.sha256 = digest
+        keep_aside(prep, parsed)
+        check_value_types(prep)
+        check_geometry(prep, registry, partial_geometry)
+        # The placed rows are all that is written; the reader's cells (the largest
+        # structure of a big file, ~2 million objects for IMDi's country export) go now.
+        parsed.observations = []
+        parsed.aside = []
         prepared.append(prep)
 
     imported_at = datetime.now(UTC).replace(tzinfo=None)
@@ -430,7 +500,8 @@ def load_parsed(store: Store, parsed: ParsedSource, content_sha256: str,
 
 
 def import_paths(store: Store, paths: list[Path], strict: bool = False,
-                 region: str | None = None) -> tuple[list[ImportResult], list[Path]]:
+                 region: str | None = None, sub_annual: str = "error",
+                 partial_geometry: bool = False) -> tuple[list[ImportResult], list[Path]]:
     """Import files and directories; returns the results and the files skipped as not data."""
     files, skipped = expand(paths)
     if not files:
@@ -439,16 +510,19 @@ def import_paths(store: Store, paths: list[Path], strict: bool = False,
     batch = []
     for f in files:
         data = f.read_bytes()
-        parsed = parse_file(f, data) if region is None else _parse_with_region(f, data, region)
+        parsed = (parse_file(f, data, sub_annual=sub_annual) if region is None
+                  else _parse_with_region(f, data, region, sub_annual))
         batch.append((parsed, sha256(data), str(f.resolve())))
-    return load_parsed_batch(store, batch, strict=strict), skipped
+    return load_parsed_batch(store, batch, strict=strict,
+                             partial_geometry=partial_geometry), skipped
 
 
-def _parse_with_region(path: Path, data: bytes, region: str) -> ParsedSource:
+def _parse_with_region(path: Path, data: bytes, region: str,
+                       sub_annual: str = "error") -> ParsedSource:
     from bliatlas.sources import tidy
 
     try:
-        return parse_file(path, data)
+        return parse_file(path, data, sub_annual=sub_annual)
     except InputError as exc:
         if "hvilket fylke" not in str(exc):
             raise

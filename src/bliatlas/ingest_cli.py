@@ -12,7 +12,7 @@ from bliatlas.format import fmt_int, fmt_num, table
 from bliatlas.ingest import import_paths
 from bliatlas.regions.crosswalk import Crosswalk
 from bliatlas.regions.registry import Registry
-from bliatlas.store import open_store
+from bliatlas.store import open_store, writing
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +23,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="avvis filer med motstridende doble nøkler i stedet for å lagre dem "
                    "som manglende")
     p.add_argument("--region", help="fylkesnummer for tabeller som ikke oppgir region")
+    p.add_argument("--sub-annual", choices=["error", "keep"], default="error",
+                   help="kvartals- og månedstall i JSON-stat: avvis (standard) eller behold "
+                   "med perioden som egen dimensjon")
+    p.add_argument("--partial-geometry", action="store_true",
+                   help="godta en GeoJSON med grenser for bare noen regioner (bytter ut bare "
+                   "dem); ellers må filen dekke alle kommuner eller fylker")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("sources", help="list importerte kilder med proveniens")
@@ -56,12 +62,13 @@ def _print_json(obj) -> None:
 
 
 def cmd_import(args) -> int:
-    store = open_store(args.database)
     started = time.perf_counter()
-    try:
-        results, skipped = import_paths(store, args.paths, strict=args.strict, region=args.region)
-    finally:
-        store.close()
+    # on a copy beside the database, renamed over it when done: a running server keeps
+    # answering from the old file and switches by itself; a second import waits its turn
+    with writing(args.database, on_wait=lambda m: print(m, file=sys.stderr)) as store:
+        results, skipped = import_paths(store, args.paths, strict=args.strict, region=args.region,
+                                        sub_annual=args.sub_annual,
+                                        partial_geometry=args.partial_geometry)
     elapsed = time.perf_counter() - started
     rows = [[r.source, r.dataset, r.status, fmt_int(r.n_values), fmt_int(r.n_new),
              fmt_int(r.n_changed), fmt_int(r.n_unassigned)] for r in results]

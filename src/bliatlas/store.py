@@ -4,7 +4,12 @@ The interface the layers above use is deliberately narrow:
 
 * :func:`open_store` returns a :class:`Store`;
 * ``Store.query(sql, params)`` returns rows as dicts, ``Store.query_arrays`` columns;
-* ``Store.transaction()`` wraps one import so that it lands whole or not at all.
+* ``Store.transaction()`` wraps one import so that it lands whole or not at all;
+* :func:`writing` is how every writer (``bli import``, ``bli sync``) changes a database:
+  it works on a copy beside the file and renames the copy over it when done, so a running
+  server (many read-only processes) never sees a half-written state, never holds a lock
+  the writer needs, and picks the new file up by itself (``bliatlas.api.deps``). Two
+  writers of the same file are serialised by a lock file (``<database>.lock``).
 
 Nothing above this module issues DDL; the schema lives here, versioned by
 ``MIGRATIONS``. A server database (PostgreSQL) can later implement the same three
@@ -15,14 +20,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import threading
-from collections.abc import Iterator, Sequence
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
 import duckdb
 
-DEFAULT_DATABASE = Path("var/bliatlas.duckdb")
+from bliatlas import settings
+from bliatlas.errors import UserError
+from bliatlas.settings import DEFAULT_DATABASE  # noqa: F401  (re-exported)
 
 # Each migration is a list of statements, applied once, in order. Never edit an
 # applied migration: add a new one.
@@ -191,14 +201,15 @@ OBSERVATION_COLUMNS = ("dataset", "measure", "region_code", "year", "dims", "uni
                        "status", "status_note", "import_id", "lower_bound", "upper_bound")
 
 SCHEMA_VERSION = len(MIGRATIONS)
+# The key of a stored value (the primary key of observation_source).
+OBSERVATION_KEY = ("dataset", "measure", "region_code", "year", "dims", "unit")
 
 
 def database_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The database file: the explicit path, else ``$BLI_DATABASE``, else ``var/bliatlas.duckdb``."""
     if explicit:
         return Path(explicit)
-    env = os.environ.get("BLI_DATABASE")
-    return Path(env) if env else DEFAULT_DATABASE
+    return settings.get().database
 
 
 class Store:
@@ -268,6 +279,15 @@ class Store:
         with self._lock:
             return self._con.execute(sql, params or []).fetchnumpy()
 
+    def query_arrow(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """Run ``sql`` and return the result as a pyarrow Table (columnar, no Python
+        objects per value: the fast way to move millions of rows to another database)."""
+        with self._lock, warnings.catch_warnings():
+            # DuckDB notes that a DB-API result copies once more into Arrow; still far
+            # cheaper than a Python object per value.
+            warnings.simplefilter("ignore", UserWarning)
+            return self._con.execute(sql, params or []).to_arrow_table()
+
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         with self._lock:
             self._con.execute(sql, params or [])
@@ -290,6 +310,60 @@ class Store:
                 self._con.execute(f"INSERT INTO {table} SELECT * FROM _bulk_rows")
             finally:
                 self._con.unregister("_bulk_rows")
+
+    def upsert_observations(self, table: Any, import_id: int) -> tuple[int, int]:
+        """Write placed values (a pyarrow table with the ``observation_source`` columns
+        except ``import_id``, bounds included) for one import; returns (new, changed).
+
+        A key already stored with the same value, status and note is left as it is; a
+        changed one moves its old row to ``observation_history`` first. When none of the
+        incoming datasets is stored yet (the first import of a file or table) every row is
+        new and goes in with one bulk ``INSERT`` straight from the Arrow table, without
+        the comparison joins.
+        """
+        with self._lock:
+            self._con.register("_incoming", table)
+            try:
+                stored = self._con.execute(
+                    "SELECT 1 FROM observation_source WHERE dataset IN (SELECT DISTINCT "
+                    "dataset FROM _incoming) LIMIT 1").fetchall()
+                if not stored:
+                    self._con.execute(
+                        f"INSERT INTO observation_source ({', '.join(OBSERVATION_COLUMNS)}) "
+                        "SELECT dataset, measure, region_code, year, dims, unit, value, status, "
+                        "status_note, ?, lower_bound, upper_bound FROM _incoming",
+                        [import_id])
+                    return table.num_rows, 0
+                self._con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _staging AS SELECT * FROM _incoming")
+            finally:
+                self._con.unregister("_incoming")
+            join = " AND ".join(f"o.{k} = s.{k}" for k in OBSERVATION_KEY)
+            differs = ("(o.value IS DISTINCT FROM s.value OR o.status <> s.status "
+                       "OR o.status_note IS DISTINCT FROM s.status_note "
+                       "OR o.lower_bound IS DISTINCT FROM s.lower_bound "
+                       "OR o.upper_bound IS DISTINCT FROM s.upper_bound)")
+            columns = ", ".join(OBSERVATION_COLUMNS)
+            kept = ", ".join(f"o.{c}" for c in OBSERVATION_COLUMNS)
+            n_new, n_changed = self._con.execute(
+                f"SELECT count(*) FILTER (WHERE o.dataset IS NULL), "
+                f"count(*) FILTER (WHERE o.dataset IS NOT NULL AND {differs}) "
+                f"FROM _staging s LEFT JOIN observation_source o ON {join}").fetchone()
+            self._con.execute(
+                f"INSERT INTO observation_history ({columns}, replaced_by_import) "
+                f"SELECT {kept}, ? FROM observation_source o "
+                f"JOIN _staging s ON {join} WHERE {differs}", [import_id])
+            self._con.execute(
+                f"INSERT INTO observation_source ({columns}) SELECT s.dataset, s.measure, "
+                f"s.region_code, s.year, s.dims, s.unit, s.value, s.status, s.status_note, ?, "
+                f"s.lower_bound, s.upper_bound FROM _staging s "
+                f"LEFT JOIN observation_source o ON {join} WHERE o.dataset IS NULL OR {differs} "
+                f"ON CONFLICT DO UPDATE SET value = excluded.value, status = excluded.status, "
+                f"status_note = excluded.status_note, import_id = excluded.import_id, "
+                f"lower_bound = excluded.lower_bound, upper_bound = excluded.upper_bound",
+                [import_id])
+            self._con.execute("DROP TABLE _staging")
+            return int(n_new), int(n_changed)
 
     def register(self, name: str, relation: Any) -> None:
         """Expose a Python object (e.g. a pyarrow table or dict of arrays) as a view."""
@@ -326,3 +400,137 @@ class Store:
 def open_store(path: str | os.PathLike[str] | None = None, read_only: bool = False) -> Store:
     """Open (and, unless read-only, create or migrate) the database."""
     return Store(database_path(path), read_only=read_only)
+
+
+# -- writing beside the served file ------------------------------------------------------
+class DatabaseBusy(UserError):
+    """Another writer holds the database's lock longer than we were willing to wait."""
+
+    http_status = 503
+
+
+def _lock_message(lock_path: Path) -> str:
+    try:
+        holder = lock_path.read_text(encoding="utf-8").strip()
+    except OSError:
+        holder = ""
+    return f" ({holder})" if holder else ""
+
+
+@contextlib.contextmanager
+def writer_lock(path: Path, wait: float | None = None,
+                on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold ``<path>.lock`` (an advisory ``flock``) for the duration: one writer at a time.
+
+    A second writer waits (``wait`` seconds, ``None`` = as long as it takes) after
+    telling ``on_wait`` in Norwegian who holds the lock; past ``wait`` it raises
+    :class:`DatabaseBusy`.
+    """
+    import fcntl
+
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _lock_message(lock_path)
+            if on_wait is not None:
+                on_wait(f"en annen import eller synkronisering skriver til {path}{holder}; "
+                        "venter til den er ferdig …")
+            deadline = None if wait is None else time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise DatabaseBusy(
+                            f"{path}: en annen import eller synkronisering skriver til "
+                            f"databasen{holder}; prøv igjen når den er ferdig") from None
+                    time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"prosess {os.getpid()}, startet {time.strftime('%H:%M:%S')}".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        p.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike[str] | None = None, wait: float | None = None,
+            on_wait: Callable[[str], None] | None = None) -> Iterator[Store]:
+    """A writable :class:`Store` whose changes replace the database atomically on success.
+
+    Under :func:`writer_lock`, the current file is copied beside itself
+    (``.<name>.ny-<pid>``), opened read-write (migrated) and handed out; when the block
+    ends without an exception the copy is checkpointed, synced and renamed over the
+    database in one step. On an exception (or a kill) the database is untouched and the
+    copy is removed. Readers that have the old file open keep reading it until they
+    reopen; ``bliatlas.api.deps`` does that when it sees the new file.
+    """
+    target = database_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with writer_lock(target, wait, on_wait):
+        wal = target.with_name(target.name + ".wal")
+        if wal.exists():
+            # left by a writer that opened the file in place and died: let DuckDB replay it
+            try:
+                Store(target).close()
+            except duckdb.Error as exc:
+                raise DatabaseBusy(f"{target}: databasen har en ufullført skrivelogg (.wal) og er "
+                                   f"åpen i en annen prosess; stopp den og prøv igjen ({exc})"
+                                   ) from None
+        work = target.with_name(f".{target.name}.ny-{os.getpid()}")
+        _remove(work)
+        for stale in target.parent.glob(f".{target.name}.ny-*"):
+            _remove(stale)  # copies of writers that were killed (we hold the lock)
+        try:
+            if target.exists():
+                shutil.copyfile(target, work)
+            store = Store(work)
+        except BaseException:
+            _remove(work)
+            raise
+        try:
+            yield store
+            store.execute("CHECKPOINT")
+        except BaseException:
+            store.close()
+            _remove(work)
+            raise
+        store.close()
+        try:
+            _fsync(work)
+            os.replace(work, target)
+            _fsync(target.parent)
+        except BaseException:
+            _remove(work)
+            raise
+
+
+def state_token(path: str | os.PathLike[str] | None = None) -> str | None:
+    """An identifier of the database file's current state (changes when a writer replaced
+    it), the same in every process; ``None`` when there is no file."""
+    try:
+        st = os.stat(database_path(path))
+    except FileNotFoundError:
+        return None
+    return f"{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}"

@@ -9,14 +9,12 @@ profile responses are cached as encoded bytes.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import threading
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
+from bliatlas import export
 from bliatlas.api import deps
 from bliatlas.errors import NotFound, UserError
 from bliatlas.indicators.catalogue import Indicator
@@ -38,26 +36,19 @@ class InvalidParameter(UserError):
 
 router = APIRouter(prefix="/api", tags=["indikatorer"])
 
-_lock = threading.Lock()
-_cube: Cube | None = None
-_response_cache: dict[tuple[str, ...], bytes] = {}
-
-
 def get_cube() -> Cube:
-    """The process-wide cube, built on first use from the shared read-only store."""
-    global _cube
-    with _lock:
-        if _cube is None:
-            _cube = build_cube(deps.get_store())
-            _response_cache.clear()
-        return _cube
+    """The cube of the current database state, built once from the shared read-only store
+    (``bliatlas.api.deps``: rebuilt beside the old one when an import replaced the file)."""
+    return deps.cached("indicators.cube", lambda: build_cube(deps.get_store()))
+
+
+def _responses() -> dict[tuple[str, ...], bytes]:
+    """Encoded answers of the current database state."""
+    return deps.cached("indicators.responses", dict)
 
 
 def reset_cube() -> None:
-    global _cube
-    with _lock:
-        _cube = None
-        _response_cache.clear()
+    deps.forget("indicators.cube", "indicators.responses")
 
 
 def _check_format(fmt: str) -> str:
@@ -84,12 +75,7 @@ def _json(payload: Any) -> bytes:
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
-    return buf.getvalue().encode("utf-8")
+    return export.csv_bytes(columns, export.dict_rows(rows, columns), export.MACHINE)
 
 
 def _respond(fmt: str, payload: dict[str, Any], rows_key: str, columns: list[str],
@@ -280,7 +266,8 @@ def data(indicator_id: str,
     level = parse_level(ind, cube, niva)
     year = parse_year(cube, ind, ar)
     key = ("data", ind.id, level, str(year), fmt)
-    body = _response_cache.get(key)
+    cache = _responses()
+    body = cache.get(key)
     if body is None:
         payload = _envelope(
             cube, set(cube.indicator_imports.get(ind.id, [])),
@@ -288,7 +275,7 @@ def data(indicator_id: str,
             niva=level, ar=year, verdier=data_rows(cube, ind, level, year),
         )
         body = _respond(fmt, payload, "verdier", DATA_COLUMNS).body
-        _response_cache[key] = body
+        cache[key] = body
     return Response(body, media_type="text/csv; charset=utf-8" if fmt == "csv"
                     else "application/json")
 
@@ -344,7 +331,8 @@ async def profile(code: str, format: str = "json",
     fmt = _check_format(format)
     from_year = parse_from_year(fra)
     key = ("profil", code, fmt, str(from_year))
-    body = _response_cache.get(key)
+    cache = _responses()
+    body = cache.get(key)
     if body is None:
         cube = get_cube()
         payload = profile_payload(cube, code, from_year)
@@ -353,7 +341,7 @@ async def profile(code: str, format: str = "json",
             body = _respond(fmt, payload, "rader", PROFILE_COLUMNS).body
         else:
             body = _json(payload)
-        _response_cache[key] = body
+        cache[key] = body
     return Response(body, media_type="text/csv; charset=utf-8" if fmt == "csv"
                     else "application/json")
 

@@ -14,6 +14,10 @@ Kinds:
   summed numerators and denominators, never by averaging rates.
 * ``published`` — a rate the publisher computed (e.g. a county's employment rate) that
   cannot be re-aggregated; shown only at the level it was published for.
+* ``difference`` — ``multiplier * (A − B)`` of two other indicators (``difference_of:
+  [A, B]``) for the same region, level and year, e.g. the gap in percentage points between
+  two shares. It exists wherever both do (at every level if they aggregate), is
+  suppressed where either is, and adds nothing a user could not already subtract.
 
 Years available are not typed here: the engine reports the years the store holds.
 """
@@ -45,6 +49,10 @@ class Selector(BaseModel):
     unit: str
     dims: dict[str, str | list[str]] = Field(default_factory=dict)
     count: bool = False  # count the 'ok' cells instead of adding their values
+    # A part of a sum the publisher leaves out counts as 0 (only where the source says an
+    # absent cell means none, e.g. IMDi's country export, whose '.' is "no persons" and is
+    # not stored). Without it a sum with a part absent is missing.
+    absent_is_zero: bool = False
 
     def dims_strings(self) -> list[str]:
         """The canonical ``dims`` strings this selector adds up (``k=v|k=v`` sorted)."""
@@ -56,9 +64,14 @@ class Selector(BaseModel):
         return ["|".join(f"{k}={v}" for k, v in c) for c in combos]
 
     def describe(self) -> str:
-        dims = ", ".join(
-            f"{k}={'+'.join(v) if isinstance(v, list) else v}" for k, v in sorted(self.dims.items())
-        )
+        def shown(v: str | list[str]) -> str:
+            if isinstance(v, str):
+                return v
+            if len(v) > 6:                  # e.g. 195 countries: name the first few
+                return f"{len(v)} verdier ({', '.join(v[:3])} …)"
+            return "+".join(v)
+
+        dims = ", ".join(f"{k}={shown(v)}" for k, v in sorted(self.dims.items()))
         return f"{self.dataset}/{self.measure} ({self.unit}{'; ' + dims if dims else ''})"
 
 
@@ -92,9 +105,10 @@ class Indicator(BaseModel):
     name_nb: str
     name_en: str
     definition: str
-    kind: Literal["count", "ratio", "published"]
-    numerator: list[Term] = Field(min_length=1)
+    kind: Literal["count", "ratio", "published", "difference"]
+    numerator: list[Term] = Field(default_factory=list)
     denominator: list[Term] | None = None
+    difference_of: list[str] | None = Field(default=None, min_length=2, max_length=2)
     multiplier: float = 1.0
     unit: str  # Norwegian, as shown to users: "per 1 000 innbyggere", "prosent", ...
     change_unit: str | None = None  # unit of a change over time; "prosentpoeng" for shares
@@ -111,6 +125,15 @@ class Indicator(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Indicator:
+        if self.kind == "difference":
+            if not self.difference_of or self.numerator or self.denominator:
+                raise ValueError("kind 'difference' takes difference_of: [A, B] and no "
+                                 "numerator or denominator")
+            return self
+        if self.difference_of:
+            raise ValueError("difference_of is only for kind 'difference'")
+        if not self.numerator:
+            raise ValueError(f"kind {self.kind!r} needs a numerator")
         if self.kind == "ratio" and not self.denominator:
             raise ValueError("kind 'ratio' needs a denominator")
         if self.kind in ("count", "published") and self.denominator:
@@ -151,6 +174,14 @@ class Catalogue(BaseModel):
             if ind.id in seen:
                 raise ValueError(f"indicator id {ind.id!r} appears twice")
             seen.add(ind.id)
+        for ind in self.indicators:
+            for part in ind.difference_of or []:
+                if part not in seen or part == ind.id:
+                    raise ValueError(f"indicator {ind.id!r}: difference_of names unknown "
+                                     f"indicator {part!r}")
+                if self.get(part).kind == "difference":
+                    raise ValueError(f"indicator {ind.id!r}: difference_of {part!r} is itself "
+                                     "a difference")
         for part in self.partitions:
             for member in part.members:
                 if member not in seen:

@@ -195,6 +195,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
         print(f"[{n}] {note}")
     for c in comps:
         print(f"{c['overskrift']}: {c['etikett']}.")
+    missing = profile["ikke_hentet"]
+    if missing:
+        print(f"Ikke hentet ennå ({missing[0]['hvordan']}): "
+              + "; ".join(m["navn"] for m in missing) + ".")
+        print()
     sources = sorted({f"{p['utgiver']} ({p['kilde']})" for p in profile["proveniens"]})
     print("Kilder: " + "; ".join(sources) + ".")
     print(f"Lisens: NLOD 2.0. {SUPPRESSION_NOTE}")

@@ -284,7 +284,8 @@ def _selector_rows(catalogue: Catalogue) -> list[tuple[Any, ...]]:
         for part, terms in (("num", ind.numerator), ("den", ind.denominator or [])):
             for t_idx, term in enumerate(terms):
                 sel_ids = [ids.setdefault((sel.dataset, sel.measure, sel.unit, sel.count,
-                                           tuple(sel.dims_strings())), len(ids))
+                                           sel.absent_is_zero, tuple(sel.dims_strings())),
+                                          len(ids))
                            for sel in term.any_of]
                 term_key = term_keys.setdefault(tuple(sel_ids), len(term_keys))
                 for prio, (sel, sel_id) in enumerate(zip(term.any_of, sel_ids)):
@@ -293,7 +294,8 @@ def _selector_rows(catalogue: Catalogue) -> list[tuple[Any, ...]]:
                         rows.append(
                             (ind.id, part, t_idx, prio, sel.dataset, sel.measure, sel.unit, dims,
                              sel.count, len(dims_list), sel.describe(),
-                             sel.unit in ADDITIVE_UNITS or sel.count, sel_id, term_key)
+                             sel.unit in ADDITIVE_UNITS or sel.count, sel_id, term_key,
+                             sel.absent_is_zero)
                         )
     return rows
 
@@ -346,18 +348,17 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
     started = time.perf_counter()
     catalogue = catalogue or load_catalogue()
     sel_rows = _selector_rows(catalogue)
-    keys = sorted({"\x1f".join((r[4], r[5], r[6], r[7])) for r in sel_rows})
-    # Filtered column by column (cheap); the exact combinations are matched in memory.
-    columns = {"dataset": sorted({r[4] for r in sel_rows}),
-               "measure": sorted({r[5] for r in sel_rows}),
-               "dims": sorted({r[7] for r in sel_rows}),
-               "dataset || chr(31) || unit": sorted({f"{r[4]}\x1f{r[6]}" for r in sel_rows})}
-    where = " AND ".join(f"{name} IN ({','.join('?' for _ in values)})"
-                         for name, values in columns.items())
-    obs = store.query_arrays(
-        "SELECT dataset, measure, region_code, year, dims, unit, value, status, status_note, "
-        f"import_id, lower_bound, upper_bound FROM observation WHERE {where}",
-        [v for values in columns.values() for v in values],
+    wanted_keys = sorted({(r[4], r[5], r[6], r[7]) for r in sel_rows})
+    keys = ["\x1f".join(k) for k in wanted_keys]
+    wanted = [list(col) for col in zip(*wanted_keys)] if wanted_keys else [[], [], [], []]
+    obs = store.query_arrow(
+        "SELECT o.dataset, o.measure, o.region_code, o.year, o.dims, o.unit, o.value, o.status, "
+        "o.status_note, o.import_id, o.lower_bound, o.upper_bound FROM observation o "
+        "SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS dataset, "
+        "unnest(?::VARCHAR[]) AS measure, unnest(?::VARCHAR[]) AS unit, "
+        "unnest(?::VARCHAR[]) AS dims) w ON o.dataset = w.dataset AND o.measure = w.measure "
+        "AND o.unit = w.unit AND o.dims = w.dims",
+        wanted,
     )
     registry = Registry.from_store(store)
     split_members, split_cols = _split_members(store, registry, keys)
@@ -393,7 +394,8 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
     con.register("inclusion_src", inclusion)
     con.register("region_src", regions)
     sel_names = ["indicator", "part", "term", "prio", "dataset", "measure", "unit", "dims",
-                 "is_count", "n_expected", "label", "additive", "sel_id", "term_key"]
+                 "is_count", "n_expected", "label", "additive", "sel_id", "term_key",
+                 "absent_zero"]
     con.register("sel_src", _columns(sel_rows, sel_names))
     ind_names = ["indicator", "kind", "multiplier", "aggregation", "base_level", "min_coverage",
                  "n_num", "n_den"]
@@ -401,9 +403,12 @@ def build_cube(store: Store, catalogue: Catalogue | None = None) -> Cube:
     part_rows = [(p.id, m) for p in catalogue.partitions for m in p.members]
     con.register("partition_src", _columns(part_rows, ["partition", "indicator"]))
     con.register("direction_src", _columns(_direction_rows(catalogue), ["indicator", "direction"]))
+    diff_rows = [(ind.id, *ind.difference_of, ind.multiplier)
+                 for ind in catalogue.indicators if ind.kind == "difference"]
+    con.register("diff_src", _columns(diff_rows, ["indicator", "a", "b", "multiplier"]))
 
     for statement in _BUILD_SQL:
-        con.execute(statement.replace("{SEP}", NOTE_SEP)
+        con.execute(statement.replace("{SEP}", NOTE_SEP).replace("{MARKER}", _MARKER.pattern)
                     .replace("{HIDE_AT_LEAST}", str(SUPPRESSION_THRESHOLD - 1)))
 
     groups = _fetch_dicts(con, "SELECT * FROM groups")
@@ -465,7 +470,7 @@ _BUILD_SQL: list[str] = [
         measure::VARCHAR AS measure, unit::VARCHAR AS unit, dims::VARCHAR AS dims,
         is_count::BOOLEAN AS is_count, n_expected::INTEGER AS n_expected,
         label::VARCHAR AS label, additive::BOOLEAN AS additive, sel_id::INTEGER AS sel_id,
-        term_key::INTEGER AS term_key FROM sel_src""",
+        term_key::INTEGER AS term_key, absent_zero::BOOLEAN AS absent_zero FROM sel_src""",
     """CREATE TABLE ind AS SELECT indicator::VARCHAR AS indicator, kind::VARCHAR AS kind,
         multiplier::DOUBLE AS multiplier, aggregation::VARCHAR AS aggregation,
         base_level::VARCHAR AS base_level, min_coverage::DOUBLE AS min_coverage,
@@ -474,6 +479,8 @@ _BUILD_SQL: list[str] = [
         indicator::VARCHAR AS indicator FROM partition_src""",
     """CREATE TABLE direction AS SELECT indicator::VARCHAR AS indicator,
         direction::VARCHAR AS direction FROM direction_src""",
+    """CREATE TABLE diff AS SELECT indicator::VARCHAR AS indicator, a::VARCHAR AS a,
+        b::VARCHAR AS b, multiplier::DOUBLE AS multiplier FROM diff_src""",
     # Python-object columns are converted once, not on every scan. Split municipalities'
     # rows come in as their own (unpublished) units.
     """CREATE TABLE obs AS
@@ -584,40 +591,55 @@ _BUILD_SQL: list[str] = [
     # for a later source.
     """CREATE TABLE key_val AS
         SELECT * FROM (
-            SELECT a.term_key, a.prio, v.code, v.year, v.v, v.hid_lo, v.hid_hi,
+            SELECT a.term_key, a.prio, a.sel_id, v.code, v.year, v.v, v.hid_lo, v.hid_hi,
                 v.hid_unbounded, v.any_suppressed,
-                v.any_missing_cell OR v.n_cells < a.n_expected AS any_missing,
+                v.any_missing_cell OR (NOT a.absent_zero AND v.n_cells < a.n_expected)
+                    AS any_missing,
                 CASE WHEN v.any_suppressed THEN a.label END AS suppressed_label,
                 a.dataset, a.additive
-            FROM (SELECT DISTINCT term_key, prio, sel_id, n_expected, label, dataset, additive
+            FROM (SELECT DISTINCT term_key, prio, sel_id, n_expected, label, dataset, additive,
+                      absent_zero
                   FROM sel) a
             JOIN sel_val v USING (sel_id))
         QUALIFY row_number() OVER (PARTITION BY term_key, code, year
             ORDER BY (any_missing AND NOT any_suppressed), prio) = 1""",
-    # Which imports each indicator reads for each published region (provenance per region).
+    # Which imports each indicator reads for each published region (provenance per region),
+    # per series first (read once), then per indicator.
+    """CREATE TABLE key_imports AS
+        SELECT DISTINCT c.sel_id, o.region_code AS code, o.import_id::INTEGER AS import_id,
+            o.status <> 'missing' AS has_value
+        FROM (SELECT DISTINCT sel_id, dataset, measure, unit, dims FROM sel) c
+        JOIN obs o ON o.dataset = c.dataset AND o.measure = c.measure
+            AND o.unit = c.unit AND o.dims = c.dims""",
     """CREATE TABLE region_imports AS
-        SELECT DISTINCT s.indicator, o.region_code AS code, o.import_id::INTEGER AS import_id
-        FROM sel s JOIN obs o ON o.dataset = s.dataset AND o.measure = s.measure
-            AND o.unit = s.unit AND o.dims = s.dims
-        WHERE o.status <> 'missing'""",
+        SELECT DISTINCT t.indicator, i.code, i.import_id
+        FROM (SELECT DISTINCT indicator, sel_id FROM sel) t JOIN key_imports i USING (sel_id)
+        WHERE i.has_value""",
     # Which imports each indicator reads (provenance).
     """CREATE TABLE indicator_imports AS
-        SELECT DISTINCT s.indicator, o.import_id::INTEGER AS import_id
-        FROM sel s JOIN obs o ON o.dataset = s.dataset AND o.measure = s.measure
-            AND o.unit = s.unit AND o.dims = s.dims""",
+        SELECT DISTINCT t.indicator, i.import_id
+        FROM (SELECT DISTINCT indicator, sel_id FROM sel) t
+        JOIN (SELECT DISTINCT sel_id, import_id FROM key_imports) i USING (sel_id)""",
     """CREATE TABLE term_val AS
         SELECT t.indicator, t.part, t.term, k.* EXCLUDE (term_key)
         FROM (SELECT DISTINCT indicator, part, term, term_key FROM sel) t
         JOIN key_val k USING (term_key)""",
-    # The notes of the cells each chosen alternative reads (few cells carry one).
+    # The notes of the cells each chosen alternative reads: per series first (cell markers
+    # such as ':' are worded by the engine itself and left out), then per indicator.
+    """CREATE TABLE sel_notes AS
+        SELECT c.sel_id, o.region_code AS code, o.year,
+            string_agg(DISTINCT o.note, '{SEP}' ORDER BY o.note) AS notes
+        FROM (SELECT * FROM obs WHERE note IS NOT NULL
+              AND NOT regexp_full_match(note, '{MARKER}')) o
+        JOIN (SELECT DISTINCT sel_id, dataset, measure, unit, dims FROM sel) c
+            ON o.dataset = c.dataset AND o.measure = c.measure AND o.unit = c.unit
+            AND o.dims = c.dims
+        GROUP BY ALL""",
     """CREATE TABLE term_notes AS
-        SELECT t.indicator, t.code, t.year, string_agg(DISTINCT o.note, '{SEP}' ORDER BY o.note) AS notes
-        FROM obs o
-        JOIN sel s ON o.dataset = s.dataset AND o.measure = s.measure AND o.unit = s.unit
-            AND o.dims = s.dims
-        JOIN term_val t ON t.indicator = s.indicator AND t.part = s.part AND t.term = s.term
-            AND t.prio = s.prio AND t.code = o.region_code AND t.year = o.year
-        WHERE o.note IS NOT NULL
+        SELECT t.indicator, t.code, t.year,
+            string_agg(DISTINCT n.notes, '{SEP}' ORDER BY n.notes) AS notes
+        FROM term_val t JOIN sel_notes n ON n.sel_id = t.sel_id AND n.code = t.code
+            AND n.year = t.year
         GROUP BY ALL""",
     # 2. Base cells (municipality, or county for county-published series), with bounds.
     """CREATE TABLE base AS
@@ -652,6 +674,10 @@ _BUILD_SQL: list[str] = [
                 tn.notes,
                 i.kind, i.multiplier, i.base_level AS level, i.n_num, i.n_den, u.split,
                 CASE
+                    -- a municipality's rate over a denominator the sources do not have
+                    -- for the year (no row at all) says nothing, hidden numerator or not
+                    -- (a split municipality's numerator still counts in its groups)
+                    WHEN i.n_den > 0 AND p.den_terms = 0 AND NOT u.split THEN 'missing'
                     WHEN coalesce(p.num_supp, false) OR coalesce(p.den_supp, false)
                         THEN 'suppressed'
                     WHEN p.num IS NULL OR p.num_miss OR p.num_terms < i.n_num THEN 'missing'
@@ -681,6 +707,8 @@ _BUILD_SQL: list[str] = [
                 WHEN j.status = 'missing' AND j.inclusion_note IS NOT NULL THEN j.inclusion_note
                 WHEN j.status = 'missing' AND j.zero_den
                     THEN 'Ikke beregnet: nevneren er null'
+                WHEN j.status = 'missing' AND j.n_den > 0 AND j.den_terms = 0
+                    THEN 'Mangler: nevneren finnes ikke for dette året'
                 WHEN j.status = 'missing' AND (j.num IS NULL OR j.num_miss
                     OR j.num_terms < j.n_num)
                     THEN 'Mangler: telleren finnes ikke for dette året'
@@ -759,7 +787,12 @@ _BUILD_SQL: list[str] = [
     # member adds its value, a suppressed one its interval.
     """CREATE TABLE agg AS
         WITH member_cells AS (
-            SELECT b.*, m.level AS agg_level, m.group_code,
+            SELECT b.* REPLACE (
+                    -- a split municipality with no denominator row: its territory's
+                    -- denominator is in its successors' rows
+                    CASE WHEN b.split AND b.den_terms = 0 THEN 0.0 ELSE b.den_lo END AS den_lo,
+                    CASE WHEN b.split AND b.den_terms = 0 THEN 0.0 ELSE b.den_hi END AS den_hi),
+                m.level AS agg_level, m.group_code,
                 b.status = 'ok' OR b.zero_den AS exact_data,
                 b.status = 'ok' OR b.zero_den OR b.status = 'suppressed' AS contributes
             FROM base b JOIN ind i USING (indicator)
@@ -976,6 +1009,48 @@ _BUILD_SQL: list[str] = [
         FROM base b WHERE NOT b.split
         UNION ALL BY NAME
         SELECT * FROM agg_cells""",
+    # 4c. Differences of two indicators (e.g. a gap in percentage points), wherever both
+    # exist. Exact where both are; where one is an interval or suppressed, the difference
+    # has the interval that follows from theirs (A.lower − B.upper … A.upper − B.lower) and
+    # the weaker status (suppressed before intervall), so it says nothing the components
+    # do not. Provenance is the components'.
+    """INSERT INTO cells BY NAME
+        WITH pair AS (
+            SELECT d.indicator, d.multiplier AS m, a.level, a.code, a.year,
+                CASE WHEN a.status = 'missing' OR b.status = 'missing' THEN 'missing'
+                     WHEN a.status = 'suppressed' OR b.status = 'suppressed' THEN 'suppressed'
+                     WHEN a.status = 'intervall' OR b.status = 'intervall' THEN 'intervall'
+                     ELSE 'ok' END AS status,
+                a.lower - b.upper AS d_lo, a.upper - b.lower AS d_hi,
+                a.status AS a_status, b.status AS b_status, a.reason AS a_reason,
+                b.reason AS b_reason, a.notes AS a_notes, b.notes AS b_notes,
+                a.source AS a_source, b.source AS b_source, a.n_members,
+                least(a.n_ok, b.n_ok) AS n_ok, greatest(a.n_suppressed, b.n_suppressed)
+                    AS n_suppressed, least(a.coverage, b.coverage) AS coverage
+            FROM diff d
+            JOIN cells a ON a.indicator = d.a
+            JOIN cells b ON b.indicator = d.b AND b.level = a.level AND b.code = a.code
+                AND b.year = a.year
+        )
+        SELECT indicator, level, code, year, status,
+            CASE WHEN status = 'ok' THEN m * d_lo END AS value,
+            CASE WHEN status = 'missing' THEN NULL WHEN m >= 0 THEN m * d_lo ELSE m * d_hi END
+                AS lower,
+            CASE WHEN status = 'missing' THEN NULL WHEN m >= 0 THEN m * d_hi ELSE m * d_lo END
+                AS upper,
+            CASE WHEN status = 'ok' THEN NULL
+                 WHEN a_status = status THEN a_reason WHEN b_status = status THEN b_reason
+                 ELSE coalesce(a_reason, b_reason) END AS reason,
+            concat_ws('{SEP}', a_notes, b_notes) AS notes,
+            CASE WHEN a_source = b_source OR b_source IS NULL THEN a_source
+                 WHEN a_source IS NULL THEN b_source
+                 ELSE a_source || ',' || b_source END AS source,
+            n_members, n_ok, n_suppressed, coverage
+        FROM pair""",
+    """INSERT INTO region_imports SELECT DISTINCT d.indicator, r.code, r.import_id
+        FROM diff d JOIN region_imports r ON r.indicator IN (d.a, d.b)""",
+    """INSERT INTO indicator_imports SELECT DISTINCT d.indicator, r.import_id
+        FROM diff d JOIN indicator_imports r ON r.indicator IN (d.a, d.b)""",
     # Years in which an indicator has no value anywhere carry no information.
     """DELETE FROM cells WHERE status = 'missing' AND (indicator, year) NOT IN
         (SELECT DISTINCT indicator, year FROM cells WHERE status <> 'missing')""",

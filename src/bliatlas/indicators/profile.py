@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bliatlas.indicators.catalogue import Indicator
+from bliatlas.indicators.catalogue import Catalogue, Indicator
 from bliatlas.indicators.compare import comparisons, rank_text
 from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB, PEER_GROUPS, Cube
 from bliatlas.indicators.sentences import (
@@ -27,14 +27,15 @@ from bliatlas.indicators.sentences import (
     region_sentences,
 )
 from bliatlas.published import MISSING, Cell
+from bliatlas.sources.standard import fetch_hint
 
-# What a profile shows first, in this order (id, what it is when it is not in the store).
+# What a profile shows first, in this order (id, what it is).
 PROFILE_LEAD: tuple[tuple[str, str], ...] = (
-    ("folkemengde", "Folkemengde 1. januar"),
+    ("folkemengde_1_januar", "Folkemengde 1. januar"),
     ("innvandrere", "Innvandrere"),
     ("innvandrere_per_1000", "Innvandrere per 1 000 innbyggere"),
-    ("norskfodte_innvandrerforeldre", "Norskfødte med innvandrerforeldre"),
-    ("norskfodte_innvandrerforeldre_per_1000",
+    ("norskfodte_med_innvandrerforeldre", "Norskfødte med innvandrerforeldre"),
+    ("norskfodte_med_innvandrerforeldre_per_1000",
      "Norskfødte med innvandrerforeldre per 1 000 innbyggere"),
     ("bosatte_flyktninger", "Bosatte flyktninger"),
     ("bosatte_per_1000", "Bosatte flyktninger per 1 000 innbyggere"),
@@ -42,12 +43,45 @@ PROFILE_LEAD: tuple[tuple[str, str], ...] = (
     ("vedtak", "Vedtak om bosetting"),
     ("bosatt_etter_anmodning", "Bosatt mot anmodningen"),
 )
-# Where a lead figure comes from when the store does not have it yet.
-LEAD_SOURCES_NB: dict[str, str] = {
-    "norskfodte_innvandrerforeldre": "SSB-tabell 09817 (hentes med «bli sync ssb 09817»)",
-    "norskfodte_innvandrerforeldre_per_1000":
-        "SSB-tabell 09817 (hentes med «bli sync ssb 09817»)",
-}
+
+
+def indicator_datasets(catalogue: Catalogue, ind: Indicator) -> set[str]:
+    """The stored datasets an indicator reads (a difference: its components')."""
+    if ind.kind == "difference":
+        return set().union(*(indicator_datasets(catalogue, catalogue.get(i))
+                             for i in ind.difference_of or []))
+    return {sel.dataset for terms in (ind.numerator, ind.denominator or [])
+            for term in terms for sel in term.any_of}
+
+
+def fetch_hint_for(catalogue: Catalogue, ind: Indicator) -> str | None:
+    """How to get an indicator's data when the store has none of it: the hint when its
+    data, or one part of it that has no other source (e.g. the numerator of a rate over the
+    population), comes with `bli sync standard`; else None."""
+    if ind.kind == "difference":
+        hints = (fetch_hint_for(catalogue, catalogue.get(i)) for i in ind.difference_of or [])
+        return next((h for h in hints if h), None)
+    for term in [*ind.numerator, *(ind.denominator or [])]:
+        hint = fetch_hint({sel.dataset for sel in term.any_of})
+        if hint:
+            return hint
+    return None
+
+
+def not_yet_fetched(cube: Cube, level: str) -> list[dict[str, Any]]:
+    """Indicators with no value anywhere in the store whose data `bli sync standard`
+    fetches, with the hint how to get them (profiles, pages and reports list them)."""
+    out = []
+    for ind in cube.catalogue.indicators:
+        if cube.years.get(ind.id) or level not in cube.levels_for(ind):
+            continue
+        if cube.rows("SELECT 1 FROM cells WHERE indicator = ? LIMIT 1", [ind.id]):
+            continue                      # there are cells, only suppressed or missing ones
+        hint = fetch_hint_for(cube.catalogue, ind)
+        if hint:
+            out.append({"id": ind.id, "tema": ind.topic, "navn": ind.name_nb,
+                        "kilder": ind.sources, "hvordan": hint})
+    return out
 
 
 def region_info(cube: Cube, level: str, code: str) -> dict[str, Any]:
@@ -213,9 +247,11 @@ def build_profile(cube: Cube, code: str, from_year: int | None = None) -> dict[s
             }
         )
     by_id = {it["id"]: it for it in items}
+    not_fetched = not_yet_fetched(cube, level)
+    fetch_later = {m["id"]: m for m in not_fetched}
     lead = []
     for ind_id, label in PROFILE_LEAD:
-        if ind_id in by_id:
+        if ind_id in by_id and by_id[ind_id]["status"] != MISSING:
             # the trend of the figure's own series from its first year in the same source
             # (said with it; a change across a join of two sources is not a trend)
             ind = cube.catalogue.get(ind_id)
@@ -224,15 +260,17 @@ def build_profile(cube: Cube, code: str, from_year: int | None = None) -> dict[s
             first = next((c.year for c in series
                           if c.ok and c.year and c.source == latest.source), None)
             lead.append({**by_id[ind_id], "utvikling": _change(series, latest, first, ind)})
+        elif ind_id in fetch_later:
+            lead.append({"id": ind_id, "navn": label, "status": MISSING,
+                         "arsak": f"Ikke hentet ennå; {fetch_later[ind_id]['hvordan']}"})
         elif ind_id in cube.catalogue.ids:
             ind = cube.catalogue.get(ind_id)
+            own = by_id.get(ind_id, {}).get("arsak")
             lead.append({"id": ind_id, "navn": ind.name_nb, "status": MISSING,
                          "arsak": f"Mangler for {reg['short_name']}"
-                                  + (f": {ind.caveats[0]}" if ind.caveats else "")})
-        elif ind_id in LEAD_SOURCES_NB:
-            lead.append({"id": ind_id, "navn": label, "status": MISSING,
-                         "arsak": f"Finnes ikke i databasen ennå; kommer fra "
-                                  f"{LEAD_SOURCES_NB[ind_id]}"})
+                                  + (f": {own}" if own else "")
+                                  + (f" ({ind.caveats[0]})" if ind.caveats and not own
+                                     else "")})
     return {
         "region": region_info(cube, level, code),
         "hovedtall": lead,
@@ -241,6 +279,7 @@ def build_profile(cube: Cube, code: str, from_year: int | None = None) -> dict[s
         "sammenligninger": _comparison_names(items),
         "setninger": region_sentences(cube, level, code),
         "proveniens": provenance(cube, import_ids),
+        "ikke_hentet": not_fetched,
     }
 
 
@@ -270,8 +309,11 @@ __all__ = [
     "PROFILE_LEAD",
     "base_year",
     "build_profile",
+    "fetch_hint_for",
     "format_cell",
+    "indicator_datasets",
     "lead_text",
+    "not_yet_fetched",
     "provenance",
     "region_info",
     "series_points",

@@ -66,9 +66,14 @@ def interval_bounds_text(cell: Cell, decimals: int) -> tuple[str, str | None]:
 
 
 def is_primary_count_suppression(cell: Cell, indicator: Indicator) -> bool:
+    """A hidden count that is one published cell (so "færre enn 5" is true); a sum over
+    several cells of which one is hidden (e.g. immigrants over all countries) is not."""
+    single = len(indicator.numerator) == 1 and all(
+        len(sel.dims_strings()) == 1 for sel in indicator.numerator[0].any_of)
     return (
         cell.status == SUPPRESSED
         and indicator.kind == "count"
+        and single
         and cell.level == "kommune"
         and (cell.reason or "").startswith("Skjermet: bygger på")
     )
@@ -176,13 +181,16 @@ def region_sentences(cube: Cube, level: str, code: str) -> list[str]:
             )
         return f"{what} {_year_text(year)} mangler."
 
-    year = f.latest("folkemengde")
-    if year is not None and f.ok("folkemengde", year):
-        s = f"{name} hadde {f.text('folkemengde', year)} innbyggere 1. januar {year}."
-        first = min((y for (i, y), c in f.by_key.items() if i == "folkemengde" and c.ok),
-                    default=None)
+    pop = "folkemengde_1_januar"
+    year = f.latest(pop)
+    if year is not None and f.ok(pop, year):
+        s = f"{name} hadde {f.text(pop, year)} innbyggere 1. januar {year}."
+        # the change within the latest figure's own source (not across a join of sources)
+        source = f.cell(pop, year).source
+        first = min((y for (i, y), c in f.by_key.items()
+                     if i == pop and c.ok and c.source == source), default=None)
         if first is not None and first < year:
-            change = f.cell("folkemengde", year).value - f.cell("folkemengde", first).value
+            change = f.cell(pop, year).value - f.cell(pop, first).value
             s = s[:-1] + f" ({format_signed(change)} siden {first})."
         out.append(s)
 

@@ -1,22 +1,23 @@
 """The knowledge base over HTTP: search with facets and snippets, entry detail, listing.
 
-The index is built once per process from ``$BLI_CONTENT`` (or ``content/``) and, if the
-database (``$BLI_DATABASE`` or the default) exists, its region registry.
+The index is the process-wide one of :func:`bliatlas.knowledge.base.shared_index`
+(``$BLI_CONTENT`` or ``content/``, plus the region registry of ``$BLI_DATABASE`` or the
+default database if it exists), the same object the web pages and reports use.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from bliatlas import settings
 from bliatlas.api.app import SOURCE_NOTE
 from bliatlas.errors import UserError
-from bliatlas.knowledge.base import entry_payload, open_index, place_facts_from_database
+from bliatlas.knowledge.base import entry_payload, place_facts_from_database, shared_index
 from bliatlas.knowledge.recommend import (
     PlaceFacts,
     practices_for_weaknesses,
@@ -27,8 +28,13 @@ from bliatlas.knowledge.search import KnowledgeIndex
 router = APIRouter(prefix="/api/kunnskap", tags=["kunnskap"])
 
 _lock = threading.Lock()
-_index: KnowledgeIndex | None = None
 _facts: dict[str, PlaceFacts] | None = None
+
+
+def _database():
+    """The configured database when ``BLI_DATABASE`` names one, else None (the default)."""
+    s = settings.get()
+    return s.database if s.database_explicit else None
 
 
 async def get_index() -> KnowledgeIndex:
@@ -36,12 +42,7 @@ async def get_index() -> KnowledgeIndex:
 
     A coroutine so that FastAPI does not hand every request to its thread pool for it.
     """
-    global _index
-    with _lock:
-        if _index is None:
-            _index = open_index(os.environ.get("BLI_CONTENT"), os.environ.get("BLI_DATABASE"),
-                                explicit_database=bool(os.environ.get("BLI_DATABASE")))
-        return _index
+    return shared_index()
 
 
 def _source_note() -> str:
@@ -60,7 +61,8 @@ def _json(data: dict[str, Any]) -> Response:
 
 
 IndexDep = Annotated[KnowledgeIndex, Depends(get_index)]
-FILTER_KEYS = ("type", "tema", "malgruppe", "aktor", "fylke", "sentralitet")
+FILTER_KEYS = ("type", "tema", "malgruppe", "aktor", "fylke", "sentralitet", "evidens",
+               "kostnad")
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -110,6 +112,10 @@ _FILTER_DOCS = (
     ("aktor", "actor, e.g. kommune, nav (repeatable)", False),
     ("fylke", "2024 county code (needs the region registry; repeatable)", False),
     ("sentralitet", "centrality class 1-6 (needs the region registry; repeatable)", False),
+    ("evidens", ("evidence level of practices: effekt_dokumentert, evaluert, erfaringsbasert, "
+                "ikke_dokumentert (repeatable)"), False),
+    ("kostnad", ("what the source says on cost: belop_oppgitt, finansiering_beskrevet, "
+                "ikke_oppgitt (repeatable)"), False),
     ("offset", "results to skip", False),
 )
 
@@ -138,9 +144,8 @@ async def list_entries(request: Request, index: IndexDep) -> Response:
     result = index.search("", filters, limit=limit, offset=offset)
     data = result.to_dict()
     for item in data["results"]:
-        item.pop("score")
-        item.pop("snippet_html")
-        item.pop("snippet_text")
+        for key in ("score", "snippet_html", "snippet_text", "why", "why_text"):
+            item.pop(key)
     data.pop("interpretation")
     data.pop("query")
     return _json({**data, "limit": limit, "offset": offset})
@@ -163,7 +168,7 @@ async def get_place_facts() -> dict[str, PlaceFacts]:
     with _lock:
         if _facts is None:
             _facts = place_facts_from_database(
-                os.environ.get("BLI_DATABASE"), explicit=bool(os.environ.get("BLI_DATABASE")))
+                _database(), explicit=settings.get().database_explicit)
         return _facts
 
 

@@ -4,28 +4,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bliatlas import settings
 from bliatlas.knowledge.base import (
+    actor_entries,
     entry_payload,
     open_index,
     place_facts_from_database,
     place_labels,
     regions_from_database,
 )
+from bliatlas.knowledge.citations import plain
 from bliatlas.knowledge.loader import ContentError, default_content_dir, validate_content
 from bliatlas.knowledge.recommend import practices_for_weaknesses, similar_place_practices
 from bliatlas.knowledge.search import KnowledgeIndex, SearchResult
 from bliatlas.knowledge.vocab import (
     ACTORS,
     CENTRALITY_LABELS,
+    COST_CLASSES,
     COUNTY_CODES_2024,
+    EVIDENCE_LEVELS,
     FACETS,
     FINDING_KINDS,
+    NOT_GIVEN,
     TARGET_GROUPS,
     THEMES,
     TYPES,
@@ -41,6 +46,8 @@ FILTER_OPTIONS: list[tuple[str, str, list[str]]] = [
     ("--aktor", "aktor", list(ACTORS)),
     ("--fylke", "fylke", list(COUNTY_CODES_2024)),
     ("--sentralitet", "sentralitet", list(CENTRALITY_LABELS)),
+    ("--evidens", "evidens", list(EVIDENCE_LEVELS)),
+    ("--kostnad", "kostnad", list(COST_CLASSES)),
 ]
 
 
@@ -85,7 +92,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     index = _index(args)
-    explicit = bool(args.database or os.environ.get("BLI_DATABASE"))
+    explicit = bool(args.database or settings.get().database_explicit)
     facts = place_facts_from_database(args.database, explicit=explicit)
     recs = similar_place_practices(index, facts, args.kommune, limit=args.limit)
     weak = practices_for_weaknesses(index, _cube(args), facts, args.kommune)
@@ -136,12 +143,12 @@ def _content_option(p: argparse.ArgumentParser) -> None:
 
 
 def _index(args: argparse.Namespace) -> KnowledgeIndex:
-    explicit = bool(args.database or os.environ.get("BLI_DATABASE"))
+    explicit = bool(args.database or settings.get().database_explicit)
     return open_index(args.innhold, args.database, explicit_database=explicit)
 
 
 def _use_ansi() -> bool:
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return sys.stdout.isatty() and not settings.get().no_color
 
 
 def _num(value: float, decimals: int = 1) -> str:
@@ -177,6 +184,10 @@ def format_result(result: SearchResult, ansi: bool = False) -> str:
         lines.append(f"{n:>2}. {start}{e.title}{end}")
         lines.append(f"    {e.type_label} · {e.id}" + (f" · relevans {_num(hit.score, 2)}"
                                                         if result.query.strip() else ""))
+        if hit.places:
+            lines.append("    Steder: " + ", ".join(p["name"] for p in hit.places))
+        if hit.reasons:
+            lines.append(f"    {hit.why()}")
         lines.append(f"    {hit.snippet.text(start, end)}")
     if result.total:
         lines.append("")
@@ -189,7 +200,7 @@ def format_result(result: SearchResult, ansi: bool = False) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    explicit = bool(args.database or os.environ.get("BLI_DATABASE"))
+    explicit = bool(args.database or settings.get().database_explicit)
     regions = regions_from_database(args.database, explicit=explicit)
     root = Path(args.innhold) if args.innhold else default_content_dir()
     entries, issues = validate_content(root, regions)
@@ -226,22 +237,46 @@ def cmd_show(args: argparse.Namespace) -> int:
         out.append(f"År: {entry.years}")
     if entry.finding_kind:
         out.append(f"Slags funn: {FINDING_KINDS[entry.finding_kind]}")
-    for label, value in (("Hvorfor det virker", entry.mechanism), ("Finansiering", entry.funding),
-                         ("Gis av", entry.giver), ("Formål", entry.purpose),
-                         ("Hjemmel", entry.legal_basis), ("Sikkerhet", entry.confidence)):
+    if entry.evidence is not None:
+        out.append(f"Evidens: {entry.evidence.label} – {plain(entry.evidence.basis)}")
+    if entry.conditions is not None:
+        for label, value in (("Størrelse", entry.conditions.size),
+                             ("Samarbeidspartnere", entry.conditions.partners),
+                             ("Forutsetninger", entry.conditions.needs)):
+            out.append(f"{label}: {plain(value)}")
+    if entry.contact is not None:
+        out.append(f"Kontakt: {plain(entry.contact.organisation)}"
+                   + (f" ({entry.contact.web})" if entry.contact.url else ""))
+    if entry.status is not None:
+        out.append(f"Status: {entry.status.label}"
+                   + (f" – {plain(entry.status.note)}" if entry.status.note != NOT_GIVEN else ""))
+    for label, value in (("Hvorfor det virker", entry.mechanism), ("Kostnad", entry.cost),
+                         ("Finansiering", entry.funding), ("Forvaltes av", entry.giver),
+                         ("Formål", entry.purpose), ("Beløp", entry.amount),
+                         ("Frist", entry.deadline), ("Lenke", entry.link),
+                         ("Hjemmel", entry.legal_basis), ("Sikkerhet", entry.confidence),
+                         ("Data", entry.data_gap)):
         if value:
             out.append(f"{label}: {value}")
-    for label, values in (("Mottakere", entry.recipients), ("Ansvar og oppgaver",
-                                                            entry.responsibilities),
+    if entry.indicators:
+        out.append("Indikatorer som belyser behovet:")
+        out.extend(f"  – {i.id} ({i.when_label}): {plain(i.why)}" for i in entry.indicators)
+    for label, values in (("Hvem kan søke", entry.recipients), ("Ansvar og oppgaver",
+                                                               entry.responsibilities),
                           ("Resultater", entry.results), ("Gode grep", entry.advice)):
         if values:
             out.append(f"{label}:")
             out.extend(f"  – {v}" for v in values)
+    if entry.type == "aktor":
+        linked = actor_entries(index, entry)
+        if linked:
+            out.append("Nevnt i:")
+            out.extend(f"  – {e.title} ({e.id})" for e in linked)
     out.append("")
     out.append(entry.body.rstrip())
     out.append("")
     out.append("Kilder:")
-    out.extend(f"  – {s.citation()} (dokument {s.document})" for s in entry.sources)
+    out.extend(f"  [{n}] {s.citation()}" for n, s in enumerate(entry.sources, 1))
     if entry.quoted_figures:
         out.append("Tall sitert fra kilden:")
         out.extend(f"  – {q.figure}: {q.context}" for q in entry.quoted_figures)

@@ -7,7 +7,7 @@ also checks that municipality and county codes exist.
 
 from __future__ import annotations
 
-import os
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,12 +17,27 @@ from typing import Any
 import yaml
 
 from bliatlas.errors import UserError
-from bliatlas.knowledge.models import Entry, Place, QuotedFigure, Source
+from bliatlas.knowledge import citations
+from bliatlas.knowledge.models import (
+    Conditions,
+    Contact,
+    Entry,
+    Evidence,
+    IndicatorLink,
+    Place,
+    QuotedFigure,
+    Source,
+    Status,
+)
 from bliatlas.knowledge.vocab import (
     ACTORS,
     COUNTY_CODES_2024,
+    DOCUMENTS,
+    EVIDENCE_LEVELS,
     FINDING_KINDS,
-    SEED_DOCUMENTS,
+    INDICATOR_WHEN,
+    NOT_GIVEN,
+    STATUS_VALUES,
     TARGET_GROUPS,
     THEMES,
     TYPES,
@@ -33,21 +48,33 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MUNICIPALITY_PATTERN = re.compile(r"^\d{4}$")
+WEB_PATTERN = re.compile(r"^(https?://)?[a-z0-9][a-z0-9.-]*\.[a-z]{2,}(/\S*)?$")
 COUNTY_PATTERN = re.compile(r"^\d{2}$")
 
 COMMON_REQUIRED = ("id", "type", "title", "summary", "themes", "target_groups", "actors", "sources")
 COMMON_OPTIONAL = ("places", "years", "quoted_figures")
 TYPE_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # type: (required, optional)
-    "praksis": (("mechanism",), ("results", "advice", "funding")),
+    "praksis": (("mechanism", "evidence", "conditions", "cost", "funding", "contact", "status"),
+                ("results", "advice", "amounts")),
     "funn": (("finding_kind",), ("confidence",)),
-    "tilskudd": (("giver", "recipients", "purpose"), ("legal_basis",)),
-    "aktor": (("responsibilities",), ("legal_basis",)),
+    "tilskudd": (("giver", "recipients", "purpose", "amount", "deadline", "link"),
+                 ("legal_basis",)),
+    "aktor": (("actor", "responsibilities"), ("legal_basis",)),
     "plan": ((), ()),
     "nettverk": ((), ()),
-    "kunnskapsbehov": ((), ()),
+    "kunnskapsbehov": ((), ("indicators", "data_gap")),
     "rad": ((), ()),
 }
+NOT_GIVEN_HINT = f"eller «{NOT_GIVEN}» der kilden ikke sier noe"
+
+
+@functools.lru_cache(maxsize=1)
+def indicator_ids() -> frozenset[str]:
+    """Ids of the indicator catalogue (knowledge needs name the indicators that speak to them)."""
+    from bliatlas.indicators.catalogue import load_catalogue
+
+    return frozenset(load_catalogue().ids)
 
 
 @dataclass(frozen=True)
@@ -88,30 +115,15 @@ class ContentError(UserError):
 
 def default_content_dir() -> Path:
     """``$BLI_CONTENT``, else ``content/`` of the source checkout, else ``./content``."""
-    env = os.environ.get("BLI_CONTENT")
-    if env:
-        return Path(env)
+    from bliatlas import settings
+
+    configured = settings.get().content
+    if configured:
+        return configured
     checkout = Path(__file__).resolve().parents[3] / "content"
     if checkout.is_dir():
         return checkout
     return Path("content")
-
-
-def read_regions(store: Any) -> dict[str, Region]:
-    """The region registry from an open store (empty if the table holds no rows)."""
-    rows = store.query(
-        "SELECT code, level, short_name, county_code, centrality FROM region ORDER BY code"
-    )
-    return {
-        r["code"]: Region(
-            code=r["code"],
-            level=r["level"],
-            name=r["short_name"],
-            county_code=r["county_code"],
-            centrality=None if r["centrality"] is None else int(r["centrality"]),
-        )
-        for r in rows
-    }
 
 
 def split_front_matter(text: str) -> tuple[str, str] | None:
@@ -134,6 +146,8 @@ class _Checker:
         self.data = data
         self.regions = regions or {}
         self.issues: list[ContentIssue] = []
+        sources = data.get("sources")
+        self.n_sources = len(sources) if isinstance(sources, list) else 0
 
     def fail(self, field: str | None, message: str) -> None:
         self.issues.append(ContentIssue(self.path, field, message))
@@ -168,6 +182,142 @@ class _Checker:
                 out.append(item.strip())
         if len(value) < min_items:
             self.fail(key, f"forventet minst {min_items} element, fant {len(value)}")
+        return out
+
+    # -- marked prose -------------------------------------------------------------------
+    def check_marks(self, field: str, text: str) -> None:
+        for problem in citations.problems(text, self.n_sources):
+            self.fail(field, problem)
+
+    def marked(self, key: str, required: bool, not_given: bool = False,
+               value: Any = None, field: str | None = None) -> str | None:
+        """A prose text whose claims carry marks; ``not_given`` allows «ikke oppgitt i kilden»."""
+        field = field or key
+        if value is None:
+            value = self.data.get(key)
+        if value is None:
+            if required:
+                hint = f" {NOT_GIVEN_HINT}" if not_given else ""
+                self.fail(field, f"mangler; forventet en tekst med kildemerke{hint}")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.fail(field, f"forventet en ikke-tom tekst, fant {_describe(value)}")
+            return None
+        value = value.strip()
+        if not_given and value == NOT_GIVEN:
+            return value
+        self.check_marks(field, value)
+        return value
+
+    def marked_list(self, key: str, required: bool, min_items: int = 0) -> list[str]:
+        items = self.text_list(key, required, min_items)
+        for i, item in enumerate(items, 1):
+            if item != NOT_GIVEN:
+                self.check_marks(f"{key}[{i}]", item)
+        return items
+
+    def mapping(self, key: str, keys: tuple[str, ...]) -> Mapping[str, Any] | None:
+        value = self.data.get(key)
+        if value is None:
+            self.fail(key, f"mangler; forventet feltene {', '.join(keys)}")
+            return None
+        if not isinstance(value, dict):
+            self.fail(key, f"forventet feltene {', '.join(keys)}, fant {_describe(value)}")
+            return None
+        unknown = set(value) - set(keys)
+        if unknown:
+            self.fail(key, f"ukjente nøkler {sorted(unknown)}; forventet {', '.join(keys)}")
+        return value
+
+    def web(self, field: str, value: Any) -> str | None:
+        if value is None:
+            self.fail(field, f"mangler; forventet nettadressen slik kilden gir den, "
+                             f"{NOT_GIVEN_HINT}")
+            return None
+        if value == NOT_GIVEN:
+            return value
+        if not isinstance(value, str) or not WEB_PATTERN.match(value.strip()):
+            self.fail(field, f"forventet en nettadresse (f.eks. karrierenordland.no), "
+                             f"{NOT_GIVEN_HINT}; fant {_describe(value)}")
+            return None
+        return value.strip()
+
+    def evidence(self) -> Evidence | None:
+        value = self.mapping("evidence", ("level", "basis"))
+        if value is None:
+            return None
+        level = value.get("level")
+        if level not in EVIDENCE_LEVELS:
+            self.fail("evidence.level", f"forventet ett av: {', '.join(EVIDENCE_LEVELS)}, fant "
+                                        f"{_describe(level)}")
+        basis = self.marked("basis", True, value=value.get("basis"), field="evidence.basis")
+        if level in EVIDENCE_LEVELS and basis:
+            return Evidence(level, basis)
+        return None
+
+    def conditions(self) -> Conditions | None:
+        keys = ("size", "partners", "needs")
+        value = self.mapping("conditions", keys)
+        if value is None:
+            return None
+        got = {k: self.marked(k, True, not_given=True, value=value.get(k),
+                              field=f"conditions.{k}") for k in keys}
+        if all(got.values()):
+            return Conditions(**got)  # type: ignore[arg-type]
+        return None
+
+    def contact(self) -> Contact | None:
+        value = self.mapping("contact", ("organisation", "web"))
+        if value is None:
+            return None
+        org = self.marked("organisation", True, not_given=True, value=value.get("organisation"),
+                          field="contact.organisation")
+        web = self.web("contact.web", value.get("web"))
+        return Contact(org, web) if org and web else None
+
+    def status(self) -> Status | None:
+        value = self.mapping("status", ("value", "note"))
+        if value is None:
+            return None
+        v = value.get("value")
+        if v not in STATUS_VALUES:
+            self.fail("status.value", f"forventet ett av: {', '.join(STATUS_VALUES)}, fant "
+                                      f"{_describe(v)}")
+        note = self.marked("note", True, not_given=True, value=value.get("note"),
+                           field="status.note")
+        return Status(v, note) if v in STATUS_VALUES and note else None
+
+    def indicator_links(self) -> list[IndicatorLink]:
+        value = self.data.get("indicators")
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail("indicators", f"forventet en liste med id:, when: og why:, fant "
+                                    f"{_describe(value)}")
+            return []
+        known = indicator_ids()
+        out: list[IndicatorLink] = []
+        for i, item in enumerate(value, 1):
+            field = f"indicators[{i}]"
+            if not isinstance(item, dict):
+                self.fail(field, f"forventet id:, when: og why:, fant {_describe(item)}")
+                continue
+            unknown = set(item) - {"id", "when", "why"}
+            if unknown:
+                self.fail(field, f"ukjente nøkler {sorted(unknown)}; forventet id, when, why")
+            ind, when = item.get("id"), item.get("when")
+            ok = True
+            if ind not in known:
+                self.fail(f"{field}.id", f"ukjent indikator {ind!r}; forventet en id fra "
+                                         "indikatorkatalogen (bli indicators list)")
+                ok = False
+            if when not in INDICATOR_WHEN:
+                self.fail(f"{field}.when", f"forventet ett av: {', '.join(INDICATOR_WHEN)}, fant "
+                                           f"{_describe(when)}")
+                ok = False
+            why = self.marked("why", True, value=item.get("why"), field=f"{field}.why")
+            if ok and why:
+                out.append(IndicatorLink(ind, when, why))
         return out
 
     def terms(self, key: str, vocabulary: Mapping[str, str], what: str,
@@ -251,34 +401,30 @@ class _Checker:
     def sources(self) -> list[Source]:
         value = self.data.get("sources")
         if value is None:
-            self.fail("sources", "mangler; forventet minst én kilde med document, title og "
+            self.fail("sources", "mangler; forventet minst én kilde med document og "
                                  "section/page")
             return []
         if not isinstance(value, list) or not value:
             self.fail("sources", f"forventet en liste med minst én kilde, fant {_describe(value)}")
             return []
         out: list[Source] = []
+        keys = ", ".join(DOCUMENTS)
         for i, item in enumerate(value, 1):
             field = f"sources[{i}]"
             if not isinstance(item, dict):
-                self.fail(field, f"forventet document:, title:, section:/page:, fant "
-                                 f"{_describe(item)}")
+                self.fail(field, f"forventet document: og section:/page:, fant {_describe(item)}")
                 continue
-            unknown = set(item) - {"document", "title", "section", "page"}
+            if "title" in item:
+                self.fail(f"{field}.title", "skal ikke stå i oppføringen: tittel, utgiver og år "
+                                            "hentes fra dokumentregisteret (document:)")
+            unknown = set(item) - {"document", "section", "page", "title"}
             if unknown:
-                self.fail(field, f"ukjente nøkler {sorted(unknown)}; forventet document, title, "
+                self.fail(field, f"ukjente nøkler {sorted(unknown)}; forventet document, "
                                  "section, page")
             doc = item.get("document")
             ok = True
-            if not isinstance(doc, str) or doc not in SEED_DOCUMENTS:
-                hint = " (skriv nummeret i anførselstegn)" if isinstance(doc, int) else ""
-                self.fail(f"{field}.document", f"forventet ett av {', '.join(SEED_DOCUMENTS)} som "
-                                               f"tekst{hint}, fant {_describe(doc)}")
-                ok = False
-            title = item.get("title")
-            if not isinstance(title, str) or not title.strip():
-                self.fail(f"{field}.title",
-                          f"forventet dokumentets tittel, fant {_describe(title)}")
+            if not isinstance(doc, str) or doc not in DOCUMENTS:
+                self.fail(f"{field}.document", f"forventet ett av: {keys}; fant {_describe(doc)}")
                 ok = False
             section = item.get("section")
             if section is not None and (not isinstance(section, str) or not section.strip()):
@@ -293,8 +439,8 @@ class _Checker:
                 self.fail(field, "forventet section: og/eller page: som viser hvor i dokumentet")
                 ok = False
             if ok:
-                out.append(Source(document=doc, title=title.strip(),
-                                  section=section.strip() if section else None, page=page))
+                out.append(Source(document=doc, section=section.strip() if section else None,
+                                  page=page))
         return out
 
     def quoted_figures(self) -> list[QuotedFigure]:
@@ -406,7 +552,7 @@ def parse_entry(path: Path, regions: Mapping[str, Region] | None = None,
             c.fail("id", f"{id_!r} skal være lik filnavnet uten .md ({path.stem!r})")
 
     title = c.text("title", True)
-    summary = c.text("summary", True)
+    summary = c.marked("summary", True)
     themes = c.terms("themes", THEMES, "tema", 1)
     groups = c.terms("target_groups", TARGET_GROUPS, "målgruppe", 1)
     actors = c.terms("actors", ACTORS, "aktør", 0)
@@ -415,37 +561,70 @@ def parse_entry(path: Path, regions: Mapping[str, Region] | None = None,
     sources = c.sources()
     figures = c.quoted_figures()
 
+    marked: dict[str, Any] = {"summary": summary}
     extra: dict[str, Any] = {}
     if type_ == "praksis":
-        extra["mechanism"] = c.text("mechanism", True)
-        extra["results"] = c.text_list("results", False)
-        extra["advice"] = c.text_list("advice", False)
-        extra["funding"] = c.text("funding", False)
+        marked["mechanism"] = c.marked("mechanism", True)
+        marked["results"] = c.marked_list("results", False)
+        marked["advice"] = c.marked_list("advice", False)
+        marked["cost"] = c.marked("cost", True, not_given=True)
+        marked["funding"] = c.marked("funding", True, not_given=True)
+        extra["amounts"] = c.text_list("amounts", False)
+        extra["evidence"] = c.evidence()
+        extra["conditions"] = c.conditions()
+        extra["contact"] = c.contact()
+        extra["status"] = c.status()
     elif type_ == "funn":
         kind = data.get("finding_kind")
         if kind not in FINDING_KINDS:
             c.fail("finding_kind", f"forventet ett av: {', '.join(FINDING_KINDS)}, fant "
                                    f"{_describe(kind)}")
         extra["finding_kind"] = kind
-        extra["confidence"] = c.text("confidence", False)
+        marked["confidence"] = c.marked("confidence", False)
     elif type_ == "tilskudd":
-        extra["giver"] = c.text("giver", True)
-        extra["recipients"] = c.text_list("recipients", True, min_items=1)
-        extra["purpose"] = c.text("purpose", True)
-        extra["legal_basis"] = c.text("legal_basis", False)
+        marked["giver"] = c.marked("giver", True)
+        marked["recipients"] = c.marked_list("recipients", True, min_items=1)
+        marked["purpose"] = c.marked("purpose", True)
+        marked["amount"] = c.marked("amount", True, not_given=True)
+        marked["deadline"] = c.marked("deadline", True, not_given=True)
+        marked["legal_basis"] = c.marked("legal_basis", False)
+        extra["link"] = c.web("link", data.get("link"))
     elif type_ == "aktor":
-        extra["responsibilities"] = c.text_list("responsibilities", True, min_items=1)
-        extra["legal_basis"] = c.text("legal_basis", False)
+        actor = data.get("actor")
+        if actor not in ACTORS:
+            c.fail("actor", f"forventet aktøren i vokabularet som oppføringen beskriver, ett av: "
+                            f"{', '.join(ACTORS)}; fant {_describe(actor)}")
+        extra["actor"] = actor
+        marked["responsibilities"] = c.marked_list("responsibilities", True, min_items=1)
+        marked["legal_basis"] = c.marked("legal_basis", False)
+    elif type_ == "kunnskapsbehov":
+        extra["indicators"] = c.indicator_links()
+        marked["data_gap"] = c.marked("data_gap", False)
+        if bool(extra["indicators"]) == bool(marked["data_gap"]) and not c.issues:
+            c.fail("indicators", "forventet enten indikatorer (indicators:) som belyser "
+                                 "kunnskapsbehovet, eller data_gap: som sier at atlaset ikke har "
+                                 "data om det ennå – ikke begge og ikke ingen av dem")
 
+    blocks = citations.body_blocks(body)
     if not body.strip():
         c.fail(None, "mangler tekst etter YAML-hodet; forventet en beskrivelse i Markdown")
+    for n, block in enumerate(blocks, 1):
+        for problem in citations.problems(block, c.n_sources):
+            c.fail(f"tekst, avsnitt {n}", problem)
 
     if c.issues:
         return None, c.issues
     assert id_ is not None and title is not None and summary is not None
-    entry = Entry(id=id_, type=type_, title=title, summary=summary, themes=themes,
-                  target_groups=groups, actors=actors, sources=sources, body=body.strip() + "\n",
-                  path=path, places=places, years=years, quoted_figures=figures, **extra)
+    plain_fields = {
+        k: ([citations.plain(x) for x in v] if isinstance(v, list)
+            else (citations.plain(v) if v and v != NOT_GIVEN else v))
+        for k, v in marked.items() if k != "summary"
+    }
+    entry = Entry(id=id_, type=type_, title=title, summary=citations.plain(summary),
+                  themes=themes, target_groups=groups, actors=actors, sources=sources,
+                  body=body.strip() + "\n", path=path, places=places, years=years,
+                  quoted_figures=figures, marked={k: v for k, v in marked.items() if v},
+                  **{k: v for k, v in plain_fields.items() if v is not None}, **extra)
     return entry, []
 
 

@@ -43,7 +43,7 @@ class StockSeries:
 # The adult population of the education statistics moves by at most a few per cent a year
 # in a municipality; immigrant counts move more (reception centres open and close).
 STOCK_SERIES: tuple[StockSeries, ...] = (
-    StockSeries("imdi_bakgrunn_kjonn_utdanningsniva", "antall", "personer",
+    StockSeries("imdi_utdanningsniva", "befolkning", "personer",
                 {"bakgrunn": "Hele befolkningen", "kjonn": "Alle", "utdanningsniva": "alle"},
                 0.05, "befolkningen i utdanningsstatistikken"),
     StockSeries("imdi_innvandringsgrunn", "innvandrere", "personer",

@@ -12,6 +12,8 @@ from collections import OrderedDict
 
 from fastapi import APIRouter, Response
 
+from bliatlas import jobs
+from bliatlas.api import deps
 from bliatlas.errors import InputError, NotFound
 from bliatlas.reports.cli import default_filename
 
@@ -19,9 +21,11 @@ router = APIRouter(prefix="/api/rapport", tags=["rapport"])
 
 MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 CACHE_SIZE = 32
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 _lock = threading.Lock()
-_cache: OrderedDict[tuple[int, str, str, str], bytes] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, str, str], bytes] = OrderedDict()
 
 
 def _parse(filename: str) -> tuple[str, str]:
@@ -42,19 +46,25 @@ def report_response(kind: str, filename: str) -> Response:
         other = region["level"]
         article = "et" if other == "fylke" else "en"
         raise NotFound(f"{code} er {article} {other}; bruk /api/rapport/{other}/{code}.{fmt}")
-    key = (id(ctx.cube), kind, code, fmt)
+    key = (deps.current().token, kind, code, fmt)  # one database state
     with _lock:
         body = _cache.get(key)
     if body is None:
-        body = render(ctx, kind, code, fmt)
+        if fmt == "pdf":  # heavy: bounded, and one render for identical concurrent requests
+            body = jobs.renders().run(lambda: render(ctx, kind, code, fmt), key=key,
+                                      memory=jobs.RENDER_BYTES)
+        else:
+            body = render(ctx, kind, code, fmt)
         with _lock:
             _cache[key] = body
             while len(_cache) > CACHE_SIZE:
                 _cache.popitem(last=False)
     name = default_filename(code, region["short_name"], fmt)
     disposition = "inline" if fmt == "html" else "attachment"
-    return Response(body, media_type=MEDIA_TYPES[fmt],
-                    headers={"Content-Disposition": f'{disposition}; filename="{name}"'})
+    headers = {"Content-Disposition": f'{disposition}; filename="{name}"'}
+    if fmt == "html":  # the report carries its own stylesheet inline and no script
+        headers["Content-Security-Policy"] = REPORT_CSP
+    return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
 @router.get("/kommune/{filename}", summary="Kunnskapsgrunnlag for en kommune (HTML eller PDF)")

@@ -22,7 +22,12 @@ from markupsafe import Markup
 from bliatlas.errors import NotFound
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.compare import Comparison, comparisons, rank_text
-from bliatlas.indicators.profile import build_profile, provenance, series_points
+from bliatlas.indicators.profile import (
+    build_profile,
+    not_yet_fetched,
+    provenance,
+    series_points,
+)
 from bliatlas.knowledge.recommend import (
     practices_for_weaknesses,
     read_place_facts,
@@ -39,7 +44,7 @@ from bliatlas.web.views import series_points as web_points
 # Topic sections in report order: (section id, heading, catalogue topic, chart indicators).
 TOPIC_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("befolkning", "Befolkningen og innvandrerbefolkningen", "befolkning+innvandringsgrunn",
-     ("folkemengde", "innvandrere", "innvandrere_flukt_andel")),
+     ("folkemengde_1_januar", "innvandrere", "innvandrere_flukt_andel")),
     ("bosetting", "Bosetting av flyktninger", "bosetting",
      ("bosatte_flyktninger", "bosatte_per_1000")),
     ("kapasitet", "Kapasitet: fastlege og kommuneøkonomi", "kapasitet",
@@ -48,6 +53,12 @@ TOPIC_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("bofasthet", "Bofasthet og sekundærflytting", "bofasthet",
      ("bosatt_forste_kommune_andel",)),
     ("sysselsetting", "Sysselsetting blant innvandrere", "sysselsetting", ()),
+    ("utdanning", "Utdanning etter innvandringsbakgrunn", "utdanning",
+     ("hoyere_utdanning_innvandrere_andel", "hoyere_utdanning_forskjell")),
+    ("landbakgrunn", "Innvandrerbefolkningen etter landbakgrunn", "innvandrerbefolkningen", ()),
+    ("introduksjon", "Introduksjonsprogrammet", "introduksjonsprogrammet", ()),
+    ("inntekt", "Inntekt og levekår", "inntekt", ()),
+    ("barnehage", "Barnehage", "barnehage", ()),
 )
 MAP_INDICATOR = "bosatte_per_1000"
 # Columns of the county's comparison table of its municipalities.
@@ -377,11 +388,11 @@ def _grants_by_type(ctx: ReportContext, prov: Provenance, code: str) -> dict[str
 
 
 def _population(ctx: ReportContext, prov: Provenance, level: str, code: str) -> list[Num]:
-    """Population 1 January per year: the engine's ``folkemengde`` (a county: the sum of its
-    municipalities, with the same coverage rules as every other figure)."""
-    ind = ctx.cube.catalogue.get("folkemengde")
+    """Population 1 January per year: the engine's ``folkemengde_1_januar`` (a county: the
+    sum of its municipalities, with the same coverage rules as every other figure)."""
+    ind = ctx.cube.catalogue.get("folkemengde_1_januar")
     return [cell_num(ctx.cube, prov, ind, level, code, c.year, c)
-            for c in sorted(_region_cells(ctx, level, code).get("folkemengde", []),
+            for c in sorted(_region_cells(ctx, level, code).get("folkemengde_1_januar", []),
                             key=lambda c: c.year) if c.status != MISSING]
 
 
@@ -500,12 +511,17 @@ def _definitions(ctx: ReportContext, sections: list[Section]) -> list[Indicator]
 
 def _sections(ctx: ReportContext, prov: Provenance, level: str, code: str) -> list[Section]:
     out = []
+    pending = not_yet_fetched(ctx.cube, level)
     for sid, title, topic, charts in TOPIC_SECTIONS:
         s = _topic_section(ctx, prov, level, code, sid, title, topic, charts)
         if s is None:
             s = Section(id=sid, title=title, notes=[(
                 "Kildene i databasen har ikke tall om dette for "
                 f"{ctx.cube.group(level, code)['short_name']}.")])
+        waiting = [m for m in pending if m["tema"] in topic.split("+")]
+        if waiting:
+            s.notes.append("Ikke hentet ennå (" + waiting[0]["hvordan"] + "): "
+                           + "; ".join(m["navn"] for m in waiting) + ".")
         if sid == "bosetting":
             s.extra["funnel"] = _funnel(ctx, prov, level, code)
         if sid == "tilskudd" and level == "kommune":

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from bliatlas import settings
 from bliatlas.errors import UserError
 from bliatlas.indicators.engine import build_cube
 from bliatlas.knowledge.base import open_index
@@ -68,7 +69,7 @@ def open_report_context(database: str | os.PathLike[str] | None = None,
         cube=build_cube(store),
         geometry=GeometryCache.from_store(store),
     )
-    index = open_index(content or os.environ.get("BLI_CONTENT"), path, explicit_database=True)
+    index = open_index(content or settings.get().content, path, explicit_database=True)
     return ReportContext(atlas=atlas, knowledge=index, database=path)
 
 

@@ -109,12 +109,17 @@ class Provenance:
             for key in keys:
                 self._members.setdefault(key, []).append(code)
         self._selectors: dict[str, list[tuple[str, str]]] = {}
-        for ind in cube.catalogue.indicators:
+        catalogue = cube.catalogue
+        for ind in catalogue.indicators:
             pairs: list[tuple[str, str]] = []
-            for term in [*ind.numerator, *(ind.denominator or [])]:
-                for sel in term.any_of:
-                    if (sel.dataset, sel.measure) not in pairs:
-                        pairs.append((sel.dataset, sel.measure))
+            # a difference reads what its two components read
+            parts = ([catalogue.get(i) for i in ind.difference_of or []]
+                     if ind.kind == "difference" else [ind])
+            for part in parts:
+                for term in [*part.numerator, *(part.denominator or [])]:
+                    for sel in term.any_of:
+                        if (sel.dataset, sel.measure) not in pairs:
+                            pairs.append((sel.dataset, sel.measure))
             self._selectors[ind.id] = pairs
         self._cache: dict[tuple[str, str, str, int], tuple[int, ...]] = {}
 

@@ -11,7 +11,6 @@ import argparse
 import importlib
 import importlib.util
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -242,24 +241,13 @@ def _predict(args: argparse.Namespace) -> int:
         for rank, j in enumerate(order[-5:], start=len(order) - 4):
             print(f"  {rank:>3}. {munis.codes[j]} {munis.names[j]}: {_pct(float(mean[j]))}")
     if args.out:
-        import csv
+        from bliatlas import export
 
-        out = Path(args.out)
-        tmp = out.with_name(out.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["person_id", "household_id", *sub.codes.tolist(), "syntetisk"])
-            flag = int(model.synthetic or cohort.synthetic)
-            for i in range(len(cohort)):
-                w.writerow(
-                    [
-                        cohort.person_id[i],
-                        cohort.household_id[i],
-                        *(f"{v:.4f}" for v in probs[i]),
-                        flag,
-                    ]
-                )
-        tmp.replace(out)
+        flag = int(model.synthetic or cohort.synthetic)
+        export.write_file(args.out, export.csv_bytes(
+            ["person_id", "household_id", *sub.codes.tolist(), "syntetisk"],
+            ([cohort.person_id[i], cohort.household_id[i],
+              *(round(float(v), 4) for v in probs[i]), flag] for i in range(len(cohort)))))
         print(f"Skrev {args.out}")
     return 0
 

@@ -29,10 +29,7 @@ Choices made here, shown to the user on the page:
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import os
 import re
 import secrets
 import tempfile
@@ -98,9 +95,11 @@ _models: dict[tuple[str, float], tuple[OutcomeModel, str]] = {}
 
 def outcome_model(munis: MunicipalityTable) -> tuple[OutcomeModel, str]:
     """The outcome model and a Norwegian line describing it (cached per process)."""
+    from bliatlas import settings
     from bliatlas.store import database_path
 
-    trained = os.environ.get("BLI_SETTLEMENT_MODEL")
+    model_dir = settings.get().settlement_model
+    trained = str(model_dir) if model_dir else None
     if trained:
         key = (trained, Path(trained, "model.json").stat().st_mtime
                if Path(trained, "model.json").exists() else 0.0)
@@ -374,6 +373,17 @@ def build_problem(run: MatchRun) -> assign.MatchProblem:
 
 
 def new_run(cohort: Cohort, settings: Settings) -> MatchRun:
+    """A solved run, through the matching queue (:mod:`bliatlas.jobs`: bounded concurrency,
+    429 when full, a memory ceiling per run)."""
+    from bliatlas import jobs
+
+    n_munis = len(municipalities().in_county(settings.county.zfill(2))) if settings.county \
+        else len(municipalities())
+    return jobs.matching().run(lambda: _new_run(cohort, settings),
+                               memory=jobs.matching_memory(len(cohort), n_munis))
+
+
+def _new_run(cohort: Cohort, settings: Settings) -> MatchRun:
     from bliatlas.settlement.simulate import ensure_tie_room
 
     settings.check()
@@ -420,7 +430,11 @@ def derived_run(old: MatchRun, locks: dict[int, int], forbids: set[tuple[int, in
                       "forbids": set(forbids), "result": None, "rules": [], "simulated": [],
                       "fairness": []})
     only_added = set(old.locks.items()) <= set(locks.items()) and old.forbids <= forbids
-    return solve_run(run, previous=old.result if only_added else None)
+    from bliatlas import jobs
+
+    return jobs.matching().run(
+        lambda: solve_run(run, previous=old.result if only_added else None),
+        memory=jobs.matching_memory(len(old.cohort), len(old.munis)))
 
 
 def _random_placement(problem: assign.MatchProblem, tries: int = 20):
@@ -540,24 +554,22 @@ ASSIGNMENT_COLUMNS = ("person_id", "household_id", "kommunenummer", "kommune",
                       "forklaring", "syntetisk")
 
 
-def assignment_csv(run: MatchRun) -> str:
-    """One row per person: the municipality, the predicted outcome there, the household's
-    best alternative (mean per person) and the explanation."""
+def assignment_rows(run: MatchRun) -> list[list[Any]]:
+    """One row per person (:data:`ASSIGNMENT_COLUMNS`): the municipality, the predicted
+    outcome there, the household's best alternative (mean per person) and the explanation."""
     assert run.result is not None
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(ASSIGNMENT_COLUMNS)
+    rows: list[list[Any]] = []
     expl = explanations(run, range(run.cohort.n_households), k=1)
     flag = int(run.synthetic)
     for h, e in enumerate(expl):
         alt = e.alternatives[0] if e.alternatives else None
         j = int(run.result.assignment[h])
         for i in run.cohort.households[h]:
-            w.writerow([run.cohort.person_id[i], e.household, e.municipality, e.name,
-                        f"{float(run.scores[i, j]):.4f}",
-                        f"{alt.municipality} {alt.name}" if alt else "",
-                        f"{alt.predicted:.4f}" if alt else "", e.text, flag])
-    return buf.getvalue()
+            rows.append([run.cohort.person_id[i], e.household, e.municipality, e.name,
+                         round(float(run.scores[i, j]), 4),
+                         f"{alt.municipality} {alt.name}" if alt else "",
+                         round(alt.predicted, 4) if alt else None, e.text, flag])
+    return rows
 
 
 # -- in-memory store -------------------------------------------------------------------
@@ -660,12 +672,11 @@ async def match(request: Request) -> dict[str, Any]:
 
 
 @router.get("/match/{run_id}.csv", summary="Tildelingen per person som CSV")
-def match_csv(run_id: str) -> Response:
+def match_csv(run_id: str, stil: str = "maskin") -> Response:
+    from bliatlas import export
+
+    csv_style = export.style(stil)
     run = get_run(run_id)
-    return Response(
-        content="\ufeff" + assignment_csv(run),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition":
-                 f'attachment; filename="bli-atlas-tildeling{"-syntetisk" if run.synthetic else ""}'
-                 f'-{run_id}.csv"'},
-    )
+    return export.csv_download(
+        ASSIGNMENT_COLUMNS, assignment_rows(run),
+        f'bli-atlas-tildeling{"-syntetisk" if run.synthetic else ""}-{run_id}.csv', csv_style)

@@ -286,16 +286,13 @@ def _match(args: argparse.Namespace) -> int:
             print("  " + e.text)
     if args.out:
         expl = explain(problem, a, [str(x) for x in munis.names])
-        out = Path(args.out)
-        tmp = out.with_name(out.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["household_id", "personer", "kommune", "kommunenavn",
-                        "forventet_andel", "forklaring", "syntetisk"])
-            for e in expl:
-                w.writerow([e.household, e.persons, e.municipality, e.name,
-                            f"{e.predicted:.4f}", e.text, int(synthetic)])
-        tmp.replace(out)
+        from bliatlas import export
+
+        export.write_file(args.out, export.csv_bytes(
+            ["household_id", "personer", "kommune", "kommunenavn", "forventet_andel",
+             "forklaring", "syntetisk"],
+            ([e.household, e.persons, e.municipality, e.name, round(e.predicted, 4), e.text,
+              int(synthetic)] for e in expl)))
         print(f"Skrev {args.out} ({len(expl)} husholdninger).")
     del result_obj
     return 0

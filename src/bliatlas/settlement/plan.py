@@ -29,7 +29,6 @@ that bind, and the message says which (in Norwegian).
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from bliatlas import export
 from bliatlas.errors import UserError
 from bliatlas.settlement.features import MunicipalityTable
 
@@ -571,60 +571,37 @@ SOURCE_LINE = (
 )
 
 
-def write_csv(plans: list[Plan], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        if len(plans) == 1:
-            w.writerow(PLAN_COLUMNS)
-            for rec in plan_records(plans[0]):
-                w.writerow(["" if rec[c] is None else rec[c] for c in PLAN_COLUMNS])
-        else:
-            names = [p.parameters.name for p in plans]
-            w.writerow(["kommunenummer", "kommune", *names])
-            for rec in comparison(plans):
-                w.writerow([rec["kommunenummer"], rec["kommune"], *(rec[n] for n in names)])
-    tmp.replace(path)
+def _plan_table(plans: list[Plan]) -> tuple[list[str], list[list[Any]]]:
+    """The plan (one) or the comparison of scenarios (several) as header and rows."""
+    if len(plans) == 1:
+        return list(PLAN_COLUMNS), list(export.dict_rows(plan_records(plans[0]), PLAN_COLUMNS))
+    names = [p.parameters.name for p in plans]
+    columns = ["kommunenummer", "kommune", *names]
+    return columns, list(export.dict_rows(comparison(plans), columns))
 
 
-def write_xlsx(plans: list[Plan], path: Path) -> None:
-    from openpyxl import Workbook
+def plan_csv(plans: list[Plan], csv_style: export.CsvStyle = export.MACHINE) -> bytes:
+    """The plan or comparison as CSV (:mod:`bliatlas.export`; scenario names neutralised)."""
+    return export.csv_bytes(*_plan_table(plans), csv_style)
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Sammenligning" if len(plans) > 1 else "Plan"
+
+def plan_xlsx(plans: list[Plan]) -> bytes:
+    """The plan (or the comparison plus one sheet per scenario) and an «Om» sheet."""
+    header, rows = _plan_table(plans)
+    sheets = [export.Sheet("Sammenligning" if len(plans) > 1 else "Plan", header, rows)]
     if len(plans) > 1:
-        names = [p.parameters.name for p in plans]
-        ws.append(["kommunenummer", "kommune", *names])
-        for rec in comparison(plans):
-            ws.append([rec["kommunenummer"], rec["kommune"], *(rec[n] for n in names)])
-        sheets = plans
-    else:
-        sheets = []
-        ws.append(list(PLAN_COLUMNS))
-        for rec in plan_records(plans[0]):
-            ws.append([rec[c] for c in PLAN_COLUMNS])
-    for plan in sheets:
-        s = wb.create_sheet(plan.parameters.name[:31])
-        s.append(list(PLAN_COLUMNS))
-        for rec in plan_records(plan):
-            s.append([rec[c] for c in PLAN_COLUMNS])
-    about = wb.create_sheet("Om")
-    for plan in plans:
-        for line in parameter_lines(plan):
-            about.append([line])
-        about.append([])
-    about.append([SOURCE_LINE])
-    tmp = path.with_name(path.name + ".tmp")
-    wb.save(tmp)
-    tmp.replace(path)
+        sheets += [export.Sheet(p.parameters.name, PLAN_COLUMNS,
+                                export.dict_rows(plan_records(p), PLAN_COLUMNS)) for p in plans]
+    about = [[line] for p in plans for line in [*parameter_lines(p), None]] + [[SOURCE_LINE]]
+    sheets.append(export.Sheet("Om", None, about))
+    return export.xlsx_bytes(sheets)
 
 
 def write_plans(plans: list[Plan], path: str | Path) -> None:
     path = Path(path)
     if path.suffix.lower() == ".xlsx":
-        write_xlsx(plans, path)
+        export.write_file(path, plan_xlsx(plans))
     elif path.suffix.lower() == ".csv":
-        write_csv(plans, path)
+        export.write_file(path, plan_csv(plans))
     else:
         raise UserError(f"{path}: ukjent filtype; forventet .csv eller .xlsx")

@@ -1,20 +1,30 @@
-"""Recognise a file by its content and hand it to the right parser."""
+"""Recognise a file by its content and hand it to the right parser.
+
+Before any parser runs, a file is held to the limits in :mod:`bliatlas.sources.limits`
+(no NUL bytes in a text file, JSON nested at most ``MAX_JSON_DEPTH`` levels, an xlsx's
+declared and actual cell area within ``MAX_XLSX_CELLS``), so a hostile file gets a clear
+refusal instead of exhausting memory or the interpreter's stack.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from bliatlas.errors import InputError
 from bliatlas.sources import imdi, panel, tidy
 from bliatlas.sources.geo import looks_like_geojson, parse_geojson
+from bliatlas.sources.limits import check_text_bytes, check_xlsx, load_json
 from bliatlas.sources.records import ParsedSource
 
 DATA_SUFFIXES = {".csv", ".xlsx", ".json", ".geojson"}
 
 
-def parse_file(path: Path, data: bytes | None = None) -> ParsedSource:
-    """Parse one file; the format is decided from its bytes, not its name."""
+def parse_file(path: Path, data: bytes | None = None, *,
+               sub_annual: str = "error") -> ParsedSource:
+    """Parse one file; the format is decided from its bytes, not its name.
+
+    ``sub_annual`` is passed to the JSON-stat reader (``bli import --sub-annual keep``).
+    """
     shown = str(path)
     if data is None:
         try:
@@ -24,27 +34,25 @@ def parse_file(path: Path, data: bytes | None = None) -> ParsedSource:
     if not data.strip():
         raise InputError(shown, "filen er tom")
     if data[:4] == b"PK\x03\x04":
+        check_xlsx(data, shown)
         return panel.parse_panel_xlsx(data, shown)
+    check_text_bytes(data, shown)
     head = data.lstrip()[:1]
     if head in (b"{", b"["):
-        try:
-            doc = json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(shown, f"ugyldig JSON ({exc})") from None
+        doc = load_json(data, shown)
         if looks_like_geojson(doc):
             return parse_geojson(doc, shown)
-        if isinstance(doc, dict) and doc.get("class") == "dataset":
-            from bliatlas.sources.jsonstat import parse_jsonstat
+        from bliatlas.sources.jsonstat import looks_like_jsonstat, parse_jsonstat
 
-            return parse_jsonstat(doc, shown)
+        if isinstance(doc, dict) and (doc.get("class") == "dataset" or looks_like_jsonstat(doc)):
+            return parse_jsonstat(doc, shown, sub_annual=sub_annual,
+                                  sub_annual_hint="--sub-annual keep")
         raise InputError(shown, "JSON-filen er verken GeoJSON (FeatureCollection) eller "
-                         "JSON-stat 2.0 (class: dataset)")
-    if b"\x00" in data[:4096]:
-        raise InputError(shown, "filen inneholder NUL-byte (UTF-16 eller binær); forventet "
-                         "tekst i ISO-8859-1 eller UTF-8, eller xlsx")
-    text = data[:2000].decode("iso-8859-1")
-    if imdi.looks_like_imdi(text):
-        return imdi.parse_imdi_csv(data, shown)
+                         "JSON-stat (2.0: class «dataset»; 1.x: {\"dataset\": {\"dimension\": "
+                         "…}})")
+    text = data[:4000].decode("iso-8859-1")
+    if imdi.looks_like_imdi(text) or imdi.looks_like_imdi_long(text):
+        return imdi.parse_imdi(data, shown)
     return tidy.parse_tidy_csv(data, shown)
 
 

@@ -1,10 +1,27 @@
-"""IMDi statistics exports (imdi.no/tall-og-statistikk), as users download them.
+"""IMDi statistics (imdi.no/tall-og-statistikk) in the two shapes IMDi serves them.
 
-Format: ``;``-separated, ISO-8859-1 (UTF-8 accepted), a first header row
+Both are ``;``-separated and ISO-8859-1 (UTF-8 accepted).
+
+**Wide export** (the files in ``../shared/data/imdi``): a first header row
 ``Region;Navn;<Dimension: value>…`` followed by more header rows ``;;<Dimension: value>…``,
 then one data row per region: ``K3801;Horten;…``. Every value column is described by one
 cell per header row; ``År`` gives the year and ``Enhet`` the unit (persons or percent side
-by side). Empty cells are missing, ``.`` is "no value", ``:`` and ``<5`` are suppressed.
+by side).
+
+**Long table** (what the download service behind "Tall og statistikk" answers today,
+``download_csv/k/<table>`` and ``download_csv/f/<table>``, as county statistics teams'
+scheduled scripts read it): one header row naming the columns, then one row per cell:
+``Kommunenummer;Kommune;<dimension columns>;År;Enhet;Antall`` (per county ``Fylkesnummer;
+Fylke;…``). The order of the dimension columns does not matter; rows repeated verbatim
+(the service repeats some) count once; leading zeros of region numbers may be missing.
+
+Cells: empty is missing, ``.`` is "no value", ``:`` and ``<5`` are suppressed. In the
+country-background export (``Landbakgrunn``) ``.`` stands for *no persons*: the same
+export writes ``0`` in exactly those cells for 2014 and 2016 (about 80 000 a year) and
+``.`` in every other year. There a ``.`` cell, and an empty one (a municipality code not
+in use that year: then every country is empty), is not stored at all: the catalogue's
+total over countries counts a country without a row as 0 (``absent_is_zero``). That
+leaves about 0,3 of the export's 2 million cells to store.
 """
 
 from __future__ import annotations
@@ -12,37 +29,109 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import dataclass
 
+from bliatlas import settings
 from bliatlas.errors import InputError
 from bliatlas.regions.names import fold
-from bliatlas.sources.records import Observation, ParsedSource, classify_cell
+from bliatlas.sources.records import MISSING, Observation, ParsedSource, classify_cell
 
 PUBLISHER = "IMDi"
+SKIP = "skip"           # a cell that is not stored (see the country-background export)
 LICENCE = "NLOD 2.0"
+FORMAT_WIDE = "imdi-csv"
+FORMAT_LONG = "imdi-csv-lang"
 
-# Known exports: the set of dimension names → (dataset, measure).
+
+@dataclass(frozen=True)
+class ImdiTable:
+    """A table of IMDi's download service, as `bli sync imdi` knows it."""
+
+    name: str           # the service's table id, e.g. "intro_status_arbutd_avslutta"
+    title: str          # Norwegian title, as on imdi.no
+    dataset: str
+    measure: str
+
+
+# The tables county teams and Bli-atlas fetch (from the scripts that run against the
+# service); the dataset name is the same as for a downloaded file of the same table.
+TABLES: dict[str, ImdiTable] = {t.name: t for t in (
+    ImdiTable("bosatt_anmodede", "Anmodning, vedtak og bosetting av flyktninger",
+              "imdi_bosetting", "bosetting"),
+    ImdiTable("befolkning_innvandringsgrunn", "Innvandrere etter innvandringsgrunn",
+              "imdi_innvandringsgrunn", "innvandrere"),
+    ImdiTable("befolkning_botid", "Innvandrere etter botid og verdensregion",
+              "imdi_botid_verdensregion", "innvandrere"),
+    ImdiTable("flyktning_botid_flytting", "Flyktninger etter botid og sekundærflytting",
+              "imdi_sekundaerflytting", "flyktninger"),
+    ImdiTable("enslige_mindrearige", "Bosatte enslige mindreårige flyktninger",
+              "imdi_enslige_mindrearige", "bosatte"),
+    ImdiTable("intro_deltakere", "Deltakere i introduksjonsprogrammet",
+              "imdi_intro_deltakere", "deltakere"),
+    ImdiTable("intro_status_arbutd_avslutta",
+              "I arbeid eller utdanning etter avsluttet introduksjonsprogram",
+              "imdi_intro_status", "tidligere_deltakere"),
+    ImdiTable("sysselsatte_botid_land", "Sysselsatte innvandrere etter botid og landbakgrunn",
+              "imdi_sysselsatte_botid_land", "sysselsatte"),
+    ImdiTable("utdanningsniva", "Utdanningsnivå etter innvandringsbakgrunn",
+              "imdi_utdanningsniva", "befolkning"),
+    ImdiTable("vedvarende_lavinntekt", "Vedvarende lavinntekt etter innvandringsbakgrunn",
+              "imdi_vedvarende_lavinntekt", "personer"),
+    ImdiTable("barnehagedeltakelse_spraak",
+              "Barnehagedeltakelse for minoritetsspråklige og øvrige barn",
+              "imdi_barnehagedeltakelse", "barn"),
+)}
+
+# Downloaded files: the set of dimension names → (dataset, measure).
 KNOWN_EXPORTS: dict[frozenset[str], tuple[str, str]] = {
     frozenset({"innvandringsgrunn", "kjonn"}): ("imdi_innvandringsgrunn", "innvandrere"),
     frozenset({"bosetting"}): ("imdi_bosetting", "bosetting"),
     frozenset({"botid", "sekundaerflytting"}): ("imdi_sekundaerflytting", "flyktninger"),
     frozenset({"botid", "verdensregion"}): ("imdi_botid_verdensregion", "innvandrere"),
+    frozenset({"utdanningsniva", "bakgrunn", "kjonn"}): ("imdi_utdanningsniva", "befolkning"),
+    frozenset({"landbakgrunn"}): ("imdi_landbakgrunn", "innvandrere"),
 }
+# Dimension sets several tables share: the file name decides (keyword → dataset, measure).
+AMBIGUOUS_EXPORTS: dict[frozenset[str], dict[str, tuple[str, str]]] = {
+    frozenset({"bakgrunn", "kjonn"}): {
+        "videregaende": ("imdi_videregaende_fullfort", "fullfort"),
+    },
+}
+INF_NOTE = ("«Inf» i IMDis eksport: prosenten er ikke definert (den er regnet av null, "
+            "f.eks. vedtak når anmodningen var 0)")
+LANDBAKGRUNN_DOT_NOTE = ("«.» i IMDis eksport betyr ingen personer med denne landbakgrunnen "
+                         "(eksporten skriver 0 i de samme cellene for 2014 og 2016); slike "
+                         "celler og tomme celler (kommunenummer ikke i bruk det året) er ikke "
+                         "lagret, og summer over land regner et land uten rad som 0")
+
 UNITS = {"personer": "personer", "prosent": "prosent", "kroner": "kroner", "antall": "antall"}
 _REGION = re.compile(r"^[KF]-?\d{2,4}$|^\d{1,4}$")
+_YEAR = re.compile(r"^(\d{4})(?:-\d{2}-\d{2})?$")
+LONG_CODE_COLUMNS = {"kommunenummer": "kommune", "fylkesnummer": "fylke", "region": None}
+LONG_NAME_COLUMNS = ("kommune", "fylke", "navn", "region_navn", "kommunenavn", "fylkesnavn")
+
+
+# Column names shortened to the dimension they are (as the wide export's headers name them).
+DIMENSION_ALIASES = {
+    "botid_i_norge": "botid",
+    "avslutningsar_for_introduksjonsprogrammet": "avslutningsar",
+    "arbeidssituasjon_etter_avsluttet_avbrutt_introduksjonsprogram": "arbeidssituasjon",
+}
 
 
 def dimension_key(name: str) -> str:
     key = fold(name).replace(" ", "_")
-    return {"botid_i_norge": "botid", "ar": "ar", "kjonn": "kjonn"}.get(key, key)
+    return DIMENSION_ALIASES.get(key, key)
 
 
 def decode(data: bytes, path: str) -> str:
     """Decode an export: UTF-8 if it is valid UTF-8, else ISO-8859-1; reject UTF-16/mojibake."""
     if not data.strip():
         raise InputError(path, "filen er tom; forventet en IMDi-eksport med overskriftsrader")
-    if b"\x00" in data[:4096]:
+    if b"\x00" in data:
         raise InputError(
-            path, "filen inneholder NUL-byte (UTF-16?); forventet ISO-8859-1 eller UTF-8"
+            path, "filen inneholder NUL-byte (UTF-16 eller binær?); forventet ISO-8859-1 "
+            "eller UTF-8"
         )
     try:
         text = data.decode("utf-8-sig")
@@ -58,12 +147,102 @@ def decode(data: bytes, path: str) -> str:
 
 
 def looks_like_imdi(text: str) -> bool:
+    """The wide export (``Region;Navn;…``)."""
     first = text.lstrip("\ufeff").split("\n", 1)[0]
     return first.startswith(("Region;Navn;", '"Region";"Navn";'))
 
 
-def parse_imdi_csv(data: bytes, path: str) -> ParsedSource:
+def _long_header(text: str) -> list[str] | None:
+    first = text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    if ";" not in first:
+        return None
+    cols = [c.strip().strip('"') for c in first.split(";")]
+    keys = {fold(c) for c in cols}
+    if keys & set(LONG_CODE_COLUMNS) and "antall" in keys and "ar" in keys:
+        return cols
+    return None
+
+
+def looks_like_imdi_long(text: str) -> bool:
+    """The download service's long table (``Kommunenummer;…;År;Enhet;Antall``)."""
+    return _long_header(text) is not None
+
+
+TESTDATA_MARK = "(TESTDATA)"
+
+
+def refuse_test_data(text: str, path: str) -> None:
+    """The project's own IMDi fixtures carry "(TESTDATA)" in their region names; like the
+    JSON-stat fixtures they are refused unless ``BLI_ALLOW_TEST_DATA=1`` (the tests)."""
+    if TESTDATA_MARK in text and not settings.get().allow_test_data:
+        raise InputError(path, "dette er testdata skrevet av Bli-atlas (regionnavn merket "
+                         "«(TESTDATA)»), ikke tall fra IMDi, og de skal ikke inn i en ekte "
+                         "database")
+
+
+def parse_imdi(data: bytes, path: str, table: str | None = None) -> ParsedSource:
+    """Either shape; ``table`` (the service's table id) names the dataset when known."""
     text = decode(data, path)
+    refuse_test_data(text, path)
+    if looks_like_imdi(text):
+        return parse_imdi_csv(data, path, table=table, text=text)
+    if looks_like_imdi_long(text):
+        return parse_imdi_long_csv(data, path, table=table, text=text)
+    first = text.lstrip("\ufeff").split("\n", 1)[0][:120]
+    raise InputError(
+        path, "ukjent IMDi-format: forventet en eksport som begynner med 'Region;Navn;' eller "
+        f"en tabell med kolonnene Kommunenummer/Fylkesnummer, År, Enhet og Antall; første "
+        f"rad er {first!r}", row=1)
+
+
+def _dataset(dim_names: set[str], path: str, table: str | None) -> tuple[str, str]:
+    if table is not None:
+        t = TABLES.get(table)
+        if t is not None:
+            return t.dataset, t.measure
+        return "imdi_" + re.sub(r"[^a-z0-9_]", "_", table.lower()), "antall"
+    key = frozenset(dim_names)
+    if key in KNOWN_EXPORTS:
+        return KNOWN_EXPORTS[key]
+    stem = fold(path.rsplit("/", 1)[-1])
+    for word, found in AMBIGUOUS_EXPORTS.get(key, {}).items():
+        if word in stem:
+            return found
+    return "imdi_" + "_".join(sorted(dim_names)), "antall"
+
+
+class _Cells:
+    """classify_cell with a memo: exports repeat the same few thousand texts."""
+
+    def __init__(self, path: str, dot_is_zero: bool, percent: bool = False) -> None:
+        self.path = path
+        self.memo: dict[str, tuple[float | None, str, str | None]] = {}
+        if dot_is_zero:                         # not stored: see the module docstring
+            self.memo["."] = self.memo[""] = (None, SKIP, None)
+        if percent:
+            # IMDi writes R's "Inf" where a percentage divides by zero; only there is
+            # it a known marker (in a count, or as 'nan'/'inf' anywhere else, it is refused).
+            for text in ("Inf", "inf", "-Inf"):
+                self.memo[text] = (None, MISSING, INF_NOTE)
+
+    def __call__(self, text: str, row: int, column: str) -> tuple[float | None, str, str | None]:
+        hit = self.memo.get(text)
+        if hit is not None:
+            return hit
+        try:
+            hit = classify_cell(text)
+        except ValueError as exc:
+            raise InputError(self.path, str(exc), row=row, column=column) from None
+        if len(self.memo) < 100_000:
+            self.memo[text] = hit
+        return hit
+
+
+def parse_imdi_csv(data: bytes, path: str, table: str | None = None,
+                   text: str | None = None) -> ParsedSource:
+    """The wide export (see the module docstring)."""
+    if text is None:
+        text = decode(data, path)
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     while rows and not any(c.strip() for c in rows[-1]):
         rows.pop()
@@ -103,9 +282,7 @@ def parse_imdi_csv(data: bytes, path: str) -> ParsedSource:
     if not any("ar" in col for col in columns):
         raise InputError(path, "ingen overskriftsrad med 'År: …'; forventet år for hver kolonne",
                          row=len(header_rows))
-    dataset, measure = KNOWN_EXPORTS.get(
-        frozenset(dim_names), ("imdi_" + "_".join(sorted(dim_names)), "antall")
-    )
+    dataset, measure = _dataset(dim_names, path, table)
     parsed_cols = []
     for c, desc in enumerate(columns, start=3):
         try:
@@ -119,18 +296,26 @@ def parse_imdi_csv(data: bytes, path: str) -> ParsedSource:
             raise InputError(path, f"ukjent enhet {desc.get('enhet')!r}; forventet Personer, "
                              "Prosent eller Kroner", column=f"kolonne {c}")
         dims = {k: v for k, v in desc.items() if k not in ("ar", "enhet")}
-        parsed_cols.append((year, unit, dims))
+        parsed_cols.append((year, unit, dims, f"kolonne {c}"))
 
     if data_start >= len(rows):
         raise InputError(path, "ingen datarader etter overskriftene", row=data_start + 1)
 
-    out = ParsedSource(PUBLISHER, dataset, path.rsplit("/", 1)[-1], "imdi-csv", LICENCE)
+    out = ParsedSource(PUBLISHER, dataset, path.rsplit("/", 1)[-1], FORMAT_WIDE, LICENCE)
+    dot_is_zero = dim_names == {"landbakgrunn"}
+    if dot_is_zero:
+        out.notes.append(LANDBAKGRUNN_DOT_NOTE)
+    cells = {False: _Cells(path, dot_is_zero), True: _Cells(path, dot_is_zero, percent=True)}
+    col_cells = [cells[unit == "prosent"] for _, unit, _, _ in parsed_cols]
+    obs = out.observations
+    append = obs.append
+    new = Observation
     for r in range(data_start, len(rows)):
         row = rows[r]
         rownum = r + 1
-        if not any(cell.strip() for cell in row):
-            continue
         if len(row) != width:
+            if not any(c.strip() for c in row):
+                continue
             raise InputError(
                 path, f"raden har {len(row)} celler, forventet {width} (avkortet fil?)", row=rownum
             )
@@ -138,12 +323,90 @@ def parse_imdi_csv(data: bytes, path: str) -> ParsedSource:
         if not _REGION.match(code):
             raise InputError(path, f"forventet en regionkode som 'K3801', fant {code!r}",
                              row=rownum, column="Region")
-        for c, (year, unit, dims) in enumerate(parsed_cols):
-            try:
-                value, status, note = classify_cell(row[c + 2])
-            except ValueError as exc:
-                raise InputError(path, str(exc), row=rownum, column=f"kolonne {c + 3}") from None
-            out.observations.append(Observation(
-                dataset, measure, code, name, year, dims, unit, value, status, note, rownum
-            ))
+        for text, (year, unit, dims, colname), cell in zip(row[2:], parsed_cols, col_cells,
+                                                            strict=True):
+            hit = cell.memo.get(text)
+            if hit is None:
+                hit = cell(text, rownum, colname)
+            if hit[1] is not SKIP:
+                append(new(dataset, measure, code, name, year, dims, unit, hit[0], hit[1],
+                           hit[2], rownum))
+    return out
+
+
+def parse_imdi_long_csv(data: bytes, path: str, table: str | None = None,
+                        text: str | None = None) -> ParsedSource:
+    """The download service's long table (see the module docstring)."""
+    if text is None:
+        text = decode(data, path)
+    header = _long_header(text)
+    if header is None:
+        raise InputError(path, "forventet en overskriftsrad med Kommunenummer eller "
+                         "Fylkesnummer, År, Enhet og Antall", row=1)
+    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";")
+    next(rows)
+    keys = [fold(c) for c in header]
+    if len(set(keys)) != len(keys):
+        raise InputError(path, "samme kolonnenavn står flere ganger i overskriften", row=1)
+    code_i = next(i for i, k in enumerate(keys) if k in LONG_CODE_COLUMNS)
+    level = LONG_CODE_COLUMNS[keys[code_i]]
+    name_i = next((i for i, k in enumerate(keys) if k in LONG_NAME_COLUMNS and i != code_i),
+                  None)
+    year_i = keys.index("ar")
+    value_i = keys.index("antall")
+    if "enhet" not in keys:
+        raise InputError(path, "mangler kolonnen Enhet (Personer/Prosent)", row=1,
+                         column="Enhet")
+    unit_i = keys.index("enhet")
+    fixed = {code_i, year_i, value_i, unit_i} | ({name_i} if name_i is not None else set())
+    dim_cols = [(i, dimension_key(header[i])) for i in range(len(header)) if i not in fixed]
+    if not dim_cols and table is None:
+        raise InputError(path, "ingen dimensjonskolonner mellom region, År, Enhet og Antall",
+                         row=1)
+    dim_names = {k for _, k in dim_cols}
+    dataset, measure = _dataset(dim_names, path, table)
+    width = len(header)
+    out = ParsedSource(PUBLISHER, dataset, path.rsplit("/", 1)[-1], FORMAT_LONG, LICENCE)
+    cells = {False: _Cells(path, dim_names == {"landbakgrunn"}),
+             True: _Cells(path, dim_names == {"landbakgrunn"}, percent=True)}
+    seen: set[tuple[str, ...]] = set()
+    dims_memo: dict[tuple[str, ...], dict[str, str]] = {}
+    pad = 4 if level == "kommune" else 2
+    for rownum, row in enumerate(rows, start=2):
+        if len(row) != width:
+            if not any(c.strip() for c in row):
+                continue
+            raise InputError(path, f"raden har {len(row)} celler, forventet {width} "
+                             "(avkortet fil eller nytt format?)", row=rownum)
+        key = tuple(row)
+        if key in seen:
+            continue                          # verbatim repeats count once
+        seen.add(key)
+        code = row[code_i].strip()
+        if level is not None and code.isdigit():
+            code = code.zfill(pad)
+        if not _REGION.match(code):
+            raise InputError(path, f"forventet et regionnummer, fant {code!r}", row=rownum,
+                             column=header[code_i])
+        m = _YEAR.match(row[year_i].strip())
+        if not m:
+            raise InputError(path, f"forventet et årstall (2023), fant {row[year_i]!r}",
+                             row=rownum, column=header[year_i])
+        unit = UNITS.get(fold(row[unit_i].strip()))
+        if unit is None:
+            raise InputError(path, f"ukjent enhet {row[unit_i]!r}; forventet Personer, "
+                             "Prosent eller Kroner", row=rownum, column=header[unit_i])
+        dkey = tuple(row[i].strip() for i, _ in dim_cols)
+        dims = dims_memo.get(dkey)
+        if dims is None:
+            dims = dims_memo[dkey] = {k: v for (_, k), v in zip(dim_cols, dkey, strict=True)}
+        value, status, note = cells[unit == "prosent"](row[value_i].strip(), rownum,
+                                                       header[value_i])
+        if status is SKIP:
+            continue
+        name = row[name_i].strip() if name_i is not None else ""
+        out.observations.append(Observation(dataset, measure, code, name, int(m.group(1)),
+                                            dims, unit, value, status, note, rownum))
+    if not out.observations:
+        raise InputError(path, "ingen datarader etter overskriften", row=2)
     return out

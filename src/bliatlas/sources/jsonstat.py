@@ -9,10 +9,19 @@ PxWebApi delivers it (``response.format = json-stat2`` in PxWebApi v1, served un
   ``category.label`` (``{code: label}``); ``value`` is a dense list or a sparse
   ``{"position": value}`` object; ``status`` is a string (all cells), a list or a
   sparse object.
-* Roles: the region dimension is ``role.geo`` or the dimension called ``Region``; the
+* Roles: the region dimension is ``role.geo``, the dimension called ``Region`` or a
+  KOSTRA region variable (``KOKkommuneregion0000``, ``KOKfylkesregion0000``); the
   time dimension ``role.time`` or ``Tid``; the content dimension ``role.metric`` or
   ``ContentsCode``. Everything else becomes ``dims``: the variable code lower-cased →
-  the category *label* (``kjonn`` → ``Begge kjønn``).
+  the category *label* (``kjonn`` → ``Begge kjønn``). A table without a region dimension
+  (national tables such as 05300) is stored for the whole country (code ``0``).
+* Region codes are read with :func:`bliatlas.regions.publisher_codes.ssb_region`: KOSTRA's
+  ``EAK`` is the country and ``EKA46`` county 46; SSB's grouping and residual codes
+  (``K-21-22``, ``K-23``, ``K-Rest``), KOSTRA groups (``EKG13``) and ``EAKUO`` are kept
+  aside (``ParsedSource.aside``) with the reason, never failing the import.
+* JSON-stat 1.x (SSB's older ``json-stat`` format: ``{"dataset": {"dimension": {"id",
+  "size", "role", …}, "value"}}``) is recognised as such and read through the same
+  checks after moving ``id``/``size``/``role`` up, as 2.0 has them.
 * The unit of a content comes from ``category.unit[code].base`` (SSB writes e.g.
   ``personer``, ``prosent``, ``kr``); ``kr`` is normalised to ``kroner``.
 
@@ -37,7 +46,9 @@ refused unless the environment sets ``BLI_ALLOW_TEST_DATA=1`` (the tests do).
 
 Time codes: ``2024`` → year 2024. An interval ``2017-2023`` (cohort tables such as
 13628, completion of upper-secondary education) → the *end* year, the year the outcome
-is measured, with the interval kept in ``dims['periode']``. Quarterly, monthly, weekly
+is measured, with the interval in the cell's note (``periode 2017-2023``), so one
+catalogue selector finds the series across years; only if two periods of the table end
+in the same year is the interval kept as ``dims['periode']``. Quarterly, monthly, weekly
 and half-year codes (``2024K1``, ``2024M01``, ``2024U01``, ``2024H1``) are refused
 unless the caller passes ``sub_annual="keep"``: then ``year`` is the calendar year and
 the period code is kept in ``dims['periode']`` (nothing is summed or averaged).
@@ -48,13 +59,14 @@ from __future__ import annotations
 import gc
 import itertools
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bliatlas import settings
 from bliatlas.errors import InputError
+from bliatlas.regions.publisher_codes import ssb_region
 from bliatlas.sources.records import MISSING, OK, SUPPRESSED, Observation, ParsedSource
 
 PUBLISHER = "SSB"
@@ -62,6 +74,8 @@ PUBLISHER = "SSB"
 # states that the statistics bank API and its data are published under CC BY 4.0.
 LICENCE = "CC BY 4.0"
 FORMAT = "json-stat2"
+FORMAT_V1 = "json-stat1"
+NATIONAL_NOTE = "tabellen har ingen regiondimensjon; tallene gjelder hele landet"
 
 # SSB's standard table symbols for cells without a figure.
 SSB_SUPPRESSED = {":": "prikket: vises ikke av konfidensialitetshensyn (:)"}
@@ -73,6 +87,7 @@ SSB_MISSING = {
 SSB_ZERO = {"-": "null (-)"}
 
 REGION_NAMES = ("region",)
+_KOSTRA_REGION = re.compile(r"^kok\w*region\d*$")
 TIME_NAMES = ("tid",)
 METRIC_NAMES = ("contentscode",)
 
@@ -94,19 +109,30 @@ class _Dimension:
 
 
 def parse_jsonstat(
-    doc: dict[str, Any], source: str, *, sub_annual: str = "error"
+    doc: dict[str, Any], source: str, *, sub_annual: str = "error",
+    sub_annual_hint: str = "--sub-annual keep", region: str = "auto",
 ) -> ParsedSource:
-    """Read one JSON-stat 2.0 dataset from SSB into the tidy form.
+    """Read one JSON-stat dataset from SSB (2.0, or 1.x) into the tidy form.
 
     ``source`` names the file or the API table in error messages and provenance.
     ``sub_annual`` is ``"error"`` (default: refuse quarterly/monthly periods) or
-    ``"keep"`` (keep them, calendar year in ``year``, period code in ``dims``).
+    ``"keep"`` (keep them, calendar year in ``year``, period code in ``dims``);
+    ``sub_annual_hint`` is the option the refusal recommends, as the calling command
+    spells it. ``region`` is ``"required"`` (the table's metadata has a region variable:
+    a response without it has changed format), ``"none"`` (a national table) or
+    ``"auto"`` (a file: national only if no other dimension looks like regions).
     Raises :class:`InputError` naming the field and what was expected.
     """
+    if region not in ("auto", "required", "none"):
+        raise ValueError("region must be 'auto', 'required' or 'none'")
     if sub_annual not in ("error", "keep"):
         raise ValueError("sub_annual must be 'error' or 'keep'")
     if not isinstance(doc, Mapping):
         raise InputError(source, "forventet et JSON-objekt (JSON-stat 2.0-datasett)")
+    fmt = FORMAT
+    if looks_like_jsonstat1(doc):
+        doc = jsonstat1_to_2(doc, source)
+        fmt = FORMAT_V1
     if str(doc.get("version")) != "2.0":
         raise InputError(
             source,
@@ -148,7 +174,11 @@ def parse_jsonstat(
     statuses = _read_status(source, doc.get("status"), n_cells)
 
     role = doc.get("role") if isinstance(doc.get("role"), Mapping) else {}
-    region_i = _find_role(source, ids, role, "geo", REGION_NAMES, "regiondimensjon (Region)")
+    region_i = _find_region(source, ids, role)
+    if region_i is not None and region == "none":
+        raise InputError(source, f"svaret har en regiondimensjon ({ids[region_i]}), men "
+                         "tabellens metadata har ingen; forventet en landstabell",
+                         column=f"dimension.{ids[region_i]}")
     time_i = _find_role(source, ids, role, "time", TIME_NAMES, "tidsdimensjon (Tid)")
     metric_i = _find_role(
         source, ids, role, "metric", METRIC_NAMES, "innholdsdimensjon (ContentsCode)"
@@ -159,10 +189,13 @@ def parse_jsonstat(
 
     # Pre-compute per-category parts so that the cell loop is cheap.
     time_dim = dims[time_i]
-    periods = {code: _period(source, time_dim.name, code, sub_annual) for code in time_dim.codes}
+    periods = {code: _period(source, time_dim.name, code, sub_annual, sub_annual_hint)
+               for code in time_dim.codes}
     metric_dim = dims[metric_i]
     units = {code: _unit(metric_dim, code) for code in metric_dim.codes}
     other = [i for i in range(len(dims)) if i not in (region_i, time_i, metric_i)]
+    if region_i is None and region != "none":
+        _refuse_hidden_region(source, [dims[i] for i in other], region)
     for i in other:
         for label in dims[i].labels.values():
             if "|" in label or "=" in label:
@@ -179,9 +212,27 @@ def parse_jsonstat(
             column=f"dimension.{time_dim.name}",
         )
     # Per position lookups, so that the cell loop does no dict work it can avoid.
-    region_codes = dims[region_i].codes
-    region_names = [dims[region_i].labels[c] for c in region_codes]
+    if region_i is None:
+        region_codes, region_names, region_aside = ["0"], ["Hele landet"], [None]
+    else:
+        region_codes, region_aside = [], []
+        for c in dims[region_i].codes:
+            placed, reason = ssb_region(c, dims[region_i].labels[c])
+            region_codes.append(placed)
+            region_aside.append(reason)
+        region_names = [dims[region_i].labels[c] for c in dims[region_i].codes]
+    any_aside = any(r is not None for r in region_aside)
+    aside: list[tuple[Observation, str]] = []
     time_parts = [periods[c] for c in time_dim.codes]
+    # An interval (a cohort such as 2017-2023) whose end year no other period of the table
+    # shares is stored under that year, the interval in the note, so that one selector
+    # finds the series across years; only ambiguous periods become a dimension.
+    ends = [y for y, p in time_parts]
+    period_notes: list[str | None] = [None] * len(time_parts)
+    for i, (code, (year, periode)) in enumerate(zip(time_dim.codes, time_parts, strict=True)):
+        if periode is not None and _INTERVAL.match(code) and ends.count(year) == 1:
+            time_parts[i] = (year, None)
+            period_notes[i] = f"periode {code}"
     measures = [c.lower() for c in metric_dim.codes]
     unit_list = [units[c] for c in metric_dim.codes]
     other_keys = [dims[i].name.lower() for i in other]
@@ -197,6 +248,7 @@ def parse_jsonstat(
         # itertools.product walks the cube in JSON-stat's row-major order.
         for flat, pos in enumerate(itertools.product(*(range(s) for s in sizes))):
             year, periode = time_parts[pos[time_i]]
+            period_note = period_notes[pos[time_i]]
             cell_dims = {
                 key: labels[pos[i]] for key, labels, i in zip(other_keys, other_labels, other)
             }
@@ -208,28 +260,34 @@ def parse_jsonstat(
                 value_status_note: tuple[float | None, str, str | None] = (value, OK, None)
             else:
                 value_status_note = _classify(source, flat, value, status_mark)
-            r = pos[region_i]
+            if period_note is not None:
+                note = value_status_note[2]
+                value_status_note = (value_status_note[0], value_status_note[1],
+                                     f"{note}; {period_note}" if note else period_note)
+            r = pos[region_i] if region_i is not None else 0
             m = pos[metric_i]
-            append(
-                Observation(
-                    dataset=dataset,
-                    measure=measures[m],
-                    region_code=region_codes[r],
-                    region_name=region_names[r],
-                    year=year,
-                    dims=cell_dims,
-                    unit=unit_list[m],
-                    value=value_status_note[0],
-                    status=value_status_note[1],
-                    status_note=value_status_note[2],
-                    row=flat + 1,
-                )
+            obs = Observation(
+                dataset=dataset,
+                measure=measures[m],
+                region_code=region_codes[r],
+                region_name=region_names[r],
+                year=year,
+                dims=cell_dims,
+                unit=unit_list[m],
+                value=value_status_note[0],
+                status=value_status_note[1],
+                status_note=value_status_note[2],
+                row=flat + 1,
             )
+            if any_aside and region_aside[r] is not None:
+                aside.append((obs, region_aside[r]))
+            else:
+                append(obs)
     finally:
         if gc_was_enabled:
             gc.enable()
 
-    if is_test_data(doc) and os.environ.get("BLI_ALLOW_TEST_DATA") != "1":
+    if is_test_data(doc) and not settings.get().allow_test_data:
         raise InputError(
             source,
             "dette er testdata skrevet av Bli-atlas (extension.bliatlas.testdata), ikke tall fra "
@@ -241,14 +299,19 @@ def parse_jsonstat(
         notes.append(str(doc["label"]))
     if doc.get("updated"):
         notes.append(f"oppdatert hos SSB {doc['updated']}")
+    if fmt == FORMAT_V1:
+        notes.append("JSON-stat 1.x (SSBs eldre «json-stat»-format), lest som 2.0")
+    if region_i is None:
+        notes.append(NATIONAL_NOTE)
     return ParsedSource(
         publisher=PUBLISHER,
         dataset=dataset,
         source=source,
-        format=FORMAT,
+        format=fmt,
         licence=LICENCE,
         observations=observations,
         notes=notes,
+        aside=aside,
     )
 
 
@@ -279,13 +342,56 @@ def is_test_data(doc: Mapping[str, Any]) -> bool:
 
 
 def looks_like_jsonstat(doc: object) -> bool:
-    """True for a JSON-stat 2.0 dataset (used to route ``bli import FILE.json``)."""
+    """True for a JSON-stat 2.0 dataset or a JSON-stat 1.x response (routes
+    ``bli import FILE.json``)."""
     return (
         isinstance(doc, Mapping)
         and doc.get("class") == "dataset"
         and "dimension" in doc
         and "value" in doc
+    ) or looks_like_jsonstat1(doc)
+
+
+def _v1_datasets(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {
+        str(k): v for k, v in doc.items()
+        if isinstance(v, Mapping) and isinstance(v.get("dimension"), Mapping)
+        and "id" in v["dimension"] and "size" in v["dimension"]
+    }
+
+
+def looks_like_jsonstat1(doc: object) -> bool:
+    """True for JSON-stat 1.x: a bundle ``{"dataset": {"dimension": {"id", "size", …}}}``
+    without the 2.0 ``class``/``version`` keys."""
+    return (
+        isinstance(doc, Mapping)
+        and "class" not in doc
+        and not str(doc.get("version", "")).startswith("2")
+        and bool(_v1_datasets(doc))
     )
+
+
+def jsonstat1_to_2(doc: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """A JSON-stat 1.x bundle with one dataset as a 2.0 dataset (``id``, ``size`` and
+    ``role`` move from ``dimension`` to the top; nothing else changes)."""
+    datasets = _v1_datasets(doc)
+    if len(datasets) != 1:
+        raise InputError(
+            source,
+            f"JSON-stat 1.x-samling med {len(datasets)} datasett ({', '.join(datasets)}); "
+            "forventet ett datasett per fil (hent én tabell om gangen, helst som json-stat2)",
+            column="dataset",
+        )
+    (ds,) = datasets.values()
+    dim = ds["dimension"]
+    out: dict[str, Any] = {k: v for k, v in ds.items() if k != "dimension"}
+    out.update(version="2.0", **{"class": "dataset"})
+    out["id"] = dim.get("id")
+    out["size"] = dim.get("size")
+    if isinstance(dim.get("role"), Mapping):
+        out["role"] = dim["role"]
+    out["dimension"] = {k: v for k, v in dim.items() if k not in ("id", "size", "role")}
+    return out
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -462,6 +568,44 @@ def _sparse_position(source: str, key: object, n_cells: int, field: str) -> int:
     return pos
 
 
+def _find_region(source: str, ids: Sequence[str], role: Mapping[str, Any]) -> int | None:
+    """The region dimension (role.geo, ``Region`` or a KOSTRA region variable), or None for
+    a national table without one."""
+    declared = role.get("geo")
+    if isinstance(declared, list) and [d for d in declared if d in ids]:
+        return _find_role(source, ids, role, "geo", REGION_NAMES, "regiondimensjon (Region)")
+    for i, name in enumerate(ids):
+        low = name.lower()
+        if low in REGION_NAMES or _KOSTRA_REGION.match(low):
+            return i
+    return None
+
+
+_REGIONISH_CODE = re.compile(r"^(\d{4}|[KF]-\S+|EAK\w*|EK[AG]\d{2})$")
+_REGIONISH_NAME = re.compile(r"region|kommun|fylke|område|omrade", re.IGNORECASE)
+
+
+def _refuse_hidden_region(source: str, others: Sequence[_Dimension], region: str) -> None:
+    """No region dimension: refuse if the table should have one, or if another dimension
+    looks like regions (a renamed ``Region``), rather than store it as national."""
+    if region == "required":
+        raise InputError(
+            source, "fant ingen regiondimensjon (Region eller KOKkommuneregion0000), men "
+            "tabellens metadata har en; formatet er endret", column="id")
+    for dim in others:
+        codes = dim.codes
+        looks = len(codes) > 1 and sum(bool(_REGIONISH_CODE.match(c)) for c in codes) >= (
+            0.8 * len(codes))
+        if looks or _REGIONISH_NAME.search(dim.name):
+            raise InputError(
+                source,
+                f"fant ingen regiondimensjon (Region eller KOKkommuneregion0000), men "
+                f"dimensjonen {dim.name!r} ser ut som regioner; forventet den under navnet "
+                "Region eller som role.geo",
+                column="id",
+            )
+
+
 def _find_role(
     source: str,
     ids: Sequence[str],
@@ -489,7 +633,8 @@ def _find_role(
     )
 
 
-def _period(source: str, dim_name: str, code: str, sub_annual: str) -> tuple[int, str | None]:
+def _period(source: str, dim_name: str, code: str, sub_annual: str,
+            hint: str = "--sub-annual keep") -> tuple[int, str | None]:
     field = f"dimension.{dim_name}.category.index"
     m = _YEAR.match(code)
     if m:
@@ -509,7 +654,7 @@ def _period(source: str, dim_name: str, code: str, sub_annual: str) -> tuple[int
             source,
             f"perioden {code!r} er kortere enn et år (kvartal/måned/uke/halvår); Bli-atlas "
             "lagrer årstall. Velg årstall, eller be uttrykkelig om å beholde delperiodene "
-            "(--sub-annual keep) slik at perioden lagres som egen dimensjon",
+            f"({hint}) slik at perioden lagres som egen dimensjon",
             column=field,
         )
     raise InputError(

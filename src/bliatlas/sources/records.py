@@ -8,6 +8,7 @@ A parser reads one file (or API response) and returns a :class:`ParsedSource` wh
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 OK = "ok"
@@ -16,7 +17,28 @@ MISSING = "missing"
 
 # Cell texts publishers use for hidden small counts, and for "no value".
 SUPPRESSED_MARKERS = {"<5", "prikket", "prikket (<5)", "anonymisert", ":", "..."}
-MISSING_MARKERS = {"", ".", "-", "ikke tilgjengelig", "..", "nan"}
+MISSING_MARKERS = {"", ".", "-", "ikke tilgjengelig", ".."}
+
+# A published number: ASCII digits, optional sign, decimal point or comma, exponent.
+# (Python's float() also takes '1_000', '١٢٣', 'inf' and 'nan'; a publisher's cell never
+# means any of those.)
+_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?(?:[eE][+-]?[0-9]+)?", re.ASCII)
+# No statistic of a Norwegian municipality is this large; beyond it a cell is an error
+# (1.7e308 would overflow every sum and chart).
+MAX_ABS_VALUE = 1e12
+COUNT_UNITS = {"personer", "antall"}
+# Shares in percent must lie in 0–100; published shares are rounded, so ±0.5 is allowed.
+SHARE_TOLERANCE = 0.5
+# Percent measures that are ratios to another quantity, not shares, and may pass 100:
+# IMDi's settlement table (decision and settled in percent of the request), IMDi's
+# kindergarten attendance (children attending in the municipality per child living
+# there) and the panel's GP spare capacity. SSB tables (``ssb_*``) carry growth rates and ratios under
+# the same unit and are only held to the magnitude limit.
+PERCENT_RATIOS: dict[str, set[str] | None] = {
+    "imdi_bosetting": None,                             # every measure
+    "imdi_barnehagedeltakelse": None,
+    "kommuner_bosetting": {"fastlege_reservekapasitet"},
+}
 
 
 @dataclass(slots=True)
@@ -50,6 +72,10 @@ class ParsedSource:
     # 'published': codes of each value's own year (county codes are placed by year);
     # 'current': a series the publisher gives on today's structure for every year.
     region_structure: str = "published"
+    # Cells the reader already knows lie outside the municipality structure (SSB's
+    # grouping and residual codes, KOSTRA groups): (observation, reason). Ingest stores
+    # them in observation_unassigned with the reason; they never fail an import.
+    aside: list[tuple[Observation, str]] = field(default_factory=list)
 
 
 def dims_key(dims: dict[str, str]) -> str:
@@ -75,17 +101,9 @@ def classify_cell(text: object) -> tuple[float | None, str, str | None]:
     if isinstance(text, bool):
         return float(text), OK, None
     if isinstance(text, (int, float)):
-        if math.isnan(text):
-            return None, MISSING, None
-        return float(text), OK, None
-    try:  # fast path: a plain number with a decimal point
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        if math.isfinite(number):
-            return number, OK, None
-        return None, MISSING, str(text).strip()
+        return _checked(float(text), text), OK, None
+    if _NUMBER.fullmatch(text) and "," not in text:  # fast path: a plain number
+        return _checked(float(text), text), OK, None
     raw = str(text).replace("\xa0", " ").strip()
     low = raw.lower()
     if low in MISSING_MARKERS:
@@ -93,9 +111,47 @@ def classify_cell(text: object) -> tuple[float | None, str, str | None]:
     if low in SUPPRESSED_MARKERS or low.startswith(("prikket", "<")):
         return None, SUPPRESSED, raw
     cleaned = raw.replace(" ", "")
-    if "," in cleaned and "." not in cleaned:
-        cleaned = cleaned.replace(",", ".")
-    try:
-        return float(cleaned), OK, None
-    except ValueError:
-        raise ValueError(f"forventet et tall eller et prikkemerke (<5, :, .), fant {raw!r}") from None
+    if _NUMBER.fullmatch(cleaned):              # decimal comma, thousands spaces
+        return _checked(float(cleaned.replace(",", ".")), raw), OK, None
+    raise ValueError(f"forventet et tall eller et prikkemerke (<5, :, .), fant {raw!r}")
+
+
+def _checked(number: float, shown: object) -> float:
+    if not math.isfinite(number):
+        raise ValueError(f"forventet et endelig tall, fant {shown!r} (uendelig/NaN godtas ikke)")
+    if abs(number) > MAX_ABS_VALUE:
+        raise ValueError(f"tallet {shown!r} er urimelig stort (over {MAX_ABS_VALUE:.0e} i "
+                         "absoluttverdi); forventet en statistikkverdi")
+    return number
+
+
+def value_problem(dataset: str, measure: str, unit: str, value: float | None) -> str | None:
+    """Why ``value`` cannot be a value of this measure, or None.
+
+    Counts (``personer``, ``antall``) are non-negative whole numbers; shares in percent lie
+    in 0–100 (±``SHARE_TOLERANCE``) unless the measure is a ratio (``PERCENT_RATIOS``) or
+    an SSB table's; every value is finite and within ``MAX_ABS_VALUE``.
+    """
+    if value is None:
+        return None
+    if not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
+        return f"verdien {value!r} er ikke et endelig tall innenfor ±{MAX_ABS_VALUE:.0e}"
+    if unit in COUNT_UNITS and (value < 0 or value != math.floor(value)):
+        return (f"{measure} er et antall ({unit}); forventet et heltall ≥ 0, fant "
+                + f"{value:g}".replace(".", ","))
+    if (unit == "prosent" and is_share(dataset, measure)
+            and not -SHARE_TOLERANCE <= value <= 100 + SHARE_TOLERANCE):
+        tolerance = f"{SHARE_TOLERANCE:g}".replace(".", ",")
+        return (f"{measure} er en andel i prosent; forventet 0–100 (±{tolerance}), fant "
+                f"{value:g}".replace(".", ","))
+    return None
+
+
+def is_share(dataset: str, measure: str) -> bool:
+    """True for percent measures that are shares of a whole (held to 0–100)."""
+    if dataset.startswith("ssb_"):
+        return False
+    if dataset in PERCENT_RATIOS:
+        measures = PERCENT_RATIOS[dataset]
+        return measures is not None and measure not in measures
+    return True

@@ -7,18 +7,17 @@ so pages and API show the same numbers from one read-only connection.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 
 from bliatlas.api import deps
 from bliatlas.indicators import api as indicators_api
 from bliatlas.indicators.engine import Cube
-from bliatlas.knowledge.base import open_index
+from bliatlas.knowledge.base import reset_shared_index, shared_index
 from bliatlas.knowledge.recommend import PlaceFacts, read_place_facts
 from bliatlas.knowledge.search import KnowledgeIndex
 from bliatlas.regions.registry import Registry
-from bliatlas.store import Store, database_path
+from bliatlas.store import Store
 from bliatlas.web.geo import GeometryCache
 
 
@@ -42,38 +41,35 @@ class AtlasContext:
             return self._place_facts
 
     def knowledge(self) -> KnowledgeIndex:
-        """The knowledge index over ``$BLI_CONTENT`` (or ``content/``), built once."""
-        global _knowledge
-        with _lock:
-            if _knowledge is None:
-                _knowledge = open_index(os.environ.get("BLI_CONTENT"), database_path(),
-                                        explicit_database=True)
-            return _knowledge
+        """The knowledge layer's process-wide index (the same object the API uses)."""
+        return shared_index()
 
 
 _lock = threading.Lock()
-_context: AtlasContext | None = None
-_knowledge: KnowledgeIndex | None = None
+
+
+def _build_context() -> AtlasContext:
+    store = deps.get_store()
+    return AtlasContext(
+        store=store,
+        registry=Registry.from_store(store),
+        cube=indicators_api.get_cube(),
+        geometry=GeometryCache.from_store(store),
+    )
 
 
 def get_context() -> AtlasContext:
-    """The process-wide context (built on first request)."""
-    global _context
-    with _lock:
-        if _context is None:
-            store = deps.get_store()
-            _context = AtlasContext(
-                store=store,
-                registry=Registry.from_store(store),
-                cube=indicators_api.get_cube(),
-                geometry=GeometryCache.from_store(store),
-            )
-        return _context
+    """The context of the current database state (built on first use, and beside the old
+    one when an import replaced the file; see ``bliatlas.api.deps``)."""
+    return deps.cached("web.context", _build_context)
+
+
+def warm() -> None:
+    """Build the context and the knowledge index (server start and each new database)."""
+    get_context().knowledge()
 
 
 def reset_context() -> None:
     """Forget the context (tests switching databases; the store is reset in ``deps``)."""
-    global _context, _knowledge
-    with _lock:
-        _context = None
-        _knowledge = None
+    deps.forget("web.context")
+    reset_shared_index()

@@ -7,24 +7,37 @@ parameters are shown as a Norwegian error page with the right 4xx status.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import markdown
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from markupsafe import Markup, escape
 
+from bliatlas import export, jobs
 from bliatlas.api.app import SOURCE_NOTE
 from bliatlas.errors import UserError
 from bliatlas.indicators.sentences import SUPPRESSION_NOTE, format_number
-from bliatlas.knowledge.base import place_labels
-from bliatlas.knowledge.vocab import FACETS
+from bliatlas.knowledge.base import actor_entries, body_html, place_labels
+from bliatlas.knowledge.citations import render_html
+from bliatlas.knowledge.vocab import FACETS, NOT_GIVEN
 from bliatlas.web import views
 from bliatlas.web.context import get_context
+
+
+@pass_context
+def csrf_field(context) -> Markup:
+    """The hidden CSRF field every POST form carries (``bliatlas.api.middleware.Csrf``)."""
+    from bliatlas.api.middleware import CSRF_FIELD, csrf_token
+
+    request = context["request"]
+    state = request.scope.setdefault("state", {})
+    token = csrf_token(state, state.get("csrf_cookie"))
+    return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(token)}">')
+
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -37,6 +50,11 @@ templates.env.globals["DIRECTION_NB"] = views.DIRECTION_NB
 templates.env.globals["TOPICS_NB"] = views.TOPICS_NB
 templates.env.globals["UNCERTAIN_LEGEND"] = views.UNCERTAIN_LEGEND
 templates.env.globals["SUPPRESSION_NOTE"] = SUPPRESSION_NOTE
+templates.env.globals["NOT_GIVEN"] = NOT_GIVEN
+# A knowledge text with its citation marks as links to the entry's sources.
+templates.env.filters["marks"] = lambda text: Markup(render_html(text or ""))
+templates.env.globals["csrf_field"] = csrf_field
+templates.env.globals["job_status"] = jobs.status
 
 Multi = Annotated[list[str] | None, Query()]
 
@@ -75,30 +93,15 @@ def map_view(request: Request, i: str | None = None, ar: str | None = None,
     return _page(request, "map.html", build)
 
 
-def _csv_value(value: Any) -> str:
-    """Numbers with decimal comma and no thousands separator (Norwegian spreadsheets)."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        text = f"{value:.6f}".rstrip("0").rstrip(".")
-        return text.replace(".", ",")
-    return str(value)
-
-
 @router.get("/kommune/{code}.csv")
-def municipality_csv(code: str) -> Response:
+def municipality_csv(code: str, stil: str = "excel") -> Response:
+    """Everything on the municipality page as CSV; Norwegian Excel style unless
+    ``stil=maskin`` (:mod:`bliatlas.export`)."""
+    csv_style = export.style(stil, export.EXCEL)
     ctx = get_context()
     rows = views.municipality_csv_rows(ctx, code)  # UserError → JSON 4xx via the app handler
-    buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([_csv_value(v) for v in row])
-    buf.write(f"\r\n# {SOURCE_NOTE}\r\n")
-    return Response(
-        content="\ufeff" + buf.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="bli-atlas-kommune-{code}.csv"'},
-    )
+    return export.csv_download(None, rows, f"bli-atlas-kommune-{code}.csv", csv_style,
+                               footer=[SOURCE_NOTE])
 
 
 @router.get("/kommune/{code}", response_class=HTMLResponse)
@@ -156,12 +159,14 @@ def indicators_view(request: Request) -> HTMLResponse:
 def knowledge_view(request: Request, q: str = "", type_: Annotated[
         list[str] | None, Query(alias="type")] = None, tema: Multi = None,
         malgruppe: Multi = None, aktor: Multi = None, fylke: Multi = None,
-        sentralitet: Multi = None) -> HTMLResponse:
+        sentralitet: Multi = None, evidens: Multi = None, kostnad: Multi = None,
+        ) -> HTMLResponse:
     def build() -> dict[str, Any]:
         ctx = get_context()
         index = ctx.knowledge()
         filters = {"type": type_ or [], "tema": tema or [], "malgruppe": malgruppe or [],
-                   "aktor": aktor or [], "fylke": fylke or [], "sentralitet": sentralitet or []}
+                   "aktor": aktor or [], "fylke": fylke or [], "sentralitet": sentralitet or [],
+                   "evidens": evidens or [], "kostnad": kostnad or []}
         result = index.search(q.strip(), filters, limit=200)
         return {"title": "Kunnskapsbasen", "q": q, "result": result, "filters": filters,
                 "facet_names": FACETS}
@@ -174,7 +179,9 @@ def knowledge_entry_view(request: Request, entry_id: str) -> HTMLResponse:
         ctx = get_context()
         index = ctx.knowledge()
         entry = index.get(entry_id)
-        return {"title": entry.title, "entry": entry,
-                "body_html": markdown.markdown(entry.body, output_format="html"),
-                "places": place_labels(index, entry)}
+        indicators = {ind.id: ind for ind in ctx.catalogue.indicators}
+        return {"title": entry.title, "entry": entry, "body_html": Markup(body_html(entry)),
+                "places": place_labels(index, entry), "appears_in": actor_entries(index, entry),
+                "indicator_names": {i.id: indicators[i.id].name_nb for i in entry.indicators
+                                    if i.id in indicators}}
     return _page(request, "kunnskap_oppforing.html", build)

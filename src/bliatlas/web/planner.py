@@ -15,8 +15,6 @@ and forbids post back and make a new run.
 from __future__ import annotations
 
 import math
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -25,6 +23,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from bliatlas import export
 from bliatlas.errors import UserError
 from bliatlas.settlement import match_api
 from bliatlas.settlement.plan import (
@@ -37,7 +36,8 @@ from bliatlas.settlement.plan import (
     make_plan,
     parameter_lines,
     parse_scenario,
-    write_plans,
+    plan_csv,
+    plan_xlsx,
 )
 from bliatlas.web.classify import classify
 from bliatlas.web.context import get_context
@@ -261,26 +261,23 @@ def plan_view(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "planlegger.html", context, status_code=status)
 
 
-def _plan_download(request: Request, suffix: str, media: str) -> Response:
+def _plan_download(request: Request, suffix: str) -> Response:
+    csv_style = export.style(request.query_params.get("stil"))
     plans, county, _ = plans_for(_query(request))  # UserError → JSON 4xx via the app
-    with tempfile.TemporaryDirectory(prefix="bli-plan-") as tmp:
-        path = Path(tmp) / f"plan{suffix}"
-        write_plans(plans, path)
-        data = path.read_bytes()
     name = f"bli-atlas-bosetting-{county or 'hele-landet'}{suffix}"
-    return Response(content=data, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    if suffix == ".xlsx":
+        return export.download(plan_xlsx(plans), export.XLSX_MEDIA_TYPE, name)
+    return export.download(plan_csv(plans, csv_style), export.CSV_MEDIA_TYPE, name)
 
 
 @router.get("/bosetting/plan.csv")
-def plan_csv(request: Request) -> Response:
-    return _plan_download(request, ".csv", "text/csv; charset=utf-8")
+def plan_csv_download(request: Request) -> Response:
+    return _plan_download(request, ".csv")
 
 
 @router.get("/bosetting/plan.xlsx")
-def plan_xlsx(request: Request) -> Response:
-    return _plan_download(
-        request, ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+def plan_xlsx_download(request: Request) -> Response:
+    return _plan_download(request, ".xlsx")
 
 
 # -- matching pages -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.profile import build_profile
 from bliatlas.indicators.sentences import format_cell, format_number
 from bliatlas.knowledge import recommend
+from bliatlas.knowledge.pointers import municipality_pointers
 from bliatlas.knowledge.search import fold
 from bliatlas.published import INTERVAL, MISSING, OK, SUPPRESSED, Cell
 from bliatlas.web.charts import Bar, Point, bar_chart, line_chart
@@ -30,6 +31,11 @@ TOPICS_NB: dict[str, str] = {
     "innvandringsgrunn": "Innvandrerbefolkningen",
     "bofasthet": "Bofasthet og flytting",
     "sysselsetting": "Sysselsetting",
+    "utdanning": "Utdanning",
+    "innvandrerbefolkningen": "Innvandrerbefolkningen etter landbakgrunn",
+    "introduksjonsprogrammet": "Introduksjonsprogrammet",
+    "inntekt": "Inntekt",
+    "barnehage": "Barnehage",
 }
 # Indicators shown in the county table and as time series on the municipality page.
 MAIN_INDICATORS: tuple[str, ...] = (
@@ -37,10 +43,11 @@ MAIN_INDICATORS: tuple[str, ...] = (
     "vedtak_andel_av_anmodning", "fastlege_venteliste_per_1000", "tilskudd_per_innbygger",
 )
 SERIES_INDICATORS: tuple[str, ...] = (
-    "folkemengde", "innvandrere", "bosatte_per_1000", "anmodning", "ukrainere_andel",
+    "folkemengde_1_januar", "innvandrere", "bosatte_per_1000", "anmodning", "ukrainere_andel",
     "innvandrere_per_1000", "innvandrere_arbeid_andel",
     "innvandrere_flukt_andel", "vedtak_andel_av_anmodning", "bosatt_forste_kommune_andel",
     "fastlege_venteliste_per_1000", "tilskudd_per_innbygger",
+    "hoyere_utdanning_innvandrere_andel", "hoyere_utdanning_forskjell",
 )
 # Knowledge search words for an indicator topic (when a municipality is weak on it).
 TOPIC_QUERY: dict[str, str] = {
@@ -50,6 +57,10 @@ TOPIC_QUERY: dict[str, str] = {
     "innvandringsgrunn": "arbeidsinnvandrere inkludering",
     "bofasthet": "bli boende tilflytting",
     "sysselsetting": "arbeid sysselsetting",
+    "utdanning": "utdanning kvalifisering",
+    "introduksjonsprogrammet": "introduksjonsprogram",
+    "inntekt": "lavinntekt levekår",
+    "barnehage": "barnehage språk",
 }
 DIRECTION_NB = {
     "higher_better": "høyere er bedre",
@@ -365,6 +376,7 @@ def municipality_page(ctx: AtlasContext, code: str, from_year: int | None = None
                    if c in paths],
     }
     weakest = _weakest(key_rows)
+    knowledge = related_knowledge(ctx, region, weakest)
     return {
         "region": region,
         "county": county,
@@ -380,10 +392,12 @@ def municipality_page(ctx: AtlasContext, code: str, from_year: int | None = None
         "funnel": funnel(ctx, code),
         "grants": grants(ctx, code),
         "locator": locator,
-        "knowledge": related_knowledge(ctx, region, weakest),
+        "knowledge": knowledge,
+        "pointers": knowledge_pointers(ctx, region, profile, knowledge["weak"]),
         "weakest": weakest,
         "definitions": definitions(ctx, [r["id"] for r in key_rows]),
         "provenance": profile["proveniens"],
+        "not_fetched": profile["ikke_hentet"],
     }
 
 
@@ -496,6 +510,16 @@ def related_knowledge(ctx: AtlasContext, region, weakest: dict[str, Any] | None)
                  f"({weakest['name'].lower()})"),
             entries=[h.entry for h in result.hits], query=query)
     return out
+
+
+def knowledge_pointers(ctx: AtlasContext, region, profile: dict[str, Any],
+                       weak: list[Any]) -> list[Any]:
+    """Knowledge needs and practices the municipality's own figures point to."""
+    try:
+        return municipality_pointers(ctx.knowledge(), ctx.cube, ctx.place_facts(), region.code,
+                                     profile=profile, weak=weak)
+    except UserError:
+        return []
 
 
 def definitions(ctx: AtlasContext, ids: list[str]) -> list[Indicator]:
