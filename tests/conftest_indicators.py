@@ -38,3 +38,24 @@ def grants() -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def imdi_export():
     return read_imdi_export
+
+
+EDUCATION_2021 = "innvandringsgrunn=Utdanning (inkl. au pair) eller andre grunner|kjonn=Alle"
+
+
+def hide_education_count(path: Path, true_value: float = 2.0) -> None:
+    """In a copy of the import: IMDi suppresses Gloppen's immigrants who came for education
+    in 2021 (':'), as it would a count under 5. The real count is 11, so the total of all
+    reasons is lowered by 11 − ``true_value``: the hidden count is then ``true_value``, and
+    the published cells are consistent with it (the reasons still add up to the total)."""
+    with open_store(path) as store:
+        where = ("dataset = 'imdi_innvandringsgrunn' AND region_code = '4650' AND year = 2021 "
+                 "AND unit = 'personer' AND dims = ?")
+        real = store.query(f"SELECT value FROM observation_source WHERE {where}",
+                           [EDUCATION_2021])[0]["value"]
+        store.execute(f"UPDATE observation_source SET value = value - ? WHERE {where}",
+                      [real - true_value, "innvandringsgrunn=Alle|kjonn=Alle"])
+        store.execute(
+            "UPDATE observation_source SET value = NULL, status = 'suppressed', "
+            f"status_note = ':', lower_bound = 0, upper_bound = 4 WHERE {where}",
+            [EDUCATION_2021])

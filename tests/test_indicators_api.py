@@ -104,8 +104,13 @@ def test_profile_agrees_with_cli_and_raw_data(client, panel, imported_db, capsys
     assert items["bosatte_flyktninger"]["verdi"] == raw["innvandr"]
     assert items["anmodning"]["verdi"] == raw["innvandr_anmodet"]
     assert items["vedtak"]["verdi"] == int(raw["innvandr_vedtak"])
-    first = body["setninger"][0]
-    assert first.startswith(f"Gloppen bosatte {raw['innvandr']} flyktninger i 2024")
+    # The profile leads with the population (the raw panel's 1 January figure).
+    pop = f"{raw['pop']:,.0f}".replace(",", " ")
+    assert body["setninger"][0].startswith(f"Gloppen hadde {pop} innbyggere 1. januar 2024")
+    assert body["hovedtall"][0]["id"] == "folkemengde_1_januar"
+    assert body["hovedtall"][0]["verdi"] == raw["pop"]
+    assert body["setninger"][1].startswith(
+        f"Gloppen bosatte {raw['innvandr']} flyktninger i 2024")
 
     assert main(["--database", str(imported_db), "profile", "4650"]) == 0
     out = capsys.readouterr().out
@@ -119,7 +124,8 @@ def test_profile_agrees_with_cli_and_raw_data(client, panel, imported_db, capsys
 def test_county_profile(client):
     body = client.get("/api/profil/46").json()
     assert body["region"]["niva"] == "fylke"
-    assert body["setninger"][0].startswith("Kommunene i Vestland bosatte")
+    assert body["setninger"][0].startswith("Vestland hadde ")
+    assert body["setninger"][1].startswith("Kommunene i Vestland bosatte")
     peers = next(i for i in body["indikatorer"] if i["id"] == "bosatte_per_1000")["jevnforing"]
     assert peers["alle"]["antall"] == 15
 

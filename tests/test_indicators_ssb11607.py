@@ -68,7 +68,7 @@ def test_ssb_11607_entry_is_computed_for_synced_regions(synced_db):
     for row in stored:
         cell = cube.cell("sysselsatte_innvandrere_norden_eu_menn", "kommune",
                          row["region_code"], row["year"])
-        assert cell["status"] == "ok" and cell["value"] == row["value"]
+        assert cell.status == "ok" and cell.value == row["value"]
     # Porsgrunn's 2020–2023 code 3806 was placed on 4001 by the sync and computed there
     assert cube.years["sysselsatte_innvandrere_norden_eu_menn"] == sorted(
         {r["year"] for r in stored})

@@ -57,6 +57,14 @@ def _check_report(ctx: ReportContext, html: str, kind: str, code: str,
                 assert ids and ids <= import_ids, span
                 for i in ids:
                     assert f"import-{i}" in doc.ids, f"import {i} not in the source table"
+        elif status == "intervall":
+            # a total with suppressed members: bounds, never a point value
+            assert "data-value" not in span and "data-lower" in span, span
+            lo = float(span["data-lower"])
+            hi = float(span["data-upper"]) if span["data-upper"] else None
+            assert hi is None or hi > lo, span
+            assert re.fullmatch(r"[\d  ]+(,\d+)?–[\d  ]+(,\d+)?|minst [\d  ]+(,\d+)?",
+                                span["text"]), span
         else:
             assert "data-value" not in span, span
             assert not re.search(r"\d", span["text"].replace("<5", "")), span
@@ -124,6 +132,9 @@ def test_numbers_equal_the_profile(ctx, code):
             if item["status"] == "ok":
                 assert float(s["data-value"]) == pytest.approx(item["verdi"], rel=1e-12)
                 assert s["text"] == item["verdi_tekst"]
+            elif item["status"] == "intervall":
+                assert float(s["data-lower"]) == pytest.approx(item["nedre"], rel=1e-12)
+                assert s["text"] == item["verdi_tekst"]
             else:
                 assert s["text"] in (SUPPRESSED_COUNT_TEXT, "skjermet")
         checked += 1
@@ -150,15 +161,19 @@ def test_suppressed_values_appear_as_suppressed(ctx):
         assert s["text"] == SUPPRESSED_COUNT_TEXT
         assert "data-value" not in s
         assert s["title"].startswith("Skjermet")
-    # The county total that would include it is suppressed too, never a number.
+    # The county total that includes it is an interval: the published members' sum to the
+    # sum plus 4 for each suppressed member, never an exact number.
     county = ctx.cube.group("kommune", code)["county_code"]
     cspans = [s for s in parse(render_html(ctx, "fylke", county)).spans
               if s.get("data-indicator") == "enslige_mindreaarige" and s["data-level"] == "fylke"
               and s.get("data-year") == str(year)]
-    assert cspans and all(s["data-status"] == "suppressed" for s in cspans)
+    cell = ctx.cube.cell("enslige_mindreaarige", "fylke", county, year)
+    assert cspans and all(s["data-status"] == "intervall" for s in cspans)
+    assert all(float(s["data-upper"]) - float(s["data-lower"]) == 4 * cell.n_suppressed
+               for s in cspans)
     # Sentences word it, never as a number: the latest year's sentence if that is the year.
-    latest = max(c["year"] for c in ctx.cube.cells_for("kommune", code)
-                 if c["indicator"] == "enslige_mindreaarige" and c["status"] != "missing")
+    latest = max(c.year for c in ctx.cube.cells_for("kommune", code)
+                 if c.indicator == "enslige_mindreaarige" and c.status != "missing")
     if latest == year:
         summary = html.split('id="sammendrag"')[1].split("</section>")[0]
         sentence = [li for li in summary.split("<li>") if "enslige mindreårige" in li]
@@ -180,10 +195,10 @@ def test_questions_follow_the_rules(ctx):
         for r in fired:
             fired_somewhere[r] += 1
         share = [c for c in ctx.cube.cells_for("kommune", code)
-                 if c["indicator"] == "vedtak_andel_av_anmodning" and c["status"] == "ok"]
+                 if c.indicator == "vedtak_andel_av_anmodning" and c.status == "ok"]
         if share:
-            latest = max(share, key=lambda c: c["year"])
-            expect = latest["value"] < DECISION_SHARE_OF_REQUEST_BELOW
+            latest = max(share, key=lambda c: c.year)
+            expect = latest.value < DECISION_SHARE_OF_REQUEST_BELOW
             assert ("vedtak_under_anmodning" in fired) == expect, code
             decision_checked += 1
         centrality = ctx.cube.group("kommune", code)["centrality"]

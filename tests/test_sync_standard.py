@@ -182,7 +182,7 @@ def test_indicators_appear_once_synced(synced, imported_db):
     # IMDi's county figure as the fixture has it; SSB's population from 07459 for 2019,
     # summed on today's borders (Volda + Hornindal) by the grouping
     cell = cube.cell("intro_arbeid_utdanning_andel_fylke", "fylke", "46", 2022)
-    assert cell["status"] == "ok" and cell["value"] == 65.0
+    assert cell.status == "ok" and cell.value == 65.0
     base = load_fixture("07459.json")
     regions = list(base["dimension"]["Region"]["category"]["index"])
     years = list(base["dimension"]["Tid"]["category"]["index"])
@@ -190,7 +190,7 @@ def test_indicators_appear_once_synced(synced, imported_db):
     volda_2019 = sum(v for (r, _, _, t), v in zip(grid, base["value"], strict=True)
                      if r in ("1519", "1444") and t == "2019" and v is not None)
     got = cube.cell("folkemengde_1_januar", "kommune", "1577", 2019)
-    assert got["value"] == volda_2019
+    assert got.value == volda_2019
     assert "sysselsatte_innvandrere_imdi" in shown
 
 

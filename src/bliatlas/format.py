@@ -58,6 +58,14 @@ def fmt_datetime(value: dt.datetime | dt.date | None, missing: str = MISSING) ->
     return value.isoformat()
 
 
+def join_nb(items: list[str]) -> str:
+    """``['a', 'b', 'c']`` → ``'a, b og c'`` (Norwegian list)."""
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " og " + items[-1]
+
+
 def _width(text: str) -> int:
     return sum(0 if unicodedata.combining(c) else 1 for c in text)
 

@@ -19,9 +19,16 @@ import numpy as np
 import pyarrow as pa
 
 from bliatlas.errors import InputError
-from bliatlas.format import fmt_num
-from bliatlas.privacy import apply_secondary_suppression
-from bliatlas.regions.crosswalk import Crosswalk
+from bliatlas.format import fmt_num, join_nb
+from bliatlas.privacy import apply_secondary_suppression, suppressed_bounds
+from bliatlas.regions.continuity import (
+    STOCK_SERIES,
+    check_continuity,
+    failures,
+    series_from_observations,
+)
+from bliatlas.regions.crosswalk import Crosswalk, clean_code
+from bliatlas.regions.names import strip_markers
 from bliatlas.regions.registry import Region, Registry
 from bliatlas.sources.files import expand, parse_file
 from bliatlas.sources.records import (
@@ -64,6 +71,7 @@ class _Prepared:
     rows: dict[str, list] = field(default_factory=lambda: defaultdict(list))
     unassigned: list[tuple] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    inclusions: list[tuple] | None = None
     geometry_codes_only: bool = False   # a partial GeoJSON replaces only its own regions
 
 
@@ -102,16 +110,37 @@ def _official_names(store: Store, batch: list[ParsedSource]) -> dict[str, str]:
 
 
 # -- placing observations on 2024 regions ---------------------------------------------
+def _bounds(value: float | None, status: str, unit: str) -> tuple[float | None, float | None]:
+    """The interval a stored cell is known to lie in (exact cells need none)."""
+    if status == SUPPRESSED:
+        return suppressed_bounds(unit)
+    return None, None
+
+
+def _place_name(code: str, name: str) -> str:
+    shown = strip_markers(name) if name else ""
+    return f"{shown} ({code})" if shown else code
+
+
 def prepare(parsed: ParsedSource, crosswalk: Crosswalk, strict: bool = False,
             source_path: str | None = None) -> _Prepared:
-    """Resolve regions, aggregate merged municipalities, flag conflicts and splits."""
+    """Resolve regions, aggregate merged municipalities, flag conflicts and splits.
+
+    Merged municipalities' counts are summed per year (a suppressed part gives an interval:
+    the published parts plus 0–4 for each hidden one); the parts of a county union (Aust-
+    and Vest-Agder) only when all of them are there. Split municipalities, old counties
+    with other borders and regions outside the municipality structure are kept aside with
+    the reason; the successors of a split carry a note for the years they do not cover
+    it. The change table's continuity check runs on the stock series it knows.
+    """
     prep = _Prepared(parsed, "", source_path)
     path = source_path or parsed.source
     by_source: dict[tuple, tuple] = {}
     conflicts: dict[tuple, list] = {}
     groups: dict[tuple, list] = defaultdict(list)
     split_years: dict[str, set[int]] = defaultdict(set)
-    notes_for_split: dict[str, list[str]] = {}
+    notes_for_split: dict[str, set[tuple[str, bool]]] = defaultdict(set)
+    by_year = parsed.region_structure != "current"
 
     dims_cache: dict[int, str] = {}
     for o in parsed.observations:
@@ -131,17 +160,25 @@ def prepare(parsed: ParsedSource, crosswalk: Crosswalk, strict: bool = False,
                 conflicts.setdefault(skey, [prev]).append((o.value, o.status, o.row))
             continue
         by_source[skey] = (o.value, o.status, o.row)
-        res = crosswalk.resolve(o.region_code, o.region_name)
+        res = crosswalk.resolve(o.region_code, o.region_name, o.year if by_year else None)
+        lo, hi = _bounds(o.value, o.status, o.unit)
         if res.assigned:
             groups[(o.measure, res.targets[0], o.year, dk, o.unit)].append(
-                (o.value, o.status, o.status_note, o.region_code, skey))
-        elif res.kind in ("split", "outside"):
+                (o.value, o.status, o.status_note, o.region_code, skey, lo, hi, o.region_name,
+                 res))
+        elif res.kept_aside:
             prep.unassigned.append((parsed.dataset, o.measure, o.region_code, o.region_name,
-                                    o.year, dk, o.unit, o.value, o.status, res.reason))
-            if res.kind == "split" and o.status != MISSING:
+                                    o.year, dk, o.unit, o.value, o.status, res.reason, lo, hi))
+            if res.kind == "split" and o.status != MISSING and all(
+                    x in crosswalk.registry.municipalities for x in res.successors):
+                change = crosswalk.changes.get(clean_code(o.region_code))
+                old = _place_name(clean_code(o.region_code),
+                                  change.old_name if change else o.region_name)
+                one_county = len({crosswalk.registry.municipalities[x].county_code
+                                  for x in res.successors}) == 1
                 for succ in res.successors:
                     split_years[succ].add(o.year)
-                    notes_for_split[succ] = notes_for_split.get(succ, []) + [o.region_code]
+                    notes_for_split[succ].add((old, one_county))
         else:
             raise InputError(path, res.reason or f"ukjent region {o.region_code!r}", row=o.row,
                              column="region")
@@ -155,17 +192,22 @@ def prepare(parsed: ParsedSource, crosswalk: Crosswalk, strict: bool = False,
     rows = prep.rows
     for (measure, target, year, dk, unit), contribs in groups.items():
         conflict_rows = [c for c in contribs if c[4] in conflicts]
+        lo = hi = None
         if conflict_rows:
             value, status = None, MISSING
             note = "motstridende verdier i kilden (" + ", ".join(
                 f"rad {r}" for _, _, r in conflicts[conflict_rows[0][4]]) + ")"
-        elif len(contribs) == 1:
-            value, status, note = contribs[0][0], contribs[0][1], contribs[0][2]
+        elif len(contribs) == 1 and contribs[0][8].kind != "county-union":
+            value, status, note, lo, hi = (contribs[0][0], contribs[0][1], contribs[0][2],
+                                           contribs[0][5], contribs[0][6])
         else:
-            value, status, note = _combine(contribs, unit)
+            value, status, note, lo, hi = _combine(contribs, unit)
         if target in split_years and year in split_years[target]:
-            extra = ("tallet dekker ikke den delen av " + ", ".join(
-                sorted(set(notes_for_split[target]))) + " som ble delt og delvis lagt til kommunen")
+            splits = sorted(notes_for_split[target])
+            where = ("fylkes- og landstallene" if all(one for _, one in splits)
+                     else "landstallet")
+            extra = ("tallet dekker ikke den delen av " + join_nb([n for n, _ in splits])
+                     + f" som ble lagt til kommunen senere (den delen telles med i {where})")
             note = f"{note}; {extra}" if note else extra
         rows["dataset"].append(parsed.dataset)
         rows["measure"].append(measure)
@@ -176,16 +218,50 @@ def prepare(parsed: ParsedSource, crosswalk: Crosswalk, strict: bool = False,
         rows["value"].append(value if status == OK else None)
         rows["status"].append(status)
         rows["status_note"].append(note)
+        rows["lower_bound"].append(lo if status == SUPPRESSED else None)
+        rows["upper_bound"].append(hi if status == SUPPRESSED else None)
+
+    prep.inclusions = _inclusions(parsed, crosswalk, path)
+    prep.warnings.extend(_continuity_warnings(parsed, crosswalk, path))
     return prep
 
 
+def _inclusions(parsed: ParsedSource, crosswalk: Crosswalk, path: str) -> list[tuple] | None:
+    """Rows for ``region_inclusion`` (None: the source says nothing about it)."""
+    if "included_in" not in parsed.reference:
+        return None
+    out = []
+    for item in parsed.reference["included_in"]:
+        code = item.get("code")
+        if not code:
+            hits = crosswalk.match_name(item.get("name") or "")
+            if len(hits) != 1:
+                raise InputError(path, f"finner ikke kommunen {item.get('name')!r} som "
+                                 "kilden fører under en annen kommune")
+            code = hits[0]
+        out.append((parsed.dataset, code, int(item["year"]), item["host"], item["note"]))
+    return out
+
+
+def _continuity_warnings(parsed: ParsedSource, crosswalk: Crosswalk, path: str) -> list[str]:
+    """The change table's continuity check on the stock series this source carries."""
+    out = []
+    for stock in STOCK_SERIES:
+        if stock.dataset != parsed.dataset:
+            continue
+        series = series_from_observations(parsed.observations, stock)
+        for failed in failures(check_continuity(series, crosswalk, stock.tolerance,
+                                                stock.label)):
+            out.append(f"{path}: kontinuitetskontroll av kommuneendringene: {failed.message()}")
+    return out
 def keep_aside(prep: _Prepared, parsed: ParsedSource) -> None:
     """Cells the reader placed outside the municipality structure (SSB grouping codes,
     KOSTRA groups) go to ``observation_unassigned`` with the reader's reason."""
     for o, reason in parsed.aside:
         prep.unassigned.append((parsed.dataset, o.measure, o.region_code, o.region_name,
                                 o.year, dims_key(o.dims), o.unit,
-                                o.value if o.status == OK else None, o.status, reason))
+                                o.value if o.status == OK else None, o.status, reason,
+                                *_bounds(o.value, o.status, o.unit)))
 
 
 def check_value_types(prep: _Prepared) -> None:
@@ -236,20 +312,36 @@ def _shown(value: float | None, status: str) -> str:
     return fmt_num(value, 0 if float(value).is_integer() else 2)
 
 
-def _combine(contribs: list[tuple], unit: str) -> tuple[float | None, str, str | None]:
+def _combine(contribs: list[tuple], unit: str
+             ) -> tuple[float | None, str, str | None, float | None, float | None]:
+    """Several published codes on one 2024 code and year: (value, status, note, lower, upper)."""
     present = [c for c in contribs if c[1] != MISSING]
-    codes = ", ".join(sorted({c[3] for c in present})) or ", ".join(sorted({c[3] for c in
-                                                                         contribs}))
+    parts = join_nb([_place_name(c[3], c[7]) for c in sorted(present or contribs,
+                                                             key=lambda c: c[3])])
+    what = "ett fylke" if len(contribs[0][3].lstrip("FK")) == 2 else "én kommune"
+    group = contribs[0][8].group
+    if group and present:
+        have = {clean_code(c[3]) for c in present}
+        lacking = [g for g in group if g not in have]
+        if lacking:
+            return None, MISSING, (f"fylkene {' og '.join(group)} er til sammen dagens fylke, "
+                                   f"men kilden mangler tall for {', '.join(lacking)}"), None, None
     if not present:
-        return None, MISSING, None
+        return None, MISSING, None, None, None
     if len(present) == 1:
-        return present[0][0], present[0][1], present[0][2]
+        c = present[0]
+        return c[0], c[1], c[2], c[5], c[6]
     if unit not in ADDITIVE_UNITS:
-        return None, MISSING, (f"andeler kan ikke legges sammen for sammenslåtte kommuner "
-                               f"(kilder: {codes})")
-    if any(c[1] == SUPPRESSED for c in present):
-        return None, SUPPRESSED, f"omfatter prikkede tall (sum av {codes})"
-    return float(sum(c[0] for c in present)), OK, f"sum av {codes}"
+        return None, MISSING, (f"andeler kan ikke legges sammen for sammenslåtte regioner "
+                               f"({parts})"), None, None
+    hidden = [c for c in present if c[1] == SUPPRESSED]
+    known = sum(c[0] for c in present if c[1] == OK)
+    if hidden:
+        lo = None if any(c[5] is None for c in hidden) else known + sum(c[5] for c in hidden)
+        hi = None if any(c[6] is None for c in hidden) else known + sum(c[6] for c in hidden)
+        names = join_nb([_place_name(c[3], c[7]) for c in hidden])
+        return None, SUPPRESSED, f"summen av {parts} ({names} er skjermet)", lo, hi
+    return float(known), OK, f"summen av {parts}, som nå er {what}", None, None
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -304,11 +396,18 @@ def _write(store: Store, prep: _Prepared, imported_at: datetime) -> ImportResult
             "value": pa.array(prep.rows["value"], pa.float64()),
             "status": pa.array(prep.rows["status"], pa.string()),
             "status_note": pa.array(prep.rows["status_note"], pa.string()),
+            "lower_bound": pa.array(prep.rows["lower_bound"], pa.float64()),
+            "upper_bound": pa.array(prep.rows["upper_bound"], pa.float64()),
         })
         result.n_new, result.n_changed = store.upsert_observations(table, import_id)
     result.n_values = n_values
     if prep.unassigned:
-        store.insert_rows("observation_unassigned", [(*u, import_id) for u in prep.unassigned])
+        store.insert_rows("observation_unassigned",
+                          [(*u[:10], import_id, *u[10:]) for u in prep.unassigned])
+    if prep.inclusions is not None:
+        store.execute("DELETE FROM region_inclusion WHERE dataset = ?", [parsed.dataset])
+        store.insert_rows("region_inclusion",
+                          [(*row, import_id) for row in dict.fromkeys(prep.inclusions)])
     result.n_unassigned = len(prep.unassigned)
     store.execute(
         "INSERT INTO import VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -1,4 +1,5 @@
-"""Suppression that outlives every output: secondary suppression of published tables.
+"""Suppression that outlives every output: secondary suppression of published tables, and
+the linear-programming check that no published figure narrows a suppressed one.
 
 Publishers hide small counts (primary suppression). A hidden cell can still be recovered
 when a published total and its other parts are both shown: total − parts = hidden cell.
@@ -20,12 +21,52 @@ Rules (each a *partition*: parts that add up to a total in the same region and y
   published part is suppressed as well, so no part can be recovered alone.
 
 Aggregates across regions (county, centrality class, national) are handled by the
-indicator engine: every published aggregate is a sum of published municipal cells only.
+indicator engine: a suppressed member makes the aggregate an interval (published sum to
+published sum + 4 per hidden count), never an exact total.
+
+The guarantee is checked the way a statistics office audits a release
+(:func:`feasible_ranges`, used by :mod:`bliatlas.indicators.audit`): every hidden cell is an
+unknown with the interval everyone knows (a count: 0–4); everything published is a linear
+constraint on the unknowns; each hidden cell is minimised and maximised with HiGHS. A cell
+is protected when its feasible interval is still its whole box.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+
 from bliatlas.store import Store
+
+# What users are told about small counts (pages, API, CLI, reports): the publishers
+# hide some (not all) counts under 5.
+SUPPRESSION_NOTE = (
+    "Tall som IMDi eller SSB har skjermet (prikket, under 5), vises ikke; en sum med "
+    "skjermede tall vises som et intervall (fra summen av de publiserte tallene til summen "
+    "med 4 for hvert skjermede). Utgiverne publiserer selv en del tall mellom 1 og 4; de "
+    "vises som de er."
+)
+
+
+# Publishers suppress counts under 5 (`<5`, `Prikket`, `:`): a hidden count is one of 0–4,
+# and nobody outside the publisher knows which. Amounts (kroner) anonymised for few persons
+# have no published upper limit.
+SUPPRESSION_THRESHOLD = 5
+COUNT_UNITS = frozenset({"personer", "antall"})
+AMOUNT_UNITS = frozenset({"kroner"})
+
+
+def suppressed_bounds(unit: str) -> tuple[float | None, float | None]:
+    """What everyone knows about one suppressed published cell: (lower, upper); ``None`` =
+    not bounded (percentages have no bounds that could be added up)."""
+    if unit in COUNT_UNITS:
+        return 0.0, float(SUPPRESSION_THRESHOLD - 1)
+    if unit in AMOUNT_UNITS:
+        return 0.0, None
+    return None, None
 
 GRANT_REASON = ("sekundærskjermet: totalen ville avslørt skjermede tilskuddstyper ved "
                 "subtraksjon")
@@ -94,3 +135,104 @@ def apply_secondary_suppression(store: Store) -> int:
     _grants(store)
     _complement(store)
     return int(store.query("SELECT count(*) AS n FROM observation_secondary")[0]["n"])
+
+
+# -- the audit's linear programs -----------------------------------------------------------
+
+INF = highspy.kHighsInf
+
+
+@dataclass
+class LinearSystem:
+    """Unknowns ``x`` with boxes ``lower ≤ x ≤ upper`` (``None`` = unbounded above) and rows
+    ``lo ≤ Σ coef·x ≤ hi`` (``None`` = open side)."""
+
+    lower: list[float] = field(default_factory=list)
+    upper: list[float | None] = field(default_factory=list)
+    rows: list[tuple[dict[int, float], float | None, float | None]] = field(default_factory=list)
+
+    def add_unknown(self, lower: float, upper: float | None) -> int:
+        self.lower.append(lower)
+        self.upper.append(upper)
+        return len(self.lower) - 1
+
+    def add_row(self, coefs: dict[int, float], lo: float | None, hi: float | None) -> None:
+        if coefs:
+            self.rows.append((coefs, lo, hi))
+
+
+@dataclass
+class Ranges:
+    """The feasible interval of every unknown, and what it took to find it."""
+
+    low: np.ndarray
+    high: np.ndarray    # inf where unbounded
+    blocks: int = 0
+    solves: int = 0
+
+
+def _blocks(n: int, rows: Sequence[tuple[dict[int, float], float | None, float | None]]
+            ) -> dict[int, list[int]]:
+    """Independent blocks: unknowns connected by a shared row (union-find); root → rows."""
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for coefs, _, _ in rows:
+        it = iter(coefs)
+        first = find(next(it))
+        for j in it:
+            root = find(j)
+            if root != first:
+                parent[root] = first
+    out: dict[int, list[int]] = {}
+    for r, (coefs, _, _) in enumerate(rows):
+        out.setdefault(find(next(iter(coefs))), []).append(r)
+    return out
+
+
+def feasible_ranges(system: LinearSystem, wanted: set[int] | None = None) -> Ranges:
+    """Minimise and maximise every unknown (or those in ``wanted``) that appears in a row,
+    block by block (HiGHS); an unknown in no row keeps its box."""
+    n = len(system.lower)
+    low = np.asarray(system.lower, dtype=float)
+    high = np.asarray([INF if u is None else u for u in system.upper], dtype=float)
+    result = Ranges(low.copy(), high.copy())
+    for row_ids in _blocks(n, system.rows).values():
+        cols = sorted({j for r in row_ids for j in system.rows[r][0]})
+        pos = {j: k for k, j in enumerate(cols)}
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.addVars(len(cols), low[cols], high[cols])
+        for r in row_ids:
+            coefs, lo, hi = system.rows[r]
+            idx = np.array([pos[j] for j in coefs], dtype=np.int32)
+            h.addRow(-INF if lo is None else lo, INF if hi is None else hi, len(idx), idx,
+                     np.array(list(coefs.values()), dtype=float))
+        result.blocks += 1
+        zero = np.zeros(len(cols))
+        for k, j in enumerate(cols):
+            if wanted is not None and j not in wanted:
+                continue
+            for sense, target in ((highspy.ObjSense.kMinimize, result.low),
+                                  (highspy.ObjSense.kMaximize, result.high)):
+                cost = zero.copy()
+                cost[k] = 1.0
+                h.changeColsCost(len(cols), np.arange(len(cols), dtype=np.int32), cost)
+                h.changeObjectiveSense(sense)
+                h.run()
+                result.solves += 1
+                status = h.getModelStatus()
+                if status == highspy.HighsModelStatus.kOptimal:
+                    target[j] = h.getInfo().objective_function_value
+                elif status == highspy.HighsModelStatus.kUnbounded:
+                    target[j] = -INF if sense == highspy.ObjSense.kMinimize else INF
+                else:
+                    raise RuntimeError(
+                        f"the audit's linear program has no solution ({h.modelStatusToString(status)}"
+                        "): the published figures contradict each other")
+    return result

@@ -51,6 +51,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bliatlas import settings
 from bliatlas.errors import BliError, DatabaseUnavailable
+from bliatlas.privacy import SUPPRESSION_NOTE
 from bliatlas.store import Store, database_path, open_store, state_token
 
 log = logging.getLogger("bliatlas")
@@ -58,8 +59,8 @@ T = TypeVar("T")
 
 SOURCE_NOTE = (
     "Kilde: IMDi, SSB, KOSTRA, Helsedirektoratet og Telemark fylkeskommune, beregnet av "
-    "Bli-atlas. Skjermede tall (færre enn 5) vises ikke, heller ikke i summer. Lisens: "
-    "NLOD 2.0 (Norsk lisens for offentlige data); kartgrunnlag Kartverket, CC BY 4.0."
+    "Bli-atlas. " + SUPPRESSION_NOTE + " Lisens: NLOD 2.0 (Norsk lisens for offentlige "
+    "data); kartgrunnlag Kartverket, CC BY 4.0."
 )
 
 

@@ -166,7 +166,57 @@ MIGRATIONS: list[list[str]] = [
             import_id INTEGER
         )""",
     ],
+    # 4: suppression as bounds, and municipalities a source files under another. A hidden
+    # cell has the interval everyone knows it lies in (a suppressed count: 0–4; a merged
+    # municipality with a suppressed part: the published parts + 0–4 each); NULL = not
+    # bounded. region_inclusion: a source filed a municipality's figures under another
+    # (the 2020–2023 Ålesund under 1508 with Haram's row empty).
+    [
+        "ALTER TABLE observation_source ADD COLUMN lower_bound DOUBLE",
+        "ALTER TABLE observation_source ADD COLUMN upper_bound DOUBLE",
+        "ALTER TABLE observation_history ADD COLUMN lower_bound DOUBLE",
+        "ALTER TABLE observation_history ADD COLUMN upper_bound DOUBLE",
+        "ALTER TABLE observation_unassigned ADD COLUMN lower_bound DOUBLE",
+        "ALTER TABLE observation_unassigned ADD COLUMN upper_bound DOUBLE",
+        # Cells stored before bounds existed: a suppressed count of one published cell is
+        # 0–4; a merged sum with a suppressed part lost its parts, so only 0 is known.
+        """UPDATE observation_source SET lower_bound = 0,
+            upper_bound = CASE WHEN unit IN ('personer', 'antall')
+                AND coalesce(status_note, '') NOT LIKE 'omfatter prikkede%' THEN 4 END
+            WHERE status = 'suppressed'""",
+        """UPDATE observation_unassigned SET lower_bound = 0,
+            upper_bound = CASE WHEN unit IN ('personer', 'antall') THEN 4 END
+            WHERE status = 'suppressed'""",
+        "DROP VIEW observation",
+        """CREATE VIEW observation AS
+            SELECT o.dataset, o.measure, o.region_code, o.year, o.dims, o.unit,
+                   CASE WHEN s.reason IS NULL THEN o.value END AS value,
+                   CASE WHEN s.reason IS NULL THEN o.status ELSE 'suppressed' END AS status,
+                   coalesce(s.reason, o.status_note) AS status_note,
+                   o.import_id,
+                   CASE WHEN s.reason IS NULL THEN o.lower_bound ELSE 0 END AS lower_bound,
+                   CASE WHEN s.reason IS NULL THEN o.upper_bound END AS upper_bound
+            FROM observation_source o
+            LEFT JOIN observation_secondary s
+              ON s.dataset = o.dataset AND s.measure = o.measure
+             AND s.region_code = o.region_code AND s.year = o.year AND s.dims = o.dims
+             AND s.unit = o.unit""",
+        """CREATE TABLE region_inclusion (
+            dataset VARCHAR NOT NULL,
+            region_code VARCHAR NOT NULL,    -- the municipality the source has no figures for
+            year INTEGER NOT NULL,
+            host_code VARCHAR NOT NULL,      -- the municipality whose figures include it
+            note VARCHAR NOT NULL,
+            import_id INTEGER NOT NULL,
+            PRIMARY KEY (dataset, region_code, year)
+        )""",
+    ],
 ]
+
+# Columns of observation_source in table order (observation_history adds
+# replaced_by_import before the bounds).
+OBSERVATION_COLUMNS = ("dataset", "measure", "region_code", "year", "dims", "unit", "value",
+                       "status", "status_note", "import_id", "lower_bound", "upper_bound")
 
 SCHEMA_VERSION = len(MIGRATIONS)
 # The key of a stored value (the primary key of observation_source).
@@ -281,7 +331,7 @@ class Store:
 
     def upsert_observations(self, table: Any, import_id: int) -> tuple[int, int]:
         """Write placed values (a pyarrow table with the ``observation_source`` columns
-        except ``import_id``) for one import; returns (new, changed).
+        except ``import_id``, bounds included) for one import; returns (new, changed).
 
         A key already stored with the same value, status and note is left as it is; a
         changed one moves its old row to ``observation_history`` first. When none of the
@@ -297,8 +347,9 @@ class Store:
                     "dataset FROM _incoming) LIMIT 1").fetchall()
                 if not stored:
                     self._con.execute(
-                        "INSERT INTO observation_source SELECT dataset, measure, region_code, "
-                        "year, dims, unit, value, status, status_note, ? FROM _incoming",
+                        f"INSERT INTO observation_source ({', '.join(OBSERVATION_COLUMNS)}) "
+                        "SELECT dataset, measure, region_code, year, dims, unit, value, status, "
+                        "status_note, ?, lower_bound, upper_bound FROM _incoming",
                         [import_id])
                     return table.num_rows, 0
                 self._con.execute(
@@ -307,20 +358,27 @@ class Store:
                 self._con.unregister("_incoming")
             join = " AND ".join(f"o.{k} = s.{k}" for k in OBSERVATION_KEY)
             differs = ("(o.value IS DISTINCT FROM s.value OR o.status <> s.status "
-                       "OR o.status_note IS DISTINCT FROM s.status_note)")
+                       "OR o.status_note IS DISTINCT FROM s.status_note "
+                       "OR o.lower_bound IS DISTINCT FROM s.lower_bound "
+                       "OR o.upper_bound IS DISTINCT FROM s.upper_bound)")
+            columns = ", ".join(OBSERVATION_COLUMNS)
+            kept = ", ".join(f"o.{c}" for c in OBSERVATION_COLUMNS)
             n_new, n_changed = self._con.execute(
                 f"SELECT count(*) FILTER (WHERE o.dataset IS NULL), "
                 f"count(*) FILTER (WHERE o.dataset IS NOT NULL AND {differs}) "
                 f"FROM _staging s LEFT JOIN observation_source o ON {join}").fetchone()
             self._con.execute(
-                f"INSERT INTO observation_history SELECT o.*, ? FROM observation_source o "
+                f"INSERT INTO observation_history ({columns}, replaced_by_import) "
+                f"SELECT {kept}, ? FROM observation_source o "
                 f"JOIN _staging s ON {join} WHERE {differs}", [import_id])
             self._con.execute(
-                f"INSERT INTO observation_source SELECT s.dataset, s.measure, s.region_code, "
-                f"s.year, s.dims, s.unit, s.value, s.status, s.status_note, ? FROM _staging s "
+                f"INSERT INTO observation_source ({columns}) SELECT s.dataset, s.measure, "
+                f"s.region_code, s.year, s.dims, s.unit, s.value, s.status, s.status_note, ?, "
+                f"s.lower_bound, s.upper_bound FROM _staging s "
                 f"LEFT JOIN observation_source o ON {join} WHERE o.dataset IS NULL OR {differs} "
                 f"ON CONFLICT DO UPDATE SET value = excluded.value, status = excluded.status, "
-                f"status_note = excluded.status_note, import_id = excluded.import_id",
+                f"status_note = excluded.status_note, import_id = excluded.import_id, "
+                f"lower_bound = excluded.lower_bound, upper_bound = excluded.upper_bound",
                 [import_id])
             self._con.execute("DROP TABLE _staging")
             return int(n_new), int(n_changed)

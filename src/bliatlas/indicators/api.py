@@ -20,7 +20,7 @@ from bliatlas.errors import InvalidParameter, NotFound, UserError
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.engine import LEVELS, Cube, build_cube
 from bliatlas.indicators.profile import build_profile, provenance
-from bliatlas.indicators.sentences import format_cell
+from bliatlas.indicators.sentences import cell_dict
 from bliatlas.regions.names import display_name, language_forms, name_sort_key
 from bliatlas.serving import SOURCE_NOTE
 
@@ -196,9 +196,9 @@ def indicator(indicator_id: str, format: str = "json") -> Response:
     return _respond(fmt, payload, "indikatorer", INDICATOR_COLUMNS)
 
 
-DATA_COLUMNS = ["indikator", "niva", "kode", "navn", "ar", "verdi", "verdi_tekst", "enhet",
-                "teller", "nevner", "status", "arsak", "antall_kommuner", "kommuner_med_tall",
-                "skjermede_kommuner"]
+DATA_COLUMNS = ["indikator", "niva", "kode", "navn", "ar", "verdi", "nedre", "ovre",
+                "verdi_tekst", "enhet", "teller", "nevner", "status", "arsak", "kilde",
+                "antall_kommuner", "kommuner_med_tall", "skjermede_kommuner"]
 
 
 def parse_year(cube: Cube, ind: Indicator, ar: str | None) -> int:
@@ -231,24 +231,22 @@ def parse_level(ind: Indicator, cube: Cube, niva: str) -> str:
 def data_rows(cube: Cube, ind: Indicator, level: str, year: int) -> list[dict[str, Any]]:
     rows = []
     for cell in cube.slice(ind.id, level, year):
-        reg = cube.regions.get((level, cell["code"]), {})
+        reg = cube.regions.get((level, cell.code), {})
         rows.append(
             {
                 "indikator": ind.id,
                 "niva": level,
-                "kode": cell["code"],
+                "kode": cell.code,
                 "navn": reg.get("name"),
                 "ar": year,
-                "verdi": cell["value"],
-                "verdi_tekst": format_cell(cell, ind),
+                **cell_dict(cell, ind),
                 "enhet": ind.unit,
-                "teller": cell["numerator"],
-                "nevner": cell["denominator"],
-                "status": cell["status"],
-                "arsak": cell["reason"],
-                "antall_kommuner": cell["n_members"],
-                "kommuner_med_tall": cell["n_ok"],
-                "skjermede_kommuner": cell["n_suppressed"],
+                "teller": cell.numerator,
+                "nevner": cell.denominator,
+                "kilde": "; ".join(cube.source_label(s) for s in cell.sources) or None,
+                "antall_kommuner": cell.n_members,
+                "kommuner_med_tall": cell.n_ok,
+                "skjermede_kommuner": cell.n_suppressed,
             }
         )
     return rows
@@ -279,46 +277,62 @@ def data(indicator_id: str,
                     else "application/json")
 
 
-PROFILE_COLUMNS = ["region", "id", "tema", "navn", "ar", "verdi", "verdi_tekst", "enhet",
-                   "status", "arsak", "teller", "nevner", "rang_sentralitet",
-                   "antall_sentralitet", "median_sentralitet", "rang_kostra", "antall_kostra",
-                   "median_kostra", "rang_fylke", "antall_fylke", "median_fylke", "rang_alle",
-                   "antall_alle", "median_alle", "endring", "endring_fra_ar"]
+PROFILE_COLUMNS = ["region", "id", "tema", "navn", "ar", "verdi", "nedre", "ovre",
+                   "verdi_tekst", "enhet", "status", "arsak", "teller", "nevner",
+                   "sammenligning", "sammenligning_verdi", "sammenligning_tekst", "rang",
+                   "rang_tekst", "endring", "endring_fra_ar"]
 
 
-def profile_payload(cube: Cube, code: str) -> dict[str, Any]:
-    profile = build_profile(cube, code)
+def profile_payload(cube: Cube, code: str, from_year: int | None = None) -> dict[str, Any]:
+    profile = build_profile(cube, code, from_year)
     imports = {p["import_id"] for p in profile.pop("proveniens")}
     return _envelope(cube, imports, **profile)
 
 
 def _profile_csv_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per indicator and comparison (the comparison named as on the page)."""
     rows = []
     for item in profile["indikatorer"]:
-        row = {k: item[k] for k in ("id", "tema", "navn", "ar", "verdi", "verdi_tekst",
-                                    "status", "arsak", "teller", "nevner")}
-        row["enhet"] = item["enhet"]
-        row["region"] = profile["region"]["kode"]
-        for group, p in item["jevnforing"].items():
-            row[f"rang_{group}"] = p["rang"]
-            row[f"antall_{group}"] = p["antall"]
-            row[f"median_{group}"] = p["median"]
+        base = {k: item[k] for k in ("id", "tema", "navn", "ar", "verdi", "nedre", "ovre",
+                                     "verdi_tekst", "status", "arsak", "teller", "nevner",
+                                     "enhet")}
+        base["region"] = profile["region"]["kode"]
         if item["utvikling"]:
-            row["endring"] = item["utvikling"]["endring"]
-            row["endring_fra_ar"] = item["utvikling"]["fra_ar"]
-        rows.append(row)
+            base["endring"] = item["utvikling"]["endring"]
+            base["endring_fra_ar"] = item["utvikling"]["fra_ar"]
+        comps = item["sammenligning"] or [None]
+        for c in comps:
+            row = dict(base)
+            if c is not None:
+                row.update(sammenligning=c["etikett"], sammenligning_verdi=c["verdi"],
+                           sammenligning_tekst=c["verdi_tekst"], rang=c["rang"],
+                           rang_tekst=c["rang_tekst"])
+            rows.append(row)
     return rows
 
 
+def parse_from_year(fra: str | None) -> int | None:
+    if fra in (None, ""):
+        return None
+    try:
+        return int(fra)
+    except ValueError:
+        raise InvalidParameter(f"ugyldig fra-år {fra!r}: forventet et årstall, f.eks. 2022"
+                               ) from None
+
+
 @router.get("/profil/{code}", summary="Profil for en kommune eller et fylke")
-async def profile(code: str, format: str = "json") -> Response:
+async def profile(code: str, format: str = "json",
+                  fra: str | None = Query(None, description="basisår for endringer")
+                  ) -> Response:
     fmt = _check_format(format)
-    key = ("profil", code, fmt)
+    from_year = parse_from_year(fra)
+    key = ("profil", code, fmt, str(from_year))
     cache = _responses()
     body = cache.get(key)
     if body is None:
         cube = get_cube()
-        payload = profile_payload(cube, code)
+        payload = profile_payload(cube, code, from_year)
         if fmt == "csv":
             payload["rader"] = _profile_csv_rows(payload)
             body = _respond(fmt, payload, "rader", PROFILE_COLUMNS).body

@@ -8,8 +8,8 @@ from typing import Any
 from bliatlas.errors import UserError
 from bliatlas.format import table
 from bliatlas.indicators.engine import LEVEL_NAMES_NB, LEVELS, Cube, build_cube
-from bliatlas.indicators.profile import build_profile
-from bliatlas.indicators.sentences import format_cell, format_number
+from bliatlas.indicators.profile import build_profile, lead_text
+from bliatlas.indicators.sentences import SUPPRESSION_NOTE, format_cell
 from bliatlas.store import database_path, open_store
 
 LEVEL_ALIASES = {
@@ -38,6 +38,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     pp = sub.add_parser("profile", help="profil for en kommune eller et fylke, f.eks. 4650")
     pp.add_argument("code", metavar="KODE", help="kommunenummer (4 siffer) eller fylkesnummer")
+    pp.add_argument("--fra", metavar="ÅR", help="basisår for endringene (standard: første år "
+                    "alle seriene har)")
     pp.set_defaults(func=cmd_profile)
 
 
@@ -116,9 +118,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(ind.definition)
     rows = []
     for cell in cube.slice(ind.id, level, year):
-        reg = cube.regions.get((level, cell["code"]), {})
-        note = "" if cell["status"] == "ok" else (cell["reason"] or "")
-        rows.append([cell["code"], reg.get("short_name", ""), format_cell(cell, ind), note])
+        reg = cube.regions.get((level, cell.code), {})
+        rows.append([cell.code, reg.get("short_name", ""), format_cell(cell, ind),
+                     cell.note_text()])
     print()
     print(table(["kode", "navn", "verdi", "merknad"], rows, align="llrl"))
     _print_caveats(ind.caveats, ind.sources)
@@ -132,20 +134,27 @@ def _print_caveats(caveats: list[str], sources: list[str]) -> None:
     print(f"Kilder: {', '.join(sources)}. Lisens: NLOD 2.0.")
 
 
-def _peer_text(item: dict[str, Any]) -> str:
-    p = item["jevnforing"].get("sentralitet") or item["jevnforing"].get("alle")
-    if not p:
-        return ""
-    return f"{p['rang']} av {p['antall']}"
+def _comparison_cells(item: dict[str, Any], keys: list[str]) -> list[str]:
+    by_key = {c["nokkel"]: c for c in item["sammenligning"]}
+    return [by_key[k]["verdi_tekst"] if k in by_key else "" for k in keys]
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
     cube = _cube(args)
-    profile = build_profile(cube, args.code)
+    from_year = None
+    if args.fra:
+        try:
+            from_year = int(args.fra)
+        except ValueError:
+            raise UserError(f"ugyldig år {args.fra!r} for --fra: forventet et årstall") from None
+    profile = build_profile(cube, args.code, from_year)
     reg = profile["region"]
     title = f"{reg['navn']} ({reg['kode']})"
     print(title)
     print("=" * len(title))
+    for item in profile["hovedtall"]:
+        print(lead_text(item))
+    print()
     if reg["niva"] == "kommune":
         district = "distriktskommune" if reg["distriktskommune"] else "ikke distriktskommune"
         print(
@@ -158,28 +167,34 @@ def cmd_profile(args: argparse.Namespace) -> int:
     for sentence in profile["setninger"]:
         print(f"- {sentence}")
     print()
-    rank_head = "rang i sentralitetsklassen" if reg["niva"] == "kommune" else "rang blant fylkene"
+    comps = profile["sammenligninger"]
+    keys = [c["nokkel"] for c in comps]
+    base = profile["endring_fra_ar"]
     rows = []
+    notes: list[str] = []
     for item in profile["indikatorer"]:
-        ind = cube.catalogue.get(item["id"])
-        change = item["utvikling"]["endring_tekst"] + f" siden {item['utvikling']['fra_ar']}" \
-            if item["utvikling"] else ""
-        median = ""
-        p = item["jevnforing"].get("sentralitet") or item["jevnforing"].get("alle")
-        if p and p["median"] is not None:
-            median = format_number(p["median"], ind.decimals)
+        ranked = next((c for c in item["sammenligning"] if c["rang"] is not None), None)
+        mark = ""
+        if item["arsak"] and item["status"] != "missing":
+            notes.append(item["arsak"])
+            mark = f" [{len(notes)}]"
         rows.append([
             item["navn"],
             "uten år" if item["ar"] == 0 else str(item["ar"]),
-            item["verdi_tekst"],
-            item["enhet"] if item["status"] == "ok" else "",
-            _peer_text(item),
-            median,
-            change,
+            item["verdi_tekst"] + mark,
+            item["enhet"] if item["status"] in ("ok", "intervall") else "",
+            *_comparison_cells(item, keys),
+            ranked["rang_tekst"] if ranked else "",
+            item["utvikling"]["endring_tekst"] if item["utvikling"] else "",
         ])
-    print(table(["indikator", "år", "verdi", "enhet", rank_head, "median", "utvikling"], rows,
-                align="llrlrrl"))
+    change_head = f"endring siden {base}" if base else "endring"
+    print(table(["indikator", "år", "verdi", "enhet", *[c["overskrift"] for c in comps],
+                 "rang", change_head], rows, align="llrl" + "r" * len(comps) + "ll"))
     print()
+    for n, note in enumerate(notes, 1):
+        print(f"[{n}] {note}")
+    for c in comps:
+        print(f"{c['overskrift']}: {c['etikett']}.")
     missing = profile["ikke_hentet"]
     if missing:
         print(f"Ikke hentet ennå ({missing[0]['hvordan']}): "
@@ -187,6 +202,5 @@ def cmd_profile(args: argparse.Namespace) -> int:
         print()
     sources = sorted({f"{p['utgiver']} ({p['kilde']})" for p in profile["proveniens"]})
     print("Kilder: " + "; ".join(sources) + ".")
-    print("Lisens: NLOD 2.0. Skjermede tall (færre enn 5) vises ikke, heller ikke i summer.")
+    print(f"Lisens: NLOD 2.0. {SUPPRESSION_NOTE}")
     return 0
-

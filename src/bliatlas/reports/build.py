@@ -21,24 +21,30 @@ from markupsafe import Markup
 
 from bliatlas.errors import NotFound
 from bliatlas.indicators.catalogue import Indicator
-from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB
-from bliatlas.indicators.profile import build_profile, not_yet_fetched, provenance
+from bliatlas.indicators.compare import Comparison, comparisons, rank_text
+from bliatlas.indicators.profile import (
+    build_profile,
+    not_yet_fetched,
+    provenance,
+    series_points,
+)
 from bliatlas.knowledge.recommend import (
     practices_for_weaknesses,
     read_place_facts,
     similar_place_practices,
 )
+from bliatlas.published import MISSING, Cell
 from bliatlas.reports.context import ReportContext
 from bliatlas.reports.questions import RULES, Question, questions_for
 from bliatlas.reports.values import Num, Provenance, cell_num, count_num, stored_num
-from bliatlas.web.charts import Bar, Point, bar_chart, line_chart
-from bliatlas.web.views import choropleth
+from bliatlas.web.charts import Bar, bar_chart, line_chart
+from bliatlas.web.views import bar_for, choropleth
+from bliatlas.web.views import series_points as web_points
 
 # Topic sections in report order: (section id, heading, catalogue topic, chart indicators).
 TOPIC_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("folkemengde", "Befolkning", "befolkning", ("folkemengde_1_januar",)),
-    ("befolkning", "Innvandrerbefolkningen etter innvandringsgrunn", "innvandringsgrunn",
-     ("innvandrere_per_1000", "innvandrere_flukt_andel")),
+    ("befolkning", "Befolkningen og innvandrerbefolkningen", "befolkning+innvandringsgrunn",
+     ("folkemengde_1_januar", "innvandrere", "innvandrere_flukt_andel")),
     ("bosetting", "Bosetting av flyktninger", "bosetting",
      ("bosatte_flyktninger", "bosatte_per_1000")),
     ("kapasitet", "Kapasitet: fastlege og kommuneøkonomi", "kapasitet",
@@ -69,7 +75,7 @@ MAX_YEAR_COLUMNS = 7
 FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("anmodning", "Anmodet av IMDi (anmodning)"),
     ("vedtak", "Vedtatt av kommunen (vedtak)"),
-    ("bosatt_etter_anmodning", "Bosatt"),
+    ("bosatt_etter_anmodning", "Bosatt mot anmodningen"),
 )
 LICENCES: tuple[tuple[str, str], ...] = (
     ("Statistikk fra SSB, IMDi, KOSTRA og Helsedirektoratet",
@@ -96,6 +102,7 @@ class SeriesTable:
     caption: str
     years: list[int]
     rows: list[dict[str, Any]]  # {"indicator": Indicator, "label": str, "cells": [Num]}
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -125,74 +132,113 @@ def _year_label(year: int) -> str:
 # -- topic sections ------------------------------------------------------------------------
 
 
-def _region_cells(ctx: ReportContext, level: str, code: str) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
+def _region_cells(ctx: ReportContext, level: str, code: str) -> dict[str, list[Cell]]:
+    out: dict[str, list[Cell]] = {}
     for c in _provenance(ctx).region_cells(level, code):
-        out.setdefault(c["indicator"], []).append(c)
+        out.setdefault(c.indicator, []).append(c)
     return out
 
 
+def _join_note(ctx: ReportContext, ind: Indicator, cells: list[Cell]) -> str | None:
+    """Where a series changes source: «Fra 2024: kommunepanelet (…); før: IMDi (…)»."""
+    joins = []
+    previous: Cell | None = None
+    for c in sorted(cells, key=lambda c: c.year):
+        if c.status == MISSING or not c.source:
+            continue
+        if previous is not None and c.source != previous.source:
+            joins.append(f"fra {c.year}: {' og '.join(map(ctx.cube.source_label, c.sources))}"
+                         f" (før: {' og '.join(map(ctx.cube.source_label, previous.sources))})")
+        previous = c
+    return f"{ind.name_nb}: kilden skifter, " + "; ".join(joins) if joins else None
+
+
 def _series_table(ctx: ReportContext, prov: Provenance, table_id: str, caption: str,
-                  entries: list[tuple[Indicator, str, str, list[dict[str, Any]]]]) -> SeriesTable:
-    """Rows of (indicator, level, code, cells); columns: the latest years with any value."""
-    years = sorted({c["year"] for _, _, _, cells in entries for c in cells
-                    if c["status"] != "missing"})
+                  entries: list[tuple[Indicator, str, str, list[Cell]]]) -> SeriesTable:
+    """Rows of (indicator, level, code, cells); columns: the latest years with any value.
+    Notes under the table: what the figures cover, and where a series changes source."""
+    years = sorted({c.year for _, _, _, cells in entries for c in cells if c.status != MISSING})
     years = years[-MAX_YEAR_COLUMNS:]
     rows = []
+    notes: list[str] = []
     for ind, level, code, cells in entries:
-        by_year = {c["year"]: c for c in cells}
-        label = ind.name_nb
+        by_year = {c.year: c for c in cells}
+        shown = [by_year.get(y) for y in years]
+        for c in shown:
+            for n in (c.notes if c is not None else ()):
+                note = f"{ind.name_nb} {c.year}: {n}"
+                if n not in " ".join(notes):
+                    notes.append(note)
+        join = _join_note(ctx, ind, [c for c in cells if c.year in years])
+        if join:
+            notes.append(join)
         rows.append({
-            "indicator": ind, "label": label, "level": level,
-            "cells": [cell_num(ctx.cube, prov, ind, level, code, y, by_year.get(y))
-                      if by_year.get(y) is not None else
-                      cell_num(ctx.cube, prov, ind, level, code, y, None) for y in years],
+            "indicator": ind, "label": ind.name_nb, "level": level,
+            "cells": [cell_num(ctx.cube, prov, ind, level, code, y, c)
+                      for y, c in zip(years, shown)],
         })
-    return SeriesTable(id=table_id, caption=caption, years=years, rows=rows)
+    return SeriesTable(id=table_id, caption=caption, years=years, rows=rows, notes=notes)
 
 
 def _compare(ctx: ReportContext, prov: Provenance, code: str, level: str,
              indicators: list[Indicator]) -> dict[str, Any] | None:
-    """Latest value next to the groups the region belongs to (district perspective)."""
+    """Latest value next to the comparisons of :mod:`bliatlas.indicators.compare` — the same
+    definitions and labels as on the web page and in the API."""
     reg = ctx.cube.group(level, code)
-    groups: list[tuple[str, str, str]] = []  # (level, code, label)
-    if level == "kommune":
-        cent = reg["centrality"]
-        groups = [
-            ("fylke", reg["county_code"], "Fylket"),
-            ("sentralitet", str(cent), f"Sentralitet {cent}"),
-            ("kostra", reg["kostra_group"], ctx.cube.regions.get(
-                ("kostra", reg["kostra_group"]), {}).get("short_name", "KOSTRA")),
-            ("distrikt", "distrikt" if cent >= 5 else "ikke-distrikt",
-             "Distriktskommuner" if cent >= 5 else "Øvrige kommuner"),
-            ("nasjonal", "NO", "Hele landet"),
-        ]
-    else:
-        groups = [("distrikt", "distrikt", "Alle distriktskommuner"),
-                  ("nasjonal", "NO", "Hele landet")]
     rows = []
+    headings: dict[str, str] = {}
+    labels: dict[str, str] = {}
     for ind in indicators:
         if ind.aggregation == "none":
             continue
         cells = [c for c in prov.region_cells(level, code)
-                 if c["indicator"] == ind.id and c["status"] != "missing"]
+                 if c.indicator == ind.id and c.status != MISSING]
         if not cells:
             continue
-        year = max(c["year"] for c in cells)
+        year = max(c.year for c in cells)
         own = cell_num(ctx.cube, prov, ind, level, code, year)
-        others = [cell_num(ctx.cube, prov, ind, glevel, gcode, year)
-                  for glevel, gcode, _ in groups]
-        rank = None
-        if level == "kommune":
-            for r in ctx.cube.peers_for(code):
-                if r["indicator"] == ind.id and r["year"] == year and \
-                        r["peer_group"] == "sentralitet":
-                    rank = f"{r['rank']} av {r['n']}"
-        rows.append({"indicator": ind, "year": year, "own": own, "others": others,
-                     "rank": rank})
+        comps = {c.key: c for c in comparisons(ctx.cube, level, code, ind, year)}
+        for c in comps.values():
+            headings.setdefault(c.key, c.heading)
+            labels.setdefault(c.key, c.label)
+        rows.append({"indicator": ind, "year": year, "own": own, "comparisons": comps,
+                     "rank": next((rank_text(c) for c in comps.values() if c.rank), None)})
     if not rows:
         return None
-    return {"groups": [g[2] for g in groups], "rows": rows, "own_label": reg["short_name"]}
+    keys = list(headings)
+    for row in rows:
+        row["others"] = [_comparison_num(ctx, prov, ind=row["indicator"],
+                                         comp=row["comparisons"].get(k), level=level,
+                                         code=code, year=row["year"]) for k in keys]
+    return {"groups": [headings[k] for k in keys],
+            "definitions": [(headings[k], labels[k]) for k in keys], "rows": rows,
+            "own_label": reg["short_name"]}
+
+
+def _comparison_num(ctx: ReportContext, prov: Provenance, ind: Indicator,
+                    comp: Comparison | None, level: str, code: str, year: int) -> Num | str:
+    """A comparison as a traceable number: the pooled cell itself, or the median (computed
+    by the engine from the peers' exact values)."""
+    if comp is None:
+        return "–"
+    if comp.cell is not None:
+        return cell_num(ctx.cube, prov, ind, comp.cell.level, comp.cell.code, year, comp.cell)
+    group_level, group_code = _median_group(ctx, comp, level, code)
+    return Num(text=comp.text, source=f"median av {ind.id}: {comp.label}", region=group_code,
+               level=group_level, year=year, status="ok",
+               imports=prov.indicator(ind.id, group_level, group_code, year),
+               value=comp.value, reason=comp.label)
+
+
+def _median_group(ctx: ReportContext, comp: Comparison, level: str, code: str
+                  ) -> tuple[str, str]:
+    """The group a median is taken over (its members' imports are the median's)."""
+    if level != "kommune":
+        return "nasjonal", "NO"
+    reg = ctx.cube.group(level, code)
+    if comp.key == "median_kostra":
+        return "kostra", reg["kostra_group"]
+    return "sentralitet", str(reg["centrality"])
 
 
 def _topic_section(ctx: ReportContext, prov: Provenance, level: str, code: str,
@@ -204,7 +250,7 @@ def _topic_section(ctx: ReportContext, prov: Provenance, level: str, code: str,
     county_cells = _region_cells(ctx, "fylke", county_code) if level == "kommune" else own
     entries = []
     for ind in ctx.cube.catalogue.indicators:
-        if ind.topic != topic:
+        if ind.topic not in topic.split("+"):
             continue
         if ind.base_level == "fylke" and level == "kommune":
             cells = county_cells.get(ind.id, [])
@@ -212,7 +258,7 @@ def _topic_section(ctx: ReportContext, prov: Provenance, level: str, code: str,
         else:
             cells = own.get(ind.id, [])
             lvl, c = level, code
-        if any(x["status"] != "missing" for x in cells):
+        if any(x.status != MISSING for x in cells):
             entries.append((ind, lvl, c, cells))
     section = Section(id=section_id, title=title)
     if not entries:
@@ -228,28 +274,28 @@ def _topic_section(ctx: ReportContext, prov: Provenance, level: str, code: str,
             ctx, prov, f"tab-{section_id}-fylke",
             f"{title}: tall for {ctx.cube.group('fylke', county_code)['short_name']} "
             "(publiseres bare per fylke)", county_entries))
-        if any(e[3] and e[3][0]["year"] == 0 for e in county_entries):
+        if any(e[3] and e[3][0].year == 0 for e in county_entries):
             section.notes.append("Kilden oppgir ikke referanseår for tall merket «uten år».")
     for n, ind_id in enumerate(chart_ids):
         entry = next((e for e in own_entries if e[0].id == ind_id), None)
         if entry is None:
             continue
         ind, lvl, c, cells = entry
-        ok = [x for x in cells if x["status"] != "missing"]
+        ok = [x for x in cells if x.status != MISSING]
         if len(ok) < 2:
             continue
         ok = ok[-12:]
         chart_id = f"fig-{section_id}-{n}"
         label = f"{ind.name_nb}, {reg['short_name']}"
-        svg = line_chart(chart_id, label, ind.unit,
-                         [Point(x["year"], x["value"], x["status"]) for x in ok], ind.decimals)
+        points = series_points(ctx.cube, ok, ind)
+        svg = line_chart(chart_id, label, ind.unit, web_points(points), ind.decimals)
         table_ref = f"tab-{section_id}"
         years_in_table = set(section.tables[0].years) if section.tables else set()
-        if not {x["year"] for x in ok} <= years_in_table:
+        if not {x.year for x in ok} <= years_in_table:
             series = _series_table(ctx, prov, f"{chart_id}-tabell",
                                    f"Tallene i figuren: {label}", [entry])
-            series.years = [x["year"] for x in ok]
-            series.rows[0]["cells"] = [cell_num(ctx.cube, prov, ind, lvl, c, x["year"], x)
+            series.years = [x.year for x in ok]
+            series.rows[0]["cells"] = [cell_num(ctx.cube, prov, ind, lvl, c, x.year, x)
                                        for x in ok]
             section.tables.append(series)
             table_ref = series.id
@@ -281,7 +327,8 @@ def _funnel(ctx: ReportContext, prov: Provenance, level: str, code: str) -> dict
                           "num": cell_num(ctx.cube, prov, ind, level, code, year)})
         chart_id = f"fig-trakt-{code}"
         svg = bar_chart(chart_id, f"Fra anmodning til bosetting {year}", [
-            Bar(label=s["label"], value=s["num"].value, text=s["num"].text) for s in steps])
+            bar_for(label, cell, ctx.cube.catalogue.get(ind_id))
+            for (ind_id, label), cell in zip(FUNNEL_STEPS, cells)])
         return {"year": year, "steps": steps, "rates": rates,
                 "chart": Chart(chart_id, svg, f"Fra anmodning til bosetting, {year} (personer)",
                                f"tab-trakt-{code}", f"Bosettingstrakten {year}")}
@@ -290,7 +337,7 @@ def _funnel(ctx: ReportContext, prov: Provenance, level: str, code: str) -> dict
 
 class StoredValues:
     """Stored values the report shows that are not indicators, read once per context:
-    IMDi grants by type, population (1 January) and the KOSTRA group descriptions."""
+    IMDi grants by type and the KOSTRA group descriptions."""
 
     def __init__(self, ctx: ReportContext) -> None:
         self.grants: dict[str, list[dict[str, Any]]] = {}
@@ -300,14 +347,6 @@ class StoredValues:
             "AND status <> 'missing' ORDER BY region_code, year, dims"
         ):
             self.grants.setdefault(r["region_code"], []).append(r)
-        self.population: dict[str, dict[int, tuple[float | None, str]]] = {}
-        for r in ctx.store.query(
-            "SELECT region_code, year, value, status FROM observation "
-            "WHERE dataset = 'kommuner_bosetting' AND measure = 'folkemengde' AND dims = '' "
-            "ORDER BY region_code, year"
-        ):
-            self.population.setdefault(r["region_code"], {})[int(r["year"])] = (
-                r["value"], r["status"])
         self.kostra = {r["code"]: r for r in ctx.store.query("SELECT * FROM kostra_group")}
 
 
@@ -349,21 +388,12 @@ def _grants_by_type(ctx: ReportContext, prov: Provenance, code: str) -> dict[str
 
 
 def _population(ctx: ReportContext, prov: Provenance, level: str, code: str) -> list[Num]:
-    codes = prov.codes(level, code) if level == "fylke" else [code]
-    members = [c for c in codes if len(c) == 4]
-    if not members:
-        return []
-    pop = _stored(ctx).population
-    years = sorted({y for m in members for y in pop.get(m, {})})
-    out = []
-    for year in years:
-        cells = [pop.get(m, {}).get(year) for m in members]
-        complete = all(c is not None and c[1] == "ok" and c[0] is not None for c in cells)
-        total = sum(c[0] for c in cells) if complete else None  # type: ignore[misc]
-        out.append(stored_num(prov, "kommuner_bosetting", "folkemengde", level, code, year,
-                              total, "ok" if complete else "missing",
-                              note=None if complete else "Mangler tall for noen kommuner"))
-    return out
+    """Population 1 January per year: the engine's ``folkemengde_1_januar`` (a county: the
+    sum of its municipalities, with the same coverage rules as every other figure)."""
+    ind = ctx.cube.catalogue.get("folkemengde_1_januar")
+    return [cell_num(ctx.cube, prov, ind, level, code, c.year, c)
+            for c in sorted(_region_cells(ctx, level, code).get("folkemengde_1_januar", []),
+                            key=lambda c: c.year) if c.status != MISSING]
 
 
 def _map(ctx: ReportContext, prov: Provenance, county_code: str,
@@ -488,7 +518,7 @@ def _sections(ctx: ReportContext, prov: Provenance, level: str, code: str) -> li
             s = Section(id=sid, title=title, notes=[(
                 "Kildene i databasen har ikke tall om dette for "
                 f"{ctx.cube.group(level, code)['short_name']}.")])
-        waiting = [m for m in pending if m["tema"] == topic]
+        waiting = [m for m in pending if m["tema"] in topic.split("+")]
         if waiting:
             s.notes.append("Ikke hentet ennå (" + waiting[0]["hvordan"] + "): "
                            + "; ".join(m["navn"] for m in waiting) + ".")
@@ -525,7 +555,6 @@ def municipality_report(ctx: ReportContext, code: str) -> dict[str, Any]:
         "rules": RULES,
         "knowledge": _knowledge(ctx, reg["county_code"], code, questions),
         "definitions": _definitions(ctx, sections),
-        "peer_names": PEER_GROUP_NAMES_NB,
         **_common(ctx, "kommune", code),
     }
 
@@ -545,8 +574,8 @@ def county_report(ctx: ReportContext, code: str, per_municipality: bool = True) 
     # (some series reach later years only for a few counties).
     years: dict[str, int] = {}
     for i in comparison_inds:
-        shown = [c["year"] for m in members for c in prov.region_cells("kommune", m)
-                 if c["indicator"] == i.id and c["status"] == "ok"]
+        shown = [c.year for m in members for c in prov.region_cells("kommune", m)
+                 if c.indicator == i.id and c.status == "ok"]
         if shown:
             years[i.id] = max(shown)
     # Columns without a value for any of the county's municipalities are left out.
@@ -600,6 +629,5 @@ def county_report(ctx: ReportContext, code: str, per_municipality: bool = True) 
         "municipalities": municipality_parts,
         "knowledge": _knowledge(ctx, code, None, []),
         "definitions": _definitions(ctx, sections),
-        "peer_names": PEER_GROUP_NAMES_NB,
         **_common(ctx, "fylke", code),
     }

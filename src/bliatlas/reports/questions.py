@@ -19,7 +19,9 @@ from typing import Any
 
 from markupsafe import Markup
 
+from bliatlas.indicators.compare import comparisons, rank_text
 from bliatlas.indicators.engine import Cube
+from bliatlas.published import Cell
 from bliatlas.reports.values import Num, Provenance, cell_num
 
 # Thresholds (documented in each rule's condition text).
@@ -50,15 +52,14 @@ class Rule:
     evaluate: Callable[[Cube, Provenance, str], Finding | None]
 
 
-def _latest_ok(cube: Cube, indicator: str, code: str) -> dict[str, Any] | None:
+def _latest_ok(cube: Cube, indicator: str, code: str) -> Cell | None:
     cells = [c for c in cube.cells_for("kommune", code)
-             if c["indicator"] == indicator and c["status"] == "ok"]
-    return max(cells, key=lambda c: c["year"]) if cells else None
+             if c.indicator == indicator and c.status == "ok"]
+    return max(cells, key=lambda c: c.year) if cells else None
 
 
-def _num(cube: Cube, prov: Provenance, indicator: str, code: str,
-         cell: dict[str, Any]) -> Num:
-    return cell_num(cube, prov, cube.catalogue.get(indicator), "kommune", code, cell["year"],
+def _num(cube: Cube, prov: Provenance, indicator: str, code: str, cell: Cell) -> Num:
+    return cell_num(cube, prov, cube.catalogue.get(indicator), "kommune", code, cell.year,
                     cell)
 
 
@@ -71,9 +72,9 @@ def _peer(cube: Cube, indicator: str, code: str, year: int, group: str) -> dict[
 
 def _decision_below_request(cube: Cube, prov: Provenance, code: str) -> Finding | None:
     share = _latest_ok(cube, "vedtak_andel_av_anmodning", code)
-    if share is None or share["value"] >= DECISION_SHARE_OF_REQUEST_BELOW:
+    if share is None or share.value >= DECISION_SHARE_OF_REQUEST_BELOW:
         return None
-    year = share["year"]
+    year = share.year
     request = cube.cell("anmodning", "kommune", code, year)
     decision = cube.cell("vedtak", "kommune", code, year)
     nums = [_num(cube, prov, "vedtak", code, decision), _num(cube, prov, "anmodning", code, request),
@@ -89,21 +90,21 @@ def _decision_below_request(cube: Cube, prov: Provenance, code: str) -> Finding 
 
 def _settled_below_decision(cube: Cube, prov: Provenance, code: str) -> Finding | None:
     share = _latest_ok(cube, "bosatt_andel_av_vedtak", code)
-    if share is None or share["value"] >= SETTLED_SHARE_OF_DECISION_BELOW:
+    if share is None or share.value >= SETTLED_SHARE_OF_DECISION_BELOW:
         return None
     n = _num(cube, prov, "bosatt_andel_av_vedtak", code, share)
     text = Markup(
         "Kommunen bosatte {} prosent av det den selv vedtok i {}. Var det boliger nok av "
         "riktig størrelse og pris, og hvordan kan boligplanleggingen ta høyde for bosettingen?"
-    ).format(n, share["year"])
+    ).format(n, share.year)
     return text, [n]
 
 
 def _gp_capacity(cube: Cube, prov: Provenance, code: str) -> Finding | None:
     spare = _latest_ok(cube, "fastlege_reservekapasitet", code)
     waiting = _latest_ok(cube, "fastlege_venteliste_per_1000", code)
-    low_spare = spare is not None and spare["value"] < GP_SPARE_CAPACITY_BELOW
-    has_waiting = waiting is not None and (waiting["numerator"] or 0) > 0
+    low_spare = spare is not None and spare.value < GP_SPARE_CAPACITY_BELOW
+    has_waiting = waiting is not None and (waiting.numerator or 0) > 0
     if not (low_spare or has_waiting):
         return None
     nums: list[Num] = []
@@ -112,12 +113,12 @@ def _gp_capacity(cube: Cube, prov: Provenance, code: str) -> Finding | None:
         n = _num(cube, prov, "fastlege_venteliste_per_1000", code, waiting)
         nums.append(n)
         parts.append(Markup("{} per 1 000 innbyggere sto på venteliste til fastlege i {}")
-                     .format(n, waiting["year"]))
+                     .format(n, waiting.year))
     if low_spare:
         n = _num(cube, prov, "fastlege_reservekapasitet", code, spare)
         nums.append(n)
         parts.append(Markup("fastlegenes reservekapasitet var {} prosent i {}")
-                     .format(n, spare["year"]))
+                     .format(n, spare.year))
     joined = Markup(", og ").join(parts)
     text = Markup(
         "{}. Hvordan sikrer kommunen at nyankomne flyktninger får fastlege og helsetjenester, "
@@ -128,7 +129,7 @@ def _gp_capacity(cube: Cube, prov: Provenance, code: str) -> Finding | None:
 
 def _robek(cube: Cube, prov: Provenance, code: str) -> Finding | None:
     cell = _latest_ok(cube, "robek", code)
-    if cell is None or cell["numerator"] != 1:
+    if cell is None or cell.numerator != 1:
         return None
     n = _num(cube, prov, "robek", code, cell)
     text = Markup(
@@ -136,7 +137,7 @@ def _robek(cube: Cube, prov: Provenance, code: str) -> Finding | None:
         "planlegges integreringsarbeidet slik at tilskuddene fra IMDi og egne midler gir "
         "langsiktig effekt, og hvilke samarbeid med nabokommuner og fylkeskommunen kan "
         "avlaste økonomien?"
-    ).format(cell["year"], n)
+    ).format(cell.year, n)
     return text, [n]
 
 
@@ -151,7 +152,7 @@ def _district_retention(cube: Cube, prov: Provenance, code: str) -> Finding | No
         n = _num(cube, prov, "bosatt_forste_kommune_andel", code, stay)
         nums.append(n)
         extra = Markup(" {} prosent av flyktningene som er bosatt her, bodde fortsatt i "
-                       "kommunen i {}.").format(n, stay["year"])
+                       "kommunen i {}.").format(n, stay.year)
     text = Markup(
         "Som distriktskommune (sentralitetsklasse {}) er kommunen avhengig av at nye "
         "innbyggere blir boende.{} Hva får flyktninger og arbeidsinnvandrere til å bli – "
@@ -164,46 +165,49 @@ def _low_retention(cube: Cube, prov: Provenance, code: str) -> Finding | None:
     stay = _latest_ok(cube, "bosatt_forste_kommune_andel", code)
     if stay is None:
         return None
-    peer = _peer(cube, "bosatt_forste_kommune_andel", code, stay["year"], "fylke")
-    if peer is None or peer["median"] is None or stay["value"] >= peer["median"]:
+    ind = cube.catalogue.get("bosatt_forste_kommune_andel")
+    county = next((c for c in comparisons(cube, "kommune", code, ind, stay.year)
+                   if c.key == "fylke_samlet" and c.value is not None), None)
+    if county is None or stay.value >= county.value:
         return None
     n = _num(cube, prov, "bosatt_forste_kommune_andel", code, stay)
+    pooled = cell_num(cube, prov, ind, county.cell.level, county.cell.code, stay.year,
+                      county.cell)
     text = Markup(
-        "Andelen flyktninger som fortsatt bor i kommunen ({} prosent i {}) er lavere enn i "
-        "midterste kommune i fylket. Hvor flytter de, og hva kan kommunen gjøre for at flere "
-        "blir?"
-    ).format(n, stay["year"])
-    return text, [n]
+        "Andelen flyktninger som fortsatt bor i kommunen ({} prosent i {}) er lavere enn for "
+        "{} ({} prosent). Hvor flytter de, og hva kan kommunen gjøre for at flere blir?"
+    ).format(n, stay.year, county.label, pooled)
+    return text, [n, pooled]
 
 
 def _labour_migrants(cube: Cube, prov: Provenance, code: str) -> Finding | None:
     share = _latest_ok(cube, "innvandrere_arbeid_andel", code)
     if share is None:
         return None
-    national = cube.cell("innvandrere_arbeid_andel", "nasjonal", "NO", share["year"])
-    if national is None or national["status"] != "ok" or share["value"] <= national["value"]:
+    national = cube.cell("innvandrere_arbeid_andel", "nasjonal", "NO", share.year)
+    if national is None or national.status != "ok" or share.value <= national.value:
         return None
     n = _num(cube, prov, "innvandrere_arbeid_andel", code, share)
     ind = cube.catalogue.get("innvandrere_arbeid_andel")
-    nat = cell_num(cube, prov, ind, "nasjonal", "NO", share["year"], national)
+    nat = cell_num(cube, prov, ind, "nasjonal", "NO", share.year, national)
     text = Markup(
-        "Arbeidsinnvandrere utgjorde {} prosent av innvandrerne i kommunen i {}, mer enn i "
-        "landet som helhet ({} prosent). Arbeidsinnvandrere har ikke rett til "
+        "Arbeidsinnvandrere utgjorde {} prosent av innvandrerne i kommunen i {}, mer enn for "
+        "hele landet samlet ({} prosent). Arbeidsinnvandrere har ikke rett til "
         "introduksjonsprogram; hvordan når kommunen og arbeidsgiverne dem med norskopplæring, "
         "informasjon og møteplasser?"
-    ).format(n, share["year"], nat)
+    ).format(n, share.year, nat)
     return text, [n, nat]
 
 
 def _unaccompanied_minors(cube: Cube, prov: Provenance, code: str) -> Finding | None:
     cell = _latest_ok(cube, "enslige_mindreaarige", code)
-    if cell is None or not cell["value"]:
+    if cell is None or not cell.value:
         return None
     n = _num(cube, prov, "enslige_mindreaarige", code, cell)
     text = Markup(
         "Kommunen bosatte {} enslige mindreårige flyktninger i {}. Har kommunen botilbud med "
         "oppfølging, og samarbeider barnevern, skole og fritid om dem?"
-    ).format(n, cell["year"])
+    ).format(n, cell.year)
     return text, [n]
 
 
@@ -211,16 +215,19 @@ def _high_settlement(cube: Cube, prov: Provenance, code: str) -> Finding | None:
     cell = _latest_ok(cube, "bosatte_per_1000", code)
     if cell is None:
         return None
-    peer = _peer(cube, "bosatte_per_1000", code, cell["year"], "sentralitet")
+    peer = _peer(cube, "bosatte_per_1000", code, cell.year, "sentralitet")
     if peer is None or peer["percentile"] is None or peer["percentile"] < HIGH_SETTLEMENT_PERCENTILE:
         return None
     n = _num(cube, prov, "bosatte_per_1000", code, cell)
+    ind = cube.catalogue.get("bosatte_per_1000")
+    comp = next(c for c in comparisons(cube, "kommune", code, ind, cell.year)
+                if c.key == "median_sentralitet")
     text = Markup(
         "Kommunen bosatte {} flyktninger per 1 000 innbyggere i {}, blant den fjerdedelen av "
-        "kommunene i samme sentralitetsklasse som bosatte flest (nr. {} av {}). Hvordan "
+        "kommunene i samme sentralitetsklasse som bosatte flest ({}). Hvordan "
         "dimensjoneres introduksjonsprogram, voksenopplæring og kvalifisering for de neste "
         "årene?"
-    ).format(n, cell["year"], peer["rank"], peer["n"])
+    ).format(n, cell.year, rank_text(comp))
     return text, [n]
 
 
@@ -252,11 +259,11 @@ RULES: tuple[Rule, ...] = (
          "Kommunen er distriktskommune (sentralitetsklasse 5 eller 6).",
          "bli boende tilflytting beholde", _district_retention),
     Rule("lav_bofasthet", "Sekundærflytting",
-         "Andelen flyktninger som bor i første bosettingskommune er under medianen for "
-         "kommunene i samme fylke (der tallene finnes).",
+         "Andelen flyktninger som bor i første bosettingskommune er lavere enn for fylket "
+         "samlet (der tallene finnes).",
          "bli boende sekundærflytting", _low_retention),
     Rule("arbeidsinnvandrere", "Arbeidsinnvandrere som målgruppe",
-         "Arbeidsinnvandreres andel av innvandrerne er høyere enn i landet som helhet "
+         "Arbeidsinnvandreres andel av innvandrerne er høyere enn for hele landet samlet "
          "(siste år med tall).",
          "arbeidsinnvandrere norskopplæring arbeidsgivere", _labour_migrants),
     Rule("enslige_mindreaarige", "Enslige mindreårige",

@@ -6,7 +6,8 @@ test needs to trace it back: the indicator (or the stored dataset/measure), the 
 the level, the year and the imports (``import`` table rows) the value was computed from.
 In HTML it is a ``<span class="num">`` with ``data-indicator``, ``data-region``,
 ``data-level``, ``data-year``, ``data-import-id`` and ``data-status`` attributes; a
-suppressed value never carries a number, only its reason.
+suppressed value never carries a number, only its reason. An interval (a total with
+suppressed members) carries ``data-lower`` and ``data-upper`` (empty: not bounded above).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from markupsafe import Markup, escape
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.engine import Cube
 from bliatlas.indicators.sentences import format_cell, format_number
+from bliatlas.published import INTERVAL, MISSING, Cell
 from bliatlas.store import Store
 
 SUPPRESSED_COUNT_TEXT = "skjermet (<5)"
@@ -38,6 +40,8 @@ class Num:
     source: str | None = None  # dataset/measure (dims) for values read from the store
     value: float | None = None
     reason: str | None = None
+    lower: float | None = None
+    upper: float | None = None
 
     def __html__(self) -> Markup:
         # Ids, levels and statuses are plain ASCII from the registry and catalogue; the
@@ -54,6 +58,9 @@ class Num:
                   self.status, '"']
         if self.status == "ok" and self.value is not None:
             parts += [' data-value="', repr(self.value), '"']
+        if self.status == INTERVAL and self.lower is not None:
+            parts += [' data-lower="', repr(self.lower), '" data-upper="',
+                      "" if self.upper is None else repr(self.upper), '"']
         if self.reason:
             parts += [' title="', escape(self.reason), '"']
         parts += [">", escape(self.text), "</span>"]
@@ -78,7 +85,7 @@ class Provenance:
     """
 
     def __init__(self, store: Store, cube: Cube) -> None:
-        self._cells: dict[tuple[str, str], dict[tuple[str, int], dict[str, Any]]] = {}
+        self._cells: dict[tuple[str, str], dict[tuple[str, int], Cell]] = {}
         self._warm(cube)
         rows = store.query(
             "SELECT dataset, measure, region_code, year, list(DISTINCT import_id) AS ids "
@@ -119,14 +126,14 @@ class Provenance:
     def _warm(self, cube: Cube) -> None:
         cube.preload()
         for (level, code) in cube.regions:
-            self._cells[(level, code)] = {(r["indicator"], r["year"]): r
-                                          for r in cube.cells_for(level, code)}
+            self._cells[(level, code)] = {(c.indicator, c.year): c
+                                          for c in cube.cells_for(level, code)}
 
-    def cell(self, indicator: str, level: str, code: str, year: int) -> dict[str, Any] | None:
-        """The cube cell (same row as ``Cube.cell``), from the index."""
+    def cell(self, indicator: str, level: str, code: str, year: int) -> Cell | None:
+        """The cube cell (the same as ``Cube.cell``), from the index."""
         return self._cells.get((level, code), {}).get((indicator, year))
 
-    def region_cells(self, level: str, code: str) -> list[dict[str, Any]]:
+    def region_cells(self, level: str, code: str) -> list[Cell]:
         return list(self._cells.get((level, code), {}).values())
 
     def codes(self, level: str, code: str) -> list[str]:
@@ -153,15 +160,15 @@ class Provenance:
 
 
 def cell_num(cube: Cube, prov: Provenance, indicator: Indicator, level: str, code: str,
-             year: int | None, cell: dict[str, Any] | None = None) -> Num:
+             year: int | None, cell: Cell | None = None) -> Num:
     """A cube cell as a traceable number (looked up unless ``cell`` is given)."""
     if cell is None and year is not None:
         cell = prov.cell(indicator.id, level, code, year)
-    status = cell["status"] if cell is not None else "missing"
+    status = cell.status if cell is not None else MISSING
     text = format_cell(cell, indicator)
     if text == "færre enn 5 (skjermet)":
         text = SUPPRESSED_COUNT_TEXT
-    reason = cell["reason"] if cell is not None else "Mangler: ingen tall for dette året"
+    reason = cell.note_text() if cell is not None else "Mangler: ingen tall for dette året"
     return Num(
         text=text,
         indicator=indicator.id,
@@ -170,8 +177,10 @@ def cell_num(cube: Cube, prov: Provenance, indicator: Indicator, level: str, cod
         year=year,
         status=status,
         imports=prov.indicator(indicator.id, level, code, year) if year is not None else (),
-        value=float(cell["value"]) if status == "ok" and cell["value"] is not None else None,
-        reason=reason if status != "ok" else None,
+        value=float(cell.value) if status == "ok" and cell.value is not None else None,
+        reason=reason or None,
+        lower=cell.lower if status == INTERVAL else None,
+        upper=cell.upper if status == INTERVAL else None,
     )
 
 

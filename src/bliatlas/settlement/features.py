@@ -147,6 +147,13 @@ def municipality_features(store: Any, year: int = 2024) -> MunicipalityTable:
     values: dict[str, np.ndarray] = {}
     for name, (measure, unit) in MEASURES.items():
         y = 2024 if name in ONLY_2024 else year
+        # The latest figure for the year: GP figures are stored under the year
+        # Helsedirektoratet states (2023 for the panel's 2024 rows).
+        found = store.query(
+            "SELECT max(year) AS y FROM observation WHERE measure = ? AND unit = ? "
+            "AND year <= ? AND dims = '' AND dataset = 'kommuner_bosetting' AND status = 'ok'",
+            [measure, unit, y])
+        y = found[0]["y"] if found and found[0]["y"] is not None else y
         rows = store.query(
             "SELECT region_code, value, status FROM observation "
             "WHERE measure = ? AND unit = ? AND year = ? AND dims = '' "

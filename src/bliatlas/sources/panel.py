@@ -44,6 +44,10 @@ BOSETTING_COLUMNS = [
     ("ema_vedtak", {}, "personer", "ema_vedtak_2024", "ema_vedtak_2024_string"),
 ]
 ONLY_2024 = {"anmodning", "vedtak", "bosatt", "avtalt_bosatt", "ema_anmodning", "ema_vedtak"}
+# GP (fastlege) figures from Helsedirektoratet: the panel files them under its own year,
+# while `lege_category` says which year they are ("... på venteliste hos fastlegen i 2023").
+GP_MEASURES = {"fastlege_venteliste", "fastlege_venteliste_andel", "fastlege_reservekapasitet"}
+_STATED_YEAR = re.compile(r"\bi (\d{4})\b")
 
 SHAPES: dict[str, set[str]] = {
     "kommuner_bosetting": {"year", "Kommunenummer", "Kommune", "Fylke", "Fylkenummer",
@@ -184,20 +188,41 @@ def parse_panel_xlsx(data: bytes, path: str) -> ParsedSource:
         out.reference["kostra_groups"] = groups
         return out
 
+    gp_year = _gp_reference_years(acc, rows) if shape == "kommuner_bosetting" else {}
+    gp_values: dict[tuple[str, int], tuple] = {}
+    names: dict[str, str] = {}
+    placeholders: set[tuple[str, int]] = set()
     for rownum, row in enumerate(rows, start=2):
         if all(v in (None, "") for v in row):
             continue
         code = acc.code(row, "Kommunenummer", rownum)
+        name_col = {"enslige_mindreaarige": "Kommunenavn"}.get(shape, "Kommune")
+        if name_col in acc.index and acc.get(row, name_col):
+            names.setdefault(code, str(acc.get(row, name_col)).replace("\xa0", " ").strip())
         if shape == "kommuner_bosetting":
             year = acc.year(row, "year", rownum)
             kname = str(acc.get(row, "Kommune") or "").replace("\xa0", " ").strip()
+            if acc.get(row, "pop") == 0:
+                placeholders.add((code, year))  # no municipality has 0 inhabitants
+            gp = tuple(acc.get(row, c) for c in ("legeliste_n", "legeliste_pct",
+                                                  "lege_reservekapasitet"))
+            gp_values[(code, year)] = gp
             for measure, dims, unit, col, flag in BOSETTING_COLUMNS:
                 if col not in acc.index:
                     continue
                 if measure in ONLY_2024 and year != 2024:
                     continue
-                add(measure, dims, unit, code, year, acc.cell(row, col, rownum, flag), rownum,
-                    kname)
+                cell = acc.cell(row, col, rownum, flag)
+                obs_year = year
+                if measure in GP_MEASURES and gp_year.get(year, year) != year:
+                    obs_year = gp_year[year]
+                    if gp_values.get((code, obs_year), gp) == gp and \
+                            (code, obs_year) in gp_values:
+                        continue  # the same figures, filed again under the next year
+                    cell = (cell[0], cell[1], _join_notes(
+                        cell[2], f"Helsedirektoratets tall for {obs_year} (panelet fører dem "
+                        f"under {year})"))
+                add(measure, dims, unit, code, obs_year, cell, rownum, kname)
             robek = str(acc.get(row, "robek") or "").strip().lower()
             if robek not in ("robek", "ikke robek"):
                 raise InputError(path, f"forventet 'robek' eller 'ikke robek', fant {robek!r}",
@@ -242,6 +267,7 @@ def parse_panel_xlsx(data: bytes, path: str) -> ParsedSource:
                 status, note = MISSING, comment
             add("tilskudd", {"tilskuddstype": kind}, "kroner", code, year,
                 (value, status, note), rownum)
+    _split_era_placeholders(out, shape, names, placeholders)
     if shape == "kommuner_bosetting":
         regs = out.reference.get("regions", [])
         latest = max((r["year"] for r in regs), default=None)
@@ -269,3 +295,84 @@ def _registry_row(out, acc, row, rownum, code, year, kname) -> None:
         "centrality": int(centrality), "kostra_group": kostra or None,
         "robek": str(acc.get(row, "robek")).strip().lower() == "robek",
     })
+
+
+def _join_notes(*notes: str | None) -> str | None:
+    joined = "; ".join(n for n in notes if n)
+    return joined or None
+
+
+def _gp_reference_years(acc: _Rows, rows: list[tuple]) -> dict[int, int]:
+    """Panel year → the year its GP figures are from, where ``lege_category`` says so for
+    every row that says anything (the 2024 rows carry Helsedirektoratet's 2023 figures)."""
+    stated: dict[int, set[int]] = {}
+    if "lege_category" not in acc.index:
+        return {}
+    for rownum, row in enumerate(rows, start=2):
+        if all(v in (None, "") for v in row):
+            continue
+        m = _STATED_YEAR.search(str(acc.get(row, "lege_category") or ""))
+        if m:
+            stated.setdefault(acc.year(row, "year", rownum), set()).add(int(m.group(1)))
+    return {year: next(iter(ys)) for year, ys in stated.items() if len(ys) == 1}
+
+
+def _is_zero(value: object) -> bool:
+    return value in (None, 0, 0.0)
+
+
+def _split_era_placeholders(out: ParsedSource, shape: str, names: dict[str, str],
+                            placeholders: set[tuple[str, int]]) -> None:
+    """Rows the panel carries for a municipality in years it was part of another.
+
+    The panel is filed on 2024 codes for every year. Haram (1580) was part of Ålesund from
+    2020 to 2023 (code 1507, split again in 2024); for 2022–2023 the panel puts the whole
+    of that Ålesund on 1508 and gives Haram a row of zeros (population 0). Those zeros are
+    not data: the values become missing ("inngår i Ålesund"), the host's values are noted
+    as including the other municipality, and ``reference["included_in"]`` tells the engine
+    that the host covers it (so county totals are complete).
+
+    The split and its years come from the change table; a successor row that is not a
+    placeholder (real values, e.g. a series back-cast on today's borders) is kept as it is.
+    """
+    from bliatlas.regions.crosswalk import load_changes
+    from bliatlas.regions.names import fold, strip_markers
+
+    by_name = {fold(strip_markers(n)): c for c, n in names.items()}
+    by_key: dict[tuple[str, int], list[Observation]] = {}
+    for o in out.observations:
+        by_key.setdefault((o.region_code, o.year), []).append(o)
+    years = sorted({o.year for o in out.observations})
+    included: list[dict] = []
+    for change in load_changes().values():
+        if change.kind != "split":
+            continue
+        host = by_name.get(fold(change.old_name))
+        if host is None or fold(change.old_name) not in {fold(n) for n in
+                                                         change.successor.split("+")}:
+            continue
+        for other_name in change.successor.split("+"):
+            other = by_name.get(fold(other_name))  # None: the file has no row for it at all
+            if other == host or fold(other_name) == fold(change.old_name):
+                continue
+            for year in (y for y in years if y <= change.last_year):
+                rows = by_key.get((other, year), []) if other else []
+                if shape == "kommuner_bosetting" and rows:
+                    placeholder = (other, year) in placeholders
+                else:
+                    placeholder = all(_is_zero(o.value) for o in rows)
+                if not placeholder or not by_key.get((host, year)):
+                    continue
+                note_other = (f"Inngår i {change.old_name} ({host}): {other_name} var en del av "
+                              f"{change.old_name} til og med {change.last_year}, og kilden fører "
+                              f"hele kommunen på {change.old_name}")
+                note_host = (f"Omfatter også {other_name}{f' ({other})' if other else ''}, som "
+                             f"var en del av {change.old_name} til og med {change.last_year}")
+                for o in rows:
+                    o.value, o.status, o.status_note = None, MISSING, note_other
+                for o in by_key[(host, year)]:
+                    o.status_note = _join_notes(o.status_note, note_host)
+                included.append({"code": other, "name": other_name, "year": year,
+                                 "host": host, "note": note_other})
+    if included:
+        out.reference["included_in"] = included

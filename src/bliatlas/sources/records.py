@@ -66,8 +66,12 @@ class ParsedSource:
     observations: list[Observation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # Reference tables a source carries besides observations: 'regions' (registry rows),
-    # 'kostra_groups', 'geometry' (code, level, official_name, geojson).
+    # 'kostra_groups', 'geometry' (code, level, official_name, geojson), 'included_in'
+    # (code or name, year, host, note: a municipality the source files under another).
     reference: dict[str, list[dict]] = field(default_factory=dict)
+    # 'published': codes of each value's own year (county codes are placed by year);
+    # 'current': a series the publisher gives on today's structure for every year.
+    region_structure: str = "published"
     # Cells the reader already knows lie outside the municipality structure (SSB's
     # grouping and residual codes, KOSTRA groups): (observation, reason). Ingest stores
     # them in observation_unassigned with the reason; they never fail an import.

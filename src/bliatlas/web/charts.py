@@ -2,7 +2,10 @@
 
 Each chart is an image with a title and a description (``role="img"``); the page puts the
 numbers behind it in a table next to it, so nothing is only in the picture. Suppressed
-points are drawn as open rings on the axis and named in the description.
+points are drawn as open rings on the axis and named in the description. A value known
+only as an interval (a total with suppressed members) is drawn as a vertical range, never
+as a point; a bar with an interval is solid to the lower bound and light to the upper.
+Where a series changes source, a dashed line marks the join; a gap stays a gap.
 """
 
 from __future__ import annotations
@@ -20,11 +23,18 @@ LINE = "#1f5f99"
 SECOND = "#a34a00"
 
 
+RANGE = "#5b7fa3"
+
+
 @dataclass(frozen=True)
 class Point:
     year: int
     value: float | None
-    status: str  # ok | suppressed | missing
+    status: str  # ok | intervall | suppressed | missing
+    lower: float | None = None   # an interval's bounds (upper None: not bounded above)
+    upper: float | None = None
+    join: bool = False           # the source changes at this point
+    text: str | None = None      # the value as shown, if not a plain number
 
 
 def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
@@ -53,12 +63,15 @@ def line_chart(chart_id: str, title: str, unit: str, points: list[Point], decima
                width: int = 560, height: int = 220) -> Markup:
     """A line over the years with a value (zero-based axis for non-negative data)."""
     ok = [p for p in points if p.status == "ok" and p.value is not None]
+    ranges = [p for p in points if p.status == "intervall" and p.lower is not None]
     years = [p.year for p in points]
     left, right, top, bottom = 64, 16, 14, 34
     pw, ph = width - left - right, height - top - bottom
-    if ok:
-        lo = min(0.0, min(p.value for p in ok))
-        hi = max(p.value for p in ok)
+    shown = [p.value for p in ok] + [p.lower for p in ranges] + [
+        p.upper for p in ranges if p.upper is not None]
+    if shown:
+        lo = min(0.0, min(shown))
+        hi = max(shown)
     else:
         lo, hi = 0.0, 1.0
     ticks = _ticks(lo, hi)
@@ -109,20 +122,37 @@ def line_chart(chart_id: str, title: str, unit: str, points: list[Point], decima
             out.append(f'<polyline points="{" ".join(seg)}" fill="none" stroke="{LINE}" '
                        f'stroke-width="2.5"/>')
     for p in points:
+        x = sx(p.year)
+        if p.join:
+            out.append(f'<line x1="{x - pw / max(len(years), 2) / 2:.1f}" '
+                       f'x2="{x - pw / max(len(years), 2) / 2:.1f}" y1="{top}" '
+                       f'y2="{top + ph}" stroke="{INK}" stroke-width="1" '
+                       'stroke-dasharray="4 3"/>')
+            out.append(f'<text x="{x - pw / max(len(years), 2) / 2 + 3:.1f}" y="{top + 10}" '
+                       f'font-size="11" fill="{INK}">kilde skifter</text>')
         if p.status == "ok" and p.value is not None:
-            out.append(f'<circle cx="{sx(p.year):.1f}" cy="{sy(p.value):.1f}" r="3.5" '
+            out.append(f'<circle cx="{x:.1f}" cy="{sy(p.value):.1f}" r="3.5" '
                        f'fill="{LINE}"/>')
+        elif p.status == "intervall" and p.lower is not None:
+            y_hi = sy(p.upper) if p.upper is not None else top
+            out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{sy(p.lower):.1f}" '
+                       f'y2="{y_hi:.1f}" stroke="{RANGE}" stroke-width="5" '
+                       'stroke-linecap="round"/>')
         elif p.status == "suppressed":
-            out.append(f'<circle cx="{sx(p.year):.1f}" cy="{sy(lo):.1f}" r="4.5" fill="#fff" '
+            out.append(f'<circle cx="{x:.1f}" cy="{sy(lo):.1f}" r="4.5" fill="#fff" '
                        f'stroke="{SECOND}" stroke-width="2"/>')
     out.append("</svg>")
     return Markup("".join(out))
 
 
 def _point_text(p: Point, decimals: int) -> str:
-    if p.status == "ok" and p.value is not None:
-        return format_number(p.value, decimals)
-    return "skjermet" if p.status == "suppressed" else "mangler"
+    if p.text is not None:
+        text = p.text
+    elif p.status == "ok" and p.value is not None:
+        text = format_number(p.value, decimals)
+    else:
+        text = "skjermet" if p.status == "suppressed" else "mangler"
+    return text + (" (kilde skifter)" if p.join else "")
 
 
 def _tick_decimals(ticks: list[float]) -> int:
@@ -136,8 +166,10 @@ def _tick_decimals(ticks: list[float]) -> int:
 class Bar:
     label: str
     value: float | None
-    text: str  # the value as shown (incl. "skjermet")
+    text: str  # the value as shown (incl. "skjermet" or an interval)
     highlight: bool = False
+    lower: float | None = None  # an interval: solid to lower, light to upper
+    upper: float | None = None
 
 
 def bar_chart(chart_id: str, title: str, bars: list[Bar], plot_width: int = 300) -> Markup:
@@ -151,7 +183,7 @@ def bar_chart(chart_id: str, title: str, bars: list[Bar], plot_width: int = 300)
     width = label_w + plot_width + value_w
     height = row_h * len(bars) + 8
     plot_w = width - label_w - value_w
-    values = [b.value for b in bars if b.value is not None]
+    values = [v for b in bars for v in (b.value, b.lower, b.upper) if v is not None]
     lo = min(0.0, min(values)) if values else 0.0
     hi = max(0.0, max(values)) if values else 1.0
     span = hi - lo if hi > lo else 1.0
@@ -177,6 +209,15 @@ def bar_chart(chart_id: str, title: str, bars: list[Bar], plot_width: int = 300)
             out.append(f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1):.1f}" '
                        f'height="{row_h - 8}" fill="{colour}"/>')
             tx = max(x1, sx(0.0)) + 6
+        elif b.lower is not None:
+            x0, x1 = sorted((sx(0.0), sx(b.lower)))
+            out.append(f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1):.1f}" '
+                       f'height="{row_h - 8}" fill="{LINE}"/>')
+            top_x = sx(b.upper) if b.upper is not None else label_w + plot_w
+            out.append(f'<rect x="{x1:.1f}" y="{y + 3}" width="{max(top_x - x1, 1):.1f}" '
+                       f'height="{row_h - 8}" fill="#fff" stroke="{LINE}" stroke-width="1.5" '
+                       'stroke-dasharray="3 2"/>')
+            tx = top_x + 6
         else:
             tx = sx(0.0) + 6
         out.append(f'<text x="{tx:.1f}" y="{y + 17}" font-size="13" fill="{INK}">'

@@ -74,10 +74,10 @@ def municipality_csv(code: str, stil: str = "excel") -> Response:
 
 
 @router.get("/kommune/{code}", response_class=HTMLResponse)
-def municipality_view(request: Request, code: str) -> HTMLResponse:
+def municipality_view(request: Request, code: str, fra: str | None = None) -> HTMLResponse:
     def build() -> dict[str, Any]:
         ctx = get_context()
-        page = views.municipality_page(ctx, code)
+        page = views.municipality_page(ctx, code, views.parse_from_year(fra))
         return {"title": f"{page['region'].name} kommune", **page}
     return _page(request, "kommune.html", build)
 

@@ -12,18 +12,19 @@ from typing import Any
 
 from bliatlas.errors import InputError, InvalidParameter, NotFound, UserError
 from bliatlas.indicators.catalogue import Indicator
-from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB
 from bliatlas.indicators.profile import build_profile
 from bliatlas.indicators.sentences import format_cell, format_number
 from bliatlas.knowledge import recommend
 from bliatlas.knowledge.pointers import municipality_pointers
 from bliatlas.knowledge.search import fold
+from bliatlas.published import INTERVAL, MISSING, OK, SUPPRESSED, Cell
 from bliatlas.web.charts import Bar, Point, bar_chart, line_chart
 from bliatlas.web.classify import MISSING_COLOUR, classify
 from bliatlas.web.context import AtlasContext
 
 DEFAULT_INDICATOR = "bosatte_per_1000"
 TOPICS_NB: dict[str, str] = {
+    "befolkning": "Befolkning",
     "bosetting": "Bosetting av flyktninger",
     "kapasitet": "Kapasitet i kommunen",
     "tilskudd": "Tilskudd fra IMDi",
@@ -32,7 +33,6 @@ TOPICS_NB: dict[str, str] = {
     "sysselsetting": "Sysselsetting",
     "utdanning": "Utdanning",
     "innvandrerbefolkningen": "Innvandrerbefolkningen etter landbakgrunn",
-    "befolkning": "Befolkning",
     "introduksjonsprogrammet": "Introduksjonsprogrammet",
     "inntekt": "Inntekt",
     "barnehage": "Barnehage",
@@ -43,7 +43,8 @@ MAIN_INDICATORS: tuple[str, ...] = (
     "vedtak_andel_av_anmodning", "fastlege_venteliste_per_1000", "tilskudd_per_innbygger",
 )
 SERIES_INDICATORS: tuple[str, ...] = (
-    "bosatte_per_1000", "ukrainere_andel", "innvandrere_per_1000", "innvandrere_arbeid_andel",
+    "folkemengde_1_januar", "innvandrere", "bosatte_per_1000", "anmodning", "ukrainere_andel",
+    "innvandrere_per_1000", "innvandrere_arbeid_andel",
     "innvandrere_flukt_andel", "vedtak_andel_av_anmodning", "bosatt_forste_kommune_andel",
     "fastlege_venteliste_per_1000", "tilskudd_per_innbygger",
     "hoyere_utdanning_innvandrere_andel", "hoyere_utdanning_forskjell",
@@ -68,6 +69,8 @@ DIRECTION_NB = {
 }
 LEVEL_CHOICES = {"kommune": "Kommuner", "fylke": "Fylker"}
 SUPPRESSED_LEGEND = "Skjermet: færre enn 5 (eller kunne avsløre en skjermet verdi)"
+UNCERTAIN_LEGEND = ("Usikker klasse: verdien er et intervall fordi skjermede kommuner inngår, "
+                    "og intervallet går over en klassegrense (stripene viser de to klassene)")
 
 
 def parse_year(ctx: AtlasContext, ind: Indicator, year: str | None) -> int:
@@ -88,26 +91,29 @@ def parse_year(ctx: AtlasContext, ind: Indicator, year: str | None) -> int:
     return y
 
 
-def value_text(cell: dict[str, Any] | None, ind: Indicator) -> str:
+def parse_from_year(fra: str | None) -> int | None:
+    """The base year of the change column (``?fra=2022``)."""
+    if fra in (None, ""):
+        return None
+    if not fra.isdigit() or len(fra) != 4:
+        raise InputError("fra", f"forventet et årstall, fikk {fra!r}")
+    return int(fra)
+
+
+def value_text(cell: Cell | None, ind: Indicator) -> str:
     return format_cell(cell, ind)
 
 
-def coverage_note(cell: dict[str, Any] | None) -> str:
-    """Why an aggregate is missing or suppressed, or how many municipalities it covers."""
-    if cell is None:
-        return ""
-    if cell["status"] == "ok" and cell["n_ok"] < cell["n_members"]:
-        return f"bare {cell['n_ok']} av {cell['n_members']} kommuner har tall"
-    if cell["status"] != "ok" and cell["reason"]:
-        return cell["reason"]
-    return ""
+def coverage_note(cell: Cell | None) -> str:
+    """Why an aggregate is not exact, and what it covers (splits, mergers, coverage)."""
+    return cell.note_text() if cell is not None else ""
 
 
-def aggregate_text(cell: dict[str, Any] | None, ind: Indicator) -> str:
-    """An aggregate's value with its unit, and its coverage note in brackets."""
+def aggregate_text(cell: Cell | None, ind: Indicator) -> str:
+    """An aggregate's value with its unit, and its notes in brackets."""
     text = with_unit(cell, ind)
     note = coverage_note(cell)
-    if note and cell is not None and cell["status"] == "ok":
+    if note and cell is not None and cell.status in (OK, INTERVAL):
         return f"{text} ({note})"
     return f"{note[0].upper()}{note[1:]}" if note else text
 
@@ -118,14 +124,28 @@ def latest_year_with_values(ctx: AtlasContext, ind: Indicator, level: str,
     for year in reversed(usable_years(ctx, ind)):
         for code in codes:
             cell = ctx.cube.cell(ind.id, level, code, year)
-            if cell is not None and cell["status"] != "missing":
+            if cell is not None and cell.status != MISSING:
                 return year
     return ctx.cube.latest_year(ind.id)
 
 
-def with_unit(cell: dict[str, Any] | None, ind: Indicator) -> str:
+def with_unit(cell: Cell | None, ind: Indicator) -> str:
     text = format_cell(cell, ind)
-    return f"{text} {ind.unit}" if cell is not None and cell["status"] == "ok" else text
+    return f"{text} {ind.unit}" if cell is not None and cell.status in (OK, INTERVAL) else text
+
+
+def bar_for(label: str, cell: Cell | None, ind: Indicator, highlight: bool = False) -> Bar:
+    """A bar of a chart for one cell (solid to the lower bound of an interval)."""
+    return Bar(label=label, value=cell.value if cell is not None and cell.ok else None,
+               text=format_cell(cell, ind), highlight=highlight,
+               lower=cell.lower if cell is not None and cell.status == INTERVAL else None,
+               upper=cell.upper if cell is not None and cell.status == INTERVAL else None)
+
+
+def series_points(series: list[dict[str, Any]]) -> list[Point]:
+    """Chart points from a profile series (intervals as ranges, joins marked)."""
+    return [Point(year=s["ar"], value=s["verdi"], status=s["status"], lower=s["nedre"],
+                  upper=s["ovre"], join=s["skjot"], text=s["verdi_tekst"]) for s in series]
 
 
 # -- map ---------------------------------------------------------------------------------
@@ -191,13 +211,14 @@ def choropleth(ctx: AtlasContext, ind: Indicator, year: int, level: str, codes: 
                map_id: str = "kart", linked: bool = True,
                highlight: str | None = None) -> dict[str, Any]:
     """SVG map data: shapes with fills, labels and links; legend; table rows."""
-    cells = {c["code"]: c for c in ctx.cube.slice(ind.id, level, year)}
+    cells = {c.code: c for c in ctx.cube.slice(ind.id, level, year)}
     shown = [cells.get(c) for c in codes]
-    classes = classify([c["value"] for c in shown if c and c["status"] == "ok"], ind.decimals)
+    classes = classify([c.value for c in shown if c and c.ok], ind.decimals)
     view, paths = ctx.geometry.view(view_key, fit_codes, draw_codes)
     selected = set(codes)
     shapes = []
-    counts = {"suppressed": 0, "missing": 0}
+    counts = {"suppressed": 0, "missing": 0, "uncertain": 0}
+    patterns: dict[tuple[int, int], dict[str, Any]] = {}
     for code in draw_codes:
         if code not in paths:
             continue
@@ -208,9 +229,23 @@ def choropleth(ctx: AtlasContext, ind: Indicator, year: int, level: str, codes: 
             continue
         cell = cells.get(code)
         text = with_unit(cell, ind)
-        if cell is not None and cell["status"] == "ok":
-            fill = classes.classes[classes.colour_index(cell["value"])].colour
-        elif cell is not None and cell["status"] == "suppressed":
+        if cell is not None and cell.ok:
+            fill = classes.classes[classes.colour_index(cell.value)].colour
+        elif cell is not None and cell.status == INTERVAL and classes.classes:
+            lo = classes.colour_index(cell.lower)
+            hi = (classes.colour_index(cell.upper) if cell.upper is not None
+                  else len(classes.classes) - 1)
+            if lo == hi:
+                fill = classes.classes[lo].colour
+            else:
+                pattern = patterns.setdefault((lo, hi), {
+                    "id": f"usikker-{map_id}-{lo}-{hi}",
+                    "low": classes.classes[lo].colour, "high": classes.classes[hi].colour,
+                    "label": f"{classes.classes[lo].label} til {classes.classes[hi].label}"})
+                fill = f"url(#{pattern['id']})"
+                counts["uncertain"] += 1
+                text += " (usikker klasse: intervallet går over en klassegrense)"
+        elif cell is not None and cell.status in (SUPPRESSED, INTERVAL):
             fill = "url(#skjermet)"
             counts["suppressed"] += 1
         else:
@@ -233,12 +268,12 @@ def choropleth(ctx: AtlasContext, ind: Indicator, year: int, level: str, codes: 
             "county": (ctx.registry.counties[region.county_code].short_name
                        if region.county_code in ctx.registry.counties else ""),
             "centrality": region.centrality,
-            "value": cell["value"] if cell and cell["status"] == "ok" else None,
+            "value": cell.value if cell and cell.ok else None,
             "text": value_text(cell, ind),
-            "numerator": cell["numerator"] if cell and cell["status"] == "ok" else None,
-            "denominator": cell["denominator"] if cell and cell["status"] == "ok" else None,
-            "status": cell["status"] if cell else "missing",
-            "note": (cell["reason"] or "") if cell else "Mangler: ingen tall for dette året",
+            "numerator": cell.numerator if cell and cell.ok else None,
+            "denominator": cell.denominator if cell and cell.ok else None,
+            "status": cell.status if cell else MISSING,
+            "note": cell.note_text() if cell else "Mangler: ingen tall for dette året",
         })
     rows.sort(key=lambda r: r["sort"])
     return {
@@ -249,6 +284,8 @@ def choropleth(ctx: AtlasContext, ind: Indicator, year: int, level: str, codes: 
         "diverging": classes.diverging,
         "n_suppressed": counts["suppressed"],
         "n_missing": counts["missing"],
+        "n_uncertain": counts["uncertain"],
+        "patterns": list(patterns.values()),
         "rows": rows,
         "level": level,
     }
@@ -288,48 +325,48 @@ def usable_years(ctx: AtlasContext, ind: Indicator) -> list[int]:
 # -- municipality ------------------------------------------------------------------------
 
 
-def _series_points(item: dict[str, Any]) -> list[Point]:
-    return [Point(year=s["ar"], value=s["verdi"], status=s["status"]) for s in item["serie"]]
-
-
-def municipality_page(ctx: AtlasContext, code: str) -> dict[str, Any]:
+def municipality_page(ctx: AtlasContext, code: str, from_year: int | None = None
+                      ) -> dict[str, Any]:
     region = ctx.registry.get(code)
     if region.level != "kommune":
         raise NotFound(f"{code} er et fylke, ikke en kommune; se /fylke/{code}")
-    profile = build_profile(ctx.cube, code)
+    profile = build_profile(ctx.cube, code, from_year)
     items = {it["id"]: it for it in profile["indikatorer"]}
     key_rows = []
+    notes: list[str] = []
+    comparison_keys = [c["nokkel"] for c in profile["sammenligninger"]]
     for it in profile["indikatorer"]:
         ind = ctx.catalogue.get(it["id"])
-        peers = {}
-        for group in ("sentralitet", "kostra", "fylke", "alle"):
-            p = it["jevnforing"].get(group)
-            if p:
-                peers[group] = {
-                    "median": format_number(p["median"], ind.decimals),
-                    "percentile": p["persentil"],
-                    "rank": p["rang"], "n": p["antall"],
-                }
+        by_key = {c["nokkel"]: c for c in it["sammenligning"]}
+        note = it["arsak"]
+        mark = None
+        if it["arsak"]:
+            if it["arsak"] not in notes:
+                notes.append(it["arsak"])
+            mark = notes.index(it["arsak"]) + 1
+        ranked = next((c for c in it["sammenligning"] if c["rang"] is not None), None)
         key_rows.append({
             "id": ind.id, "name": ind.name_nb, "unit": ind.unit, "year": it["ar"],
-            "text": it["verdi_tekst"], "status": it["status"], "reason": it["arsak"],
-            "peers": peers, "trend": it["utvikling"], "topic": ind.topic,
-            "direction": ind.direction,
+            "text": it["verdi_tekst"], "status": it["status"], "reason": note, "mark": mark,
+            "comparisons": [by_key.get(k) for k in comparison_keys],
+            "rank": ranked, "trend": it["utvikling"], "topic": ind.topic,
+            "direction": ind.direction, "peers": it["jevnforing"],
         })
     charts = []
     for n, ind_id in enumerate(SERIES_INDICATORS):
         it = items.get(ind_id)
-        if it is None or not any(s["status"] == "ok" for s in it["serie"]):
+        if it is None or not any(s["status"] in (OK, INTERVAL) for s in it["serie"]):
             continue
         ind = ctx.catalogue.get(ind_id)
-        points = _series_points(it)
+        points = series_points(it["serie"])
+        joins = [s for s in it["serie"] if s["skjot"]]
         charts.append({
             "id": f"serie-{n}", "indicator": ind, "title": f"{ind.name_nb}, {region.name}",
             "svg": line_chart(f"serie-{n}", f"{ind.name_nb}, {region.name}", ind.unit, points,
                               ind.decimals),
-            "rows": [{"year": s["ar"], "text": format_cell(
-                {"status": s["status"], "value": s["verdi"], "level": "kommune",
-                 "reason": None}, ind)} for s in it["serie"]],
+            "rows": [{"year": s["ar"], "text": s["verdi_tekst"], "source": s["kilde_tekst"],
+                      "join": s["skjot"]} for s in it["serie"]],
+            "joins": [f"Fra {s['ar']}: {s['kilde_tekst']}" for s in joins],
         })
     county = ctx.registry.counties.get(region.county_code)
     locator_codes = sorted(m.code for m in ctx.registry.municipalities_in(region.county_code))
@@ -345,7 +382,13 @@ def municipality_page(ctx: AtlasContext, code: str) -> dict[str, Any]:
         "region": region,
         "county": county,
         "profile": profile,
+        "lead": profile["hovedtall"],
         "key_rows": key_rows,
+        "notes": notes,
+        "comparison_names": profile["sammenligninger"],
+        "base_year": profile["endring_fra_ar"],
+        "base_years": sorted({p["ar"] for it in profile["indikatorer"] for p in it["serie"]
+                              if p["status"] == OK and p["ar"]}),
         "charts": charts,
         "funnel": funnel(ctx, code),
         "grants": grants(ctx, code),
@@ -355,24 +398,24 @@ def municipality_page(ctx: AtlasContext, code: str) -> dict[str, Any]:
         "weakest": weakest,
         "definitions": definitions(ctx, [r["id"] for r in key_rows]),
         "provenance": profile["proveniens"],
-        "peer_names": PEER_GROUP_NAMES_NB,
         "not_fetched": profile["ikke_hentet"],
     }
 
 
 def _weakest(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The indicator with direction where the municipality ranks lowest among all."""
-    scored = [r for r in rows if r["direction"] != "neutral" and r["status"] == "ok"
-              and r["peers"].get("alle") and r["peers"]["alle"]["percentile"] is not None]
+    """The indicator with direction where the municipality ranks lowest in its centrality
+    class (the same ranking the page shows)."""
+    scored = [r for r in rows if r["direction"] != "neutral" and r["status"] == OK
+              and r["rank"] is not None and r["rank"]["persentil"] is not None]
     if not scored:
         return None
-    return min(scored, key=lambda r: r["peers"]["alle"]["percentile"])
+    return min(scored, key=lambda r: r["rank"]["persentil"])
 
 
 FUNNEL_STEPS = (
     ("anmodning", "Anmodning fra IMDi"),
     ("vedtak", "Vedtak i kommunen"),
-    ("bosatt_etter_anmodning", "Bosatt"),
+    ("bosatt_etter_anmodning", "Bosatt mot anmodningen"),
 )
 
 
@@ -388,18 +431,17 @@ def funnel(ctx: AtlasContext, code: str) -> dict[str, Any] | None:
         steps = []
         for (ind_id, label), cell in zip(FUNNEL_STEPS, cells):
             ind = ctx.catalogue.get(ind_id)
-            ok = cell is not None and cell["status"] == "ok"
             steps.append({"label": label, "indicator": ind_id,
-                          "value": cell["value"] if ok else None,
-                          "text": format_cell(cell, ind)})
+                          "value": cell.value if cell is not None and cell.ok else None,
+                          "text": format_cell(cell, ind), "cell": cell,
+                          "bar": bar_for(label, cell, ind)})
         rates = []
         for ind_id in ("vedtak_andel_av_anmodning", "bosatt_andel_av_vedtak",
                        "bosatt_andel_av_anmodning"):
             ind = ctx.catalogue.get(ind_id)
             rates.append({"name": ind.name_nb,
                           "text": with_unit(ctx.cube.cell(ind_id, "kommune", code, year), ind)})
-        svg = bar_chart("trakt", f"Bosettingstrakten {year}", [
-            Bar(label=s["label"], value=s["value"], text=s["text"]) for s in steps])
+        svg = bar_chart("trakt", f"Bosettingstrakten {year}", [s["bar"] for s in steps])
         return {"year": year, "steps": steps, "rates": rates, "svg": svg}
     return None
 
@@ -491,31 +533,38 @@ def municipality_csv_rows(ctx: AtlasContext, code: str) -> list[list[Any]]:
     page = municipality_page(ctx, code)
     region = page["region"]
     out: list[list[Any]] = [["seksjon", "kode", "kommune", "indikator", "navn", "år", "verdi",
-                             "status", "enhet", "merknad"]]
+                             "nedre", "øvre", "status", "enhet", "merknad"]]
     for it in page["profile"]["indikatorer"]:
         ind = ctx.catalogue.get(it["id"])
         for s in it["serie"]:
-            cell = ctx.cube.cell(ind.id, "kommune", code, s["ar"])
+            note = "; ".join(x for x in (s["arsak"], s["skjot"] and
+                                         f"kilden skifter til {s['kilde_tekst']}") if x)
             out.append(["indikator", code, region.name, ind.id, ind.name_nb, s["ar"],
-                        s["verdi"] if s["status"] == "ok" else None, s["status"], ind.unit,
-                        (cell or {}).get("reason") or ""])
-        for p in it["jevnforing"].values():
+                        s["verdi"] if s["status"] == OK else None,
+                        s["nedre"] if s["status"] in (INTERVAL, SUPPRESSED) else None,
+                        s["ovre"] if s["status"] in (INTERVAL, SUPPRESSED) else None,
+                        s["status"], ind.unit, note])
+        for c in it["sammenligning"]:
             out.append(["sammenligning", code, region.name, ind.id,
-                        f"{ind.name_nb}: median, {p['beskrivelse']} ({p['gruppe']})", it["ar"],
-                        p["median"], "ok", ind.unit,
-                        f"rang {p['rang']} av {p['antall']}; persentil {p['persentil']}"])
+                        f"{ind.name_nb}: {c['etikett']}", c["ar"], c["verdi"], None, None,
+                        OK if c["verdi"] is not None else INTERVAL, ind.unit,
+                        "; ".join(x for x in (c["verdi_tekst"] if c["verdi"] is None else None,
+                                              c["rang_tekst"]) if x)])
     if page["funnel"]:
         for s in page["funnel"]["steps"]:
+            cell = s["cell"]
             out.append(["bosettingstrakt", code, region.name, s["indicator"], s["label"],
-                        page["funnel"]["year"], s["value"],
-                        "ok" if s["value"] is not None else s["text"], "personer", ""])
+                        page["funnel"]["year"], s["value"], None, None,
+                        cell.status if cell is not None else MISSING, "personer",
+                        cell.note_text() if cell is not None else ""])
     if page["grants"]:
         g = page["grants"]
         for item in ([g["total"]] if g["total"] else []) + g["items"]:
             out.append(["tilskudd", code, region.name, "tilskudd", item["type"], g["year"],
-                        item["value"], item["status"], "kroner", ""])
+                        item["value"], None, None, item["status"], "kroner", ""])
     for sentence in page["profile"]["setninger"]:
-        out.append(["setning", code, region.name, "", sentence, "", None, "", "", ""])
+        out.append(["setning", code, region.name, "", sentence, "", None, None, None, "", "",
+                    ""])
     return out
 
 
@@ -536,7 +585,7 @@ def county_page(ctx: AtlasContext, code: str, sort: str | None, direction: str |
         cols = []
         for ind in inds:
             cell = ctx.cube.cell(ind.id, "kommune", m.code, years[ind.id])
-            cols.append({"value": cell["value"] if cell and cell["status"] == "ok" else None,
+            cols.append({"value": cell.value if cell and cell.ok else None,
                          "text": value_text(cell, ind)})
         rows.append({"code": m.code, "name": m.display_name, "sort": m.sort_key,
                      "centrality": m.centrality,
@@ -609,18 +658,18 @@ def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
         y = (parse_year(ctx, ind, year) if year else
              latest_year_with_values(ctx, ind, "kommune", [r.code for r in regions]))
         values = []
+        cells = []
         for r in regions:
             cell = ctx.cube.cell(ind.id, "kommune", r.code, y)
-            values.append({"value": cell["value"] if cell and cell["status"] == "ok" else None,
+            cells.append(cell)
+            values.append({"value": cell.value if cell and cell.ok else None,
                            "text": value_text(cell, ind)})
         nat = ctx.cube.cell(ind.id, "nasjonal", "NO", y)
         table.append({"ind": ind, "year": y, "values": values,
                       "national": value_text(nat, ind), "note": coverage_note(nat)})
         if regions:
-            bars = [Bar(label=r.nb_name, value=v["value"], text=v["text"])
-                    for r, v in zip(regions, values)]
-            bars.append(Bar(label="Hele landet", value=nat["value"] if nat and nat["status"] ==
-                            "ok" else None, text=value_text(nat, ind), highlight=True))
+            bars = [bar_for(r.nb_name, c, ind) for r, c in zip(regions, cells)]
+            bars.append(bar_for("Hele landet samlet", nat, ind, highlight=True))
             charts.append({"ind": ind, "year": y, "svg": bar_chart(
                 f"sml-{n}", f"{ind.name_nb} ({ind.unit}), {y}", bars)})
     return {"regions": regions, "inds": inds, "table": table, "charts": charts}
