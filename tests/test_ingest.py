@@ -161,6 +161,17 @@ def test_new_version_replaces_and_keeps_history(tmp_path, shared_data, capsys):
             "year=2025 AND dims=?", [dims])
     old = q(db, "SELECT value, replaced_by_import FROM observation_history")
     assert now == [{"value": 54.1}] and old[0]["value"] == 53.7
+    # The changed key was replaced, not added (the table has no key index; see store.py).
+    assert q(db, "SELECT count(*) AS n FROM observation_source WHERE "
+             "dataset='sysselsatte_landbakgrunn' AND year=2025 AND dims=?", [dims]) == [{"n": 1}]
+
+
+def test_every_stored_key_is_unique(imported_db):
+    # observation_source has no primary-key index (migration 5): uniqueness is by
+    # construction, checked here over all 1,2 million values of ../shared/data.
+    rows = q(imported_db, "SELECT count(*) AS n, count(DISTINCT (dataset, measure, "
+             "region_code, year, dims, unit)) AS keys FROM observation_source")
+    assert rows[0]["n"] == rows[0]["keys"] and rows[0]["n"] > 1_000_000
 
 
 def test_import_without_registry_says_what_to_do(tmp_path, shared_data, capsys):

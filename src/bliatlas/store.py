@@ -211,6 +211,47 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (dataset, region_code, year)
         )""",
     ],
+    # 5: observation_source without a primary-key index. The key is unique by construction
+    # (ingest.prepare places one value per key and source; upsert_observations replaces a
+    # changed key by delete + insert), and a test checks it on the real data. DuckDB keeps
+    # an ART index for a six-column text key, which cost 13 of the 16 s of writing the
+    # 1,25 million values of ../shared/data (insert and commit); reads never used it.
+    [
+        "DROP VIEW observation",
+        """CREATE TABLE observation_source_v5 (
+            dataset VARCHAR NOT NULL,
+            measure VARCHAR NOT NULL,
+            region_code VARCHAR NOT NULL,
+            year INTEGER NOT NULL,
+            dims VARCHAR NOT NULL,
+            unit VARCHAR NOT NULL,
+            value DOUBLE,
+            status VARCHAR NOT NULL CHECK (status IN ('ok', 'suppressed', 'missing')),
+            status_note VARCHAR,
+            import_id INTEGER NOT NULL,
+            lower_bound DOUBLE,
+            upper_bound DOUBLE,
+            CHECK ((status = 'ok') = (value IS NOT NULL))
+        )""",
+        """INSERT INTO observation_source_v5 SELECT dataset, measure, region_code, year, dims,
+            unit, value, status, status_note, import_id, lower_bound, upper_bound
+            FROM observation_source""",
+        "DROP TABLE observation_source",
+        "ALTER TABLE observation_source_v5 RENAME TO observation_source",
+        """CREATE VIEW observation AS
+            SELECT o.dataset, o.measure, o.region_code, o.year, o.dims, o.unit,
+                   CASE WHEN s.reason IS NULL THEN o.value END AS value,
+                   CASE WHEN s.reason IS NULL THEN o.status ELSE 'suppressed' END AS status,
+                   coalesce(s.reason, o.status_note) AS status_note,
+                   o.import_id,
+                   CASE WHEN s.reason IS NULL THEN o.lower_bound ELSE 0 END AS lower_bound,
+                   CASE WHEN s.reason IS NULL THEN o.upper_bound END AS upper_bound
+            FROM observation_source o
+            LEFT JOIN observation_secondary s
+              ON s.dataset = o.dataset AND s.measure = o.measure
+             AND s.region_code = o.region_code AND s.year = o.year AND s.dims = o.dims
+             AND s.unit = o.unit""",
+    ],
 ]
 
 # Columns of observation_source in table order (observation_history adds
@@ -219,7 +260,7 @@ OBSERVATION_COLUMNS = ("dataset", "measure", "region_code", "year", "dims", "uni
                        "status", "status_note", "import_id", "lower_bound", "upper_bound")
 
 SCHEMA_VERSION = len(MIGRATIONS)
-# The key of a stored value (the primary key of observation_source).
+# The key of a stored value (unique in observation_source; see migration 5).
 OBSERVATION_KEY = ("dataset", "measure", "region_code", "year", "dims", "unit")
 
 
@@ -371,15 +412,17 @@ class Store:
                 f"INSERT INTO observation_history ({columns}, replaced_by_import) "
                 f"SELECT {kept}, ? FROM observation_source o "
                 f"JOIN _staging s ON {join} WHERE {differs}", [import_id])
+            # New and changed keys; a changed key's old row goes (it is in the history now).
+            self._con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _write AS SELECT s.* FROM _staging s "
+                f"LEFT JOIN observation_source o ON {join} WHERE o.dataset IS NULL OR {differs}")
+            self._con.execute(
+                f"DELETE FROM observation_source o USING _write s WHERE {join}")
             self._con.execute(
                 f"INSERT INTO observation_source ({columns}) SELECT s.dataset, s.measure, "
                 f"s.region_code, s.year, s.dims, s.unit, s.value, s.status, s.status_note, ?, "
-                f"s.lower_bound, s.upper_bound FROM _staging s "
-                f"LEFT JOIN observation_source o ON {join} WHERE o.dataset IS NULL OR {differs} "
-                f"ON CONFLICT DO UPDATE SET value = excluded.value, status = excluded.status, "
-                f"status_note = excluded.status_note, import_id = excluded.import_id, "
-                f"lower_bound = excluded.lower_bound, upper_bound = excluded.upper_bound",
-                [import_id])
+                f"s.lower_bound, s.upper_bound FROM _write s", [import_id])
+            self._con.execute("DROP TABLE _write")
             self._con.execute("DROP TABLE _staging")
             return int(n_new), int(n_changed)
 
