@@ -125,6 +125,10 @@ def test_concentration_is_explained_in_plain_words():
     assert c.concentrated and c.empty == ["C", "D"]
     assert "2 av 4 kommuner med kapasitet fikk personer" in c.text
     assert "prosentpoeng høyere" in c.text and "gulv" in c.text
+    assert "bruk kapasitet etter kohortens andel" in c.text
+    # with capacity already by the cohort's share, that is not offered as the remedy
+    shared = concentration(rows, np.array([0.8, 0.78, 0.6, 0.6]), by_share=True)
+    assert "gulv" in shared.text and "kohortens andel" not in shared.text
 
 
 def test_profile_files_are_checked_and_become_limits(tmp_path):

@@ -155,14 +155,15 @@ class Concentration:
 
 
 def concentration(rows: list[UseRow], mean_outcome: np.ndarray | None = None,
-                  top: int = 3) -> Concentration:
+                  top: int = 3, by_share: bool = False) -> Concentration:
     """How concentrated the placement is, in plain Norwegian, and why.
 
     Concentrated when the ``top`` municipalities with most persons hold at least 10
     percentage points more of the persons than of the capacity, or when more than a quarter
     of the municipalities with capacity got nobody. ``mean_outcome`` (the model's mean
     predicted outcome for the cohort per municipality) says whether the model's predictions
-    are what pulls the persons there."""
+    are what pulls the persons there. ``by_share``: the capacity is already each decision
+    scaled to the cohort's share (then that is not suggested as a remedy)."""
     with_cap = [r for r in rows if r.capacity > 0]
     total_p = sum(r.persons for r in rows)
     total_c = sum(r.capacity for r in with_cap)
@@ -204,8 +205,9 @@ def concentration(rows: list[UseRow], mean_outcome: np.ndarray | None = None,
         text = ("Plasseringen er samlet på få kommuner. " + text
                 + (" Grunnen: " + "; ".join(why) + "." if why else "")
                 + " Vil du fordele jevnere, sett et gulv (minste andel av kapasiteten hver "
-                "kommune skal få) eller en spredningsvekt, eller bruk kapasitet etter "
-                "kohortens andel av vedtakene.")
+                "kommune skal få) eller en spredningsvekt"
+                + ("." if by_share else ", eller bruk kapasitet etter kohortens andel av "
+                   "vedtakene."))
     else:
         text = "Plasseringen følger kapasiteten. " + text
     return Concentration(concentrated, text, top_share, top_cap, empty, len(with_cap))

@@ -276,7 +276,8 @@ def _match(args: argparse.Namespace) -> int:
                        problem.capacity, problem.sizes, a, problem.fill_floor(), problem.target)
     arbeid = models.predict("arbeid", cohort, munis)
     with np.errstate(all="ignore"):
-        conc = concentration(use, np.nanmean(arbeid, axis=0))
+        conc = concentration(use, np.nanmean(arbeid, axis=0),
+                             by_share=problem.target is not None)
     print("Fordeling: " + conc.text)
     pref = preference_report(cohort.household_wishes(), codes, [str(c) for c in munis.county],
                              a)

@@ -517,7 +517,8 @@ def solve_run(run: MatchRun, previous: MatchResult | None = None) -> MatchRun:
                            problem.fill_floor(), problem.target)
     with np.errstate(all="ignore"):
         mean_outcome = np.nanmean(arbeid, axis=0)
-    run.concentration = concentration(run.use, mean_outcome)
+    run.concentration = concentration(run.use, mean_outcome,
+                                      by_share=problem.target is not None)
     run.preferences = preference_report(run.cohort.household_wishes(),
                                         [str(c) for c in run.munis.codes],
                                         [str(c) for c in run.munis.county], result.assignment)
