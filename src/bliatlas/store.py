@@ -36,6 +36,21 @@ from bliatlas.settings import DEFAULT_DATABASE  # noqa: F401  (re-exported)
 
 # Each migration is a list of statements, applied once, in order. Never edit an
 # applied migration: add a new one.
+# The published view since migration 4 (bounds), recreated by migration 5.
+OBSERVATION_VIEW_WITH_BOUNDS = """CREATE VIEW observation AS
+    SELECT o.dataset, o.measure, o.region_code, o.year, o.dims, o.unit,
+           CASE WHEN s.reason IS NULL THEN o.value END AS value,
+           CASE WHEN s.reason IS NULL THEN o.status ELSE 'suppressed' END AS status,
+           coalesce(s.reason, o.status_note) AS status_note,
+           o.import_id,
+           CASE WHEN s.reason IS NULL THEN o.lower_bound ELSE 0 END AS lower_bound,
+           CASE WHEN s.reason IS NULL THEN o.upper_bound END AS upper_bound
+    FROM observation_source o
+    LEFT JOIN observation_secondary s
+      ON s.dataset = o.dataset AND s.measure = o.measure
+     AND s.region_code = o.region_code AND s.year = o.year AND s.dims = o.dims
+     AND s.unit = o.unit"""
+
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE import (
@@ -188,19 +203,7 @@ MIGRATIONS: list[list[str]] = [
             upper_bound = CASE WHEN unit IN ('personer', 'antall') THEN 4 END
             WHERE status = 'suppressed'""",
         "DROP VIEW observation",
-        """CREATE VIEW observation AS
-            SELECT o.dataset, o.measure, o.region_code, o.year, o.dims, o.unit,
-                   CASE WHEN s.reason IS NULL THEN o.value END AS value,
-                   CASE WHEN s.reason IS NULL THEN o.status ELSE 'suppressed' END AS status,
-                   coalesce(s.reason, o.status_note) AS status_note,
-                   o.import_id,
-                   CASE WHEN s.reason IS NULL THEN o.lower_bound ELSE 0 END AS lower_bound,
-                   CASE WHEN s.reason IS NULL THEN o.upper_bound END AS upper_bound
-            FROM observation_source o
-            LEFT JOIN observation_secondary s
-              ON s.dataset = o.dataset AND s.measure = o.measure
-             AND s.region_code = o.region_code AND s.year = o.year AND s.dims = o.dims
-             AND s.unit = o.unit""",
+        OBSERVATION_VIEW_WITH_BOUNDS,
         """CREATE TABLE region_inclusion (
             dataset VARCHAR NOT NULL,
             region_code VARCHAR NOT NULL,    -- the municipality the source has no figures for
@@ -238,19 +241,7 @@ MIGRATIONS: list[list[str]] = [
             FROM observation_source""",
         "DROP TABLE observation_source",
         "ALTER TABLE observation_source_v5 RENAME TO observation_source",
-        """CREATE VIEW observation AS
-            SELECT o.dataset, o.measure, o.region_code, o.year, o.dims, o.unit,
-                   CASE WHEN s.reason IS NULL THEN o.value END AS value,
-                   CASE WHEN s.reason IS NULL THEN o.status ELSE 'suppressed' END AS status,
-                   coalesce(s.reason, o.status_note) AS status_note,
-                   o.import_id,
-                   CASE WHEN s.reason IS NULL THEN o.lower_bound ELSE 0 END AS lower_bound,
-                   CASE WHEN s.reason IS NULL THEN o.upper_bound END AS upper_bound
-            FROM observation_source o
-            LEFT JOIN observation_secondary s
-              ON s.dataset = o.dataset AND s.measure = o.measure
-             AND s.region_code = o.region_code AND s.year = o.year AND s.dims = o.dims
-             AND s.unit = o.unit""",
+        OBSERVATION_VIEW_WITH_BOUNDS,
     ],
 ]
 
