@@ -1,8 +1,9 @@
 """Benchmark: peak memory of the server for concurrent national matchings, queue on.
 
 ``--runs`` (default 5) clients each upload a SYNTHETIC national cohort of ``--persons``
-(default 50 000; ``bli settlement generate``) to ``POST /api/bosetting/match`` at the same
-moment (capacity: the decisions scaled to the cohort, ``kapasitet=skalert``), against uvicorn over ``--database`` with the job queue's defaults
+(default 25 000: a national year must fit in the 28 327 places the municipalities decided
+for 2024; ``bli settlement generate``) to ``POST /api/bosetting/match`` at the same
+moment (capacity: each decision scaled to the cohort's share of the year, ``kapasitet=andel``), against uvicorn over ``--database`` with the job queue's defaults
 (``BLI_MATCHING_JOBS=1``, so runs go one at a time) and a queue wait long enough for all
 of them (``BLI_QUEUE_WAIT``). The server's resident memory is sampled every 0.2 s
 (``/proc/PID/status``, VmRSS) from before the first upload until the last answer.
@@ -15,7 +16,7 @@ Figures (JSON):
   peak growth per (person × municipality) cell, which calibrates
   ``bliatlas.jobs.MATCHING_BYTES_PER_CELL``.
 
-    .venv/bin/python benchmarks/bench_jobs.py [--database PATH] [--runs 5] [--persons 50000]
+    .venv/bin/python benchmarks/bench_jobs.py [--database PATH] [--runs 5] [--persons 25000]
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--persons", type=int, default=50_000)
+    parser.add_argument("--persons", type=int, default=25_000)
     args = parser.parse_args(argv)
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-jobs-")
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def upload() -> None:
             r = httpx.post(base + "/api/bosetting/match", timeout=3600,
-                           data={"kapasitet": "skalert"},
+                           data={"kapasitet": "andel"},
                            files={"kohort": ("kohort.csv", data, "text/csv")})
             statuses.append(r.status_code)
 

@@ -33,10 +33,10 @@ T = TypeVar("T")
 
 #: Bytes per (person × municipality) cell of a matching run at its peak: the float32 score
 #: matrix, the float64 copy the solver's problem holds, the model's feature blocks and the
-#: HiGHS model. benchmarks/bench_jobs.py measured 102.6 bytes per cell of server RSS growth
-#: over five queued national 50 000-person runs, which includes the earlier runs kept in
-#: memory (4 × 71 MB of scores); one run's own peak is about 86. Rounded up to 96.
-MATCHING_BYTES_PER_CELL = 96
+#: HiGHS model. benchmarks/bench_jobs.py measured 181.9 bytes per cell of server RSS growth
+#: over five queued national 25 000-person runs with the split solvers of issue 15 (the
+#: earlier runs kept in memory included); it was 102.6 before them. Rounded up to 184.
+MATCHING_BYTES_PER_CELL = 184
 MATCHING_BASE_BYTES = 150 * 1024 * 1024
 RENDER_BYTES = 400 * 1024 * 1024  # one PDF render (WeasyPrint) at its peak, measured
 
