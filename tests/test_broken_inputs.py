@@ -13,7 +13,26 @@ import pytest
 from bliatlas.cli import main
 from bliatlas.store import open_store
 
-BROKEN = Path(__file__).parent / "broken"
+CORPUS = Path(__file__).parent / "broken"
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory) -> Path:
+    """The corpus: the tracked text cases plus the xlsx/GeoJSON cases make_broken.py writes
+    (generated here, so the repository tracks no data files)."""
+    import importlib.util
+
+    folder = tmp_path_factory.mktemp("korpus")
+    for f in CORPUS.iterdir():
+        if f.is_file() and f.suffix != ".py":
+            shutil.copy(f, folder)
+    spec = importlib.util.spec_from_file_location("make_broken", CORPUS / "make_broken.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(folder)
+    assert all((folder / n).is_file() for n in module.GENERATED)
+    return folder
 
 
 def fingerprint(db: Path) -> str:
@@ -103,11 +122,12 @@ CASES = [
 
 
 @pytest.mark.parametrize("name, extra, fragments", CASES, ids=[c[0] for c in CASES])
-def test_broken_file_is_rejected_cleanly(name, extra, fragments, base_db, tmp_path, capsys):
+def test_broken_file_is_rejected_cleanly(name, extra, fragments, base_db, tmp_path, capsys,
+                                         broken):
     db = tmp_path / "db.duckdb"
     shutil.copy(base_db, db)
     before = fingerprint(db)
-    code = main(["--database", str(db), "import", *extra, str(BROKEN / name)])
+    code = main(["--database", str(db), "import", *extra, str(broken / name)])
     err = capsys.readouterr().err
     assert code == 2, err
     for fragment in fragments:
@@ -132,23 +152,25 @@ def test_broken_workbook_is_rejected_cleanly(make, fragments, base_db, tmp_path,
     assert fingerprint(db) == before
 
 
-def test_one_bad_file_in_a_batch_writes_nothing(base_db, tmp_path, shared_data, capsys):
+def test_one_bad_file_in_a_batch_writes_nothing(base_db, tmp_path, shared_data, capsys,
+                                                broken):
     db = tmp_path / "db.duckdb"
     shutil.copy(base_db, db)
     before = fingerprint(db)
     folder = tmp_path / "batch"
     folder.mkdir()
     shutil.copy(shared_data / "imdi" / "bosatt_anmodede_2014-2021_utvalg.csv", folder)
-    shutil.copy(BROKEN / "imdi_unknown_region.csv", folder)
+    shutil.copy(broken / "imdi_unknown_region.csv", folder)
     assert main(["--database", str(db), "import", str(folder)]) == 2
     assert "imdi_unknown_region.csv" in capsys.readouterr().err
     assert fingerprint(db) == before
 
 
-def test_conflicting_duplicates_are_quarantined_not_guessed(base_db, tmp_path, capsys):
+def test_conflicting_duplicates_are_quarantined_not_guessed(base_db, tmp_path, capsys,
+                                                            broken):
     db = tmp_path / "db.duckdb"
     shutil.copy(base_db, db)
-    assert main(["--database", str(db), "import", str(BROKEN / "imdi_duplicate_keys.csv")]) == 0
+    assert main(["--database", str(db), "import", str(broken / "imdi_duplicate_keys.csv")]) == 0
     assert "motstridende verdier" in capsys.readouterr().err
     with open_store(db, read_only=True) as store:
         rows = store.query("SELECT year, value, status FROM observation WHERE region_code='3101' "
@@ -158,7 +180,7 @@ def test_conflicting_duplicates_are_quarantined_not_guessed(base_db, tmp_path, c
                     {"year": 2021, "value": None, "status": "missing"}]
 
 
-def test_partial_geometry_only_when_asked_and_then_only_its_regions(base_db, tmp_path,
+def test_partial_geometry_only_when_asked_and_then_only_its_regions(base_db, tmp_path, broken,
                                                                     shared_data, capsys):
     db = tmp_path / "db.duckdb"
     shutil.copy(base_db, db)
@@ -169,7 +191,7 @@ def test_partial_geometry_only_when_asked_and_then_only_its_regions(base_db, tmp
             "SELECT code, geojson FROM region_geometry WHERE level = 'kommune'")}
     assert len(before) == 357
     assert main(["--database", str(db), "import", "--partial-geometry",
-                 str(BROKEN / "geo_one_feature.geojson")]) == 0
+                 str(broken / "geo_one_feature.geojson")]) == 0
     with open_store(db, read_only=True) as store:
         after = {r["code"]: r["geojson"] for r in store.query(
             "SELECT code, geojson FROM region_geometry WHERE level = 'kommune'")}

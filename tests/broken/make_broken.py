@@ -73,27 +73,33 @@ def collection(*features: str) -> str:
     return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
 
 
-def main() -> None:
+GENERATED = ("xlsx_cell_at_XFD1048576.xlsx", "xlsx_cell_at_ZZ200000.xlsx",
+             "geo_one_feature_nan.geojson", "geo_one_feature.geojson", "geo_open_ring.geojson")
+
+
+def main(out: Path = HERE) -> None:
+    """Write the generated cases into ``out``. The xlsx and GeoJSON ones are not tracked
+    in git (the repository holds no data files); the tests write them into a temp folder."""
     header = ["Kommunenummer", "Kommune", "year", "sentralitet"]
     cells = [(f"{c}1", h) for c, h in zip("ABCD", header, strict=True)]
-    (HERE / "xlsx_cell_at_XFD1048576.xlsx").write_bytes(
+    (out / "xlsx_cell_at_XFD1048576.xlsx").write_bytes(
         xlsx(cells + [("XFD1048576", "x")], "A1:XFD1048576"))
-    (HERE / "xlsx_cell_at_ZZ200000.xlsx").write_bytes(
+    (out / "xlsx_cell_at_ZZ200000.xlsx").write_bytes(
         xlsx(cells + [("ZZ200000", "x")], None))
     imdi = ("Region;Navn;Innvandringsgrunn: Alle;Innvandringsgrunn: Alle\n"
             ";;Enhet: Personer;Enhet: Personer\n;;År: 2020;År: 2021\n")
     rows = "".join(f"K3001;Halden;{3800 + i};{3801 + i}\n" for i in range(200))
     data = (imdi + rows).encode("iso-8859-1")
     at = 4096 + 300
-    (HERE / "imdi_nul_after_4k.csv").write_bytes(data[:at] + b"\x00" + data[at:])
-    (HERE / "json_nested_20000.json").write_text("[" * 20000 + "]" * 20000, encoding="ascii")
+    (out / "imdi_nul_after_4k.csv").write_bytes(data[:at] + b"\x00" + data[at:])
+    (out / "json_nested_20000.json").write_text("[" * 20000 + "]" * 20000, encoding="ascii")
     nan_ring = "[[5.9,61.7],[NaN,61.7],[6.1,Infinity],[5.9,61.9],[5.9,61.7]]"
-    (HERE / "geo_one_feature_nan.geojson").write_text(
+    (out / "geo_one_feature_nan.geojson").write_text(
         collection(feature("4650", "Gloppen", nan_ring)), encoding="utf-8")
-    (HERE / "geo_one_feature.geojson").write_text(
+    (out / "geo_one_feature.geojson").write_text(
         collection(feature("4650", "Gloppen", SQUARE)), encoding="utf-8")
     open_ring = "[[5.9,61.7],[6.1,61.7],[6.1,61.9],[5.9,61.9],[5.95,61.75]]"
-    (HERE / "geo_open_ring.geojson").write_text(
+    (out / "geo_open_ring.geojson").write_text(
         collection(feature("4650", "Gloppen", open_ring)), encoding="utf-8")
 
 
