@@ -14,7 +14,8 @@ Figures (JSON):
   (one run at a time: the peak of one run plus the server's base, not five);
   with the base RSS before the uploads, the answers' statuses, the wall time, and the
   peak growth per (person × municipality) cell, which calibrates
-  ``bliatlas.jobs.MATCHING_BYTES_PER_CELL``.
+  ``bliatlas.jobs.MATCHING_BYTES_PER_CELL``; and whether that growth stayed within the
+  estimate the queue admits a run on (``estimate_holds``; part of ``pass``).
 
     .venv/bin/python benchmarks/bench_jobs.py [--database PATH] [--runs 5] [--persons 25000]
 """
@@ -110,12 +111,15 @@ def main(argv: list[str] | None = None) -> int:
         tmp.cleanup()
 
     growth = peak - base_rss
+    from bliatlas import jobs
+
+    estimate = jobs.matching_memory(args.persons, MUNICIPALITIES)
     result = {
         "benchmark": "jobs_matching_peak_rss",
         "figure": peak,
         "unit": "bytes",
         "budget": BUDGET_BYTES,
-        "pass": peak <= BUDGET_BYTES and statuses == [200] * args.runs,
+        "pass": peak <= BUDGET_BYTES and statuses == [200] * args.runs and growth <= estimate,
         "peak_gib": round(peak / 2**30, 2),
         "base_rss_gib": round(base_rss / 2**30, 2),
         "runs": args.runs,
@@ -124,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": round(wall, 1),
         "typical_run_seconds": status["typisk_sekunder"],
         "bytes_per_cell": round(growth / (args.persons * MUNICIPALITIES), 1),
+        # the queue admits a run on this estimate (jobs.matching_memory, checked against
+        # BLI_JOB_MEMORY_MB before the run starts): the measured growth must stay below it
+        "estimate_bytes": estimate,
+        "estimate_holds": growth <= estimate,
     }
     print(json.dumps(result, ensure_ascii=False))
     return 0 if result["pass"] else 1

@@ -8,7 +8,15 @@ import math
 
 import pytest
 
-from bliatlas.format import fmt_datetime, fmt_int, fmt_num, fmt_percent, fmt_signed, table
+from bliatlas.format import (
+    fmt_datetime,
+    fmt_int,
+    fmt_num,
+    fmt_percent,
+    fmt_share,
+    fmt_signed,
+    table,
+)
 
 
 @pytest.mark.parametrize("value,decimals,expected", [
@@ -30,6 +38,16 @@ def test_fmt_int_signed_percent_and_missing_word():
     assert fmt_signed(3) == "+3" and fmt_signed(-1.5, 1) == "\u22121,5" and fmt_signed(0) == "0"
     assert fmt_percent(12.345) == "12,3 %" and fmt_percent(None) == "–"
     assert fmt_num(None, missing="mangler") == "mangler"
+
+
+def test_fmt_share_is_a_fraction_in_percent():
+    # the settlement pages and CLI write shares (0–1) with this one function
+    assert fmt_share(0.1234) == "12,3 %"
+    assert fmt_share(0.857, 0) == "86 %"
+    assert fmt_share(-0.0512, 1, unit="") == "\u22125,1"   # percentage points, minus sign
+    assert fmt_share(-0.0001, 1) == "0,0 %"               # no "-0"
+    assert fmt_share(None) == "–" and fmt_share(math.nan) == "–" and fmt_share(math.inf) == "–"
+    assert fmt_num(math.inf) == "–"
 
 
 def test_fmt_datetime():

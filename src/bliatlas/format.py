@@ -21,7 +21,7 @@ def fmt_num(value: float | None, decimals: int = 1, thousands: str = " ",
             missing: str = MISSING) -> str:
     """``fmt_num(12345.678, 1)`` → ``'12 345,7'``; ``-1.25, 1`` → ``'−1,2'`` (rounded half
     to even, as Python rounds); ``None`` and NaN → ``missing``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or not math.isfinite(value):
         return missing
     rounded = round(float(value), decimals)
     if rounded == 0:
@@ -47,6 +47,14 @@ def fmt_percent(value: float | None, decimals: int = 1, missing: str = MISSING) 
     """A value already in percent: ``12.34`` → ``'12,3 %'``."""
     text = fmt_num(value, decimals, missing=missing)
     return text if text == missing else f"{text} %"
+
+
+def fmt_share(value: float | None, decimals: int = 1, unit: str = " %",
+              missing: str = MISSING) -> str:
+    """A fraction in percent: ``0.1234`` → ``'12,3 %'``; ``unit=""`` gives the bare number
+    (``'12,3'``, e.g. before "prosentpoeng"); ``-0.05, 0`` → ``'−5 %'``."""
+    text = fmt_num(None if value is None else 100 * value, decimals, missing=missing)
+    return text if text == missing else text + unit
 
 
 def fmt_datetime(value: dt.datetime | dt.date | None, missing: str = MISSING) -> str:

@@ -32,10 +32,12 @@ from bliatlas.format import fmt_int
 T = TypeVar("T")
 
 #: Bytes per (person × municipality) cell of a matching run at its peak: the float32 score
-#: matrix, the float64 copy the solver's problem holds, the model's feature blocks and the
-#: HiGHS model. benchmarks/bench_jobs.py measured 181.9 bytes per cell of server RSS growth
-#: over five queued national 25 000-person runs with the split solvers of issue 15 (the
-#: earlier runs kept in memory included); it was 102.6 before them. Rounded up to 184.
+#: matrix, the float64 copy the solver's problem holds while it solves, the model's feature
+#: blocks and the HiGHS model. benchmarks/bench_jobs.py measures the server's RSS growth over
+#: five queued national 25 000-person runs (the earlier, finished runs kept in memory
+#: included) and checks it stays below this estimate (``estimate_holds``): 181.9 bytes per
+#: cell when a finished run still held its float64 and second float32 copy, 132.5 since it
+#: keeps one float32 matrix (peak 2.01 GiB, was 2.54). 184 keeps the margin.
 MATCHING_BYTES_PER_CELL = 184
 MATCHING_BASE_BYTES = 150 * 1024 * 1024
 RENDER_BYTES = 400 * 1024 * 1024  # one PDF render (WeasyPrint) at its peak, measured

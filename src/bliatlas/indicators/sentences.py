@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bliatlas.format import fmt_num, fmt_signed
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.compare import comparisons, rank_text
 from bliatlas.indicators.engine import Cube
@@ -29,19 +30,13 @@ SETTLED_AGAINST_REQUEST_NB = ("IMDis opptelling av bosatte mot årets anmodning 
 
 
 def format_number(value: float, decimals: int = 0) -> str:
-    """``12345.678, 1`` → ``'12 345,7'`` (space thousands separator, decimal comma)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING_NB
-    rounded = round(float(value), decimals)
-    if rounded == 0:
-        rounded = 0.0  # no "-0"
-    text = f"{abs(rounded):,.{decimals}f}".replace(",", " ").replace(".", ",")
-    return ("−" if rounded < 0 else "") + text
+    """``12345.678, 1`` → ``'12 345,7'`` (space thousands separator, decimal comma); a
+    missing value is "mangler" in a sentence."""
+    return fmt_num(value, decimals, missing=MISSING_NB)
 
 
 def format_signed(value: float, decimals: int = 0) -> str:
-    text = format_number(value, decimals)
-    return text if text.startswith("−") or round(value, decimals) == 0 else "+" + text
+    return fmt_signed(value, decimals, missing=MISSING_NB)
 
 
 def _down(value: float, decimals: int) -> float:

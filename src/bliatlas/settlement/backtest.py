@@ -18,13 +18,13 @@ with an outcome the model did not write, in a world whose effects are assumption
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from bliatlas.format import fmt_num, fmt_share
 from bliatlas.settlement.evaluation import Evaluation, evaluate_placements
 from bliatlas.settlement.features import MunicipalityTable
 
@@ -93,9 +93,7 @@ def _rule_dict(r) -> dict[str, Any]:
 
 
 def _pct(x: float | None, decimals: int = 1) -> str:
-    if x is None or not math.isfinite(x):
-        return "–"
-    return f"{100 * x:.{decimals}f}".replace(".", ",").replace("-", "−")
+    return fmt_share(x, decimals, unit="")
 
 
 def run_backtest(targets: Any, munis: MunicipalityTable, kinds: tuple[str, ...] = DEFAULT_KINDS,
@@ -179,8 +177,9 @@ def report_lines(report: BacktestReport) -> list[str]:
               f"({report.setup['cohort_persons']} personer), målt mot dens sanne utfall.")]
     for kind, res in report.results.items():
         mark = " (valgt)" if kind == report.chosen else ""
-        lines.append(f"Modelltype {kind}{mark}: log-tap neste år {res.log_loss_next_year:.4f}"
-                     .replace(".", ",") + f"; trening {res.fit_seconds:.1f} s".replace(".", ","))
+        lines.append(f"Modelltype {kind}{mark}: log-tap neste år "
+                     f"{fmt_num(res.log_loss_next_year, 4)}; trening "
+                     f"{fmt_num(res.fit_seconds, 1)} s")
         for ev in res.evaluations.values():
             lines.extend("  " + x for x in gain_lines(ev))
         opt = res.evaluations["arbeid"].rule("optimert")

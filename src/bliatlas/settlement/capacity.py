@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bliatlas.errors import UserError
+from bliatlas.format import fmt_share
 
 CAPACITY_MODES: dict[str, str] = {
     "andel": "vedtakene skalert til kohortens andel av året (pluss margin), aldri over vedtaket",
@@ -214,8 +215,8 @@ def concentration(rows: list[UseRow], mean_outcome: np.ndarray | None = None,
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.0f} %"
+    return fmt_share(x, 0)
 
 
 def _pp(x: float) -> str:
-    return f"{100 * x:.1f}".replace(".", ",").replace("-", "−")
+    return fmt_share(x, 1, unit="")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import math
 from typing import Any
 
 import numpy as np
 
 from bliatlas.errors import UserError
+from bliatlas.format import fmt_share
 
 #: Modules that add subcommands to `bli settlement` via ``add_match_command(sub)``.
 EXTENSION_MODULES = ("bliatlas.settlement.match_cli",)
@@ -127,7 +127,7 @@ def _features(args: argparse.Namespace, year: int = 2024) -> Any:
 
 
 def _pct(v: float) -> str:
-    return "–" if math.isnan(v) else f"{v * 100:.1f} %".replace(".", ",")
+    return fmt_share(v, 1)
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bliatlas.format import fmt_share
+
 REPETITIONS = 200
 
 
@@ -191,9 +193,7 @@ def placement_calibration(pred: tuple[np.ndarray, np.ndarray], true: tuple[np.nd
 
 
 def _pct(x: float | None, decimals: int = 1) -> str:
-    if x is None or not math.isfinite(x):
-        return "–"
-    return f"{100 * x:.{decimals}f}".replace(".", ",").replace("-", "−")
+    return fmt_share(x, decimals, unit="")
 
 
 def gain_lines(ev: Evaluation) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bliatlas.format import fmt_share
 from bliatlas.settlement.problem import MatchProblem
 
 
@@ -38,7 +39,7 @@ class Explanation:
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.0f} %".replace(".", ",")
+    return fmt_share(x, 0)
 
 
 def explain(

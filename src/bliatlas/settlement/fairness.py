@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bliatlas.format import fmt_share
 from bliatlas.settlement.problem import MatchProblem
 
 MIN_GROUP = 5
@@ -95,6 +96,6 @@ def report_lines(rows: list[GroupRow], synthetic: bool) -> list[str]:
         if r.suppressed:
             lines.append(f"  {r.dimension} {r.group}: <5 personer (prikket)")
             continue
-        vals = ", ".join(f"{k} {100 * v:.1f} %".replace(".", ",") for k, v in r.outcome.items())
+        vals = ", ".join(f"{k} {fmt_share(v)}" for k, v in r.outcome.items())
         lines.append(f"  {r.dimension} {r.group} ({r.persons} personer): {vals}")
     return lines

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from bliatlas.errors import UserError
+from bliatlas.format import fmt_num, fmt_share
 
 
 def add_match_command(sub: Any) -> None:
@@ -118,11 +119,11 @@ def _pairs(values: list[str], option: str, hh_index: dict[str, int],
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %".replace(".", ",")
+    return fmt_share(x, 1)
 
 
 def _num(x: float) -> str:
-    return f"{x:,.1f}".replace(",", " ").replace(".", ",")
+    return fmt_num(x, 1)
 
 
 def _synthetic_models(args: argparse.Namespace, munis: Any) -> tuple[Any, Any]:
@@ -233,7 +234,7 @@ def _match(args: argparse.Namespace) -> int:
               f"{_pct(res.ratio_greedy)}"
               + (f" ({res.greedy_unplaced} husholdninger fikk ikke plass)"
                  if res.greedy_unplaced else "") + ".")
-        print(f"  lengste uke: {res.week_seconds_max:.2f} s".replace(".", ",")
+        print(f"  lengste uke: {fmt_num(res.week_seconds_max, 2)} s"
               + f"; prognosefeil midt i året: {_pct(res.forecast_error_mid)}")
         print(f"  størst forsprang på jevn ukeplan: {_pct(res.pace_deviation)} av årstallet "
               "(kommuner med minst 20 plasser)")
@@ -244,7 +245,7 @@ def _match(args: argparse.Namespace) -> int:
         a = result.assignment
         print(f"Optimert plassering: avstand til øvre grense {_pct(result.gap)} "
               f"({result.method}, {result.stats.get('step', '')}); "
-              + f"{result.seconds:.1f} s.".replace(".", ",", 1))
+              + f"{fmt_num(result.seconds, 1)} s.")
     greedy = greedy_best(problem)
     capg = greedy_capacity(problem)
     rng = np.random.default_rng(args.seed)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from bliatlas.errors import InputError, UserError
+from bliatlas.format import fmt_int, fmt_num, fmt_share
 from bliatlas.settlement.cohort import Cohort, TrainingExtract
 from bliatlas.settlement.features import MunicipalityTable
 from bliatlas.settlement.hierarchical import HierarchicalModel
@@ -132,7 +133,7 @@ class OutcomeModels:
                 f"{MODEL_KINDS.get(self.kind, self.kind)[1:]}; utfall: "
                 + ", ".join(OUTCOMES[k].format(years=self.years) for k in self.models))
         if n:
-            text += f"; {n:,} personer i treningsdata".replace(",", " ")
+            text += f"; {fmt_int(n)} personer i treningsdata"
         return text
 
     # -- files --------------------------------------------------------------------------
@@ -326,20 +327,20 @@ def validation_lines(models: OutcomeModels) -> list[str]:
     lines.append(f"Modell: {models.describe()}.")
     comp = models.metadata.get("comparison")
     if comp:
-        parts = ", ".join(f"{k} {v:.4f}".replace(".", ",") for k, v in comp["log_loss"].items())
+        parts = ", ".join(f"{k} {fmt_num(v, 4)}" for k, v in comp["log_loss"].items())
         lines.append(f"Valgt: {comp['chosen']} etter {comp['criterion']} ({parts}).")
     for outcome, v in (models.metadata.get("validation") or {}).items():
         lines.append(f"Validering, {OUTCOMES[outcome].format(years=models.years)}, på "
                      f"{v['n_holdout']} holdt-av personer:")
-        lines.append(f"  AUC: {v['auc']:.3f}".replace(".", ","))
-        lines.append(f"  Brier-skår: {v['brier']:.4f}".replace(".", ","))
-        lines.append(f"  Log-tap: {v['log_loss']:.4f}".replace(".", ","))
+        lines.append(f"  AUC: {fmt_num(v['auc'], 3)}")
+        lines.append(f"  Brier-skår: {fmt_num(v['brier'], 4)}")
+        lines.append(f"  Log-tap: {fmt_num(v['log_loss'], 4)}")
         lines.append("  Kalibrering (desiler av predikert sannsynlighet):")
         lines.append("    desil  antall  predikert  observert")
         for row in v["calibration"]:
             lines.append(
-                f"    {row['desil']:>5}  {row['antall']:>6}  {row['predikert'] * 100:8.1f} %"
-                f"  {row['observert'] * 100:8.1f} %".replace(".", ","))
+                f"    {row['desil']:>5}  {row['antall']:>6}  "
+                f"{fmt_share(row['predikert']):>10}  {fmt_share(row['observert']):>10}")
     bt = models.metadata.get("backtest")
     if bt:
         lines.append("Tilbaketest (SYNTETISK): " + bt.get("summary", ""))

@@ -48,6 +48,7 @@ import numpy as np
 
 from bliatlas import export
 from bliatlas.errors import UserError
+from bliatlas.format import fmt_int, fmt_num
 from bliatlas.settlement.features import MunicipalityTable
 
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -103,7 +104,7 @@ class PlanParameters:
 
     def check(self) -> None:
         if not 0 <= self.total <= MAX_TOTAL:
-            raise UserError(f"total må være et heltall mellom 0 og {MAX_TOTAL:,}".replace(",", " "))
+            raise UserError(f"total må være et heltall mellom 0 og {fmt_int(MAX_TOTAL)}")
         for k, v in self.weights.items():
             if k not in DEFAULT_WEIGHTS:
                 raise UserError(f"ukjent vekt {k!r}; tillatt er " + ", ".join(DEFAULT_WEIGHTS))
@@ -177,8 +178,7 @@ def _scaled(x: np.ndarray) -> np.ndarray:
 
 
 def _fmt(v: float, decimals: int = 0) -> str:
-    s = f"{v:,.{decimals}f}".replace(",", " ").replace(".", ",")
-    return s
+    return fmt_num(v, decimals)
 
 
 @dataclass

@@ -321,7 +321,10 @@ def prepare(cohort: Cohort, settings: Settings, munis_all: MunicipalityTable,
         raised += raised_municipalities(problem.target, np.maximum(problem.target, tied),
                                         [str(x) for x in munis.names])
         problem.target = np.maximum(problem.target, tied)
-    return Prepared(problem, munis, cap, scores.astype(np.float32), conflicts, raised, notes)
+    # the float32 matrix is shared with the run (no second copy); the problem holds the
+    # float64 one the solvers need, released when the run is done (see solve_run)
+    return Prepared(problem, munis, cap, np.asarray(scores, dtype=np.float32), conflicts, raised,
+                    notes)
 
 
 # -- a run ------------------------------------------------------------------------------------------
@@ -363,7 +366,13 @@ class MatchRun:
 
     @property
     def nbytes(self) -> int:
-        return int(self.scores.nbytes)
+        """Bytes of the (persons × municipalities) matrices the run holds (counted once
+        when shared)."""
+        held = {id(self.scores): self.scores}
+        if self.prepared is not None:
+            for m in (self.prepared.scores, self.prepared.problem.scores):
+                held[id(m)] = m
+        return int(sum(m.nbytes for m in held.values()))
 
     @property
     def capacity(self) -> np.ndarray:
@@ -492,10 +501,13 @@ def solve_run(run: MatchRun, previous: MatchResult | None = None) -> MatchRun:
     random_a = [r.assignment for r in randoms]
     run.evaluations = {}
     truth_ok = run.cohort.synthetic and world is not None
+    arbeid = None
     for outcome in models.outcomes:
         if not run.settings.weights.get(outcome) and outcome != "arbeid":
             continue
         pred = models.predict(outcome, run.cohort, run.munis)
+        if outcome == "arbeid":
+            arbeid = pred
         truth = None
         if truth_ok:
             truth = (world.employment_matrix(run.cohort, run.munis.codes, models.years)
@@ -506,8 +518,10 @@ def solve_run(run: MatchRun, previous: MatchResult | None = None) -> MatchRun:
         run.evaluations[outcome] = evaluate_placements(
             run.cohort.households, pred, placements, random_a, truth=truth, outcome=outcome,
             repetitions=reps, seed=run.settings.seed)
+        del pred, truth  # (persons × municipalities) each: free before the next outcome
     run.backtest = models.metadata.get("backtest")
-    arbeid = models.predict("arbeid", run.cohort, run.munis)
+    if arbeid is None:
+        arbeid = models.predict("arbeid", run.cohort, run.munis)
     fair = {"optimert": result.assignment, "bare kapasitet": placements["bare kapasitet"],
             "tilfeldig": random_a}
     run.fairness = fairness_report(problem, fair, person_groups(run.cohort), scores=arbeid)
@@ -523,6 +537,10 @@ def solve_run(run: MatchRun, previous: MatchResult | None = None) -> MatchRun:
                                         [str(c) for c in run.munis.codes],
                                         [str(c) for c in run.munis.county], result.assignment)
     run.resources = resource_use(problem, result.assignment)
+    # A finished run is kept in memory for its pages (run_store); it keeps one float32
+    # score matrix, not the solver's float64 copy as well (bench_jobs.py: five queued
+    # national runs otherwise held ~12 bytes per person × municipality cell each).
+    problem.scores = run.scores
     return run
 
 
