@@ -49,6 +49,11 @@ def fmt_percent(value: float | None, decimals: int = 1, missing: str = MISSING) 
     return text if text == missing else f"{text} %"
 
 
+def fmt_count(n: int, singular: str, plural: str) -> str:
+    """``fmt_count(1, "kommune", "kommuner")`` → ``'1 kommune'``; 2 → ``'2 kommuner'``."""
+    return f"{fmt_int(n)} {singular if n == 1 else plural}"
+
+
 def fmt_share(value: float | None, decimals: int = 1, unit: str = " %",
               missing: str = MISSING) -> str:
     """A fraction in percent: ``0.1234`` → ``'12,3 %'``; ``unit=""`` gives the bare number

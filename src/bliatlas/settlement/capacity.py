@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bliatlas.errors import UserError
-from bliatlas.format import fmt_share
+from bliatlas.format import fmt_count, fmt_share
 
 CAPACITY_MODES: dict[str, str] = {
     "andel": "vedtakene skalert til kohortens andel av året (pluss margin), aldri over vedtaket",
@@ -183,11 +183,11 @@ def concentration(rows: list[UseRow], mean_outcome: np.ndarray | None = None,
             f"som fikk flest ({names}) fikk {_pct(top_share)} av personene, mot "
             f"{_pct(top_cap)} av kapasiteten.")
     if empty:
-        text += (f" {len(empty)} kommune(r) med kapasitet fikk ingen"
+        text += (f" {fmt_count(len(empty), 'kommune', 'kommuner')} med kapasitet fikk ingen"
                  + (f" ({', '.join(empty[:8])}{' …' if len(empty) > 8 else ''})" if empty else "")
                  + ".")
     if over:
-        text += (f" {len(over)} kommune(r) fikk litt over sin andel for å få plass til hele "
+        text += (f" {fmt_count(len(over), 'kommune', 'kommuner')} fikk litt over sin andel for å få plass til hele "
                  f"husholdninger ({', '.join(f'{r.name} +{r.over}' for r in over[:6])}"
                  f"{' …' if len(over) > 6 else ''}), innenfor vedtaket.")
     if concentrated:
@@ -201,7 +201,7 @@ def concentration(rows: list[UseRow], mean_outcome: np.ndarray | None = None,
                            "arbeid eller utdanning for kohorten i kommunene som fikk personer "
                            "enn i dem som står tomme")
         if full:
-            why.append(f"{len(full)} kommune(r) er fylt helt opp ({', '.join(full[:6])}"
+            why.append(f"{fmt_count(len(full), 'kommune', 'kommuner')} er fylt helt opp ({', '.join(full[:6])}"
                        f"{' …' if len(full) > 6 else ''})")
         text = ("Plasseringen er samlet på få kommuner. " + text
                 + (" Grunnen: " + "; ".join(why) + "." if why else "")

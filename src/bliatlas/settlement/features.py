@@ -39,12 +39,17 @@ LABELS: dict[str, str] = {
     "settled": "bosatt",
     "ema_anmodning": "anmodning enslige mindreårige",
     "ema_vedtak": "vedtak enslige mindreårige",
-    "gp_spare_capacity": "ledig fastlegekapasitet (%)",
+    "gp_spare_capacity": "fastlegenes reservekapasitet (%, over 100 = ledige plasser)",
     "gp_waiting_list": "på venteliste for fastlege",
     "robek": "ROBEK",
     "settled_refugees_mean": "bosatte flyktninger per år (snitt)",
     "county_retention": "bofasthet i fylket (%)",
 }
+
+
+#: Reservekapasitet at which the GP lists are exactly full (Helsedirektoratet: "over 100
+#: betyr ledig kapasitet").
+GP_FULL = 100.0
 
 
 @dataclass
@@ -80,6 +85,13 @@ class MunicipalityTable:
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])
+
+    def gp_has_spare(self) -> np.ndarray:
+        """Where the GPs have free list places: Helsedirektoratet's *reservekapasitet* (the
+        list length the GPs accepted, in % of the persons on their lists) is above 100.
+        Unknown → False."""
+        with np.errstate(invalid="ignore"):
+            return np.nan_to_num(self.gp_spare_capacity, nan=0.0) > GP_FULL
 
     def index(self, code: str) -> int:
         hits = np.flatnonzero(self.codes == code)

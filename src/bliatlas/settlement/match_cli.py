@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from bliatlas.errors import UserError
-from bliatlas.format import fmt_num, fmt_share
+from bliatlas.format import fmt_count, fmt_num, fmt_share
 
 
 def add_match_command(sub: Any) -> None:
@@ -206,7 +206,7 @@ def _match(args: argparse.Namespace) -> int:
         print("  " + note)
     if prep.raised:
         print(f"Kapasitet hevet innenfor vedtaket for fast tilknytning (familie) i "
-              f"{len(prep.raised)} kommune(r): " + ", ".join(prep.raised[:10])
+              f"{fmt_count(len(prep.raised), 'kommune', 'kommuner')}: " + ", ".join(prep.raised[:10])
               + (" …" if len(prep.raised) > 10 else ""))
     if prep.conflicts:
         print(f"Konflikter mellom fast tilknytning og reglene ({len(prep.conflicts)}):")

@@ -48,8 +48,8 @@ import numpy as np
 
 from bliatlas import export
 from bliatlas.errors import UserError
-from bliatlas.format import fmt_int, fmt_num
-from bliatlas.settlement.features import MunicipalityTable
+from bliatlas.format import fmt_count, fmt_int, fmt_num
+from bliatlas.settlement.features import GP_FULL, MunicipalityTable
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "anmodning": 5.0,
@@ -364,6 +364,7 @@ def _reason(
     gp: float,
     robek: float,
     outcome_rank: str,
+    waiting: float = math.nan,
 ) -> str:
     parts = []
     if p.use_decision:
@@ -387,12 +388,7 @@ def _reason(
         parts.append(f"ved taket på {_fmt(p.max_per_1000 or 0, 1)} per 1 000 innbyggere")
     if r.persons == 0 and p.min_group and upper < p.min_group and upper > 0:
         parts.append(f"rommet ({_fmt(upper)}) er under minste gruppe på {p.min_group}")
-    if math.isnan(gp):
-        parts.append("fastlegedata mangler")
-    elif gp > 0:
-        parts.append("ledig fastlegekapasitet")
-    else:
-        parts.append("ingen ledig fastlegekapasitet")
+    parts.append(_gp_text(gp, waiting, r.population))
     if outcome_rank:
         parts.append(outcome_rank)
     if not math.isnan(r.centrality):
@@ -403,6 +399,19 @@ def _reason(
     if robek == 1:
         parts.append("på ROBEK-lista")
     return f"{r.name}: {_fmt(r.persons)} personer — " + ", ".join(parts)
+
+
+def _gp_text(gp: float, waiting: float, population: float) -> str:
+    """The municipality's own GP figures: reservekapasitet (over 100 % = free places) and
+    the waiting list, per 1 000 inhabitants."""
+    if math.isnan(gp):
+        return "fastlegedata mangler"
+    text = f"fastlegenes reservekapasitet {_fmt(gp)} %" + (
+        " (ledige plasser)" if gp > GP_FULL else " (ingen ledige plasser)")
+    if not math.isnan(waiting) and waiting > 0 and population > 0:
+        text += (f", {_fmt(waiting)} på venteliste ({_fmt(1000 * waiting / population)} per "
+                 "1 000 innbyggere)")
+    return text
 
 
 def make_plan(
@@ -499,6 +508,7 @@ def make_plan(
             float(munis.gp_spare_capacity[j]),
             float(munis.robek[j]),
             orank,
+            float(munis.gp_waiting_list[j]),
         )
         rows.append(row)
     return Plan(params, rows, objective, synthetic_outcome, scope, outcome is not None,
@@ -520,7 +530,7 @@ def _excess_places(munis: MunicipalityTable, over: np.ndarray) -> str:
     shown = ", ".join(f"{munis.names[j]} +{_fmt(over[j])}" for j in idx[:8])
     more = f" og {len(idx) - 8} kommuner til" if len(idx) > 8 else ""
     return (f"Skalert opp i forhold til vedtakene (alle får sitt vedtak, overskuddet kommer i "
-            f"tillegg) ville overskuddet gått til {len(idx)} kommune(r): {shown}{more}.")
+            f"tillegg) ville overskuddet gått til {fmt_count(len(idx), 'kommune', 'kommuner')}: {shown}{more}.")
 
 
 def parse_weights(text: str | None) -> dict[str, float]:

@@ -285,7 +285,7 @@ def prepare(cohort: Cohort, settings: Settings, munis_all: MunicipalityTable,
     if profile is not None and profile.can_support is not None:
         can_support = profile.can_support
     elif settings.support_mode == "fastlege":
-        can_support = np.nan_to_num(munis.gp_spare_capacity, nan=0.0) > 0
+        can_support = munis.gp_has_spare()
     else:
         can_support = np.ones(len(munis), dtype=bool)
     codes = [str(c) for c in munis.codes]

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bliatlas.errors import UserError
+from bliatlas.format import fmt_count
 from bliatlas.settlement.checks import violations
 from bliatlas.settlement.highs import INF, Model
 from bliatlas.settlement.problem import (
@@ -515,7 +516,7 @@ def _certificate_message(problem: MatchProblem, cert: Certificate) -> tuple[str,
     if len(f_idx) and floor is not None:
         elig = problem.eligibility()
         reach = (problem.sizes[:, None] * elig).sum(axis=0)
-        text = (f"minsteandelen i {len(f_idx)} kommune(r): "
+        text = (f"minsteandelen i {fmt_count(len(f_idx), 'kommune', 'kommuner')}: "
                 + _names(problem, f_idx, floor, "minst"))
         short = [j for j in f_idx if reach[j] < floor[j]]
         if short:
@@ -527,13 +528,13 @@ def _certificate_message(problem: MatchProblem, cert: Certificate) -> tuple[str,
         binding += [f"minsteandel {problem.muni_name(int(j))}" for j in f_idx]
     c_idx = np.flatnonzero(cert.beta > 1e-9)
     if len(c_idx):
-        parts.append(f"kapasiteten i {len(c_idx)} kommune(r): "
+        parts.append(f"kapasiteten i {fmt_count(len(c_idx), 'kommune', 'kommuner')}: "
                      + _names(problem, c_idx, problem.capacity, "høyst"))
         binding += [f"kapasitet {problem.muni_name(int(j))}" for j in c_idx]
     for r_i, r in enumerate(problem.all_resources()):
         g_idx = np.flatnonzero(cert.gamma[r_i] > 1e-9)
         if len(g_idx):
-            parts.append(f"{r.label} i {len(g_idx)} kommune(r): "
+            parts.append(f"{r.label} i {fmt_count(len(g_idx), 'kommune', 'kommuner')}: "
                          + _names(problem, g_idx, r.capacity, "høyst"))
             binding += [f"{r.key} {problem.muni_name(int(j))}" for j in g_idx]
     h_idx = np.flatnonzero(np.abs(cert.alpha) > 1e-9)

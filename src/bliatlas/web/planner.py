@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bliatlas import export
 from bliatlas.errors import PlanInfeasible, UserError
+from bliatlas.format import fmt_num
 from bliatlas.regions.names import name_sort_key
 from bliatlas.settlement import match_api, run_store, runs
 from bliatlas.settlement.capacity import CAPACITY_MODES
@@ -31,14 +32,13 @@ from bliatlas.settlement.plan import (
     DEFAULT_WEIGHTS,
     MAX_PER_1000,
     MAX_TOTAL,
-    SCENARIO_KEYS,
     SOURCE_LINE,
     WEIGHT_LABELS,
     Plan,
     PlanParameters,
+    check_scenario_name,
     make_plan,
     parameter_lines,
-    parse_scenario,
     plan_csv,
     plan_xlsx,
 )
@@ -52,37 +52,96 @@ Multi = Annotated[list[str] | None, Query()]
 MAX_SCENARIOS = 2  # besides the base plan: three side by side
 PLAN_WEIGHTS = ("anmodning", "utfall", "fastlege", "erfaring")
 OUTCOME_CHOICES = {"": "Ikke brukt", "syntetisk": "SYNTETISK modell (referansekohort)"}
-PRESETS: dict[str, str] = {
-    "Distriktsprioritet 30 %": "distrikt30=district_priority:0.3",
-    "Uten vedtak som grense": "utenvedtak=use_decision:0",
-    "Tak 10 per 1 000": "tak10=max_per_1000:10",
-    "Minste gruppe 10": "gruppe10=min_group:10",
+#: Ready-made scenarios: (name, field, value) put into the next free scenario's fields.
+PRESETS: dict[str, tuple[str, str, str]] = {
+    "Distriktsprioritet 30 %": ("distrikt 30 %", "distrikt", "30"),
+    "Uten vedtak som grense": ("uten vedtak", "vedtak", "nei"),
+    "Tak 10 per 1 000": ("tak 10", "tak", "10"),
+    "Minste gruppe 10": ("gruppe 10", "gruppe", "10"),
 }
 PAGE_SIZE = 100
+#: The settings a scenario can change (form fields ``s1_<field>``, ``s2_<field>``).
+SCENARIO_FIELDS = ("navn", "total", "vedtak", "overskudd", "uten_vedtak", "gulv", "tak",
+                   "gruppe", "distrikt", *(f"v_{w}" for w in PLAN_WEIGHTS))
+#: Rows of the plan table per page (the national plan has 357).
+PLAN_PAGE_SIZE = 50
 
 
 # -- parsing -------------------------------------------------------------------------------
-def _number(name: str, label: str, text: str | None, lo: float = 0.0,
+# Every setting is a form field with a Norwegian label and one unit, the same for the base
+# plan and each scenario (a scenario's fields carry the prefix ``s1_``, ``s2_``; a blank
+# scenario field keeps the base plan's value). Messages name the field by its label.
+def _number(label: str, text: str | None, lo: float = 0.0,
             hi: float = math.inf) -> float | None:
     if text is None or not text.strip():
         return None
     try:
-        v = float(text.strip().replace(" ", "").replace(",", "."))
+        v = float(text.strip().replace(" ", "").replace("\u202f", "").replace(",", "."))
     except ValueError:
-        raise UserError(f"{label} ({name}): forventet et tall, fikk {text!r}") from None
+        raise UserError(f"{label}: skriv et tall (f.eks. 12 eller 2,5), ikke «{text[:40]}»"
+                        ) from None
     if not (math.isfinite(v) and lo <= v <= hi):
-        upper = "" if hi == math.inf else f" og høyst {hi:g}"
-        raise UserError(f"{label} ({name}): forventet et tall minst {lo:g}{upper}, fikk {text!r}")
+        span = (f"på minst {fmt_num(lo, 0)}" if hi == math.inf else
+                f"fra {fmt_num(lo, 0)} til {fmt_num(hi, 0)}")
+        raise UserError(f"{label}: skriv et tall {span}, ikke «{text[:40]}»")
     return v
 
 
-def _integer(name: str, label: str, text: str | None, hi: float = math.inf) -> int | None:
-    v = _number(name, label, text, 0, hi)
+def _integer(label: str, text: str | None, hi: float = math.inf) -> int | None:
+    v = _number(label, text, 0, hi)
     if v is None:
         return None
     if v != int(v):
-        raise UserError(f"{label} ({name}): forventet et heltall, fikk {text!r}")
+        raise UserError(f"{label}: skriv et helt tall, ikke «{text[:40]}»")
     return int(v)
+
+
+def _choice(label: str, text: str | None, default: bool) -> bool:
+    value = (text or "").strip()
+    if not value:
+        return default
+    if value not in ("ja", "nei"):
+        raise UserError(f"{label}: velg ja eller nei, ikke «{value[:20]}»")
+    return value == "ja"
+
+
+def _parameters(q: dict[str, Any], prefix: str, where: str, base: PlanParameters
+                ) -> PlanParameters:
+    """The settings under ``prefix`` ("" for the base plan, "s1_" …), blanks from ``base``."""
+    def get(key: str) -> str | None:
+        return q.get(prefix + key)
+
+    def pick(value: Any, default: Any) -> Any:
+        return default if value is None else value
+
+    weights = dict(base.weights)
+    for key in PLAN_WEIGHTS:
+        v = _number(f"{where}Vekt for {WEIGHT_LABELS[key]}", get(f"v_{key}"), 0, 1000)
+        if v is not None:
+            weights[key] = v
+    district = _number(f"{where}Distriktsprioritet (%)", get("distrikt"), 0, 100)
+    return PlanParameters(
+        total=pick(_integer(f"{where}Antall personer", get("total"), MAX_TOTAL), base.total),
+        weights=weights,
+        use_decision=_choice(f"{where}Vedtak som øvre grense", get("vedtak"),
+                             base.use_decision),
+        max_per_1000=pick(_number(f"{where}Tak per 1 000 innbyggere", get("tak"), 0,
+                                  MAX_PER_1000), base.max_per_1000),
+        min_per_1000=pick(_number(f"{where}Gulv per 1 000 innbyggere", get("gulv"), 0,
+                                  MAX_PER_1000), base.min_per_1000),
+        min_group=pick(_integer(f"{where}Minste gruppe", get("gruppe"), MAX_TOTAL),
+                       base.min_group),
+        district_priority=base.district_priority if district is None else district / 100.0,
+        allow_excess=_choice(f"{where}Tillat fordeling over vedtakene", get("overskudd"),
+                             base.allow_excess),
+        undecided_per_1000=pick(_number(f"{where}Tak per 1 000 for kommuner uten vedtak",
+                                        get("uten_vedtak"), 0, MAX_PER_1000),
+                                base.undecided_per_1000),
+    )
+
+
+def _scenario_given(q: dict[str, Any], k: int) -> bool:
+    return any((q.get(f"s{k}_{f}") or "").strip() for f in SCENARIO_FIELDS)
 
 
 def _plan_inputs(q: dict[str, Any]) -> tuple[Any, str, str | None, list[PlanParameters]]:
@@ -98,60 +157,32 @@ def _plan_inputs(q: dict[str, Any]) -> tuple[Any, str, str | None, list[PlanPara
         region = get_context().registry.counties.get(county)
         scope = f"{region.name} (fylke {county})" if region else f"fylke {county}"
     default_total = round(float(np.nansum(munis.settled)))  # settled in 2024
-    total = _integer("total", "Antall personer", q.get("total"), MAX_TOTAL)
-    weights = dict(DEFAULT_WEIGHTS)
-    for key in PLAN_WEIGHTS:
-        v = _number(f"v_{key}", f"Vekt for {WEIGHT_LABELS[key]}", q.get(f"v_{key}"), 0, 1000)
-        if v is not None:
-            weights[key] = v
-    vedtak = (q.get("vedtak") or "ja").strip()
-    if vedtak not in ("ja", "nei"):
-        raise UserError(f"Vedtak som øvre grense (vedtak): forventet ja eller nei, fikk {vedtak!r}")
-    district = _number("distrikt", "Distriktsprioritet", q.get("distrikt"), 0, 100)
-    excess = (q.get("overskudd") or "nei").strip()
-    if excess not in ("ja", "nei"):
-        raise UserError(f"Tillat fordeling over vedtakene (overskudd): forventet ja eller nei, "
-                        f"fikk {excess[:20]!r}")
-    base = PlanParameters(
-        total=default_total if total is None else total,
-        weights=weights,
-        use_decision=vedtak == "ja",
-        max_per_1000=_number("tak", "Tak per 1 000 innbyggere", q.get("tak"), 0, MAX_PER_1000),
-        min_per_1000=_number("gulv", "Gulv per 1 000 innbyggere", q.get("gulv"), 0,
-                             MAX_PER_1000),
-        min_group=_integer("gruppe", "Minste gruppe", q.get("gruppe"), MAX_TOTAL) or 0,
-        district_priority=(district or 0.0) / 100.0,
-        allow_excess=excess == "ja",
-        undecided_per_1000=_number("uten_vedtak", "Tak per 1 000 for kommuner uten vedtak",
-                                   q.get("uten_vedtak"), 0, MAX_PER_1000),
-    )
+    base = _parameters(q, "", "", PlanParameters(total=default_total))
     base.check()
-    scenarios = [s.strip() for s in q.get("s", []) if s and s.strip()]
-    if len(scenarios) > MAX_SCENARIOS:
-        raise UserError(f"Scenarier (s): høyst {MAX_SCENARIOS} i tillegg til grunnlaget, "
-                        f"fikk {len(scenarios)}")
-    params = [base] + [_scenario(s, base) for s in scenarios]
+    params = [base]
+    for k in range(1, MAX_SCENARIOS + 1):
+        if not _scenario_given(q, k):
+            continue
+        where = f"Scenario {k}, "
+        name = (q.get(f"s{k}_navn") or "").strip() or f"scenario {k}"
+        try:
+            check_scenario_name(name)
+        except UserError as exc:
+            raise UserError(f"Scenario {k}, navn: {exc}") from None
+        p = _parameters(q, f"s{k}_", where, base)
+        p.name = name
+        p.check()
+        params.append(p)
     names = [p.name for p in params]
     if len(set(names)) != len(names):
-        raise UserError("Scenarier (s): navnene må være ulike, og «grunnlag» er brukt av "
+        raise UserError("Scenarienes navn må være ulike, og «grunnlag» er navnet på "
                         "hovedvalgene")
-    for p in params[1:]:
-        p.check()
     return munis, scope, county, params
-
-
-def _scenario(text: str, base: PlanParameters) -> PlanParameters:
-    try:
-        return parse_scenario(text, base)
-    except UserError as exc:
-        raise UserError(f"Scenarier (s): {str(exc).removeprefix('--scenario ')}") from None
 
 
 def _query(request: Request) -> dict[str, Any]:
     qp = request.query_params
-    out: dict[str, Any] = {k: qp.get(k) for k in qp if k != "s"}
-    out["s"] = qp.getlist("s")
-    return out
+    return {k: qp.get(k) for k in qp}
 
 
 def plans_for(q: dict[str, Any]) -> tuple[list[Plan], str | None, Any]:
@@ -230,16 +261,27 @@ def _plan_context(q: dict[str, Any]) -> dict[str, Any]:
                      "shown": mplan.rows[j]})
     rows.sort(key=lambda x: name_sort_key(x["row"].name))
     n_changed = sum(1 for x in rows if x["changed"])
-    query = {k: v for k, v in q.items() if v not in (None, "", []) and k != "kart"}
-    qs = urlencode(query, doseq=True)
+    query = {k: v for k, v in q.items() if v not in (None, "") and k not in ("kart", "side")}
+    qs = urlencode(query)
+    free = [k for k in range(1, MAX_SCENARIOS + 1) if not _scenario_given(q, k)]
     preset_links = []
-    for label, spec in PRESETS.items():
-        if spec in q.get("s", []) or len(q.get("s", [])) >= MAX_SCENARIOS:
+    for label, (name, key, value) in PRESETS.items():
+        if not free or name in names:
             continue
         preset_links.append({"label": label, "href": "/bosetting?" + urlencode(
-            {**query, "s": [*q.get("s", []), spec]}, doseq=True)})
+            {**query, f"s{free[0]}_navn": name, f"s{free[0]}_{key}": value})})
+    pages = max(1, math.ceil(len(rows) / PLAN_PAGE_SIZE))
+    side = _integer("Side", q.get("side"), 10**6) or 1
+    if side > pages:
+        raise UserError(f"Side: tabellen har {pages} side{'r' if pages > 1 else ''}, ikke "
+                        f"{side}")
+    page_links = [{"n": n, "href": "/bosetting?" + urlencode({**query, "side": n})
+                   + "#plantabell", "current": n == side} for n in range(1, pages + 1)]
+    first = (side - 1) * PLAN_PAGE_SIZE
     return {
-        "plans": plans, "names": names, "shown": shown, "map": pmap, "rows": rows,
+        "plans": plans, "names": names, "shown": shown, "map": pmap,
+        "rows": rows[first:first + PLAN_PAGE_SIZE], "n_rows": len(rows),
+        "first_row": first + 1, "pages": pages, "side": side, "page_links": page_links,
         "n_changed": n_changed, "qs": qs, "presets": preset_links,
         "lines": [parameter_lines(p) for p in plans],
         "district_totals": [p.district_total for p in plans],
@@ -250,8 +292,24 @@ def _plan_context(q: dict[str, Any]) -> dict[str, Any]:
 def _form_context(q: dict[str, Any]) -> dict[str, Any]:
     ctx = get_context()
     counties = ctx.registry.by_name("fylke")
+    county = (q.get("fylke") or "").strip()
+    try:
+        munis = runs.municipalities()
+        if county:
+            munis = munis.in_county(county.zfill(2))
+        default_total: int | None = round(float(np.nansum(munis.settled)))
+    except UserError:
+        default_total = None  # an unknown county: the plan's message says so
+    numbers = [("distrikt", "Distriktsprioritet (%)", "decimal"),
+               ("tak", "Tak per 1 000 innbyggere", "decimal"),
+               ("gulv", "Gulv per 1 000 innbyggere", "decimal"),
+               ("uten_vedtak", "Tak per 1 000 for kommuner uten vedtak", "decimal"),
+               ("gruppe", "Minste gruppe (personer)", "numeric")]
+    numbers += [(f"v_{w}", "Vekt for " + WEIGHT_LABELS[w], "decimal") for w in PLAN_WEIGHTS]
     return {"pq": q, "counties": counties, "weights": PLAN_WEIGHTS, "weight_labels": WEIGHT_LABELS,
-            "defaults": DEFAULT_WEIGHTS, "scenario_keys": SCENARIO_KEYS,
+            "default_total": default_total, "scenario_numbers": numbers,
+            "scenario_given": [_scenario_given(q, k) for k in range(1, MAX_SCENARIOS + 1)],
+            "defaults": DEFAULT_WEIGHTS,
             "max_scenarios": MAX_SCENARIOS, "presets_all": PRESETS,
             "outcome_choices": OUTCOME_CHOICES,
             "reference_persons": runs.REFERENCE_PERSONS}
@@ -370,9 +428,9 @@ async def matching_run(request: Request) -> Response:
     def work() -> runs.MatchRun:
         settings = match_api.settings_from_form(f, percent=True)
         if f["kilde"] == "syntetisk":
-            n = _integer("personer", "Antall personer", f["personer"])
+            n = _integer("Antall personer", f["personer"])
             if n is None:
-                raise UserError("Antall personer (personer): mangler")
+                raise UserError("Antall personer: mangler")
             cohort = runs.synthetic_cohort(n, settings.seed, settings.county)
         elif f["kilde"] == "fil":
             if "kohort" not in files:
@@ -478,7 +536,7 @@ def _result_context(run: runs.MatchRun, side: int) -> dict[str, Any]:
 def matching_result(request: Request, run_id: str, side: str = "1") -> Response:
     try:
         run = run_store.get_run(run_id)
-        page = _integer("side", "Side", side, 10**6) or 1
+        page = _integer("Side", side, 10**6) or 1
         context = _result_context(run, page)
     except UserError as exc:
         return _private(templates.TemplateResponse(
