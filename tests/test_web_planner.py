@@ -837,7 +837,7 @@ def test_plan_reasons_follow_each_municipalitys_own_gp_figures(client):
     r = client.get("/bosetting?fylke=46&total=900")
     assert r.status_code == 200
     reasons = dict(re.findall(r'<a href="/kommune/(\d{4})">[^<]*</a>.*?<td class="reason">(.*?)'
-                              r'</td>', r.text, flags=re.S))
+                              r'</td>', r.text, flags=re.DOTALL))
     assert len(reasons) == 43
     assert ("fastlegenes reservekapasitet 101 % (ledige plasser), 846 på venteliste "
             "(667 per 1 000 innbyggere)") in reasons["4637"]
