@@ -858,3 +858,34 @@ def test_national_plan_table_is_paged_with_the_sum_of_all(client, munis):
     assert "Kommune 351–357 av 357" in r.text
     r = client.get("/bosetting?side=9")
     assert r.status_code == 400 and "Side: tabellen har 8 sider, ikke 9" in body(r)
+
+
+def test_matching_page_speaks_norwegian_and_locks_by_clicking(client):
+    # three single adults in Vestland with the decisions as they are (hundreds of places):
+    # capacity never binds, so the rule "beste ledige kommune" is optimal, and the page says
+    # so in a plain sentence
+    rows = [_person("p1", "h1", 30, country_group="afghanistan", education="hoyere"),
+            _person("p2", "h2", 41, country_group="kongo", tie_municipality="4650",
+                    tie_kind="soft"),
+            _person("p3", "h3", 25, country_group="annet", education="videregaende")]
+    r = _run(client, {"kilde": "fil", "fylke": "46", "kapasitet": "vedtak"},
+             files={"kohort": ("kohort.csv", _cohort_csv(rows), "text/csv")})
+    assert r.status_code == 200, body(r)[-1500:]
+    text = body(r)
+    assert "ga her nøyaktig samme forventede resultat som optimeringen" in text
+    # codes are translated, one word for suppression
+    assert "Afghanistan" in text and "Kongo" in text and "andre land" in text
+    assert "løs tilknytning til Gloppen" in text
+    assert not re.search(r"Landgruppe: (afghanistan|annet)|Utdanning: hoyere|tilknytning soft"
+                         r"|Prikket", text)
+    assert "Skjermet: færre enn 5 personer" in text  # every group here has fewer than 5
+    # lock/forbid by clicking: each household row has its own form with the proposed place
+    forms = re.findall(r'<form class="row-edit"[^>]*>.*?name="husholdning" value="([^"]+)">'
+                       r'<input type="hidden" name="kommune" value="(\d{4})">', r.text)
+    assert sorted(h for h, _ in forms) == ["h1", "h2", "h3"]
+    h, code = forms[0]
+    r2 = client.post(f"/bosetting/matching/{_run_id(r.url)}/endre",
+                     data={"husholdning": h, "kommune": code, "handling": "forby"})
+    assert r2.status_code == 200
+    moved = {x["household_id"]: x["kommunenummer"] for x in _assignment(client, str(r2.url))}
+    assert moved[h] != code and "forbudt" in r2.text

@@ -66,6 +66,21 @@ SSB_COUNTRY_GROUP: dict[str, int] = {
     "annet": 2,
 }
 TIE_KINDS: tuple[str, ...] = ("", "hard", "soft")
+#: What users read for the codes of a cohort file (pages and tables; files keep the codes).
+LABELS_NB: dict[str, dict[str, str]] = {
+    "country_group": {"ukraina": "Ukraina", "syria": "Syria", "afghanistan": "Afghanistan",
+                      "eritrea": "Eritrea", "somalia": "Somalia", "kongo": "Kongo",
+                      "annet": "andre land"},
+    "education": {"ingen": "ingen utdanning", "grunnskole": "grunnskole",
+                  "videregaende": "videregående", "hoyere": "høyere utdanning"},
+    "tie_kind": {"hard": "fast tilknytning", "soft": "løs tilknytning"},
+}
+
+
+def label_nb(field: str, code: str) -> str:
+    """The Norwegian text for a cohort code (``label_nb("education", "hoyere")`` →
+    ``'høyere utdanning'``); an unknown code is shown as it is."""
+    return LABELS_NB.get(field, {}).get(code, code)
 MAX_AGE = 110
 
 #: Extra columns a training extract carries (historical register data with outcomes).

@@ -42,8 +42,14 @@ def person_groups(cohort) -> dict[str, np.ndarray]:
     for lo, hi, label in AGE_BANDS:
         band[(age >= lo) & (age <= hi)] = label
     sex = np.where(np.asarray(cohort.sex) == "K", "kvinner", "menn").astype(object)
-    return {"sex": sex, "age_band": band, "country_group": np.asarray(cohort.country_group),
-            "education": np.asarray(cohort.education)}
+    from bliatlas.settlement.cohort import label_nb
+
+    def named(field: str, codes: np.ndarray) -> np.ndarray:
+        return np.array([label_nb(field, str(c)) for c in codes], dtype=object)
+
+    return {"sex": sex, "age_band": band,
+            "country_group": named("country_group", np.asarray(cohort.country_group)),
+            "education": named("education", np.asarray(cohort.education))}
 
 
 def fairness_report(
@@ -94,7 +100,7 @@ def report_lines(rows: list[GroupRow], synthetic: bool) -> list[str]:
     lines[0] += "Forventet andel i arbeid eller utdanning etter gruppe:"
     for r in rows:
         if r.suppressed:
-            lines.append(f"  {r.dimension} {r.group}: <5 personer (prikket)")
+            lines.append(f"  {r.dimension} {r.group}: færre enn 5 personer (skjermet)")
             continue
         vals = ", ".join(f"{k} {fmt_share(v)}" for k, v in r.outcome.items())
         lines.append(f"  {r.dimension} {r.group} ({r.persons} personer): {vals}")

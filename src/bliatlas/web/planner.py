@@ -24,10 +24,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bliatlas import export
 from bliatlas.errors import PlanInfeasible, UserError
-from bliatlas.format import fmt_num
+from bliatlas.format import fmt_count, fmt_num
 from bliatlas.regions.names import name_sort_key
 from bliatlas.settlement import match_api, run_store, runs
 from bliatlas.settlement.capacity import CAPACITY_MODES
+from bliatlas.settlement.cohort import label_nb
 from bliatlas.settlement.plan import (
     DEFAULT_WEIGHTS,
     MAX_PER_1000,
@@ -470,6 +471,26 @@ def _gain_rows(run: runs.MatchRun) -> list[dict[str, Any]]:
     return out
 
 
+def _greedy_note(run: runs.MatchRun) -> str | None:
+    """A plain sentence comparing the optimum with the rule "beste ledige kommune"."""
+    opt = next((r for r in run.rules if r.name == "Optimert"), None)
+    greedy = next((r for r in run.rules if r.name.startswith("Grådig: beste")), None)
+    if opt is None or greedy is None:
+        return None
+    if greedy.unplaced == 0 and abs(opt.expected - greedy.expected) <= 1e-6 * max(
+            1.0, abs(opt.expected)):
+        return ("Den enkle regelen «beste ledige kommune» (hver husholdning etter tur til "
+                "den kommunen modellen spår best for den, så lenge det er plass) ga her "
+                "nøyaktig samme forventede resultat som optimeringen. Kapasiteten tvang altså "
+                "ikke fram valg mellom husholdningene. Optimeringen gir mer enn regelen når de "
+                "kommunene som passer best, har for få plasser til alle som passer best der.")
+    left = (f"; regelen fant ikke plass til {fmt_count(greedy.unplaced, 'husholdning', 'husholdninger')}"
+            if greedy.unplaced else "")
+    return (f"Optimeringen ga en forventet målverdi på {fmt_num(opt.expected, 1)} mot "
+            f"{fmt_num(greedy.expected, 1)} for regelen «beste ledige kommune» (summen av "
+            f"modellens vektede sannsynligheter over de plasserte personene){left}.")
+
+
 def _result_context(run: runs.MatchRun, side: int) -> dict[str, Any]:
     assert run.result is not None
     totals = runs.municipality_totals(run)
@@ -489,8 +510,15 @@ def _result_context(run: runs.MatchRun, side: int) -> dict[str, Any]:
     for h, e in zip(shown, runs.explanations(run, shown), strict=True):
         rows_h = c.households[h]
         first = rows_h[0]
-        expl.append({"e": e, "country_group": str(c.country_group[first]),
-                     "tie": f"{c.tie_kind[first]} {c.tie_municipality[first]}".strip(),
+        tie = ""
+        if c.tie_kind[first]:
+            code = str(c.tie_municipality[first])
+            hits = np.flatnonzero(run.munis.codes == code)
+            place = str(run.munis.names[hits[0]]) if hits.size else f"kommune {code}"
+            tie = f"{label_nb('tie_kind', str(c.tie_kind[first]))} til {place}"
+        expl.append({"e": e, "country_group": label_nb("country_group",
+                                                       str(c.country_group[first])),
+                     "tie": tie,
                      "minor": bool(c.unaccompanied_minor[rows_h].any()),
                      "support": bool(c.support_need[rows_h].any()),
                      "locked": h in run.locks, "conflict": h in conflict_of,
@@ -515,7 +543,7 @@ def _result_context(run: runs.MatchRun, side: int) -> dict[str, Any]:
         "run": run, "res": run.result, "totals": [t for t in totals if t["capacity"] or
                                                   t["persons"]],
         "map": tmap, "expl": expl, "side": side, "pages": pages, "rules": run.rules,
-        "gains": _gain_rows(run), "backtest": run.backtest,
+        "gains": _gain_rows(run), "backtest": run.backtest, "greedy_note": _greedy_note(run),
         "fairness": run.fairness, "fair_rules": fair_rules, "locks": locks, "munis": munis,
         "capacity_text": CAPACITY_MODES.get(run.settings.capacity_mode, ""),
         "support_text": runs.SUPPORT_MODES[run.settings.support_mode],
