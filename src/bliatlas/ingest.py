@@ -359,12 +359,20 @@ def _shown(value: float | None, status: str) -> str:
     return fmt_num(value, 0 if float(value).is_integer() else 2)
 
 
+@functools.lru_cache(maxsize=65536)
+def _joined_places(places: tuple[tuple[str, str], ...], by_code: bool) -> str:
+    """'Bø (1867) og Hadsel (1866)': the (code, name) pairs as text, sorted by code if asked
+    (the same few combinations recur in every year and group of a file)."""
+    if by_code:
+        places = tuple(sorted(places, key=lambda p: p[0]))
+    return join_nb([_place_name(code, name) for code, name in places])
+
+
 def _combine(contribs: list[tuple], unit: str
              ) -> tuple[float | None, str, str | None, float | None, float | None]:
     """Several published codes on one 2024 code and year: (value, status, note, lower, upper)."""
     present = [c for c in contribs if c[1] != MISSING]
-    parts = join_nb([_place_name(c[3], c[7]) for c in sorted(present or contribs,
-                                                             key=lambda c: c[3])])
+    parts = _joined_places(tuple((c[3], c[7]) for c in present or contribs), True)
     what = "ett fylke" if len(contribs[0][3].lstrip("FK")) == 2 else "én kommune"
     group = contribs[0][8].group
     if group and present:
@@ -386,7 +394,7 @@ def _combine(contribs: list[tuple], unit: str
     if hidden:
         lo = None if any(c[5] is None for c in hidden) else known + sum(c[5] for c in hidden)
         hi = None if any(c[6] is None for c in hidden) else known + sum(c[6] for c in hidden)
-        names = join_nb([_place_name(c[3], c[7]) for c in hidden])
+        names = _joined_places(tuple((c[3], c[7]) for c in hidden), False)
         return None, SUPPRESSED, f"summen av {parts} ({names} er skjermet)", lo, hi
     return float(known), OK, f"summen av {parts}, som nå er {what}", None, None
 
