@@ -377,6 +377,14 @@ class Store:
                 stored = self._con.execute(
                     "SELECT 1 FROM observation_source WHERE dataset IN (SELECT DISTINCT "
                     "dataset FROM _incoming) LIMIT 1").fetchall()
+                if stored:
+                    # Another file of the same dataset (IMDi's county and municipality
+                    # exports of one table): new keys only is as good as a first import.
+                    on = " AND ".join(f"o.{k} = i.{k}" for k in OBSERVATION_KEY)
+                    stored = self._con.execute(
+                        f"SELECT 1 FROM _incoming i SEMI JOIN (SELECT * FROM "
+                        f"observation_source WHERE dataset IN (SELECT DISTINCT dataset FROM "
+                        f"_incoming)) o ON {on} LIMIT 1").fetchall()
                 if not stored:
                     self._con.execute(
                         f"INSERT INTO observation_source ({', '.join(OBSERVATION_COLUMNS)}) "

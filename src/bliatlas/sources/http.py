@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Self
 
 import httpx
@@ -272,6 +273,27 @@ class CachedHttp:
             f"Ingen nettverksforbindelse: fikk ikke kontakt med {self.service} "
             f"({self.host}; {detail}). Ingenting er lagret.{hint}"
         )
+
+
+def client_wiring(module: ModuleType, transport: httpx.BaseTransport | None,
+                  clock: Callable[[], float] | None, sleep: Callable[[float], None] | None,
+                  http_options: dict[str, Any], rate_limit: int, rate_period: float
+                  ) -> dict[str, Any]:
+    """The injectable parts of a publisher client, for :class:`PublisherClient`.
+
+    What is not passed comes from the client's ``module`` when the client is made:
+    ``module.transport_factory`` (tests and users who route requests elsewhere set it),
+    ``module.default_clock`` and ``module.default_sleep``; the publisher's rate limit
+    applies unless ``http_options`` give another."""
+    http_options.setdefault("rate_limit", rate_limit)
+    http_options.setdefault("rate_period", rate_period)
+    factory = module.transport_factory
+    return {
+        "transport": transport if transport is not None or factory is None else factory(),
+        "clock": clock if clock is not None else module.default_clock,
+        "sleep": sleep if sleep is not None else module.default_sleep,
+        **http_options,
+    }
 
 
 class PublisherClient:

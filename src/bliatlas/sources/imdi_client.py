@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from bliatlas.sources.http import (
     PlannedRequest,
     PublisherClient,
     PublisherError,
+    client_wiring,
     error_detail,
 )
 from bliatlas.sources.imdi import TABLES, decode, looks_like_imdi, looks_like_imdi_long, parse_imdi
@@ -122,17 +124,12 @@ class ImdiClient(PublisherClient):
         **http_options: Any,
     ) -> None:
         http_options.setdefault("timeout", 120.0)   # whole-country tables are large
-        http_options.setdefault("rate_limit", RATE_LIMIT)
-        http_options.setdefault("rate_period", RATE_PERIOD)
         super().__init__(
             service=SERVICE, base_url=base_url,
             cache_dir=cache_dir or settings.get().imdi_cache or DEFAULT_CACHE_DIR,
-            transport=transport if transport is not None or transport_factory is None
-            else transport_factory(),
-            clock=clock if clock is not None else default_clock,
-            sleep=sleep if sleep is not None else default_sleep,
             user_agent=USER_AGENT, accept="text/csv, */*", offline_hint=OFFLINE_HINT,
-            **http_options)
+            **client_wiring(sys.modules[__name__], transport, clock, sleep, http_options,
+                            RATE_LIMIT, RATE_PERIOD))
 
     def url(self, table: str, level: str = "kommune") -> str:
         return f"{self.base_url}/download_csv/{LEVELS[check_level(level)]}/{check_table(table)}"

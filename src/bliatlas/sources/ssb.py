@@ -46,6 +46,7 @@ import json
 import math
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -65,6 +66,7 @@ from bliatlas.sources.http import (
     PublisherError,
     RateLimiter,
     canonical_json,
+    client_wiring,
     error_detail,
 )
 from bliatlas.sources.jsonstat import parse_jsonstat
@@ -378,16 +380,12 @@ class SsbClient(PublisherClient):
         self.api = api
         self.lang = lang
         self.max_cells = max_cells
-        http_options.setdefault("rate_limit", RATE_LIMIT)
-        http_options.setdefault("rate_period", RATE_PERIOD)
         super().__init__(
             service=SERVICE, base_url=base_url,
             cache_dir=cache_dir or settings.get().ssb_cache or DEFAULT_CACHE_DIR,
-            transport=transport if transport is not None or transport_factory is None
-            else transport_factory(),
-            clock=clock if clock is not None else default_clock,
-            sleep=sleep if sleep is not None else default_sleep,
-            user_agent=USER_AGENT, offline_hint=OFFLINE_HINT, **http_options)
+            user_agent=USER_AGENT, offline_hint=OFFLINE_HINT,
+            **client_wiring(sys.modules[__name__], transport, clock, sleep, http_options,
+                            RATE_LIMIT, RATE_PERIOD))
         self._codelists: dict[str, Codelist] = {}
 
     # -- URLs and bodies ---------------------------------------------------------------
