@@ -47,7 +47,7 @@ def test_api_pdf_download(client):
     assert res.content.startswith(b"%PDF-")
     # Cached: the second request returns the same document.
     assert client.get("/api/rapport/fylke/03.pdf").content == res.content
-    assert any(k[1:] == ("fylke", "03", "pdf") for k in reports_api._cache)
+    assert any(k[1:] == ("fylke", "03", "pdf", False) for k in reports_api._cache)
 
 
 @pytest.mark.parametrize("path,status,words", [
