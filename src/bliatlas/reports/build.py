@@ -6,7 +6,8 @@ values as ``/api/profil/{code}``: the indicator table is built from
 :func:`bliatlas.indicators.profile.build_profile`) or, where the report shows a stored
 value that is not an indicator (population, grants by type), from the store with its
 import id. The structure follows what counties put in their knowledge bases for
-integration (seed 003, chapter 3, «Fra kunnskapsgrunnlag til planstrategi»): population
+integration («Kartlegging og analyse av fylkeskommunens praksis på inkluderings- og
+integreringsfeltet», ideas2evidence for Distriktssenteret, 2025, chapter 3): population
 and immigration, the district perspective, settlement, capacity, grants, retention,
 practices, questions for the plan work, then definitions and sources.
 """
