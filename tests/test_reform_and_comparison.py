@@ -234,7 +234,8 @@ def test_one_comparison_definition_in_page_report_sentences_and_csv(client):
     page = client.get("/kommune/4650").text
     for name in names:
         assert f'<th scope="col" class="n">{name}</th>' in page
-    report = client.get("/api/rapport/kommune/4650.html").text
+    # (table heads carry soft hyphens where long compounds may break)
+    report = client.get("/api/rapport/kommune/4650.html").text.replace("\u00ad", "")
     for name in names:
         assert f">{name}</th>" in report
     # the pooled national value is the same number in page, report and CSV

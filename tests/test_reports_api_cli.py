@@ -47,7 +47,7 @@ def test_api_pdf_download(client):
     assert res.content.startswith(b"%PDF-")
     # Cached: the second request returns the same document.
     assert client.get("/api/rapport/fylke/03.pdf").content == res.content
-    assert any(k[1:] == ("fylke", "03", "pdf") for k in reports_api._cache)
+    assert any(k[1:] == ("fylke", "03", "pdf", False) for k in reports_api._cache)
 
 
 @pytest.mark.parametrize("path,status,words", [
@@ -98,3 +98,41 @@ def test_cli_missing_database(tmp_path, capsys):
     assert main(["--database", str(tmp_path / "none.duckdb"), "report", "kommune",
                  "4650"]) == 2
     assert "databasen finnes ikke" in capsys.readouterr().err
+
+
+def test_api_short_report(client):
+    res = client.get("/api/rapport/kommune/4650.html?kort=1")
+    assert res.status_code == 200
+    assert res.headers["content-disposition"] == (
+        'inline; filename="kort-kunnskapsgrunnlag-4650-gloppen.html"')
+    for heading in ("Nøkkeltall", "Det som skiller seg ut", "Hva andre steder har gjort",
+                    "Spørsmål til planarbeidet", "Kilder og metode"):
+        assert f"<h2>{heading}</h2>" in res.text
+    full = client.get("/api/rapport/kommune/4650.html?kort=0").text
+    assert "<h2>Det som skiller seg ut</h2>" not in full
+    assert "<h2>Definisjoner</h2>" in full
+    # The download buttons on the atlas pages offer it.
+    assert 'href="/api/rapport/kommune/4650.pdf?kort=1"' in client.get("/kommune/4650").text
+    assert 'href="/api/rapport/fylke/46.pdf?kort=1"' in client.get("/fylke/46").text
+
+
+@pytest.mark.parametrize("path,status,words", [
+    ("/api/rapport/kommune/4650.html?kort=ja", 400, "forventet 1 (kort rapport) eller 0"),
+    ("/api/rapport/fylke/4650.html?kort=1", 404, "er en kommune"),
+])
+def test_api_short_errors(client, path, status, words):
+    res = client.get(path)
+    assert res.status_code == status
+    assert words in res.json()["error"]
+
+
+def test_cli_short_default_name_and_errors(imported_db, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--database", str(imported_db), "report", "fylke", "03", "--short"]) == 0
+    written = tmp_path / "kort-kunnskapsgrunnlag-03-oslo.html"
+    assert "kort kunnskapsgrunnlag for Oslo" in capsys.readouterr().out
+    assert "<h2>Nøkkeltall</h2>" in written.read_text(encoding="utf-8")
+    written.unlink()
+    assert main(["--database", str(imported_db), "report", "fylke", "4650", "--short"]) == 2
+    assert "4650 er en kommune" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -246,7 +246,7 @@ def _pdf_checks(pdf: bytes, tmp_path, name: str) -> str:
     # Table of contents with page numbers: "Sammendrag ..... 2"-like lines.
     toc = text.split("Innhold", 1)[1][:3000]
     assert re.search(r"Sammendrag[ .]+\d+", toc), toc[:500]
-    assert re.search(r"Kilder, lisenser og skjerming[ .]+\d+", toc)
+    assert re.search(r"Kilder og metode[ .]+\d+", toc)
     return text
 
 

@@ -105,8 +105,9 @@ def comparisons(cube: Cube, level: str, code: str, indicator: Indicator,
     return out
 
 
-def rank_text(comp: Comparison) -> str:
-    """``'nr. 3 av 24'``, ``'nr. 1 av 98, delt med 97 andre'`` (+ those left out)."""
+def rank_text(comp: Comparison, level: str = "kommune") -> str:
+    """``'nr. 3 av 24'``, ``'nr. 1 av 98, delt med 97 andre'`` (+ those left out: municipalities,
+    or counties when ``level`` is ``'fylke'``)."""
     if comp.rank is None or comp.n is None:
         return ""
     text = f"nr. {comp.rank} av {comp.n}"
@@ -114,6 +115,7 @@ def rank_text(comp: Comparison) -> str:
         others = comp.n_tied - 1
         text += f", delt med {others} {'annen' if others == 1 else 'andre'} med samme verdi"
     if comp.n_hidden:
-        text += (f" ({comp.n_hidden} {'kommune' if comp.n_hidden == 1 else 'kommuner'} med "
+        one, many = ("fylke", "fylker") if level == "fylke" else ("kommune", "kommuner")
+        text += (f" ({comp.n_hidden} {one if comp.n_hidden == 1 else many} med "
                  "skjermet tall er ikke rangert)")
     return text

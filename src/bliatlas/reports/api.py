@@ -1,5 +1,6 @@
 """Reports over HTTP: ``GET /api/rapport/kommune/{code}.html|.pdf`` and
-``GET /api/rapport/fylke/{code}.html|.pdf`` (download buttons in the web atlas).
+``GET /api/rapport/fylke/{code}.html|.pdf`` (download buttons in the web atlas); ``?kort=1``
+gives the short report (2–4 pages).
 
 Rendered from the web atlas's shared context, so a report shows the same cube values as
 the atlas pages and ``/api/profil/{code}``. Rendered documents are cached per process.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from bliatlas import jobs
 from bliatlas import serving as deps
@@ -25,7 +26,8 @@ REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 _lock = threading.Lock()
-_cache: OrderedDict[tuple[str, str, str, str], bytes] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, str, str, bool], bytes] = OrderedDict()
+KORT = Query(None, description="1: kort rapport (2–4 sider); 0 eller utelatt: hele rapporten")
 
 
 def _parse(filename: str) -> tuple[str, str]:
@@ -35,31 +37,40 @@ def _parse(filename: str) -> tuple[str, str]:
     return code, fmt
 
 
-def report_response(kind: str, filename: str) -> Response:
+def _short(kort: str | None) -> bool:
+    if kort in (None, "", "0"):
+        return False
+    if kort == "1":
+        return True
+    raise InputError("kort", f"forventet 1 (kort rapport) eller 0, fikk {kort!r}")
+
+
+def report_response(kind: str, filename: str, kort: str | None = None) -> Response:
     from bliatlas.reports.context import shared_report_context
     from bliatlas.reports.render import render
 
     code, fmt = _parse(filename)
+    short = _short(kort)
     ctx = shared_report_context()
     region = ctx.cube.region(code)
     if region["level"] != kind:
         other = region["level"]
         article = "et" if other == "fylke" else "en"
         raise NotFound(f"{code} er {article} {other}; bruk /api/rapport/{other}/{code}.{fmt}")
-    key = (deps.current().token, kind, code, fmt)  # one database state
+    key = (deps.current().token, kind, code, fmt, short)  # one database state
     with _lock:
         body = _cache.get(key)
     if body is None:
         if fmt == "pdf":  # heavy: bounded, and one render for identical concurrent requests
-            body = jobs.renders().run(lambda: render(ctx, kind, code, fmt), key=key,
-                                      memory=jobs.RENDER_BYTES)
+            body = jobs.renders().run(lambda: render(ctx, kind, code, fmt, short=short),
+                                      key=key, memory=jobs.RENDER_BYTES)
         else:
-            body = render(ctx, kind, code, fmt)
+            body = render(ctx, kind, code, fmt, short=short)
         with _lock:
             _cache[key] = body
             while len(_cache) > CACHE_SIZE:
                 _cache.popitem(last=False)
-    name = default_filename(code, region["short_name"], fmt)
+    name = default_filename(code, region["short_name"], fmt, short=short)
     disposition = "inline" if fmt == "html" else "attachment"
     headers = {"Content-Disposition": f'{disposition}; filename="{name}"'}
     if fmt == "html":  # the report carries its own stylesheet inline and no script
@@ -68,10 +79,10 @@ def report_response(kind: str, filename: str) -> Response:
 
 
 @router.get("/kommune/{filename}", summary="Kunnskapsgrunnlag for en kommune (HTML eller PDF)")
-def municipality_report(filename: str) -> Response:
-    return report_response("kommune", filename)
+def municipality_report(filename: str, kort: str | None = KORT) -> Response:
+    return report_response("kommune", filename, kort)
 
 
 @router.get("/fylke/{filename}", summary="Kunnskapsgrunnlag for et fylke (HTML eller PDF)")
-def county_report(filename: str) -> Response:
-    return report_response("fylke", filename)
+def county_report(filename: str, kort: str | None = KORT) -> Response:
+    return report_response("fylke", filename, kort)

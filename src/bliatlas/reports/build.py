@@ -6,7 +6,8 @@ values as ``/api/profil/{code}``: the indicator table is built from
 :func:`bliatlas.indicators.profile.build_profile`) or, where the report shows a stored
 value that is not an indicator (population, grants by type), from the store with its
 import id. The structure follows what counties put in their knowledge bases for
-integration (seed 003, chapter 3, «Fra kunnskapsgrunnlag til planstrategi»): population
+integration («Kartlegging og analyse av fylkeskommunens praksis på inkluderings- og
+integreringsfeltet», ideas2evidence for Distriktssenteret, 2025, chapter 3): population
 and immigration, the district perspective, settlement, capacity, grants, retention,
 practices, questions for the plan work, then definitions and sources.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from markupsafe import Markup
 
 from bliatlas.errors import NotFound
+from bliatlas.format import fmt_datetime_nb, join_nb
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.compare import Comparison, comparisons, rank_text
 from bliatlas.indicators.profile import (
@@ -33,6 +35,7 @@ from bliatlas.knowledge.recommend import (
     read_place_facts,
     similar_place_practices,
 )
+from bliatlas.knowledge.vocab import DOCUMENTS, Document
 from bliatlas.published import MISSING, Cell
 from bliatlas.reports.context import ReportContext
 from bliatlas.reports.questions import RULES, Question, questions_for
@@ -77,6 +80,9 @@ FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("vedtak", "Vedtatt av kommunen (vedtak)"),
     ("bosatt_etter_anmodning", "Bosatt mot anmodningen"),
 )
+# Documents the report's structure (chapter 3 of the county evaluation) and its questions
+# (the county guides of its chapter 4; the workshop's call to retain immigrants) build on.
+REPORT_DOCUMENTS: tuple[str, ...] = ("fylkeskommunene-2025", "arbeidsverksted-2023")
 LICENCES: tuple[tuple[str, str], ...] = (
     ("Statistikk fra SSB, IMDi, KOSTRA og Helsedirektoratet",
      "Norsk lisens for offentlige data (NLOD 2.0); kilden skal oppgis ved gjenbruk."),
@@ -125,8 +131,9 @@ def _provenance(ctx: ReportContext) -> Provenance:
     return prov
 
 
-def _year_label(year: int) -> str:
-    return "uten år" if year == 0 else str(year)
+def _lower_first(text: str) -> str:
+    """«Vedtak om bosetting» → «vedtak om bosetting»; «IMDi-tilskudd» stays."""
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
 # -- topic sections ------------------------------------------------------------------------
@@ -139,18 +146,29 @@ def _region_cells(ctx: ReportContext, level: str, code: str) -> dict[str, list[C
     return out
 
 
-def _join_note(ctx: ReportContext, ind: Indicator, cells: list[Cell]) -> str | None:
-    """Where a series changes source: «Fra 2024: kommunepanelet (…); før: IMDi (…)»."""
+def _publisher(ctx: ReportContext, dataset: str) -> str:
+    """A dataset as a reader knows it: its publisher (the file is named under «Kilder og
+    metode»)."""
+    return next((str(imp["publisher"]) for imp in ctx.cube.imports.values()
+                 if imp["dataset"] == dataset), dataset)
+
+
+def _join_note(ctx: ReportContext, cells: list[Cell]) -> str | None:
+    """Where a series changes source: «fra 2024 IMDi, SSB, … (kommunepanel), før IMDi»."""
     joins = []
     previous: Cell | None = None
     for c in sorted(cells, key=lambda c: c.year):
         if c.status == MISSING or not c.source:
             continue
         if previous is not None and c.source != previous.source:
-            joins.append(f"fra {c.year}: {' og '.join(map(ctx.cube.source_label, c.sources))}"
-                         f" (før: {' og '.join(map(ctx.cube.source_label, previous.sources))})")
+            now = " og ".join(dict.fromkeys(_publisher(ctx, s) for s in c.sources))
+            before = " og ".join(dict.fromkeys(_publisher(ctx, s) for s in previous.sources))
+            if now != before:
+                joins.append(f"fra {c.year} {now}, før {before}")
+            else:
+                joins.append(f"fra {c.year} en annen tabell fra {now}")
         previous = c
-    return f"{ind.name_nb}: kilden skifter, " + "; ".join(joins) if joins else None
+    return "; ".join(joins) if joins else None
 
 
 def _series_table(ctx: ReportContext, prov: Provenance, table_id: str, caption: str,
@@ -161,22 +179,29 @@ def _series_table(ctx: ReportContext, prov: Provenance, table_id: str, caption: 
     years = years[-MAX_YEAR_COLUMNS:]
     rows = []
     notes: list[str] = []
+    joins: dict[str, list[str]] = {}  # one note per change of source, naming its series
     for ind, level, code, cells in entries:
         by_year = {c.year: c for c in cells}
         shown = [by_year.get(y) for y in years]
         for c in shown:
             for n in (c.notes if c is not None else ()):
-                note = f"{ind.name_nb} {c.year}: {n}"
+                note = f"{ind.name_nb}{'' if c.year == 0 else f' {c.year}'}: {n}"
                 if n not in " ".join(notes):
                     notes.append(note)
-        join = _join_note(ctx, ind, [c for c in cells if c.year in years])
+        join = _join_note(ctx, [c for c in cells if c.year in years])
         if join:
-            notes.append(join)
+            joins.setdefault(join, []).append(_lower_first(ind.name_nb))
         rows.append({
             "indicator": ind, "label": ind.name_nb, "level": level,
             "cells": [cell_num(ctx.cube, prov, ind, level, code, y, c)
                       for y, c in zip(years, shown)],
         })
+    for join, names in joins.items():
+        what = names[0] if len(names) == 1 else join_nb(names)
+        notes.append(f"Kilden skifter for {what}: {join}.")
+    if years == [0]:  # the table says the source gives no year; the cells' notes need not
+        notes = [n for n in notes if not n.endswith("referanseår ikke oppgitt i kilden")]
+    notes = [n[:1].upper() + n[1:] for n in notes]
     return SeriesTable(id=table_id, caption=caption, years=years, rows=rows, notes=notes)
 
 
@@ -211,7 +236,8 @@ def _compare(ctx: ReportContext, prov: Provenance, code: str, level: str,
                                          comp=row["comparisons"].get(k), level=level,
                                          code=code, year=row["year"]) for k in keys]
     return {"groups": [headings[k] for k in keys],
-            "definitions": [(headings[k], labels[k]) for k in keys], "rows": rows,
+            "definitions": [(headings[k], labels[k]) for k in keys
+                            if labels[k].lower() != headings[k].lower()], "rows": rows,
             "own_label": reg["short_name"]}
 
 
@@ -274,8 +300,6 @@ def _topic_section(ctx: ReportContext, prov: Provenance, level: str, code: str,
             ctx, prov, f"tab-{section_id}-fylke",
             f"{title}: tall for {ctx.cube.group('fylke', county_code)['short_name']} "
             "(publiseres bare per fylke)", county_entries))
-        if any(e[3] and e[3][0].year == 0 for e in county_entries):
-            section.notes.append("Kilden oppgir ikke referanseår for tall merket «uten år».")
     for n, ind_id in enumerate(chart_ids):
         entry = next((e for e in own_entries if e[0].id == ind_id), None)
         if entry is None:
@@ -486,14 +510,31 @@ def _knowledge(ctx: ReportContext, county_code: str, municipality: str | None,
 
 def _common(ctx: ReportContext, level: str, code: str) -> dict[str, Any]:
     profile = build_profile(ctx.cube, code)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    imports = provenance(ctx.cube, {i for ids in ctx.cube.indicator_imports.values()
+                                    for i in ids} | _geometry_imports(ctx))
+    for p in imports:  # the import time as readers read it (the ISO form stays in the API)
+        imported = ctx.cube.imports[p["import_id"]]["imported_at"]
+        p["importert_tekst"] = (fmt_datetime_nb(imported, with_time=False)
+                                if isinstance(imported, dt.datetime) else p["importert"][:10])
     return {
-        "generated": dt.date.today().isoformat(),
+        "generated": fmt_datetime_nb(now, with_time=False),
+        "generated_iso": now.date().isoformat(),
         "profile": profile,
         "sentences": profile["setninger"],
         "sentence_imports": " ".join(str(p["import_id"]) for p in profile["proveniens"]),
-        "imports": provenance(ctx.cube, {i for ids in ctx.cube.indicator_imports.values()
-                                         for i in ids} | _geometry_imports(ctx)),
+        "imports": imports,
     }
+
+
+def references(knowledge: dict[str, Any]) -> list[Document]:
+    """The source documents a report cites: those its structure and questions are built on
+    and those of every knowledge entry it shows, by title, publisher and year."""
+    keys = list(REPORT_DOCUMENTS)
+    for entry in [e for e, _ in knowledge["practices"]] + list(knowledge["grants"]):
+        keys.extend(s.document for s in entry.sources)
+    docs = [DOCUMENTS[k] for k in dict.fromkeys(keys) if k in DOCUMENTS]
+    return sorted(docs, key=lambda d: (d.publisher, d.year, d.title))
 
 
 def _geometry_imports(ctx: ReportContext) -> set[int]:
@@ -514,14 +555,15 @@ def _sections(ctx: ReportContext, prov: Provenance, level: str, code: str) -> li
     pending = not_yet_fetched(ctx.cube, level)
     for sid, title, topic, charts in TOPIC_SECTIONS:
         s = _topic_section(ctx, prov, level, code, sid, title, topic, charts)
-        if s is None:
-            s = Section(id=sid, title=title, notes=[(
-                "Kildene i databasen har ikke tall om dette for "
-                f"{ctx.cube.group(level, code)['short_name']}.")])
-        waiting = [m for m in pending if m["tema"] in topic.split("+")]
-        if waiting:
-            s.notes.append("Ikke hentet ennå (" + waiting[0]["hvordan"] + "): "
-                           + "; ".join(m["navn"] for m in waiting) + ".")
+        waiting = [m["navn"] for m in pending if m["tema"] in topic.split("+")]
+        if s is None:  # one line: what is missing, and what has not been fetched yet
+            name = ctx.cube.group(level, code)["short_name"]
+            line = f"Databasen har ingen tall om dette for {name}"
+            s = Section(id=sid, title=title, notes=[
+                line + (f"; disse er ikke hentet inn ennå: {'; '.join(waiting)}." if waiting
+                        else ".")], extra={"empty": True})
+        elif waiting:
+            s.notes.append("Ikke hentet inn ennå: " + "; ".join(waiting) + ".")
         if sid == "bosetting":
             s.extra["funnel"] = _funnel(ctx, prov, level, code)
         if sid == "tilskudd" and level == "kommune":
@@ -541,6 +583,7 @@ def municipality_report(ctx: ReportContext, code: str) -> dict[str, Any]:
     sections = _sections(ctx, prov, "kommune", code)
     kostra = _stored(ctx).kostra.get(reg["kostra_group"])
     district = reg["centrality"] is not None and reg["centrality"] >= 5
+    knowledge = _knowledge(ctx, reg["county_code"], code, questions)
     return {
         "kind": "kommune",
         "title": f"Kunnskapsgrunnlag for inkludering: {reg['short_name']} kommune",
@@ -553,9 +596,10 @@ def municipality_report(ctx: ReportContext, code: str) -> dict[str, Any]:
         "sections": sections,
         "questions": questions,
         "rules": RULES,
-        "knowledge": _knowledge(ctx, reg["county_code"], code, questions),
+        "knowledge": knowledge,
         "definitions": _definitions(ctx, sections),
         **_common(ctx, "kommune", code),
+        "references": references(knowledge),
     }
 
 
@@ -608,6 +652,7 @@ def county_report(ctx: ReportContext, code: str, per_municipality: bool = True) 
     for m in members:
         c = ctx.cube.group("kommune", m)["centrality"]
         by_centrality[c] = by_centrality.get(c, 0) + 1
+    knowledge = _knowledge(ctx, code, None, [])
     return {
         "kind": "fylke",
         "title": f"Kunnskapsgrunnlag for inkludering: {reg['short_name']}",
@@ -627,7 +672,8 @@ def county_report(ctx: ReportContext, code: str, per_municipality: bool = True) 
         "fired": [(r, fired[r.id]) for r in RULES if r.id != "mal_i_planen"],
         "rules": RULES,
         "municipalities": municipality_parts,
-        "knowledge": _knowledge(ctx, code, None, []),
+        "knowledge": knowledge,
         "definitions": _definitions(ctx, sections),
         **_common(ctx, "fylke", code),
+        "references": references(knowledge),
     }

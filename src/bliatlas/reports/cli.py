@@ -1,4 +1,4 @@
-"""`bli report kommune|fylke CODE --format html|pdf --out FILE`."""
+"""`bli report kommune|fylke CODE --format html|pdf --out FILE [--short]`."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ def slug(text: str) -> str:
     return "-".join(part for part in out.split("-") if part)
 
 
-def default_filename(code: str, short_name: str, fmt: str) -> str:
-    return f"kunnskapsgrunnlag-{code}-{slug(short_name)}.{fmt}"
+def default_filename(code: str, short_name: str, fmt: str, short: bool = False) -> str:
+    kind = "kort-kunnskapsgrunnlag" if short else "kunnskapsgrunnlag"
+    return f"{kind}-{code}-{slug(short_name)}.{fmt}"
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -55,15 +56,16 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(args.out, f"mappen {Path(args.out).parent} finnes ikke")
     ctx = open_report_context(args.database)
     region = ctx.cube.region(args.code)  # NotFound for unknown codes
-    data = render(ctx, args.kind, args.code, fmt)
+    data = render(ctx, args.kind, args.code, fmt, short=args.short)
     if args.out == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return 0
-    out = Path(args.out) if args.out else Path(default_filename(args.code,
-                                                                region["short_name"], fmt))
+    out = Path(args.out) if args.out else Path(default_filename(
+        args.code, region["short_name"], fmt, short=args.short))
     _write_atomic(out, data)
-    print(f"Skrev {out} ({len(data) / 1024:.0f} kB, {fmt.upper()}): kunnskapsgrunnlag for "
+    what = "kort kunnskapsgrunnlag" if args.short else "kunnskapsgrunnlag"
+    print(f"Skrev {out} ({len(data) / 1024:.0f} kB, {fmt.upper()}): {what} for "
           f"{region['name']}.")
     return 0
 
@@ -87,4 +89,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--out", metavar="FIL",
                        help="utfil (standard: kunnskapsgrunnlag-KODE-navn.FORMAT; «-» for "
                        "standard ut)")
+        p.add_argument("--short", action="store_true",
+                       help="kort rapport (2–4 sider): nøkkeltall mot sammenligningsgruppene, "
+                       "det som skiller seg ut, hva andre har gjort og spørsmål til planen")
         p.set_defaults(func=_run, kind=kind)

@@ -5,10 +5,12 @@ so a reader can see why a question was asked) and evaluated on the indicator cub
 A rule fires on published values; a suppressed or missing value never triggers a rule
 and is never used to word a question. Thresholds are named constants below.
 
-The rules follow the kinds of questions county guides put to municipal plans (seed 003,
+The rules follow the kinds of questions county guides put to municipal plans (the county
+evaluation «Kartlegging og analyse av fylkeskommunens praksis …», ideas2evidence 2025,
 chapter 4, fact box on Møre og Romsdal's guide for including immigrants in municipal
 plans: indicators per theme followed by questions the municipality can discuss) and the
-workshop's call to put retaining immigrants on the agenda (seed 000).
+workshop's call to put retaining immigrants on the agenda («Sammenstilling av resultat fra
+arbeidsverksted …», Distriktssenteret 2023).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from bliatlas.errors import InputError
 from bliatlas.reports.build import LICENCES, county_report, municipality_report
 from bliatlas.reports.context import ReportContext
+from bliatlas.reports.short import short_report
 
 TEMPLATES = Path(__file__).with_name("templates")
 FORMATS = ("html", "pdf")
@@ -36,7 +37,25 @@ def _environment() -> Environment:
         trim_blocks=False,
         lstrip_blocks=False,
     )
+    env.filters["breaks"] = line_breaks
     return env
+
+
+# Long compounds in table heads, with where they may break (heads do not hyphenate by
+# themselves: ``hyphens: manual``, so names such as «Gloppen» and «KOSTRA» stay whole).
+SOFT_BREAKS = {"sentralitetsklasse": "sentralitets\u00adklasse",
+               "familieinnvandrede": "familie\u00adinnvandrede"}
+
+
+def line_breaks(text: str) -> str:
+    """Break opportunities in a table head or a file name: a soft hyphen inside the long
+    compounds above, and a zero-width space after ``_`` and ``-`` in file names."""
+    text = str(text)
+    for word, broken in SOFT_BREAKS.items():
+        text = text.replace(word, broken)
+    if " " not in text and ("_" in text or "." in text):
+        text = text.replace("_", "_\u200b").replace("-", "-\u200b")
+    return text
 
 
 @lru_cache(maxsize=1)
@@ -44,19 +63,26 @@ def _css() -> str:
     return (TEMPLATES / "report.css").read_text(encoding="utf-8")
 
 
-def report_data(ctx: ReportContext, kind: str, code: str) -> dict[str, Any]:
+def report_data(ctx: ReportContext, kind: str, code: str, short: bool = False
+                ) -> dict[str, Any]:
+    if kind not in KINDS:
+        raise InputError("rapporttype", f"forventet «kommune» eller «fylke», fikk {kind!r}")
+    if short:
+        return short_report(ctx, kind, code)
     if kind == "kommune":
         return municipality_report(ctx, code)
-    if kind == "fylke":
-        return county_report(ctx, code)
-    raise InputError("rapporttype", f"forventet «kommune» eller «fylke», fikk {kind!r}")
+    return county_report(ctx, code)
 
 
-def render_html(ctx: ReportContext, kind: str, code: str) -> str:
-    """The report as one standalone HTML document."""
-    data = report_data(ctx, kind, code)
-    return _environment().get_template("report.html.j2").render(
-        r=data, css=_css(), licences=LICENCES)
+def render_html(ctx: ReportContext, kind: str, code: str, short: bool = False,
+                pdf: bool = False) -> str:
+    """The report as one standalone HTML document: the full report, or the short one
+    (``short``). ``pdf``: the HTML the PDF is printed from, without what only works on a
+    screen (hints about hovering, pointers to attributes)."""
+    data = report_data(ctx, kind, code, short)
+    template = "short.html.j2" if short else "report.html.j2"
+    return _environment().get_template(template).render(
+        r=data, css=_css(), licences=LICENCES, pdf=pdf)
 
 
 def pdf_document(html: str) -> tuple[bytes, int]:
@@ -73,8 +99,8 @@ def html_to_pdf(html: str) -> bytes:
     return pdf_document(html)[0]
 
 
-def render(ctx: ReportContext, kind: str, code: str, fmt: str) -> bytes:
+def render(ctx: ReportContext, kind: str, code: str, fmt: str, short: bool = False) -> bytes:
     if fmt not in FORMATS:
         raise InputError("format", f"forventet «html» eller «pdf», fikk {fmt!r}")
-    html = render_html(ctx, kind, code)
+    html = render_html(ctx, kind, code, short=short, pdf=fmt == "pdf")
     return html.encode("utf-8") if fmt == "html" else html_to_pdf(html)
