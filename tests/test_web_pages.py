@@ -13,9 +13,9 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from bliatlas.web import context as web_context
-from bliatlas.web.classify import classify
-from bliatlas.web.geo import View, project
+from bliatlas.render import context as web_context
+from bliatlas.render.classify import classify
+from bliatlas.render.geo import View, project
 
 
 class _Cells(HTMLParser):

@@ -18,9 +18,10 @@ from bliatlas import export
 from bliatlas.errors import UserError
 from bliatlas.knowledge.base import actor_entries, body_html, place_labels
 from bliatlas.knowledge.vocab import FACETS
+from bliatlas.render.context import get_context
+from bliatlas.render.map import SUPPRESSED_LEGEND
 from bliatlas.serving import SOURCE_NOTE
 from bliatlas.web import views
-from bliatlas.web.context import get_context
 from bliatlas.web.templating import STATIC_DIR, TEMPLATE_DIR, templates  # noqa: F401
 
 router = APIRouter(include_in_schema=False)
@@ -57,7 +58,7 @@ def map_view(request: Request, i: str | None = None, ar: str | None = None,
             "years": views.usable_years(ctx, ind),
             "counties": ctx.registry.by_name("fylke"),
             "levels": views.LEVEL_CHOICES,
-            "suppressed_legend": views.SUPPRESSED_LEGEND,
+            "suppressed_legend": SUPPRESSED_LEGEND,
         }
     return _page(request, "map.html", build)
 
@@ -89,7 +90,7 @@ def county_view(request: Request, code: str, sort: str | None = None,
         ctx = get_context()
         page = views.county_page(ctx, code, sort, retning, i)
         return {"title": page["region"].name, "choices": views.indicator_choices(ctx),
-                "suppressed_legend": views.SUPPRESSED_LEGEND, **page}
+                "suppressed_legend": SUPPRESSED_LEGEND, **page}
     return _page(request, "fylke.html", build)
 
 

@@ -170,6 +170,7 @@ class Bar:
     highlight: bool = False
     lower: float | None = None  # an interval: solid to lower, light to upper
     upper: float | None = None
+    status: str = "ok"  # ok | intervall | suppressed | missing
 
 
 def bar_chart(chart_id: str, title: str, bars: list[Bar], plot_width: int = 300) -> Markup:
