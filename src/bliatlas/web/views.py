@@ -18,7 +18,7 @@ from bliatlas.knowledge import recommend
 from bliatlas.knowledge.pointers import municipality_pointers
 from bliatlas.knowledge.search import fold
 from bliatlas.published import INTERVAL, MISSING, OK, SUPPRESSED, Cell
-from bliatlas.render.charts import Bar, bar_chart, line_chart
+from bliatlas.render.charts import Bar, Point, Series, bar_chart, line_chart, multi_line_chart
 from bliatlas.render.context import AtlasContext
 from bliatlas.render.figures import (
     GrantRow,
@@ -539,7 +539,45 @@ def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
             bars.append(bar_for("Hele landet samlet", nat, ind, highlight=True))
             charts.append({"ind": ind, "year": y, "svg": bar_chart(
                 f"sml-{n}", f"{ind.name_nb} ({ind.unit}), {y}", bars)})
-    return {"regions": regions, "inds": inds, "table": table, "charts": charts}
+    series = [compare_series(ctx, ind, regions, f"utv-{n}") for n, ind in enumerate(inds)]
+    return {"regions": regions, "inds": inds, "table": table, "charts": charts,
+            "series": [s for s in series if s is not None]}
+
+
+COMPARE_YEARS = 12  # the latest years in a compare page's time series
+
+
+def compare_series(ctx: AtlasContext, ind: Indicator, regions: list[Any],
+                   chart_id: str) -> dict[str, Any] | None:
+    """One time-series chart with a line per chosen municipality (the latest years with a
+    value for any of them), and the table of its numbers."""
+    if not regions:
+        return None
+    years = usable_years(ctx, ind)[-COMPARE_YEARS:]
+    cells = {(r.code, y): ctx.cube.cell(ind.id, "kommune", r.code, y)
+             for r in regions for y in years}
+    years = [y for y in years if any(cells[(r.code, y)] is not None
+                                     and cells[(r.code, y)].status != MISSING
+                                     for r in regions)]
+    if len(years) < 2:
+        return None
+    lines = []
+    for r in regions:
+        points = []
+        for y in years:
+            cell = cells[(r.code, y)]
+            points.append(Point(
+                year=y, value=cell.value if cell is not None and cell.ok else None,
+                status=cell.status if cell is not None else MISSING,
+                lower=cell.lower if cell is not None and cell.status == INTERVAL else None,
+                upper=cell.upper if cell is not None and cell.status == INTERVAL else None,
+                text=format_cell(cell, ind)))
+        lines.append(Series(r.nb_name, points))
+    title = f"{ind.name_nb} ({ind.unit}), {years[0]}–{years[-1]}"
+    return {"id": chart_id, "ind": ind, "title": title, "years": years,
+            "svg": multi_line_chart(chart_id, title, ind.unit, lines, ind.decimals),
+            "rows": [{"name": r.display_name, "texts": [p.text for p in line.points]}
+                     for r, line in zip(regions, lines)]}
 
 
 # -- search ------------------------------------------------------------------------------
