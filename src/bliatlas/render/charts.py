@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass
 
 from markupsafe import Markup
@@ -462,3 +463,25 @@ def bar_chart(chart_id: str, title: str, bars: list[Bar]) -> Markup:
     out += body + legend
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def standalone(svg: str, title: str, source: str) -> str:
+    """A chart as a file of its own: its title above it and its source below it, both
+    visible (a downloaded chart must say what it shows and where the numbers are from)."""
+    height = float(re.search(r'height="([\d.]+)"', svg).group(1))
+    title_lines = wrap(title, WIDTH - 8, 3)
+    source_lines = wrap(source, WIDTH - 8, 4)
+    top = 8 + LINE_H * len(title_lines)
+    total = math.ceil(top + 6 + height + 6 + LINE_H * len(source_lines) + 4)
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {total}" '
+            f'width="{WIDTH}" height="{total}" font-family="system-ui, sans-serif">'),
+           f'<rect width="{WIDTH}" height="{total}" fill="#fff"/>',
+           f'<title>{html.escape(title)}</title>']
+    for n, line in enumerate(title_lines):
+        out.append(f'<text x="4" y="{4 + FONT + n * LINE_H}" font-size="{FONT}" '
+                   f'font-weight="bold" fill="{INK}">{html.escape(line)}</text>')
+    out.append(f'<g transform="translate(0 {top + 6})">{svg}</g>')
+    for n, line in enumerate(source_lines):
+        out.append(_text(4, top + 6 + height + 6 + FONT + n * LINE_H, line))
+    out.append("</svg>")
+    return "".join(out)

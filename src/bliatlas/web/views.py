@@ -18,7 +18,15 @@ from bliatlas.knowledge import recommend
 from bliatlas.knowledge.pointers import municipality_pointers
 from bliatlas.knowledge.search import fold
 from bliatlas.published import INTERVAL, MISSING, OK, SUPPRESSED, Cell
-from bliatlas.render.charts import Bar, Point, Series, bar_chart, line_chart, multi_line_chart
+from bliatlas.render.charts import (
+    Bar,
+    Point,
+    Series,
+    bar_chart,
+    line_chart,
+    multi_line_chart,
+    standalone,
+)
 from bliatlas.render.context import AtlasContext
 from bliatlas.render.figures import (
     GrantRow,
@@ -252,22 +260,7 @@ def municipality_page(ctx: AtlasContext, code: str, from_year: int | None = None
             "rank": ranked, "trend": it["utvikling"], "topic": ind.topic,
             "direction": ind.direction, "peers": it["jevnforing"],
         })
-    charts = []
-    for n, ind_id in enumerate(SERIES_INDICATORS):
-        it = items.get(ind_id)
-        if it is None or not any(s["status"] in (OK, INTERVAL) for s in it["serie"]):
-            continue
-        ind = ctx.catalogue.get(ind_id)
-        points = series_points(it["serie"])
-        joins = [s for s in it["serie"] if s["skjot"]]
-        charts.append({
-            "id": f"serie-{n}", "indicator": ind, "title": f"{ind.name_nb}, {region.name}",
-            "svg": line_chart(f"serie-{n}", f"{ind.name_nb}, {region.name}", ind.unit, points,
-                              ind.decimals),
-            "rows": [{"year": s["ar"], "text": s["verdi_tekst"], "source": s["kilde_tekst"],
-                      "join": s["skjot"]} for s in it["serie"]],
-            "joins": [f"Fra {s['ar']}: {s['kilde_tekst']}" for s in joins],
-        })
+    charts = series_charts(ctx, region, items)
     county = ctx.registry.counties.get(region.county_code)
     locator_codes = sorted(m.code for m in ctx.registry.municipalities_in(region.county_code))
     view, paths = ctx.geometry.view(f"fylke-{region.county_code}", locator_codes, locator_codes)
@@ -300,6 +293,98 @@ def municipality_page(ctx: AtlasContext, code: str, from_year: int | None = None
         "provenance": profile["proveniens"],
         "not_fetched": profile["ikke_hentet"],
     }
+
+
+def series_charts(ctx: AtlasContext, region, items: dict[str, dict[str, Any]]
+                  ) -> list[dict[str, Any]]:
+    """The municipality page's time series (one chart per indicator with a value)."""
+    charts = []
+    for n, ind_id in enumerate(SERIES_INDICATORS):
+        it = items.get(ind_id)
+        if it is None or not any(s["status"] in (OK, INTERVAL) for s in it["serie"]):
+            continue
+        ind = ctx.catalogue.get(ind_id)
+        points = series_points(it["serie"])
+        joins = [s for s in it["serie"] if s["skjot"]]
+        title = f"{ind.name_nb}, {region.name}"
+        charts.append({
+            "id": f"serie-{n}", "indicator": ind, "title": title,
+            "svg": line_chart(f"serie-{n}", title, ind.unit, points, ind.decimals),
+            "rows": [{"year": s["ar"], "text": s["verdi_tekst"], "source": s["kilde_tekst"],
+                      "join": s["skjot"]} for s in it["serie"]],
+            "joins": [f"Fra {s['ar']}: {s['kilde_tekst']}" for s in joins],
+            "data": [[s["ar"], s["verdi"] if s["status"] == OK else None,
+                      s["nedre"] if s["status"] == INTERVAL else None,
+                      s["ovre"] if s["status"] == INTERVAL else None,
+                      s["status"], s["verdi_tekst"], ind.unit] for s in it["serie"]],
+        })
+    return charts
+
+
+FIGURE_HEADER = ["figur", "rad", "verdi", "nedre", "øvre", "status", "tekst", "enhet"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One chart as a download: its SVG and the numbers behind it (suppressed values
+    keep no number, only their status and text)."""
+
+    id: str
+    title: str
+    svg: str
+    rows: list[list[Any]]  # FIGURE_HEADER columns
+
+    def svg_document(self, source: str) -> bytes:
+        """The chart with its title and ``source`` written in it, as an SVG file."""
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                + standalone(self.svg, self.title, source)).encode("utf-8")
+
+
+def municipality_figures(ctx: AtlasContext, code: str) -> dict[str, Figure]:
+    """Every chart on ``/kommune/{code}`` by its id, with its numbers."""
+    region = ctx.registry.get(code)
+    if region.level != "kommune":
+        raise NotFound(f"{code} er et fylke, ikke en kommune; se /fylke/{code}")
+    profile = build_profile(ctx.cube, code)
+    items = {it["id"]: it for it in profile["indikatorer"]}
+    out: dict[str, Figure] = {}
+    for c in series_charts(ctx, region, items):
+        out[c["id"]] = Figure(c["id"], c["title"], str(c["svg"]),
+                              [[c["title"], *row] for row in c["data"]])
+    f = funnel(ctx, code)
+    if f is not None:
+        title = f"Bosettingstrakten {f['year']}, {region.name}"
+        out["trakt"] = Figure("trakt", title, str(f["svg"]), [
+            [title, s["label"], s["value"], None, None,
+             s["cell"].status if s["cell"] is not None else MISSING, s["text"], "personer"]
+            for s in f["steps"]])
+    g = grants(ctx, code)
+    if g is not None and g["svg"] is not None:
+        title = f"Tilskudd fra IMDi etter type {g['year']}, {region.name}"
+        out["tilskudd"] = Figure("tilskudd", title, str(g["svg"]), [
+            [title, i["type"], i["value"], None, None, i["status"], i["text"], "kroner"]
+            for i in ([g["total"]] if g["total"] else []) + g["items"]])
+    return out
+
+
+def compare_figures(ctx: AtlasContext, codes: list[str], ids: list[str],
+                    year: str | None) -> dict[str, Figure]:
+    """Every chart on the compare page by its id, with its numbers."""
+    page = compare_page(ctx, codes, ids, year)
+    out: dict[str, Figure] = {}
+    for n, (c, t) in enumerate(zip(page["charts"], page["table"])):
+        title = f"{c['ind'].name_nb} ({c['ind'].unit}), {c['year']}"
+        rows = [[title, r.nb_name, v["value"], None, None, v["status"], v["text"],
+                 c["ind"].unit] for r, v in zip(page["regions"], t["values"])]
+        rows.append([title, "Hele landet samlet", t["national_value"], None, None,
+                     t["national_status"], t["national"], c["ind"].unit])
+        out[f"sml-{n}"] = Figure(f"sml-{n}", title, str(c["svg"]), rows)
+    for s in page["series"]:
+        rows = [[s["title"], f"{r.nb_name} {p.year}", p.value, p.lower, p.upper, p.status,
+                 p.text, s["ind"].unit] for r, line in zip(page["regions"], s["lines"])
+                for p in line.points]
+        out[s["id"]] = Figure(s["id"], s["title"], str(s["svg"]), rows)
+    return out
 
 
 def _weakest(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -530,10 +615,13 @@ def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
             cell = ctx.cube.cell(ind.id, "kommune", r.code, y)
             cells.append(cell)
             values.append({"value": cell.value if cell and cell.ok else None,
-                           "text": value_text(cell, ind)})
+                           "text": value_text(cell, ind),
+                           "status": cell.status if cell else MISSING})
         nat = ctx.cube.cell(ind.id, "nasjonal", "NO", y)
         table.append({"ind": ind, "year": y, "values": values,
-                      "national": value_text(nat, ind), "note": coverage_note(nat)})
+                      "national": value_text(nat, ind), "note": coverage_note(nat),
+                      "national_value": nat.value if nat and nat.ok else None,
+                      "national_status": nat.status if nat else MISSING})
         if regions:
             bars = [bar_for(r.nb_name, c, ind) for r, c in zip(regions, cells)]
             bars.append(bar_for("Hele landet samlet", nat, ind, highlight=True))
@@ -577,7 +665,7 @@ def compare_series(ctx: AtlasContext, ind: Indicator, regions: list[Any],
     return {"id": chart_id, "ind": ind, "title": title, "years": years,
             "svg": multi_line_chart(chart_id, title, ind.unit, lines, ind.decimals),
             "rows": [{"name": r.display_name, "texts": [p.text for p in line.points]}
-                     for r, line in zip(regions, lines)]}
+                     for r, line in zip(regions, lines)], "lines": lines}
 
 
 # -- search ------------------------------------------------------------------------------
