@@ -438,7 +438,7 @@ def test_chart_downloads_as_png_in_the_browser(server, page, tmp_path):
     machine; the page fixture checks that) and downloads it."""
     page.goto(server + "/kommune/4650")
     with page.expect_download() as dl:
-        page.get_by_role("button", name="Bosettingstrakten 2024 som PNG").click()
+        page.get_by_role("button", name="Bosettingstrakten 2024: PNG").click()
     path = tmp_path / "trakt.png"
     dl.value.save_as(path)
     assert dl.value.suggested_filename == "trakt.png"

@@ -44,6 +44,15 @@ def bar_for(label: str, cell: Cell | None, ind: Indicator, highlight: bool = Fal
                status=cell.status if cell is not None else MISSING)
 
 
+def point_for(year: int, cell: Cell | None, ind: Indicator) -> Point:
+    """A chart point for one cell (an interval as a range; the text as the page shows it)."""
+    return Point(year=year, value=cell.value if cell is not None and cell.ok else None,
+                 status=cell.status if cell is not None else MISSING,
+                 lower=cell.lower if cell is not None and cell.status == INTERVAL else None,
+                 upper=cell.upper if cell is not None and cell.status == INTERVAL else None,
+                 text=format_cell(cell, ind))
+
+
 def series_points(series: list[dict[str, Any]]) -> list[Point]:
     """Chart points from a profile series (intervals as ranges, joins marked)."""
     return [Point(year=s["ar"], value=s["verdi"], status=s["status"], lower=s["nedre"],

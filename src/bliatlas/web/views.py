@@ -20,7 +20,6 @@ from bliatlas.knowledge.search import fold
 from bliatlas.published import INTERVAL, MISSING, OK, SUPPRESSED, Cell
 from bliatlas.render.charts import (
     Bar,
-    Point,
     Series,
     bar_chart,
     line_chart,
@@ -33,6 +32,7 @@ from bliatlas.render.figures import (
     bar_for,
     grant_rows,
     grants_by_type,
+    point_for,
     series_points,
     settlement_funnel,
     with_unit,
@@ -651,16 +651,7 @@ def compare_series(ctx: AtlasContext, ind: Indicator, regions: list[Any],
         return None
     lines = []
     for r in regions:
-        points = []
-        for y in years:
-            cell = cells[(r.code, y)]
-            points.append(Point(
-                year=y, value=cell.value if cell is not None and cell.ok else None,
-                status=cell.status if cell is not None else MISSING,
-                lower=cell.lower if cell is not None and cell.status == INTERVAL else None,
-                upper=cell.upper if cell is not None and cell.status == INTERVAL else None,
-                text=format_cell(cell, ind)))
-        lines.append(Series(r.nb_name, points))
+        lines.append(Series(r.nb_name, [point_for(y, cells[(r.code, y)], ind) for y in years]))
     title = f"{ind.name_nb} ({ind.unit}), {years[0]}–{years[-1]}"
     return {"id": chart_id, "ind": ind, "title": title, "years": years,
             "svg": multi_line_chart(chart_id, title, ind.unit, lines, ind.decimals),
