@@ -52,8 +52,8 @@ def reset_app_caches() -> None:
     """Forget the process-wide store, cube, page and report contexts (between databases)."""
     from bliatlas import serving as deps
     from bliatlas.indicators import api as indicators_api
+    from bliatlas.render import context as web_context
     from bliatlas.reports.context import reset_shared_report_context
-    from bliatlas.web import context as web_context
 
     reset_shared_report_context()
     web_context.reset_context()

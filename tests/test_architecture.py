@@ -17,17 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "bliatlas"
 DOC = REPO / "docs" / "architecture.md"
 
-# Known violations that remain only because they sit in files another branch is
-# rewriting; each is fixed by moving charts, maps and the atlas context into a shared
-# rendering package below both web and reports (issue 16, item 2). Exact
-# (importing module, imported module) pairs: the test fails when one of them is no longer
-# there, so this list can only shrink.
-ALLOWED = {
-    ("bliatlas.reports.build", "bliatlas.web.charts"),   # bar/line charts in the report
-    ("bliatlas.reports.build", "bliatlas.web.views"),    # views.choropleth, the map
-    ("bliatlas.reports.context", "bliatlas.web.context"),  # AtlasContext, get_context
-    ("bliatlas.reports.context", "bliatlas.web.geo"),    # GeometryCache for the map
-}
+# Known violations of the layer order, as exact (importing module, imported module)
+# pairs. Empty since the shared rendering package (issue 16, item 2); the test fails when
+# a listed pair is no longer there, so this list can only shrink.
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def layers() -> dict[str, int]:

@@ -12,7 +12,7 @@ import pytest
 
 from bliatlas.knowledge import api as knowledge_api
 from bliatlas.knowledge.pointers import municipality_pointers
-from bliatlas.web import context as web_context
+from bliatlas.render import context as web_context
 
 FROYA = "5014"
 

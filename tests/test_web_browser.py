@@ -405,3 +405,44 @@ def test_compare_finds_a_municipality_typed_by_its_sami_name(server, page):
     page.wait_for_url("**k=Guovdageaidnu**")
     headers = page.locator("#sammenligning thead th").all_inner_texts()
     assert headers[2:5] == ["Gloppen", "Hattfjelldal (Aarborte)", "Kautokeino (Guovdageaidnu)"]
+
+
+FONT_PX = """() => Array.from(document.querySelectorAll('svg.chart text, svg.map text')).map(t => {
+    const svg = t.ownerSVGElement;
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    return {px: parseFloat(getComputedStyle(t).fontSize) * scale,
+            h: t.getBoundingClientRect().height, text: t.textContent};
+})"""
+
+
+def test_chart_text_is_at_least_12_px_on_a_phone(server, browser):
+    """At 390 px every text in a chart or map renders at ≥ 12 CSS px (font size × the
+    SVG's scale), on a municipality page, a county page and the compare page."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    counts = {}
+    for name, path in {"kommune": "/kommune/4650", "kommune-nesseby": "/kommune/5636",
+                       "fylke": "/fylke/46",
+                       "sammenlign": "/sammenlign?k=4650&k=4602&k=1826"}.items():
+        page.goto(server + path)
+        texts = page.evaluate(FONT_PX)
+        small = [t for t in texts if t["px"] < 12]
+        assert small == [], f"{name}: {small[:5]}"
+        counts[name] = len(texts)
+    context.close()
+    assert counts["kommune"] > 50 and counts["sammenlign"] > 20, counts
+
+
+def test_chart_downloads_as_png_in_the_browser(server, page, tmp_path):
+    """The PNG button draws the chart's own SVG on a canvas (no request leaves the
+    machine; the page fixture checks that) and downloads it."""
+    page.goto(server + "/kommune/4650")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Bosettingstrakten 2024: PNG").click()
+    path = tmp_path / "trakt.png"
+    dl.value.save_as(path)
+    assert dl.value.suggested_filename == "trakt.png"
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width = int.from_bytes(data[16:20], "big")
+    assert width == 800  # the 400-unit chart at twice its size

@@ -13,9 +13,9 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from bliatlas.web import context as web_context
-from bliatlas.web.classify import classify
-from bliatlas.web.geo import View, project
+from bliatlas.render import context as web_context
+from bliatlas.render.classify import classify
+from bliatlas.render.geo import View, project
 
 
 class _Cells(HTMLParser):
@@ -281,7 +281,9 @@ def test_compare_three_municipalities_side_by_side(client):
         by_code = {row["kode"]: row["verdi_tekst"] for row in api["verdier"]}
         for code in ("4650", "4602", "1820"):
             assert page.cells[(code, ind)] == by_code[code]
-    assert r.text.count('<svg class="chart"') == 2
+    # one bar chart per indicator, and one time series per indicator with a line per place
+    assert r.text.count('<svg class="chart" id="sml-') == 2
+    assert r.text.count('<svg class="chart" id="utv-') == 2
     assert client.get("/sammenlign", params={"k": "0000"}).status_code == 404
 
 

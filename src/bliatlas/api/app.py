@@ -21,12 +21,12 @@ from bliatlas.api import auth, middleware, status
 from bliatlas.errors import BliError
 from bliatlas.indicators import api as indicators_api
 from bliatlas.knowledge import api as knowledge_api
+from bliatlas.render.context import warm
 from bliatlas.reports import api as reports_api
 from bliatlas.serving import SOURCE_NOTE, validation_message  # noqa: F401 (re-exported)
 from bliatlas.settlement import api as settlement_api
 from bliatlas.settlement import match_api
 from bliatlas.web import STATIC_DIR, freshness, pages, planner
-from bliatlas.web.context import warm
 from bliatlas.web.templating import error_page, templates
 
 # One router per module, in the order their paths are matched.

@@ -37,12 +37,13 @@ from bliatlas.knowledge.recommend import (
 )
 from bliatlas.knowledge.vocab import DOCUMENTS, Document
 from bliatlas.published import MISSING, Cell
+from bliatlas.render.charts import Bar, bar_chart, line_chart
+from bliatlas.render.figures import grant_rows, grants_by_type, settlement_funnel
+from bliatlas.render.figures import series_points as web_points
+from bliatlas.render.map import choropleth
 from bliatlas.reports.context import ReportContext
 from bliatlas.reports.questions import RULES, Question, questions_for
 from bliatlas.reports.values import Num, Provenance, cell_num, count_num, stored_num
-from bliatlas.web.charts import Bar, bar_chart, line_chart
-from bliatlas.web.views import bar_for, choropleth
-from bliatlas.web.views import series_points as web_points
 
 # Topic sections in report order: (section id, heading, catalogue topic, chart indicators).
 TOPIC_SECTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
@@ -75,11 +76,6 @@ COMPARE_LEVELS: tuple[tuple[str, str], ...] = (
     ("distrikt", "Distrikt / ikke distrikt"), ("nasjonal", "Hele landet"),
 )
 MAX_YEAR_COLUMNS = 7
-FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
-    ("anmodning", "Anmodet av IMDi (anmodning)"),
-    ("vedtak", "Vedtatt av kommunen (vedtak)"),
-    ("bosatt_etter_anmodning", "Bosatt mot anmodningen"),
-)
 # Documents the report's structure (chapter 3 of the county evaluation) and its questions
 # (the county guides of its chapter 4; the workshop's call to retain immigrants) build on.
 REPORT_DOCUMENTS: tuple[str, ...] = ("fylkeskommunene-2025", "arbeidsverksted-2023")
@@ -330,33 +326,21 @@ def _topic_section(ctx: ReportContext, prov: Provenance, level: str, code: str,
 
 
 def _funnel(ctx: ReportContext, prov: Provenance, level: str, code: str) -> dict[str, Any] | None:
-    """Request → decision → settled for the latest year with all three indicators."""
-    years = set(ctx.cube.years.get("anmodning", []))
-    for ind_id, _ in FUNNEL_STEPS[1:]:
-        years &= set(ctx.cube.years.get(ind_id, []))
-    for year in sorted(years, reverse=True):
-        cells = [prov.cell(i, level, code, year) for i, _ in FUNNEL_STEPS]
-        if all(c is None for c in cells):
-            continue
-        steps = []
-        for (ind_id, label), cell in zip(FUNNEL_STEPS, cells):
-            ind = ctx.cube.catalogue.get(ind_id)
-            steps.append({"label": label, "num": cell_num(ctx.cube, prov, ind, level, code, year,
-                                                          cell)})
-        rates = []
-        for ind_id in ("vedtak_andel_av_anmodning", "bosatt_andel_av_vedtak",
-                       "bosatt_andel_av_anmodning"):
-            ind = ctx.cube.catalogue.get(ind_id)
-            rates.append({"indicator": ind,
-                          "num": cell_num(ctx.cube, prov, ind, level, code, year)})
-        chart_id = f"fig-trakt-{code}"
-        svg = bar_chart(chart_id, f"Fra anmodning til bosetting {year}", [
-            bar_for(label, cell, ctx.cube.catalogue.get(ind_id))
-            for (ind_id, label), cell in zip(FUNNEL_STEPS, cells)])
-        return {"year": year, "steps": steps, "rates": rates,
-                "chart": Chart(chart_id, svg, f"Fra anmodning til bosetting, {year} (personer)",
-                               f"tab-trakt-{code}", f"Bosettingstrakten {year}")}
-    return None
+    """Request → decision → settled (:func:`bliatlas.render.figures.settlement_funnel`)."""
+    f = settlement_funnel(ctx.cube, level, code, lookup=prov.cell)
+    if f is None:
+        return None
+    year = f.year
+    steps = [{"label": s.label,
+              "num": cell_num(ctx.cube, prov, s.indicator, level, code, year, s.cell)}
+             for s in f.steps]
+    rates = [{"indicator": ind, "num": cell_num(ctx.cube, prov, ind, level, code, year, cell)}
+             for ind, cell in f.rates]
+    chart_id = f"fig-trakt-{code}"
+    svg = bar_chart(chart_id, f"Fra anmodning til bosetting {year}", f.bars())
+    return {"year": year, "steps": steps, "rates": rates,
+            "chart": Chart(chart_id, svg, f"Fra anmodning til bosetting, {year} (personer)",
+                           f"tab-trakt-{code}", f"Bosettingstrakten {year}")}
 
 
 class StoredValues:
@@ -365,11 +349,7 @@ class StoredValues:
 
     def __init__(self, ctx: ReportContext) -> None:
         self.grants: dict[str, list[dict[str, Any]]] = {}
-        for r in ctx.store.query(
-            "SELECT region_code, year, dims, value, status, status_note FROM observation "
-            "WHERE dataset = 'imdi_tilskudd' AND measure = 'tilskudd' AND unit = 'kroner' "
-            "AND status <> 'missing' ORDER BY region_code, year, dims"
-        ):
+        for r in grant_rows(ctx.store):
             self.grants.setdefault(r["region_code"], []).append(r)
         self.kostra = {r["code"]: r for r in ctx.store.query("SELECT * FROM kostra_group")}
 
@@ -383,26 +363,20 @@ def _stored(ctx: ReportContext) -> StoredValues:
 
 
 def _grants_by_type(ctx: ReportContext, prov: Provenance, code: str) -> dict[str, Any] | None:
-    rows = _stored(ctx).grants.get(code, [])
-    if not rows:
+    g = grants_by_type(_stored(ctx).grants.get(code, []))
+    if g is None:
         return None
-    year = max(r["year"] for r in rows)
-    items = []
-    total = None
-    for r in rows:
-        if r["year"] != year:
-            continue
-        kind = r["dims"].split("=", 1)[1] if "=" in r["dims"] else r["dims"]
-        num = stored_num(prov, "imdi_tilskudd", "tilskudd", "kommune", code, year, r["value"],
-                         r["status"], dims=r["dims"], note=r["status_note"])
-        if kind == "Totalt":
-            total = num
-        else:
-            items.append({"type": kind, "num": num})
-    items.sort(key=lambda i: (-(i["num"].value or 0), i["type"]))
+    year = g.year
+
+    def num(r):
+        return stored_num(prov, "imdi_tilskudd", "tilskudd", "kommune", code, year, r.value,
+                          r.status, dims=r.dims, note=r.note)
+    items = [{"type": r.type, "num": num(r)} for r in g.items]
+    total = num(g.total) if g.total is not None else None
     chart_id = f"fig-tilskudd-{code}"
     svg = bar_chart(chart_id, f"Tilskudd fra IMDi etter type, {year} (kroner)", [
-        Bar(label=i["type"], value=i["num"].value, text=i["num"].text) for i in items])
+        Bar(label=i["type"], value=i["num"].value, text=i["num"].text, status=i["num"].status)
+        for i in items])
     return {"year": year, "items": items, "total": total,
             "chart": Chart(chart_id, svg, f"Tilskudd fra IMDi etter type, {year} (kroner)",
                            f"tab-tilskudd-{code}", f"Tilskudd etter type, {year}")}

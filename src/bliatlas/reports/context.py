@@ -2,7 +2,7 @@
 the knowledge index, built once and shared by every report rendered in the process.
 
 The CLI builds one for ``--database``; the API shares the web atlas's process-wide
-context (:func:`bliatlas.web.context.get_context`), so a report downloaded from the atlas
+context (:func:`bliatlas.render.context.get_context`), so a report downloaded from the atlas
 shows the same cube values as the page it was downloaded from.
 """
 
@@ -22,8 +22,9 @@ from bliatlas.indicators.engine import build_cube
 from bliatlas.knowledge.base import open_index
 from bliatlas.knowledge.search import KnowledgeIndex
 from bliatlas.regions.registry import Registry
+from bliatlas.render.context import AtlasContext
+from bliatlas.render.geo import GeometryCache
 from bliatlas.store import database_path, open_store
-from bliatlas.web.context import AtlasContext
 
 
 @dataclass
@@ -51,8 +52,6 @@ class ReportContext:
 def open_report_context(database: str | os.PathLike[str] | None = None,
                         content: str | os.PathLike[str] | None = None) -> ReportContext:
     """Open the database read-only and build the cube, geometry and knowledge index."""
-    from bliatlas.web.geo import GeometryCache
-
     path = database_path(database)
     if not path.exists():
         raise UserError(
@@ -80,7 +79,7 @@ _shared: ReportContext | None = None
 def shared_report_context() -> ReportContext:
     """The process-wide context for the API: the web atlas's context plus its knowledge index."""
     global _shared
-    from bliatlas.web.context import get_context
+    from bliatlas.render.context import get_context
 
     with _lock:
         atlas = get_context()

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from bliatlas.format import fmt_datetime_nb, fmt_int
-from bliatlas.web.context import get_context
+from bliatlas.render.context import get_context
 from bliatlas.web.pages import _page
 
 router = APIRouter(include_in_schema=False)

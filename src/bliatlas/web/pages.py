@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from bliatlas import export
-from bliatlas.errors import UserError
+from bliatlas.errors import InvalidParameter, NotFound, UserError
 from bliatlas.knowledge.base import actor_entries, body_html, place_labels
 from bliatlas.knowledge.vocab import FACETS
+from bliatlas.render.context import get_context
+from bliatlas.render.map import SUPPRESSED_LEGEND
 from bliatlas.serving import SOURCE_NOTE
 from bliatlas.web import views
-from bliatlas.web.context import get_context
 from bliatlas.web.templating import STATIC_DIR, TEMPLATE_DIR, templates  # noqa: F401
 
 router = APIRouter(include_in_schema=False)
@@ -57,7 +59,7 @@ def map_view(request: Request, i: str | None = None, ar: str | None = None,
             "years": views.usable_years(ctx, ind),
             "counties": ctx.registry.by_name("fylke"),
             "levels": views.LEVEL_CHOICES,
-            "suppressed_legend": views.SUPPRESSED_LEGEND,
+            "suppressed_legend": SUPPRESSED_LEGEND,
         }
     return _page(request, "map.html", build)
 
@@ -71,6 +73,40 @@ def municipality_csv(code: str, stil: str = "excel") -> Response:
     rows = views.municipality_csv_rows(ctx, code)  # UserError → JSON 4xx via the app handler
     return export.csv_download(None, rows, f"bli-atlas-kommune-{code}.csv", csv_style,
                                footer=[SOURCE_NOTE])
+
+
+FIGURE_FORMATS = {"svg": "image/svg+xml", "csv": "text/csv"}
+
+
+def _figure(figures: dict[str, views.Figure], chart: str, fmt: str, stem: str,
+            stil: str) -> Response:
+    if fmt not in FIGURE_FORMATS:
+        raise InvalidParameter(f"format: forventet svg eller csv, fikk {fmt!r}")
+    figure = figures.get(chart)
+    if figure is None:
+        raise NotFound(f"ingen figur {chart!r} her; figurer: {', '.join(figures) or 'ingen'}")
+    name = f"bli-atlas-{stem}-{chart}.{fmt}"
+    if fmt == "svg":
+        source = SOURCE_NOTE.split(". ")[0] + "."
+        return export.download(figure.svg_document(source), FIGURE_FORMATS["svg"], name)
+    return export.csv_download(views.FIGURE_HEADER, figure.rows, name,
+                               export.style(stil, export.EXCEL), footer=[SOURCE_NOTE])
+
+
+@router.get("/kommune/{code}/figur/{chart}.{fmt}")
+def municipality_figure(code: str, chart: str, fmt: str, stil: str = "excel") -> Response:
+    """One chart of the municipality page as SVG, or its numbers as CSV."""
+    ctx = get_context()
+    return _figure(views.municipality_figures(ctx, code), chart, fmt, f"kommune-{code}", stil)
+
+
+@router.get("/sammenlign/figur/{chart}.{fmt}")
+def compare_figure(chart: str, fmt: str, k: Multi = None, i: Multi = None,
+                   ar: str | None = None, stil: str = "excel") -> Response:
+    """One chart of the compare page (same ``k``, ``i``, ``ar``) as SVG, or its numbers."""
+    ctx = get_context()
+    return _figure(views.compare_figures(ctx, k or [], i or [], ar), chart, fmt,
+                   "sammenligning", stil)
 
 
 @router.get("/kommune/{code}", response_class=HTMLResponse)
@@ -89,7 +125,7 @@ def county_view(request: Request, code: str, sort: str | None = None,
         ctx = get_context()
         page = views.county_page(ctx, code, sort, retning, i)
         return {"title": page["region"].name, "choices": views.indicator_choices(ctx),
-                "suppressed_legend": views.SUPPRESSED_LEGEND, **page}
+                "suppressed_legend": SUPPRESSED_LEGEND, **page}
     return _page(request, "fylke.html", build)
 
 
@@ -102,7 +138,10 @@ def compare_view(request: Request, k: Multi = None, i: Multi = None,
         municipalities = ctx.registry.by_name("kommune")
         return {"title": "Sammenlign kommuner", "choices": views.indicator_choices(ctx),
                 "municipalities": municipalities,
-                "selected_ids": [ind.id for ind in page["inds"]], **page}
+                "selected_ids": [ind.id for ind in page["inds"]],
+                "figure_query": "?" + urlencode([("k", r.code) for r in page["regions"]]
+                                                + [("i", ind.id) for ind in page["inds"]]
+                                                + ([("ar", ar)] if ar else [])), **page}
     return _page(request, "sammenlign.html", build)
 
 

@@ -26,6 +26,8 @@ from bliatlas import export
 from bliatlas.errors import PlanInfeasible, UserError
 from bliatlas.format import fmt_count, fmt_num
 from bliatlas.regions.names import name_sort_key
+from bliatlas.render.classify import classify
+from bliatlas.render.context import get_context
 from bliatlas.settlement import match_api, run_store, runs
 from bliatlas.settlement.capacity import CAPACITY_MODES
 from bliatlas.settlement.cohort import label_nb
@@ -43,8 +45,6 @@ from bliatlas.settlement.plan import (
     plan_csv,
     plan_xlsx,
 )
-from bliatlas.web.classify import classify
-from bliatlas.web.context import get_context
 from bliatlas.web.templating import templates
 
 router = APIRouter(include_in_schema=False)

@@ -19,6 +19,7 @@ from bliatlas.knowledge.citations import render_html
 from bliatlas.knowledge.vocab import NOT_GIVEN
 from bliatlas.privacy import SUPPRESSION_NOTE
 from bliatlas.regions.names import display_name
+from bliatlas.render.map import UNCERTAIN_LEGEND
 from bliatlas.serving import CSRF_FIELD, SOURCE_NOTE, csrf_token
 from bliatlas.web import STATIC_DIR, views  # noqa: F401 (STATIC_DIR re-exported)
 
@@ -41,7 +42,7 @@ templates.env.filters["signed"] = lambda v, d=0: fmt_signed(v, d)  # +3, −12 (
 templates.env.globals["SOURCE_NOTE"] = SOURCE_NOTE
 templates.env.globals["DIRECTION_NB"] = views.DIRECTION_NB
 templates.env.globals["TOPICS_NB"] = views.TOPICS_NB
-templates.env.globals["UNCERTAIN_LEGEND"] = views.UNCERTAIN_LEGEND
+templates.env.globals["UNCERTAIN_LEGEND"] = UNCERTAIN_LEGEND
 templates.env.globals["SUPPRESSION_NOTE"] = SUPPRESSION_NOTE
 templates.env.globals["NOT_GIVEN"] = NOT_GIVEN
 # A knowledge text with its citation marks as links to the entry's sources.

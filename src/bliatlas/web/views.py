@@ -18,9 +18,26 @@ from bliatlas.knowledge import recommend
 from bliatlas.knowledge.pointers import municipality_pointers
 from bliatlas.knowledge.search import fold
 from bliatlas.published import INTERVAL, MISSING, OK, SUPPRESSED, Cell
-from bliatlas.web.charts import Bar, Point, bar_chart, line_chart
-from bliatlas.web.classify import MISSING_COLOUR, classify
-from bliatlas.web.context import AtlasContext
+from bliatlas.render.charts import (
+    Bar,
+    Series,
+    bar_chart,
+    line_chart,
+    multi_line_chart,
+    standalone,
+)
+from bliatlas.render.context import AtlasContext
+from bliatlas.render.figures import (
+    GrantRow,
+    bar_for,
+    grant_rows,
+    grants_by_type,
+    point_for,
+    series_points,
+    settlement_funnel,
+    with_unit,
+)
+from bliatlas.render.map import choropleth
 
 DEFAULT_INDICATOR = "bosatte_per_1000"
 TOPICS_NB: dict[str, str] = {
@@ -68,11 +85,6 @@ DIRECTION_NB = {
     "neutral": "verken høyere eller lavere er bedre i seg selv",
 }
 LEVEL_CHOICES = {"kommune": "Kommuner", "fylke": "Fylker"}
-SUPPRESSED_LEGEND = "Skjermet: færre enn 5 (eller kunne avsløre en skjermet verdi)"
-UNCERTAIN_LEGEND = ("Usikker klasse: verdien er et intervall fordi skjermede kommuner inngår, "
-                    "og intervallet går over en klassegrense (stripene viser de to klassene)")
-
-
 def parse_year(ctx: AtlasContext, ind: Indicator, year: str | None) -> int:
     years = ctx.cube.years.get(ind.id) or []
     if not years:
@@ -127,25 +139,6 @@ def latest_year_with_values(ctx: AtlasContext, ind: Indicator, level: str,
             if cell is not None and cell.status != MISSING:
                 return year
     return ctx.cube.latest_year(ind.id)
-
-
-def with_unit(cell: Cell | None, ind: Indicator) -> str:
-    text = format_cell(cell, ind)
-    return f"{text} {ind.unit}" if cell is not None and cell.status in (OK, INTERVAL) else text
-
-
-def bar_for(label: str, cell: Cell | None, ind: Indicator, highlight: bool = False) -> Bar:
-    """A bar of a chart for one cell (solid to the lower bound of an interval)."""
-    return Bar(label=label, value=cell.value if cell is not None and cell.ok else None,
-               text=format_cell(cell, ind), highlight=highlight,
-               lower=cell.lower if cell is not None and cell.status == INTERVAL else None,
-               upper=cell.upper if cell is not None and cell.status == INTERVAL else None)
-
-
-def series_points(series: list[dict[str, Any]]) -> list[Point]:
-    """Chart points from a profile series (intervals as ranges, joins marked)."""
-    return [Point(year=s["ar"], value=s["verdi"], status=s["status"], lower=s["nedre"],
-                  upper=s["ovre"], join=s["skjot"], text=s["verdi_tekst"]) for s in series]
 
 
 # -- map ---------------------------------------------------------------------------------
@@ -204,91 +197,6 @@ def _selected_municipalities(ctx: AtlasContext, f: MapFilters) -> list[str]:
             continue
         out.append(m.code)
     return sorted(out)
-
-
-def choropleth(ctx: AtlasContext, ind: Indicator, year: int, level: str, codes: list[str],
-               view_key: str, fit_codes: list[str], draw_codes: list[str],
-               map_id: str = "kart", linked: bool = True,
-               highlight: str | None = None) -> dict[str, Any]:
-    """SVG map data: shapes with fills, labels and links; legend; table rows."""
-    cells = {c.code: c for c in ctx.cube.slice(ind.id, level, year)}
-    shown = [cells.get(c) for c in codes]
-    classes = classify([c.value for c in shown if c and c.ok], ind.decimals)
-    view, paths = ctx.geometry.view(view_key, fit_codes, draw_codes)
-    selected = set(codes)
-    shapes = []
-    counts = {"suppressed": 0, "missing": 0, "uncertain": 0}
-    patterns: dict[tuple[int, int], dict[str, Any]] = {}
-    for code in draw_codes:
-        if code not in paths:
-            continue
-        region = ctx.registry.get(code)
-        if code not in selected:
-            shapes.append({"code": code, "d": paths[code], "fill": "#f2f2f2", "linked": False,
-                           "label": region.name, "out": True})
-            continue
-        cell = cells.get(code)
-        text = with_unit(cell, ind)
-        if cell is not None and cell.ok:
-            fill = classes.classes[classes.colour_index(cell.value)].colour
-        elif cell is not None and cell.status == INTERVAL and classes.classes:
-            lo = classes.colour_index(cell.lower)
-            hi = (classes.colour_index(cell.upper) if cell.upper is not None
-                  else len(classes.classes) - 1)
-            if lo == hi:
-                fill = classes.classes[lo].colour
-            else:
-                pattern = patterns.setdefault((lo, hi), {
-                    "id": f"usikker-{map_id}-{lo}-{hi}",
-                    "low": classes.classes[lo].colour, "high": classes.classes[hi].colour,
-                    "label": f"{classes.classes[lo].label} til {classes.classes[hi].label}"})
-                fill = f"url(#{pattern['id']})"
-                counts["uncertain"] += 1
-                text += " (usikker klasse: intervallet går over en klassegrense)"
-        elif cell is not None and cell.status in (SUPPRESSED, INTERVAL):
-            fill = "url(#skjermet)"
-            counts["suppressed"] += 1
-        else:
-            fill = MISSING_COLOUR
-            counts["missing"] += 1
-        shapes.append({
-            "code": code, "d": paths[code], "fill": fill, "linked": linked,
-            "label": f"{region.name}: {text}",
-            "href": f"/{'kommune' if level == 'kommune' else 'fylke'}/{code}",
-            "out": False, "highlight": code == highlight,
-        })
-    rows = []
-    for code in codes:
-        region = ctx.registry.get(code)
-        cell = cells.get(code)
-        rows.append({
-            "code": code,
-            "name": region.display_name,
-            "sort": region.sort_key,
-            "county": (ctx.registry.counties[region.county_code].short_name
-                       if region.county_code in ctx.registry.counties else ""),
-            "centrality": region.centrality,
-            "value": cell.value if cell and cell.ok else None,
-            "text": value_text(cell, ind),
-            "numerator": cell.numerator if cell and cell.ok else None,
-            "denominator": cell.denominator if cell and cell.ok else None,
-            "status": cell.status if cell else MISSING,
-            "note": cell.note_text() if cell else "Mangler: ingen tall for dette året",
-        })
-    rows.sort(key=lambda r: r["sort"])
-    return {
-        "id": map_id,
-        "viewbox": view.viewbox,
-        "shapes": shapes,
-        "legend": classes.classes,
-        "diverging": classes.diverging,
-        "n_suppressed": counts["suppressed"],
-        "n_missing": counts["missing"],
-        "n_uncertain": counts["uncertain"],
-        "patterns": list(patterns.values()),
-        "rows": rows,
-        "level": level,
-    }
 
 
 def map_page(ctx: AtlasContext, f: MapFilters, ind: Indicator) -> dict[str, Any]:
@@ -352,22 +260,7 @@ def municipality_page(ctx: AtlasContext, code: str, from_year: int | None = None
             "rank": ranked, "trend": it["utvikling"], "topic": ind.topic,
             "direction": ind.direction, "peers": it["jevnforing"],
         })
-    charts = []
-    for n, ind_id in enumerate(SERIES_INDICATORS):
-        it = items.get(ind_id)
-        if it is None or not any(s["status"] in (OK, INTERVAL) for s in it["serie"]):
-            continue
-        ind = ctx.catalogue.get(ind_id)
-        points = series_points(it["serie"])
-        joins = [s for s in it["serie"] if s["skjot"]]
-        charts.append({
-            "id": f"serie-{n}", "indicator": ind, "title": f"{ind.name_nb}, {region.name}",
-            "svg": line_chart(f"serie-{n}", f"{ind.name_nb}, {region.name}", ind.unit, points,
-                              ind.decimals),
-            "rows": [{"year": s["ar"], "text": s["verdi_tekst"], "source": s["kilde_tekst"],
-                      "join": s["skjot"]} for s in it["serie"]],
-            "joins": [f"Fra {s['ar']}: {s['kilde_tekst']}" for s in joins],
-        })
+    charts = series_charts(ctx, region, items)
     county = ctx.registry.counties.get(region.county_code)
     locator_codes = sorted(m.code for m in ctx.registry.municipalities_in(region.county_code))
     view, paths = ctx.geometry.view(f"fylke-{region.county_code}", locator_codes, locator_codes)
@@ -402,6 +295,98 @@ def municipality_page(ctx: AtlasContext, code: str, from_year: int | None = None
     }
 
 
+def series_charts(ctx: AtlasContext, region, items: dict[str, dict[str, Any]]
+                  ) -> list[dict[str, Any]]:
+    """The municipality page's time series (one chart per indicator with a value)."""
+    charts = []
+    for n, ind_id in enumerate(SERIES_INDICATORS):
+        it = items.get(ind_id)
+        if it is None or not any(s["status"] in (OK, INTERVAL) for s in it["serie"]):
+            continue
+        ind = ctx.catalogue.get(ind_id)
+        points = series_points(it["serie"])
+        joins = [s for s in it["serie"] if s["skjot"]]
+        title = f"{ind.name_nb}, {region.name}"
+        charts.append({
+            "id": f"serie-{n}", "indicator": ind, "title": title,
+            "svg": line_chart(f"serie-{n}", title, ind.unit, points, ind.decimals),
+            "rows": [{"year": s["ar"], "text": s["verdi_tekst"], "source": s["kilde_tekst"],
+                      "join": s["skjot"]} for s in it["serie"]],
+            "joins": [f"Fra {s['ar']}: {s['kilde_tekst']}" for s in joins],
+            "data": [[s["ar"], s["verdi"] if s["status"] == OK else None,
+                      s["nedre"] if s["status"] == INTERVAL else None,
+                      s["ovre"] if s["status"] == INTERVAL else None,
+                      s["status"], s["verdi_tekst"], ind.unit] for s in it["serie"]],
+        })
+    return charts
+
+
+FIGURE_HEADER = ["figur", "rad", "verdi", "nedre", "øvre", "status", "tekst", "enhet"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One chart as a download: its SVG and the numbers behind it (suppressed values
+    keep no number, only their status and text)."""
+
+    id: str
+    title: str
+    svg: str
+    rows: list[list[Any]]  # FIGURE_HEADER columns
+
+    def svg_document(self, source: str) -> bytes:
+        """The chart with its title and ``source`` written in it, as an SVG file."""
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                + standalone(self.svg, self.title, source)).encode("utf-8")
+
+
+def municipality_figures(ctx: AtlasContext, code: str) -> dict[str, Figure]:
+    """Every chart on ``/kommune/{code}`` by its id, with its numbers."""
+    region = ctx.registry.get(code)
+    if region.level != "kommune":
+        raise NotFound(f"{code} er et fylke, ikke en kommune; se /fylke/{code}")
+    profile = build_profile(ctx.cube, code)
+    items = {it["id"]: it for it in profile["indikatorer"]}
+    out: dict[str, Figure] = {}
+    for c in series_charts(ctx, region, items):
+        out[c["id"]] = Figure(c["id"], c["title"], str(c["svg"]),
+                              [[c["title"], *row] for row in c["data"]])
+    f = funnel(ctx, code)
+    if f is not None:
+        title = f"Bosettingstrakten {f['year']}, {region.name}"
+        out["trakt"] = Figure("trakt", title, str(f["svg"]), [
+            [title, s["label"], s["value"], None, None,
+             s["cell"].status if s["cell"] is not None else MISSING, s["text"], "personer"]
+            for s in f["steps"]])
+    g = grants(ctx, code)
+    if g is not None and g["svg"] is not None:
+        title = f"Tilskudd fra IMDi etter type {g['year']}, {region.name}"
+        out["tilskudd"] = Figure("tilskudd", title, str(g["svg"]), [
+            [title, i["type"], i["value"], None, None, i["status"], i["text"], "kroner"]
+            for i in ([g["total"]] if g["total"] else []) + g["items"]])
+    return out
+
+
+def compare_figures(ctx: AtlasContext, codes: list[str], ids: list[str],
+                    year: str | None) -> dict[str, Figure]:
+    """Every chart on the compare page by its id, with its numbers."""
+    page = compare_page(ctx, codes, ids, year)
+    out: dict[str, Figure] = {}
+    for n, (c, t) in enumerate(zip(page["charts"], page["table"])):
+        title = f"{c['ind'].name_nb} ({c['ind'].unit}), {c['year']}"
+        rows = [[title, r.nb_name, v["value"], None, None, v["status"], v["text"],
+                 c["ind"].unit] for r, v in zip(page["regions"], t["values"])]
+        rows.append([title, "Hele landet samlet", t["national_value"], None, None,
+                     t["national_status"], t["national"], c["ind"].unit])
+        out[f"sml-{n}"] = Figure(f"sml-{n}", title, str(c["svg"]), rows)
+    for s in page["series"]:
+        rows = [[s["title"], f"{r.nb_name} {p.year}", p.value, p.lower, p.upper, p.status,
+                 p.text, s["ind"].unit] for r, line in zip(page["regions"], s["lines"])
+                for p in line.points]
+        out[s["id"]] = Figure(s["id"], s["title"], str(s["svg"]), rows)
+    return out
+
+
 def _weakest(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The indicator with direction where the municipality ranks lowest in its centrality
     class (the same ranking the page shows)."""
@@ -412,68 +397,35 @@ def _weakest(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return min(scored, key=lambda r: r["rank"]["persentil"])
 
 
-FUNNEL_STEPS = (
-    ("anmodning", "Anmodning fra IMDi"),
-    ("vedtak", "Vedtak i kommunen"),
-    ("bosatt_etter_anmodning", "Bosatt mot anmodningen"),
-)
-
-
 def funnel(ctx: AtlasContext, code: str) -> dict[str, Any] | None:
-    """Request → decision → settled for the latest year where all three steps exist."""
-    years = set(ctx.cube.years.get("anmodning", []))
-    for ind_id, _ in FUNNEL_STEPS[1:]:
-        years &= set(ctx.cube.years.get(ind_id, []))
-    for year in sorted(years, reverse=True):
-        cells = [ctx.cube.cell(i, "kommune", code, year) for i, _ in FUNNEL_STEPS]
-        if all(c is None for c in cells):
-            continue
-        steps = []
-        for (ind_id, label), cell in zip(FUNNEL_STEPS, cells):
-            ind = ctx.catalogue.get(ind_id)
-            steps.append({"label": label, "indicator": ind_id,
-                          "value": cell.value if cell is not None and cell.ok else None,
-                          "text": format_cell(cell, ind), "cell": cell,
-                          "bar": bar_for(label, cell, ind)})
-        rates = []
-        for ind_id in ("vedtak_andel_av_anmodning", "bosatt_andel_av_vedtak",
-                       "bosatt_andel_av_anmodning"):
-            ind = ctx.catalogue.get(ind_id)
-            rates.append({"name": ind.name_nb,
-                          "text": with_unit(ctx.cube.cell(ind_id, "kommune", code, year), ind)})
-        svg = bar_chart("trakt", f"Bosettingstrakten {year}", [s["bar"] for s in steps])
-        return {"year": year, "steps": steps, "rates": rates, "svg": svg}
-    return None
+    """Request → decision → settled (:func:`bliatlas.render.figures.settlement_funnel`)."""
+    f = settlement_funnel(ctx.cube, "kommune", code)
+    if f is None:
+        return None
+    steps = [{"label": s.label, "indicator": s.indicator.id,
+              "value": s.cell.value if s.cell is not None and s.cell.ok else None,
+              "text": format_cell(s.cell, s.indicator), "cell": s.cell} for s in f.steps]
+    rates = [{"name": ind.name_nb, "text": with_unit(cell, ind)} for ind, cell in f.rates]
+    svg = bar_chart("trakt", f"Bosettingstrakten {f.year}", f.bars())
+    return {"year": f.year, "steps": steps, "rates": rates, "svg": svg}
 
 
 def grants(ctx: AtlasContext, code: str) -> dict[str, Any] | None:
     """IMDi grants by type for the latest year with published (or suppressed) values."""
-    rows = ctx.store.query(
-        "SELECT year, dims, value, status, status_note FROM observation "
-        "WHERE dataset = 'imdi_tilskudd' AND measure = 'tilskudd' AND unit = 'kroner' "
-        "AND region_code = ? AND year = (SELECT max(year) FROM observation "
-        "WHERE dataset = 'imdi_tilskudd' AND measure = 'tilskudd' AND region_code = ? "
-        "AND status <> 'missing') "
-        "ORDER BY value DESC NULLS LAST, dims",
-        [code, code],
-    )
-    if not rows:
+    g = grants_by_type(grant_rows(ctx.store, code))
+    if g is None:
         return None
-    total = None
-    items = []
-    for r in rows:
-        kind = r["dims"].split("=", 1)[1] if "=" in r["dims"] else r["dims"]
-        text = (format_number(r["value"], 0) + " kr" if r["status"] == "ok"
-                else ("skjermet" if r["status"] == "suppressed" else "mangler"))
-        item = {"type": kind, "value": r["value"], "text": text, "status": r["status"]}
-        if kind == "Totalt":
-            total = item
-        else:
-            items.append(item)
-    items = [i for i in items if i["status"] != "missing" or i["value"] is not None]
-    svg = bar_chart("tilskudd", f"Tilskudd fra IMDi etter type, {rows[0]['year']}", [
-        Bar(label=i["type"], value=i["value"], text=i["text"]) for i in items]) if items else None
-    return {"year": rows[0]["year"], "items": items, "total": total, "svg": svg}
+
+    def item(r: GrantRow) -> dict[str, Any]:
+        text = (format_number(r.value, 0) + " kr" if r.status == OK
+                else ("skjermet" if r.status == SUPPRESSED else "mangler"))
+        return {"type": r.type, "value": r.value, "text": text, "status": r.status}
+    items = [item(r) for r in g.items]
+    svg = bar_chart("tilskudd", f"Tilskudd fra IMDi etter type, {g.year}", [
+        Bar(label=i["type"], value=i["value"], text=i["text"], status=i["status"])
+        for i in items]) if items else None
+    return {"year": g.year, "items": items, "total": item(g.total) if g.total else None,
+            "svg": svg}
 
 
 def related_knowledge(ctx: AtlasContext, region, weakest: dict[str, Any] | None) -> dict[str, Any]:
@@ -663,16 +615,48 @@ def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
             cell = ctx.cube.cell(ind.id, "kommune", r.code, y)
             cells.append(cell)
             values.append({"value": cell.value if cell and cell.ok else None,
-                           "text": value_text(cell, ind)})
+                           "text": value_text(cell, ind),
+                           "status": cell.status if cell else MISSING})
         nat = ctx.cube.cell(ind.id, "nasjonal", "NO", y)
         table.append({"ind": ind, "year": y, "values": values,
-                      "national": value_text(nat, ind), "note": coverage_note(nat)})
+                      "national": value_text(nat, ind), "note": coverage_note(nat),
+                      "national_value": nat.value if nat and nat.ok else None,
+                      "national_status": nat.status if nat else MISSING})
         if regions:
             bars = [bar_for(r.nb_name, c, ind) for r, c in zip(regions, cells)]
             bars.append(bar_for("Hele landet samlet", nat, ind, highlight=True))
             charts.append({"ind": ind, "year": y, "svg": bar_chart(
                 f"sml-{n}", f"{ind.name_nb} ({ind.unit}), {y}", bars)})
-    return {"regions": regions, "inds": inds, "table": table, "charts": charts}
+    series = [compare_series(ctx, ind, regions, f"utv-{n}") for n, ind in enumerate(inds)]
+    return {"regions": regions, "inds": inds, "table": table, "charts": charts,
+            "series": [s for s in series if s is not None]}
+
+
+COMPARE_YEARS = 12  # the latest years in a compare page's time series
+
+
+def compare_series(ctx: AtlasContext, ind: Indicator, regions: list[Any],
+                   chart_id: str) -> dict[str, Any] | None:
+    """One time-series chart with a line per chosen municipality (the latest years with a
+    value for any of them), and the table of its numbers."""
+    if not regions:
+        return None
+    years = usable_years(ctx, ind)[-COMPARE_YEARS:]
+    cells = {(r.code, y): ctx.cube.cell(ind.id, "kommune", r.code, y)
+             for r in regions for y in years}
+    years = [y for y in years if any(cells[(r.code, y)] is not None
+                                     and cells[(r.code, y)].status != MISSING
+                                     for r in regions)]
+    if len(years) < 2:
+        return None
+    lines = []
+    for r in regions:
+        lines.append(Series(r.nb_name, [point_for(y, cells[(r.code, y)], ind) for y in years]))
+    title = f"{ind.name_nb} ({ind.unit}), {years[0]}–{years[-1]}"
+    return {"id": chart_id, "ind": ind, "title": title, "years": years,
+            "svg": multi_line_chart(chart_id, title, ind.unit, lines, ind.decimals),
+            "rows": [{"name": r.display_name, "texts": [p.text for p in line.points]}
+                     for r, line in zip(regions, lines)], "lines": lines}
 
 
 # -- search ------------------------------------------------------------------------------

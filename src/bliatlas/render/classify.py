@@ -1,7 +1,9 @@
 """Class breaks and colours for choropleth maps.
 
-Quantile breaks (each class holds about as many regions), rounded to the indicator's
-decimals and made unique, so the legend reads like the numbers in the table. When the
+Quantile breaks (each class holds about as many regions) over the values rounded to the
+indicator's decimals, as the table and the tooltips show them: each class runs from its
+smallest to its largest shown value, so neighbouring classes never share a label at the
+break ("0,0–3,2", "3,3–4,7"). When the
 values cross zero (a change), a diverging palette centred on zero is used; otherwise a
 sequential one. Both palettes are ColorBrewer schemes marked colour-blind safe.
 """
@@ -35,8 +37,11 @@ class ColourClass:
 class Classification:
     classes: list[ColourClass]
     diverging: bool
+    decimals: int = 0
 
     def colour_index(self, value: float) -> int:
+        """The class of a value as shown (rounded to the indicator's decimals)."""
+        value = round(float(value), self.decimals)
         for i, c in enumerate(self.classes):
             if value <= c.upper or i == len(self.classes) - 1:
                 return i
@@ -49,7 +54,7 @@ def _labels(bounds: list[tuple[float, float]], decimals: int) -> list[str]:
         if format_number(lo, decimals) == format_number(hi, decimals):
             out.append(format_number(lo, decimals))
         else:
-            out.append(f"{format_number(lo, decimals)} – {format_number(hi, decimals)}")
+            out.append(f"{format_number(lo, decimals)}–{format_number(hi, decimals)}")
     return out
 
 
@@ -79,9 +84,10 @@ def _quantile_bounds(values: np.ndarray, k: int, decimals: int) -> list[tuple[fl
 
 def classify(values: list[float], decimals: int) -> Classification:
     """Breaks and colours for the values that are shown (suppressed/missing excluded)."""
-    arr = np.asarray([v for v in values if v is not None], dtype=float)
+    arr = np.asarray([round(float(v), decimals) for v in values if v is not None],
+                     dtype=float)
     if len(arr) == 0:
-        return Classification(classes=[], diverging=False)
+        return Classification(classes=[], diverging=False, decimals=decimals)
     if arr.min() < 0 < arr.max():
         neg = _quantile_bounds(arr[arr < 0], 3, decimals)
         pos = _quantile_bounds(arr[arr >= 0], 3, decimals)
@@ -100,4 +106,4 @@ def classify(values: list[float], decimals: int) -> Classification:
     for (lo, hi), colour, label in zip(bounds, colours, labels):
         count = int(((arr >= lo) & (arr <= hi)).sum())
         classes.append(ColourClass(lower=lo, upper=hi, colour=colour, label=label, count=count))
-    return Classification(classes=classes, diverging=diverging)
+    return Classification(classes=classes, diverging=diverging, decimals=decimals)

@@ -17,8 +17,8 @@ from bliatlas.knowledge.base import reset_shared_index, shared_index
 from bliatlas.knowledge.recommend import PlaceFacts, read_place_facts
 from bliatlas.knowledge.search import KnowledgeIndex
 from bliatlas.regions.registry import Registry
+from bliatlas.render.geo import GeometryCache
 from bliatlas.store import Store
-from bliatlas.web.geo import GeometryCache
 
 
 @dataclass
@@ -61,7 +61,7 @@ def _build_context() -> AtlasContext:
 def get_context() -> AtlasContext:
     """The context of the current database state (built on first use, and beside the old
     one when an import replaced the file; see ``bliatlas.serving``)."""
-    return deps.cached("web.context", _build_context)
+    return deps.cached("render.context", _build_context)
 
 
 def warm() -> None:
@@ -71,5 +71,5 @@ def warm() -> None:
 
 def reset_context() -> None:
     """Forget the context (tests switching databases; the store is reset in ``deps``)."""
-    deps.forget("web.context")
+    deps.forget("render.context")
     reset_shared_index()
