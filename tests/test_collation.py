@@ -108,7 +108,10 @@ def test_drop_downs_sorted_by_norwegian_name_with_sami_forms(client):
     assert re.findall(r'<option value="\d+"[^>]*>([^<]+)</option>', select) == COUNTIES_IN_ORDER
     html = client.get("/sammenlign").text
     select = re.search(r'<select id="k-ny".*?</select>', html, re.DOTALL).group(0)
-    options = re.findall(r'<option value="\d+">([^<]+)</option>', select)
+    counties, municipalities = re.findall(r'<optgroup label="[^"]+">(.*?)</optgroup>', select)
+    assert [re.sub(r" \(\d+\)$", "", o) for o in re.findall(
+        r'<option value="\d+">([^<]+)</option>', counties)] == COUNTIES_IN_ORDER
+    options = re.findall(r'<option value="\d+">([^<]+)</option>', municipalities)
     assert len(options) == 357 and options[-1] == "Åsnes (3418)"
     i = options.index("Kautokeino (Guovdageaidnu) (5612)")
     assert options[i - 1:i + 2] == ["Karmøy (1149)", "Kautokeino (Guovdageaidnu) (5612)",
@@ -132,7 +135,8 @@ def test_compare_refuses_unknown_and_ambiguous_names_in_norwegian(client):
     assert "flere steder heter «Herøy»: Herøy (1515, Møre og Romsdal), Herøy (1818, Nordland)" \
         in r.text
     r = client.get("/sammenlign", params={"k": "Atlantis"})
-    assert r.status_code == 400 and "fant ingen kommune med navnet «Atlantis»" in r.text
+    assert r.status_code == 400 and "fant ingen kommune eller fylke med navnet «Atlantis»" \
+        in r.text
 
 
 def test_search_results_show_the_norwegian_name_first(client):
@@ -145,3 +149,25 @@ def test_plan_table_in_norwegian_order(client):
     html = client.get("/bosetting", params={"fylke": "56", "total": "200"}).text
     names = _row_names(html, "plantabell")
     assert names == FINNMARK_IN_ORDER
+
+
+def test_compare_counties_and_several_places_in_one_field(client):
+    # counties side by side, each linked to its county page, with the county figures of the
+    # indicator API (Vestland's 2024 settled refugees per 1 000 is the county cell)
+    r = client.get("/sammenlign", params={"k": ["46", "Rogaland"], "i": "bosatte_per_1000"})
+    assert r.status_code == 200
+    assert re.findall(r'<th scope="col" class="n"><a href="/fylke/(\d+)">', r.text) == \
+        ["46", "11"]
+    api = client.get("/api/data/bosatte_per_1000", params={"niva": "fylke", "ar": "2024"})
+    rows = {x["kode"]: x for x in api.json()["verdier"]}
+    assert rows["46"]["verdi_tekst"] in r.text and rows["11"]["verdi_tekst"] in r.text
+    assert "Valgte fylker" in r.text
+    # several municipalities typed in one field, separated by commas
+    r = client.get("/sammenlign", params={"k": "Gloppen, Stad, Stryn"})
+    assert r.status_code == 200
+    assert re.findall(r'<th scope="col" class="n"><a href="/kommune/(\d+)">', r.text) == \
+        ["4650", "4649", "4651"]
+    # one level at a time
+    r = client.get("/sammenlign", params={"k": ["46", "4650"]})
+    assert r.status_code == 400
+    assert "sammenlign enten kommuner eller fylker, ikke begge" in r.text

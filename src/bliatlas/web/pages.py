@@ -136,8 +136,9 @@ def compare_view(request: Request, k: Multi = None, i: Multi = None,
         ctx = get_context()
         page = views.compare_page(ctx, k or [], i or [], ar)
         municipalities = ctx.registry.by_name("kommune")
-        return {"title": "Sammenlign kommuner", "choices": views.indicator_choices(ctx),
-                "municipalities": municipalities,
+        return {"title": "Sammenlign kommuner eller fylker",
+                "choices": views.indicator_choices(ctx),
+                "municipalities": municipalities, "counties": ctx.registry.by_name("fylke"),
                 "selected_ids": [ind.id for ind in page["inds"]],
                 "figure_query": "?" + urlencode([("k", r.code) for r in page["regions"]]
                                                 + [("i", ind.id) for ind in page["inds"]]

@@ -7,6 +7,7 @@ same engine values as the API's.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -586,33 +587,40 @@ DEFAULT_COMPARE_INDICATORS = ("bosatte_per_1000", "ukrainere_andel",
 
 def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
                  year: str | None) -> dict[str, Any]:
+    """Municipalities, or counties, side by side. Each ``k`` is a code, a list entry or a
+    name in any official form; several may be given in one field, separated by commas."""
+    typed = [t.strip() for x in codes for t in re.split(r"[,;]", x) if t.strip()]
     regions = []
-    for c in dict.fromkeys(x.strip() for x in codes if x.strip()):
-        if c.isdigit():
-            r = ctx.registry.get(c)
-        else:
-            try:
-                r = ctx.registry.find(c, "kommune")
-            except NotFound as exc:
-                raise InputError("k", str(exc)) from None
+    for c in dict.fromkeys(typed):
+        try:
+            r = ctx.registry.get(c) if c.isdigit() else ctx.registry.find(c)
+        except NotFound as exc:
+            raise InputError("k", str(exc)) from None
         if r in regions:
             continue
-        if r.level != "kommune":
-            raise InputError("k", f"{c} er et fylke; velg kommuner (4 siffer)")
+        if r.level not in ("kommune", "fylke"):
+            raise InputError("k", f"{c}: velg kommuner (4 siffer) eller fylker (2 siffer)")
         regions.append(r)
+    levels = {r.level for r in regions}
+    if len(levels) > 1:
+        raise InputError("k", "sammenlign enten kommuner eller fylker, ikke begge: "
+                         + ", ".join(f"{r.nb_name} ({r.level})" for r in regions))
+    level = levels.pop() if levels else "kommune"
+    noun = "kommuner" if level == "kommune" else "fylker"
     if len(regions) > 12:
-        raise InputError("k", f"velg høyst 12 kommuner, fikk {len(regions)}")
+        raise InputError("k", f"velg høyst 12 {noun}, fikk {len(regions)}")
     inds = [ctx.catalogue.get(i) for i in dict.fromkeys(ids or DEFAULT_COMPARE_INDICATORS)]
-    inds = [i for i in inds if i.base_level == "kommune"]
+    inds = [i for i in inds if i.base_level == "kommune"
+            or (level == "fylke" and i.base_level == "fylke")]
     table = []
     charts = []
     for n, ind in enumerate(inds):
         y = (parse_year(ctx, ind, year) if year else
-             latest_year_with_values(ctx, ind, "kommune", [r.code for r in regions]))
+             latest_year_with_values(ctx, ind, level, [r.code for r in regions]))
         values = []
         cells = []
         for r in regions:
-            cell = ctx.cube.cell(ind.id, "kommune", r.code, y)
+            cell = ctx.cube.cell(ind.id, level, r.code, y)
             cells.append(cell)
             values.append({"value": cell.value if cell and cell.ok else None,
                            "text": value_text(cell, ind),
@@ -627,8 +635,10 @@ def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
             bars.append(bar_for("Hele landet samlet", nat, ind, highlight=True))
             charts.append({"ind": ind, "year": y, "svg": bar_chart(
                 f"sml-{n}", f"{ind.name_nb} ({ind.unit}), {y}", bars)})
-    series = [compare_series(ctx, ind, regions, f"utv-{n}") for n, ind in enumerate(inds)]
-    return {"regions": regions, "inds": inds, "table": table, "charts": charts,
+    series = [compare_series(ctx, ind, regions, f"utv-{n}", level)
+              for n, ind in enumerate(inds)]
+    return {"regions": regions, "level": level, "noun": noun, "inds": inds, "table": table,
+            "charts": charts,
             "series": [s for s in series if s is not None]}
 
 
@@ -636,13 +646,13 @@ COMPARE_YEARS = 12  # the latest years in a compare page's time series
 
 
 def compare_series(ctx: AtlasContext, ind: Indicator, regions: list[Any],
-                   chart_id: str) -> dict[str, Any] | None:
-    """One time-series chart with a line per chosen municipality (the latest years with a
-    value for any of them), and the table of its numbers."""
+                   chart_id: str, level: str = "kommune") -> dict[str, Any] | None:
+    """One time-series chart with a line per chosen municipality or county (the latest
+    years with a value for any of them), and the table of its numbers."""
     if not regions:
         return None
     years = usable_years(ctx, ind)[-COMPARE_YEARS:]
-    cells = {(r.code, y): ctx.cube.cell(ind.id, "kommune", r.code, y)
+    cells = {(r.code, y): ctx.cube.cell(ind.id, level, r.code, y)
              for r in regions for y in years}
     years = [y for y in years if any(cells[(r.code, y)] is not None
                                      and cells[(r.code, y)].status != MISSING
