@@ -369,8 +369,8 @@ def test_upload_small_cohort_is_matched_within_capacity(client, munis):
     assert "Realisert gevinst, SYNTETISK" not in r.text  # an uploaded cohort has no truth
     assert 'id="tilbaketest"' in r.text and "Modellens tilbaketest (SYNTETISK)" in r.text
     assert ": bare kapasitet</th>" in r.text and ": grådig</th>" in r.text
-    assert 'id="rettferdighet"' in r.text and ">Landgruppe: syria<" in r.text
-    assert "Prikket: færre enn 5 personer" in r.text  # small groups carry no numbers
+    assert 'id="rettferdighet"' in r.text and ">Landgruppe: Syria<" in r.text
+    assert "Skjermet: færre enn 5 personer" in r.text  # small groups carry no numbers
     assert "GeoMatch" in r.text
     assert "Beste alternativer" in r.text
 
