@@ -395,12 +395,12 @@ def test_server_order_equals_the_browsers_norwegian_collator(server, page):
 
 def test_compare_finds_a_municipality_typed_by_its_sami_name(server, page):
     page.goto(server + "/sammenlign?k=4650")
-    page.get_by_label("eller skriv navnet (norsk, samisk eller kvensk)").fill("Aarborte")
+    page.get_by_label("eller skriv navn, flere skilt med komma (norsk, samisk eller kvensk)").fill("Aarborte")
     page.click("button:has-text('Sammenlign')")
     page.wait_for_url("**k=Aarborte**")
     headers = page.locator("#sammenligning thead th").all_inner_texts()
     assert headers[2:4] == ["Gloppen", "Hattfjelldal (Aarborte)"]
-    page.get_by_label("eller skriv navnet (norsk, samisk eller kvensk)").fill("Guovdageaidnu")
+    page.get_by_label("eller skriv navn, flere skilt med komma (norsk, samisk eller kvensk)").fill("Guovdageaidnu")
     page.click("button:has-text('Sammenlign')")
     page.wait_for_url("**k=Guovdageaidnu**")
     headers = page.locator("#sammenligning thead th").all_inner_texts()

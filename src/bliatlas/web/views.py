@@ -592,10 +592,13 @@ def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
     typed = [t.strip() for x in codes for t in re.split(r"[,;]", x) if t.strip()]
     regions = []
     for c in dict.fromkeys(typed):
-        try:
-            r = ctx.registry.get(c) if c.isdigit() else ctx.registry.find(c)
-        except NotFound as exc:
-            raise InputError("k", str(exc)) from None
+        if c.isdigit():
+            r = ctx.registry.get(c)  # an unknown code is 404, as on the region pages
+        else:
+            try:
+                r = ctx.registry.find(c)
+            except NotFound as exc:
+                raise InputError("k", str(exc)) from None
         if r in regions:
             continue
         if r.level not in ("kommune", "fylke"):
