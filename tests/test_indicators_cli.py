@@ -7,7 +7,8 @@ import pytest
 from bliatlas.cli import main
 from bliatlas.errors import InputError
 from bliatlas.indicators.catalogue import load_catalogue, parse_catalogue
-from bliatlas.indicators.sentences import format_number, region_sentences
+from bliatlas.indicators.profile import sentences_for
+from bliatlas.indicators.sentences import format_number
 from bliatlas.store import open_store
 
 pytest_plugins = ["conftest_indicators"]
@@ -74,7 +75,7 @@ def test_profile_gloppen(imported_db, capsys, panel):
 
 def test_sentences_word_suppressed_counts_without_numbers(cube, panel):
     code = next(c for (c, y), r in panel.items() if y == 2024 and r["ema_prikket"])
-    sentences = region_sentences(cube, "kommune", code)
+    sentences = sentences_for(cube, cube.facts("kommune", code))
     ema = next(s for s in sentences if "enslige mindreårige" in s)
     assert "færre enn 5 (skjermet)" in ema
     assert not any(ch.isdigit() for ch in ema.replace("2024", "").replace("færre enn 5", ""))

@@ -394,3 +394,50 @@ def test_report_downloads_are_offered_and_work(client):
     assert 'href="/api/rapport/fylke/46.pdf"' in client.get("/fylke/46").text
     html = client.get("/api/rapport/kommune/4650.html")
     assert html.status_code == 200 and "Gloppen" in html.text
+
+
+def test_a_municipality_page_reads_its_region_once_and_hands_the_cells_down(client,
+                                                                            monkeypatch):
+    """Issue 16, item 4: the page fetches Hyllestad's cells once (one ``RegionFacts``) and
+    the profile, the sentences and the funnel read from it; nothing asks the cube for the
+    region's cells again."""
+    from bliatlas.indicators.engine import Cube
+
+    ctx = web_context.get_context()
+    code = "4637"  # Hyllestad
+    ctx.cube._cache.pop(("facts", "kommune", code), None)
+    ctx.cube._cache.pop(("region", "kommune", code), None)
+    calls: list[tuple] = []
+    real_cells_for, real_cell = Cube.cells_for, Cube.cell
+
+    def counting_cells_for(self, level, c):
+        calls.append(("cells_for", level, c))
+        return real_cells_for(self, level, c)
+
+    def counting_cell(self, indicator, level, c, year):
+        calls.append(("cell", level, c))
+        return real_cell(self, indicator, level, c, year)
+
+    monkeypatch.setattr(Cube, "cells_for", counting_cells_for)
+    monkeypatch.setattr(Cube, "cell", counting_cell)
+    html = client.get(f"/kommune/{code}").text
+    assert "Hyllestad hadde" in html and "Bosettingstrakten" in html
+    own = [c for c in calls if c[1:] == ("kommune", code)]
+    assert own == [("cells_for", "kommune", code)]
+
+
+def test_sentences_are_made_from_the_cells_they_are_given(client):
+    """The sentences take a region's cells, not the engine: the same cells give the same
+    sentences, and a cell taken out is not said."""
+    from bliatlas.indicators.engine import RegionFacts
+    from bliatlas.indicators.sentences import region_sentences
+
+    cube = web_context.get_context().cube
+    facts = cube.facts("kommune", "4650")
+    said = region_sentences(facts, cube.catalogue)
+    assert said[0] == "Gloppen hadde 5 926 innbyggere 1. januar 2024 (+51 siden 2022)."
+    kept = tuple(c for c in facts.cells if c.indicator != "folkemengde_1_januar")
+    fewer = RegionFacts(facts.level, facts.code, facts.region, kept,
+                        {(c.indicator, c.year): c for c in kept})
+    without = region_sentences(fewer, cube.catalogue)
+    assert without == said[1:]

@@ -109,6 +109,36 @@ def _cell(row: tuple) -> Cell:
     return Cell(**values)
 
 
+@dataclass(frozen=True)
+class RegionFacts:
+    """Every published cell of one region (all indicators and years), fetched once per page
+    or report section and handed down: the profile, the sentences and the funnel read
+    their cells from here instead of asking the cube again (:meth:`Cube.facts`)."""
+
+    level: str
+    code: str
+    region: dict[str, Any]  # the region's row in ``groups`` (names, centrality, county)
+    cells: tuple[Cell, ...]  # by indicator and year
+    by_key: dict[tuple[str, int], Cell] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.region["short_name"]
+
+    def cell(self, indicator: str, year: int | None) -> Cell | None:
+        return None if year is None else self.by_key.get((indicator, year))
+
+    def series(self, indicator: str) -> list[Cell]:
+        """One indicator's cells, by year."""
+        return [c for c in self.cells if c.indicator == indicator]
+
+    def lookup(self, indicator: str, level: str, code: str, year: int | None) -> Cell | None:
+        """:meth:`Cube.cell`'s signature, for code that takes a lookup (the funnel)."""
+        if (level, code) != (self.level, self.code):
+            raise ValueError(f"RegionFacts for {self.level} {self.code}, not {level} {code}")
+        return self.cell(indicator, year)
+
+
 @dataclass
 class Cube:
     """All indicator values, held in memory in DuckDB tables. Build with :func:`build_cube`.
@@ -127,7 +157,7 @@ class Cube:
     build_seconds: float
     con: duckdb.DuckDBPyConnection = field(repr=False)
     split_members: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _cache: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- lookups -----------------------------------------------------------------------
@@ -203,6 +233,18 @@ class Cube:
             "ORDER BY indicator, year",
             [level, code],
         )
+
+    def facts(self, level: str, code: str) -> RegionFacts:
+        """One region's cells in one value to hand down (:class:`RegionFacts`)."""
+        key = ("facts", level, code)
+        with self._lock:
+            found = self._cache.get(key)
+            if found is None:
+                cells = tuple(self.cells_for(level, code))
+                found = RegionFacts(level, code, self.group(level, code), cells,
+                                    {(c.indicator, c.year): c for c in cells})
+                self._cache[key] = found
+            return found
 
     def cell(self, indicator: str, level: str, code: str, year: int | None) -> Cell | None:
         if year is None:

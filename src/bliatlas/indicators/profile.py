@@ -19,8 +19,9 @@ from typing import Any
 
 from bliatlas.indicators.catalogue import Catalogue, Indicator
 from bliatlas.indicators.compare import comparisons, rank_text
-from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB, PEER_GROUPS, Cube
+from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB, PEER_GROUPS, Cube, RegionFacts
 from bliatlas.indicators.sentences import (
+    PEER_SENTENCE_INDICATOR,
     cell_dict,
     format_cell,
     format_signed,
@@ -189,13 +190,30 @@ def _peers_compat(cube: Cube, level: str, code: str, ind: Indicator, year: int
     return out
 
 
-def build_profile(cube: Cube, code: str, from_year: int | None = None) -> dict[str, Any]:
+def sentences_for(cube: Cube, facts: RegionFacts) -> list[str]:
+    """The region's sentences (:func:`region_sentences`) from its facts, with the
+    comparisons of its latest settled-per-1 000 figure for a municipality."""
+    peer = None
+    if facts.level == "kommune":
+        ok = [c for c in facts.series(PEER_SENTENCE_INDICATOR) if c.ok]
+        if ok:
+            ind = cube.catalogue.get(PEER_SENTENCE_INDICATOR)
+            peer = (ok[-1], comparisons(cube, facts.level, facts.code, ind, ok[-1].year))
+    return region_sentences(facts, cube.catalogue, peer)
+
+
+def build_profile(cube: Cube, code: str, from_year: int | None = None,
+                  facts: RegionFacts | None = None) -> dict[str, Any]:
     """Profile for a municipality (4-digit code) or county (2-digit code). ``from_year``
-    sets the base year of the changes (default: the first year every series has)."""
+    sets the base year of the changes (default: the first year every series has).
+    ``facts``: the region's cells when the caller already holds them (a page that also
+    draws the funnel from them); fetched here otherwise."""
     reg = cube.region(code)
     level = reg["level"]
+    if facts is None:
+        facts = cube.facts(level, code)
     by_ind: dict[str, list[Cell]] = {}
-    for cell in cube.cells_for(level, code):
+    for cell in facts.cells:
         by_ind.setdefault(cell.indicator, []).append(cell)
     lead_ids = [i for i, _ in PROFILE_LEAD]
     order = {i: n for n, i in enumerate(lead_ids)}
@@ -277,7 +295,7 @@ def build_profile(cube: Cube, code: str, from_year: int | None = None) -> dict[s
         "indikatorer": items,
         "endring_fra_ar": base,
         "sammenligninger": _comparison_names(items),
-        "setninger": region_sentences(cube, level, code),
+        "setninger": sentences_for(cube, facts),
         "proveniens": provenance(cube, import_ids),
         "ikke_hentet": not_fetched,
     }

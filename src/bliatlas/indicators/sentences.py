@@ -14,9 +14,9 @@ import math
 from typing import Any
 
 from bliatlas.format import fmt_num, fmt_signed
-from bliatlas.indicators.catalogue import Indicator
-from bliatlas.indicators.compare import comparisons, rank_text
-from bliatlas.indicators.engine import Cube
+from bliatlas.indicators.catalogue import Catalogue, Indicator
+from bliatlas.indicators.compare import Comparison, rank_text
+from bliatlas.indicators.engine import RegionFacts
 from bliatlas.privacy import SUPPRESSION_NOTE  # noqa: F401 (re-exported; defined there)
 from bliatlas.published import INTERVAL, MISSING, OK, SUPPRESSED, Cell
 
@@ -97,13 +97,12 @@ def format_with_unit(cell: Cell | None, indicator: Indicator) -> str:
 
 
 class _Facts:
-    """Cells of one region, looked up by indicator and year."""
+    """A region's cells (:class:`RegionFacts`, fetched once by the caller) as the sentences
+    read them: by indicator and year, formatted, with the pending interval clauses."""
 
-    def __init__(self, cube: Cube, level: str, code: str) -> None:
-        self.cube = cube
-        self.level = level
-        self.code = code
-        self.by_key = {(c.indicator, c.year): c for c in cube.cells_for(level, code)}
+    def __init__(self, facts: RegionFacts, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.by_key = facts.by_key
         self.pending: list[str] = []
 
     def latest(self, indicator: str) -> int | None:
@@ -123,13 +122,13 @@ class _Facts:
         return cell is not None and cell.has_value
 
     def text(self, indicator: str, year: int | None) -> str:
-        return format_cell(self.cell(indicator, year), self.cube.catalogue.get(indicator))
+        return format_cell(self.cell(indicator, year), self.catalogue.get(indicator))
 
     def amount(self, indicator: str, year: int | None, unit: str = "") -> str:
         """An exact value, or the interval worded for a sentence (``mellom 2 890 og 2 906``);
         how many are suppressed is said at the end of the sentence (:meth:`end`)."""
         cell = self.cell(indicator, year)
-        ind = self.cube.catalogue.get(indicator)
+        ind = self.catalogue.get(indicator)
         unit_text = f" {unit}" if unit else ""
         if cell is not None and cell.status == INTERVAL:
             lo, hi = interval_bounds_text(cell, ind.decimals)
@@ -150,18 +149,21 @@ def _year_text(year: int) -> str:
     return f"i {year}" if year else "(referanseår ikke oppgitt i kilden)"
 
 
-def region_sentences(cube: Cube, level: str, code: str) -> list[str]:
-    """Factual sentences about one municipality or county, newest data first."""
-    region = cube.group(level, code)
-    name = region["short_name"]
-    county = level != "kommune"
+def region_sentences(facts: RegionFacts, catalogue: Catalogue,
+                     peer: tuple[Cell, list[Comparison]] | None = None) -> list[str]:
+    """Factual sentences about one municipality or county, newest data first, from the
+    region's cells (``facts``) and, for a municipality, its latest settled-per-1 000 cell
+    with that cell's comparisons (``peer``; :func:`bliatlas.indicators.profile.sentences_for`
+    gathers both)."""
+    name = facts.name
+    county = facts.level != "kommune"
     subject = f"Kommunene i {name}" if county else name
-    f = _Facts(cube, level, code)
+    f = _Facts(facts, catalogue)
     out: list[str] = []
 
     def hidden(indicator: str, year: int, what: str) -> str:
         cell = f.cell(indicator, year)
-        if cell is not None and is_primary_count_suppression(cell, cube.catalogue.get(indicator)):
+        if cell is not None and is_primary_count_suppression(cell, catalogue.get(indicator)):
             return f"{what} {_year_text(year)} var {SUPPRESSED_COUNT_NB}."
         if cell is not None and cell.status == SUPPRESSED:
             return (
@@ -306,22 +308,20 @@ def region_sentences(cube: Cube, level: str, code: str) -> list[str]:
             f"første bostedskommune {_year_text(year)}."
         )
 
-    if not county:
-        out.extend(_peer_sentences(cube, code, name))
+    if not county and peer is not None:
+        out.extend(_peer_sentences(catalogue.get(PEER_SENTENCE_INDICATOR), name, *peer))
     return out
 
 
-def _peer_sentences(cube: Cube, code: str, name: str) -> list[str]:
+PEER_SENTENCE_INDICATOR = "bosatte_per_1000"
+
+
+def _peer_sentences(ind: Indicator, name: str, latest: Cell, comps: list[Comparison]
+                    ) -> list[str]:
     """The municipality against its centrality class, worded with the comparison's own
     definition (the same label as on the page, in the report and in the CSV)."""
-    indicator = "bosatte_per_1000"
-    ind = cube.catalogue.get(indicator)
-    cells = [c for c in cube.series(indicator, "kommune", code) if c.ok]
-    if not cells:
-        return []
-    latest = cells[-1]
     out: list[str] = []
-    for comp in comparisons(cube, "kommune", code, ind, latest.year):
+    for comp in comps:
         if comp.key != "median_sentralitet" or comp.value is None:
             continue
         out.append(

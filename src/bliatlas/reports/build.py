@@ -612,11 +612,11 @@ def county_report(ctx: ReportContext, code: str, per_municipality: bool = True) 
         for q in qs:
             fired[q.rule].append({"code": m, "name": mreg["short_name"]})
         if per_municipality:
-            from bliatlas.indicators.sentences import region_sentences
+            from bliatlas.indicators.profile import sentences_for
 
             municipality_parts.append({
                 "code": m, "name": mreg["short_name"], "centrality": mreg["centrality"],
-                "sentences": region_sentences(ctx.cube, "kommune", m),
+                "sentences": sentences_for(ctx.cube, ctx.cube.facts("kommune", m)),
                 "questions": [q.title for q in qs if q.rule != "mal_i_planen"],
             })
     comparison_totals = [cell_num(ctx.cube, prov, i, "fylke", code, years[i.id])

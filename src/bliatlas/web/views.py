@@ -13,6 +13,7 @@ from typing import Any
 
 from bliatlas.errors import InputError, InvalidParameter, NotFound, UserError
 from bliatlas.indicators.catalogue import Indicator
+from bliatlas.indicators.engine import RegionFacts
 from bliatlas.indicators.profile import build_profile
 from bliatlas.indicators.sentences import format_cell, format_number
 from bliatlas.knowledge import recommend
@@ -239,7 +240,8 @@ def municipality_page(ctx: AtlasContext, code: str, from_year: int | None = None
     region = ctx.registry.get(code)
     if region.level != "kommune":
         raise NotFound(f"{code} er et fylke, ikke en kommune; se /fylke/{code}")
-    profile = build_profile(ctx.cube, code, from_year)
+    facts = ctx.cube.facts("kommune", code)  # fetched once, handed to everything below
+    profile = build_profile(ctx.cube, code, from_year, facts=facts)
     items = {it["id"]: it for it in profile["indikatorer"]}
     key_rows = []
     notes: list[str] = []
@@ -284,7 +286,7 @@ def municipality_page(ctx: AtlasContext, code: str, from_year: int | None = None
         "base_years": sorted({p["ar"] for it in profile["indikatorer"] for p in it["serie"]
                               if p["status"] == OK and p["ar"]}),
         "charts": charts,
-        "funnel": funnel(ctx, code),
+        "funnel": funnel(ctx, facts),
         "grants": grants(ctx, code),
         "locator": locator,
         "knowledge": knowledge,
@@ -346,13 +348,14 @@ def municipality_figures(ctx: AtlasContext, code: str) -> dict[str, Figure]:
     region = ctx.registry.get(code)
     if region.level != "kommune":
         raise NotFound(f"{code} er et fylke, ikke en kommune; se /fylke/{code}")
-    profile = build_profile(ctx.cube, code)
+    facts = ctx.cube.facts("kommune", code)
+    profile = build_profile(ctx.cube, code, facts=facts)
     items = {it["id"]: it for it in profile["indikatorer"]}
     out: dict[str, Figure] = {}
     for c in series_charts(ctx, region, items):
         out[c["id"]] = Figure(c["id"], c["title"], str(c["svg"]),
                               [[c["title"], *row] for row in c["data"]])
-    f = funnel(ctx, code)
+    f = funnel(ctx, facts)
     if f is not None:
         title = f"Bosettingstrakten {f['year']}, {region.name}"
         out["trakt"] = Figure("trakt", title, str(f["svg"]), [
@@ -398,9 +401,10 @@ def _weakest(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return min(scored, key=lambda r: r["rank"]["persentil"])
 
 
-def funnel(ctx: AtlasContext, code: str) -> dict[str, Any] | None:
-    """Request → decision → settled (:func:`bliatlas.render.figures.settlement_funnel`)."""
-    f = settlement_funnel(ctx.cube, "kommune", code)
+def funnel(ctx: AtlasContext, facts: RegionFacts) -> dict[str, Any] | None:
+    """Request → decision → settled (:func:`bliatlas.render.figures.settlement_funnel`),
+    from the municipality's cells the page already holds."""
+    f = settlement_funnel(ctx.cube, facts.level, facts.code, lookup=facts.lookup)
     if f is None:
         return None
     steps = [{"label": s.label, "indicator": s.indicator.id,
