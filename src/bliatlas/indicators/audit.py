@@ -20,10 +20,24 @@ How it is solved (fast enough for the test suite, without weakening anything):
    when a box is). A fact whose published range contains both extremes (an interval the
    engine computed from the boxes, within the rounding of the numbers it came from) is
    implied by the boxes: it removes no point of the box product, so it cannot narrow any
-   cell and is dropped. This check runs in DuckDB over all (fact, unknown) terms at once
-   (millions of them: a national cell involves every hidden member); only the facts that
-   remain (a few hundred) go to Python. Dropping only implied facts leaves the feasible set,
-   and so every cell's interval, exactly as with all facts.
+   cell and is dropped. Dropping only implied facts leaves the feasible set, and so every
+   cell's interval, exactly as with all facts.
+
+   The extremes are computed without listing every (fact, unknown) term (a national cell
+   involves every hidden member: 5–8 million terms in all). An unknown's coefficient in a
+   cell's rows depends only on how often the cell reads it in the numerator (a) and in the
+   denominator (b) — ``m·a`` in a count, ``m·a − lower·b`` in a rate interval — so all
+   unknowns of a base cell with the same (a, b) get the same coefficient in every fact
+   built on that cell. They are summed once per base cell into a class (Σ lo, Σ hi, any
+   box unbounded), the classes are carried up through the groups the cell counts in, and
+   each fact's extremes are Σ over classes of c·Σlo or c·Σhi: the same sums as over the
+   unknowns one by one, in another order (a rounding difference of the size DuckDB's
+   parallel sums already have between runs, far inside the tolerance), with the same
+   terms left out (|c| ≤ 1e-12) and the same facts counted. Nothing is relaxed: a fact is
+   dropped on exactly the condition it was before. Only for the facts that remain (a few
+   hundred) are the (fact, unknown) terms listed, from the members of those facts alone,
+   and handed to Python. Partitions and identities have few terms and are checked term by
+   term.
 2. *Independent blocks.* The remaining facts fall apart into blocks of unknowns linked by
    a shared fact (union-find); each block is one small LP, built once.
 3. *Min and max per cell on one model.* In each block every hidden cell is minimised and
