@@ -282,6 +282,26 @@ def prepare(parsed: ParsedSource, crosswalk: Crosswalk, strict: bool = False,
     return prep
 
 
+def _combine_template(members: list[tuple[Resolution, int, int, int]], grid: CellGrid,
+                      notes: list[str | None], box: tuple[float | None, float | None],
+                      unit: str) -> tuple[int, str | None, float | None, float | None]:
+    """What ``prepare`` makes of a group of cells on one 2024 region and column, apart from
+    the sum of their published values: (status index, note, lower and upper bound less
+    that sum). ``members``: (resolution, row, status index, note index) per cell."""
+    contribs = []
+    for res, r, status_i, note_i in members:
+        status = STATUSES[status_i]
+        lo, hi = box if status == SUPPRESSED else (None, None)
+        contribs.append((0.0 if status == OK else None, status, notes[note_i], grid.codes[r],
+                         None, lo, hi, grid.names[r], res))
+    first = contribs[0]
+    if len(contribs) == 1 and first[8].kind != "county-union":
+        _, status, note, lo, hi = first[0], first[1], first[2], first[5], first[6]
+    else:
+        _, status, note, lo, hi = _combine(contribs, unit)
+    return STATUSES.index(status), note, lo, hi
+
+
 def _grid_has_duplicate_keys(grid: CellGrid) -> bool:
     """Whether two cells of a wide table could have one source key (same code, or same
     year, dims and unit in two columns)."""
@@ -368,57 +388,57 @@ def _prepare_grid(parsed: ParsedSource, crosswalk: Crosswalk, path: str,
     shared = placed & ((counts[tcell, ycell] > 1) | union[row, ycell])
     single = np.flatnonzero(placed & ~shared)
 
-    groups: dict[tuple[int, int], list[tuple]] = {}
-    first_cell: dict[tuple[int, int], int] = {}
-    for p in np.flatnonzero(shared).tolist():
-        r, c = int(row[p]), int(col[p])
-        res = resolved[r][int(ycell[p])]
-        status = STATUSES[int(g.status[p])]
-        value = None if status != OK else float(g.value[p])
-        lo, hi = boxes[g.units[c]] if status == SUPPRESSED else (None, None)
-        key = (int(tcell[p]), c)
-        contrib = (value, status, notes[int(g.note[p])], g.codes[r], None, lo, hi,
-                   g.names[r], res)
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [contrib]
-            first_cell[key] = p
-        else:
-            group.append(contrib)
-    combined = []
-    for (t, c), contribs in groups.items():
-        first = contribs[0]
-        if len(contribs) == 1 and first[8].kind != "county-union":
-            combined.append((first[0], first[1], first[2], first[5], first[6]))
-        else:
-            combined.append(_combine(contribs, g.units[c]))
+    # The cells of each (2024 region, column) group, in the source's order; a group's
+    # status, note and bounds depend only on which rows it has with which statuses and
+    # notes (the same few combinations in every column), its value on the sum of its
+    # published values: ``_combine`` runs once per combination.
+    cells = np.flatnonzero(shared)
+    cells = cells[np.argsort(tcell[cells] * len(g.units) + col[cells], kind="stable")]
+    gkey = tcell[cells] * len(g.units) + col[cells]
+    starts = np.flatnonzero(np.r_[True, gkey[1:] != gkey[:-1]]) if len(cells) else \
+        np.zeros(0, np.int64)
+    n_comb = len(starts)
+    first_cells = cells[starts]
+    comb_t, comb_c = tcell[first_cells], col[first_cells]
+    cell_status = g.status[cells]
+    known = (np.add.reduceat(np.where(cell_status == 0, g.value[cells], 0.0), starts)
+             if n_comb else np.zeros(0))
+    rows_l, status_l, note_l = row[cells].tolist(), cell_status.tolist(), g.note[cells].tolist()
+    bounds_l = np.r_[starts, len(cells)].tolist()
+    comb_year, comb_c_l = ycell[first_cells].tolist(), comb_c.tolist()
+    templates: dict[tuple, tuple[int, str | None, float | None, float | None]] = {}
+    comb_status = np.zeros(n_comb, np.int64)
+    comb_note = np.empty(n_comb, dtype=object)
+    comb_lo = np.full(n_comb, np.nan)
+    comb_hi = np.full(n_comb, np.nan)
+    for k in range(n_comb):
+        s0, s1 = bounds_l[k], bounds_l[k + 1]
+        c, yi = comb_c_l[k], comb_year[k]
+        sig = (yi, g.units[c], tuple(rows_l[s0:s1]), tuple(status_l[s0:s1]),
+               tuple(note_l[s0:s1]))
+        hit = templates.get(sig)
+        if hit is None:
+            hit = templates[sig] = _combine_template(
+                [(resolved[r][yi], r, st, nt) for r, st, nt in zip(*sig[2:], strict=True)],
+                g, notes, boxes[g.units[c]], g.units[c])
+        comb_status[k], comb_note[k] = hit[0], hit[1]
+        if hit[2] is not None:
+            comb_lo[k] = hit[2]
+        if hit[3] is not None:
+            comb_hi[k] = hit[3]
 
     # Both kinds of rows together, in the order of their first cell.
-    n_comb = len(combined)
-    order = np.argsort(np.concatenate([single, np.fromiter(first_cell.values(), np.int64,
-                                                               n_comb)]), kind="stable")
-    out_t = np.concatenate([tcell[single], np.fromiter((k[0] for k in groups), np.int64,
-                                                        n_comb)])[order]
-    out_c = np.concatenate([col[single], np.fromiter((k[1] for k in groups), np.int64,
-                                                      n_comb)])[order]
-    status_idx = np.concatenate([
-        g.status[single].astype(np.int64),
-        np.fromiter((STATUSES.index(x[1]) for x in combined), np.int64, n_comb)])[order]
-    value = np.concatenate([g.value[single],
-                            np.array([np.nan if x[0] is None else x[0] for x in combined],
-                                     dtype=float)])[order]
+    order = np.argsort(np.concatenate([single, first_cells]), kind="stable")
+    out_t = np.concatenate([tcell[single], comb_t])[order]
+    out_c = np.concatenate([col[single], comb_c])[order]
+    status_idx = np.concatenate([g.status[single].astype(np.int64), comb_status])[order]
+    value = np.concatenate([g.value[single], known])[order]
     note_obj = np.array(notes, dtype=object)
-    note = np.concatenate([note_obj[g.note[single]],
-                           np.array([x[2] for x in combined] + [None], dtype=object)[:-1]]
-                          )[order]
+    note = np.concatenate([note_obj[g.note[single]], comb_note])[order]
     unit_bounds = np.array([[np.nan if b is None else b for b in boxes[u]] for u in g.units],
                            dtype=float).reshape(len(g.units), 2)
-    lower = np.concatenate([unit_bounds[col[single], 0],
-                            np.array([np.nan if x[3] is None else x[3] for x in combined],
-                                     dtype=float)])[order]
-    upper = np.concatenate([unit_bounds[col[single], 1],
-                            np.array([np.nan if x[4] is None else x[4] for x in combined],
-                                     dtype=float)])[order]
+    lower = np.concatenate([unit_bounds[col[single], 0], known + comb_lo])[order]
+    upper = np.concatenate([unit_bounds[col[single], 1], known + comb_hi])[order]
     is_ok = status_idx == 0
     value[~is_ok] = np.nan
     hidden = status_idx == suppressed
