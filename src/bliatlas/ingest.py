@@ -462,9 +462,12 @@ def _prepare_grid(parsed: ParsedSource, crosswalk: Crosswalk, path: str,
     n = len(order)
     if n:
         def decoded(index: np.ndarray, texts: list[str]) -> pa.Array:
-            return pa.DictionaryArray.from_arrays(pa.array(index, pa.int32()),
-                                                  pa.array(texts, pa.string())
-                                                  ).cast(pa.string())
+            """``texts[index]`` as an Arrow dictionary (each distinct text once)."""
+            distinct = list(dict.fromkeys(texts))
+            where = {t: i for i, t in enumerate(distinct)}
+            remap = np.array([where[t] for t in texts], dtype=np.int32)
+            return pa.DictionaryArray.from_arrays(pa.array(remap[index], pa.int32()),
+                                                  pa.array(distinct, pa.string()))
 
         prep.rows.update({
             "dataset": decoded(np.zeros(n, np.int32), [dataset]),
@@ -546,19 +549,18 @@ def check_value_types(prep: _Prepared) -> None:
     if len(rows.get("value", ())) == 0:
         return
     values = np.asarray(rows["value"], dtype=float)
-    units = np.array(rows["unit"], dtype=object)
-    counts = np.isin(units, list(COUNT_UNITS))
+    counts = _member(rows["unit"], COUNT_UNITS)
     known = ~np.isnan(values)
     bad = known & (np.abs(values) > MAX_ABS_VALUE)
     bad |= known & counts & ((values < 0) | (values != np.floor(values)))
-    pct = units == "prosent"
+    pct = _member(rows["unit"], {"prosent"})
     if pct.any():
         dataset = prep.parsed.dataset
-        measures = np.array(rows["measure"], dtype=object)
-        pct_measures = measures[pct]
+        pct_idx = np.flatnonzero(pct)
+        pct_measures = _texts(rows["measure"], pct_idx)
         share_measures = [m for m in set(pct_measures) if is_share(dataset, m)]
         shares = np.isin(pct_measures, share_measures)
-        pct_idx = np.flatnonzero(pct)[shares]
+        pct_idx = pct_idx[shares]
         v = values[pct_idx]
         out = (v < -SHARE_TOLERANCE) | (v > 100 + SHARE_TOLERANCE)
         bad[pct_idx[out]] = True
@@ -574,8 +576,25 @@ def check_value_types(prep: _Prepared) -> None:
             raise InputError(path, problem, row=o.row,
                              column=", ".join(f"{k}={v}" for k, v in o.dims.items()) or None)
     i = int(np.flatnonzero(bad)[0])        # only a sum of merged cells is out of range
-    raise InputError(path, value_problem(parsed.dataset, rows["measure"][i], rows["unit"][i],
-                                         float(values[i])) or "ugyldig verdi")
+    measure, unit = _texts(rows["measure"], [i])[0], _texts(rows["unit"], [i])[0]
+    raise InputError(path, value_problem(parsed.dataset, measure, unit, float(values[i]))
+                     or "ugyldig verdi")
+
+
+def _member(column, texts: set[str]) -> np.ndarray:
+    """Which entries of a placed text column (list, or Arrow dictionary) are in ``texts``."""
+    if isinstance(column, pa.DictionaryArray):
+        hit = np.array([t in texts for t in column.dictionary.to_pylist()], dtype=bool)
+        return hit[column.indices.to_numpy(zero_copy_only=False)]
+    return np.isin(np.array(column, dtype=object), list(texts))
+
+
+def _texts(column, index) -> np.ndarray:
+    """Entries ``index`` of a placed text column (list, or Arrow dictionary)."""
+    if isinstance(column, pa.DictionaryArray):
+        words = np.array(column.dictionary.to_pylist(), dtype=object)
+        return words[column.indices.to_numpy(zero_copy_only=False)[index]]
+    return np.array(column, dtype=object)[index]
 
 
 def _shown(value: float | None, status: str) -> str:
@@ -640,6 +659,8 @@ _ROW_TYPES = {"dataset": pa.string(), "measure": pa.string(), "region_code": pa.
 def _arrow_column(column, kind: pa.DataType) -> pa.Array:
     """A placed column as Arrow: lists (None = NULL) and numpy arrays (NaN = NULL) from
     ``prepare``, Arrow arrays as they are."""
+    if isinstance(column, pa.DictionaryArray) and column.type.value_type == kind:
+        return column                   # DuckDB reads dictionaries as VARCHAR
     if isinstance(column, pa.Array):
         return column if column.type == kind else column.cast(kind)
     if isinstance(column, np.ndarray) and column.dtype.kind == "f":

@@ -356,7 +356,7 @@ def _grid(data_rows: list[list[str]], rownums: list[int], parsed_cols: list[tupl
     flat = pa.array([text for row in data_rows for text in row[2:]], pa.string())
     encoded = flat.dictionary_encode()
     texts = encoded.dictionary.to_pylist()
-    index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    index = encoded.indices.to_numpy(zero_copy_only=False)      # int32
     percent = np.array([unit == "prosent" for _, unit, _, _ in parsed_cols], dtype=bool)
     # Per distinct text and kind of column (count 0, percent 1): value, status, note, error.
     n_texts = len(texts)
@@ -367,6 +367,8 @@ def _grid(data_rows: list[list[str]], rownums: list[int], parsed_cols: list[tupl
     notes: list[str] = []
     note_index: dict[str, int] = {}
     for kind, cells in enumerate((_Cells(path, dot_is_zero), _Cells(path, dot_is_zero, True))):
+        if not (percent == bool(kind)).any():
+            continue                        # no column of this kind
         for i, text in enumerate(texts):
             hit = cells.memo.get(text)
             if hit is None:
@@ -384,29 +386,32 @@ def _grid(data_rows: list[list[str]], rownums: list[int], parsed_cols: list[tupl
                     note_index[note] = len(notes)
                     notes.append(note)
                 note_ids[i, kind] = note_index[note]
-    kind_of_cell = np.tile(percent, len(data_rows)).astype(np.int64)
+    # Each cell's entry in the tables above: text index × 2 + kind of its column.
+    entry = index * np.int32(2)
+    if percent.any():
+        entry += np.tile(percent.astype(np.int32), len(data_rows))
     if errors:
-        bad = np.zeros((n_texts, 2), dtype=bool)
+        bad = np.zeros(n_texts * 2, dtype=bool)
         for i, kind in errors:
-            bad[i, kind] = True
-        failing = np.flatnonzero(bad[index, kind_of_cell])
+            bad[i * 2 + kind] = True
+        failing = np.flatnonzero(bad[entry])
         if len(failing):
             p = int(failing[0])
             r, c = divmod(p, n_cols)
-            raise InputError(path, errors[(int(index[p]), int(kind_of_cell[p]))],
-                             row=rownums[r], column=parsed_cols[c][3])
-    status = statuses[index, kind_of_cell]
+            raise InputError(path, errors[divmod(int(entry[p]), 2)], row=rownums[r],
+                             column=parsed_cols[c][3])
+    status = statuses.ravel()[entry]
     kept = np.flatnonzero(status != _STATUS_CODE[SKIP])
-    index, kind_of_cell = index[kept], kind_of_cell[kept]
+    entry = entry[kept]
     return CellGrid(
         dataset=dataset, measure=measure,
         codes=[row[0].strip() for row in data_rows], names=[row[1].strip() for row in data_rows],
         rownums=rownums, years=np.array([y for y, _, _, _ in parsed_cols], dtype=np.int64),
         units=[u for _, u, _, _ in parsed_cols], dims=[d for _, _, d, _ in parsed_cols],
         colnames=[c for _, _, _, c in parsed_cols],
-        row=(kept // n_cols).astype(np.int64), col=(kept % n_cols).astype(np.int64),
-        value=values[index, kind_of_cell], status=status[kept],
-        note=note_ids[index, kind_of_cell], notes=notes)
+        row=kept // n_cols, col=kept % n_cols,
+        value=values.ravel()[entry], status=status[kept], note=note_ids.ravel()[entry],
+        notes=notes)
 
 
 def parse_imdi_long_csv(data: bytes, path: str, table: str | None = None,
