@@ -505,6 +505,20 @@ def _base_bound(side: str) -> str:
             f"WHEN status = 'suppressed' AND kind = 'count' THEN multiplier * {num} END")
 
 
+
+def _part_sums(part: str) -> str:
+    """The aggregates of one side of a fraction (``num`` or ``den``) over its terms: the
+    exact sum, its bounds when terms are hidden, and whether any term is hidden or
+    missing. One definition for both sides of every indicator's base cell."""
+    return f"""sum(v) FILTER (WHERE part = '{part}') AS {part},
+                sum(coalesce(v, 0) + hid_lo) FILTER (WHERE part = '{part}') AS {part}_lo,
+                CASE WHEN bool_or(hid_unbounded OR NOT additive) FILTER (WHERE part = '{part}')
+                     THEN NULL ELSE sum(coalesce(v, 0) + coalesce(hid_hi, 0))
+                     FILTER (WHERE part = '{part}') END AS {part}_hi,
+                count(*) FILTER (WHERE part = '{part}') AS {part}_terms,
+                bool_or(any_suppressed) FILTER (WHERE part = '{part}') AS {part}_supp,
+                bool_or(any_missing) FILTER (WHERE part = '{part}') AS {part}_miss,"""
+
 _BUILD_SQL: list[str] = [
     # Types normalised once.
     """CREATE TABLE sel AS SELECT indicator::VARCHAR AS indicator, part::VARCHAR AS part,
@@ -687,23 +701,9 @@ _BUILD_SQL: list[str] = [
     """CREATE TABLE base AS
         WITH parts AS (
             SELECT indicator, code, year,
-                sum(v) FILTER (WHERE part = 'num') AS num,
-                sum(coalesce(v, 0) + hid_lo) FILTER (WHERE part = 'num') AS num_lo,
-                CASE WHEN bool_or(hid_unbounded OR NOT additive) FILTER (WHERE part = 'num')
-                     THEN NULL ELSE sum(coalesce(v, 0) + coalesce(hid_hi, 0))
-                     FILTER (WHERE part = 'num') END AS num_hi,
-                count(*) FILTER (WHERE part = 'num') AS num_terms,
-                bool_or(any_suppressed) FILTER (WHERE part = 'num') AS num_supp,
-                bool_or(any_missing) FILTER (WHERE part = 'num') AS num_miss,
+""" + _part_sums("num") + """
                 bool_or(NOT additive) FILTER (WHERE part = 'num') AS num_rate,
-                sum(v) FILTER (WHERE part = 'den') AS den,
-                sum(coalesce(v, 0) + hid_lo) FILTER (WHERE part = 'den') AS den_lo,
-                CASE WHEN bool_or(hid_unbounded OR NOT additive) FILTER (WHERE part = 'den')
-                     THEN NULL ELSE sum(coalesce(v, 0) + coalesce(hid_hi, 0))
-                     FILTER (WHERE part = 'den') END AS den_hi,
-                count(*) FILTER (WHERE part = 'den') AS den_terms,
-                bool_or(any_suppressed) FILTER (WHERE part = 'den') AS den_supp,
-                bool_or(any_missing) FILTER (WHERE part = 'den') AS den_miss,
+                """ + _part_sums("den") + """
                 min(suppressed_label) AS suppressed_label,
                 min(dataset) FILTER (WHERE part = 'num') AS source_a,
                 max(dataset) FILTER (WHERE part = 'num') AS source_b
