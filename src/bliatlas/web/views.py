@@ -87,24 +87,6 @@ DIRECTION_NB = {
     "neutral": "verken høyere eller lavere er bedre i seg selv",
 }
 LEVEL_CHOICES = {"kommune": "Kommuner", "fylke": "Fylker"}
-def parse_year(ctx: AtlasContext, ind: Indicator, year: str | None) -> int:
-    years = ctx.cube.years.get(ind.id) or []
-    if not years:
-        raise NotFound(f"indikatoren {ind.id!r} har ingen tall i databasen")
-    if year in (None, ""):
-        return years[-1]
-    try:
-        y = int(year)
-    except ValueError:
-        raise InvalidParameter(f"ar: forventet et årstall, fikk {year!r}") from None
-    if y not in years:
-        raise NotFound(
-            f"ingen tall for {ind.name_nb.lower()} i {y}; år med tall: "
-            f"{', '.join(str(v) for v in years)}"
-        )
-    return y
-
-
 def parse_from_year(fra: str | None) -> int | None:
     """The base year of the change column (``?fra=2022``)."""
     if fra in (None, ""):
@@ -167,7 +149,7 @@ def parse_map_filters(ctx: AtlasContext, i: str | None, ar: str | None, niva: st
         nearest = min(years, key=lambda y: (abs(y - int(ar)), -y))
         notes.append(f"{ind.name_nb} har ikke tall for {ar}; kartet viser {nearest}.")
         ar = str(nearest)
-    year = parse_year(ctx, ind, ar)
+    year = ctx.cube.year_of(ind, ar)
     level = niva or "kommune"
     if level not in LEVEL_CHOICES:
         raise InvalidParameter(f"niva: forventet «kommune» eller «fylke», fikk {level!r}")
@@ -572,7 +554,7 @@ def county_page(ctx: AtlasContext, code: str, sort: str | None, direction: str |
                        "reason": "; ".join(notes)})
     summary = next(s for s in ctx.registry.district_summary() if s["code"] == code)
     map_ind = ctx.catalogue.get(indicator or DEFAULT_INDICATOR)
-    map_year = parse_year(ctx, map_ind, None)
+    map_year = ctx.cube.year_of(map_ind, None)
     codes = sorted(m.code for m in members)
     cmap = choropleth(ctx, map_ind, map_year, "kommune", codes, f"fylke-{code}", codes, codes,
                       map_id="fylkeskart")
@@ -622,7 +604,7 @@ def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
     table = []
     charts = []
     for n, ind in enumerate(inds):
-        y = (parse_year(ctx, ind, year) if year else
+        y = (ctx.cube.year_of(ind, year) if year else
              latest_year_with_values(ctx, ind, level, [r.code for r in regions]))
         values = []
         cells = []
