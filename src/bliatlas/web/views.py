@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from bliatlas.errors import InputError, InvalidParameter, NotFound, UserError
 from bliatlas.indicators.catalogue import Indicator
@@ -39,7 +40,7 @@ from bliatlas.render.figures import (
     settlement_funnel,
     with_unit,
 )
-from bliatlas.render.map import choropleth
+from bliatlas.render.map import choropleth, map_svg
 
 DEFAULT_INDICATOR = "bosatte_per_1000"
 TOPICS_NB: dict[str, str] = {
@@ -199,6 +200,34 @@ def map_page(ctx: AtlasContext, f: MapFilters, ind: Indicator) -> dict[str, Any]
     data = choropleth(ctx, ind, f.year, f.level, codes, key, fit, draw)
     national = ctx.cube.cell(ind.id, "nasjonal", "NO", f.year)
     return {"map": data, "national": national, "national_text": aggregate_text(national, ind)}
+
+
+def map_figures(ctx: AtlasContext, f: MapFilters, ind: Indicator) -> dict[str, Figure]:
+    """The map of ``/kart`` (same filters) as a download: one SVG with its legend, and the
+    numbers behind it, one row per region (suppressed regions keep no number)."""
+    data = map_page(ctx, f, ind)["map"]
+    where = "kommunene" if f.level == "kommune" else "fylkene"
+    if f.county:
+        where += f" i {ctx.registry.get(f.county).name}"
+    name = ind.name_nb if ind.unit in ind.name_nb else f"{ind.name_nb} ({ind.unit})"
+    title = f"{name}, {where}, {f.year}"
+    rows = [[title, r["name"], r["value"], r["lower"], r["upper"], r["status"], r["text"],
+             ind.unit] for r in data["rows"]]
+    note = ("Klassegrenser etter kvantiler (omtrent like mange "
+            f"{'kommuner' if f.level == 'kommune' else 'fylker'} i hver klasse).")
+    return {"kart": Figure("kart", title, map_svg(data, ind.unit, note), rows)}
+
+
+def map_query(f: MapFilters) -> str:
+    """The query string that reproduces ``f`` (for the map's download links)."""
+    params = [("i", f.indicator), ("ar", str(f.year)), ("niva", f.level)]
+    if f.county:
+        params.append(("fylke", f.county))
+    if f.district_only:
+        params.append(("distrikt", "1"))
+    if f.centrality:
+        params.append(("sentralitet", str(f.centrality)))
+    return "?" + urlencode(params)
 
 
 def indicator_choices(ctx: AtlasContext) -> list[dict[str, Any]]:
