@@ -279,3 +279,14 @@ def test_the_map_downloads_as_svg_with_its_legend_and_the_numbers_behind_it(clie
     assert by_name["Karasjok (Kárášjohka)"]["status"] == "suppressed"
     assert client.get("/kart/figur/kart.svg", params={"ar": "tjue"}).status_code == 422
     assert client.get("/kart/figur/ukjent.svg").status_code == 404
+
+
+def test_titles_never_break_a_number_between_its_digit_groups(client):
+    """"per 1 000 innbyggere" wraps as a whole: no line of a downloaded chart's title ends
+    in "per 1" with "000" starting the next."""
+    r = client.get("/kart/figur/kart.svg", params={"i": "bosatte_per_1000", "ar": "2024",
+                                                   "niva": "kommune", "fylke": "46"})
+    lines = [t.text or "" for t in ET.fromstring(r.content).iter(f"{SVG}text")]
+    assert any("1\u00a0000 innbyggere" in line for line in lines)
+    for a, b in pairwise(lines):
+        assert not (re.search(r"\d$", a) and re.match(r"\d{3}\b", b)), (a, b)
