@@ -277,6 +277,9 @@ def test_the_map_downloads_as_svg_with_its_legend_and_the_numbers_behind_it(clie
     by_name = {r["rad"]: r for r in rows}
     assert by_name["Karasjok (Kárášjohka)"]["verdi"] == ""
     assert by_name["Karasjok (Kárášjohka)"]["status"] == "suppressed"
+    county = client.get("/fylke/56", params={"i": "enslige_mindreaarige"}).text
+    link = re.search(r'href="(/kart/figur/kart\.svg\?[^"]+)"', county).group(1)
+    assert client.get(link.replace("&amp;", "&")).content == r.content  # the county's map
     assert client.get("/kart/figur/kart.svg", params={"ar": "tjue"}).status_code == 422
     assert client.get("/kart/figur/ukjent.svg").status_code == 404
 
