@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import unicodedata
 
 MINUS = "\u2212"
@@ -124,3 +125,17 @@ def fmt_datetime_nb(when, with_time: bool = True) -> str:
     local = when.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Oslo"))
     text = f"{local.day}. {MONTHS_NB[local.month - 1]} {local.year}"
     return f"{text} kl. {local:%H.%M}" if with_time else text
+
+
+
+_DIGIT_GROUP_SPACE = re.compile(r"(?<=\d) (?=\d{3}(?!\d))")
+
+
+def keep_digit_groups(value):
+    """Text for a page or report: the space between a number's digit groups ("1 000",
+    "5 926") made a no-break space, so a line never breaks inside a number. Markup stays
+    Markup; other values are returned unchanged (the templates' ``finalize``)."""
+    if not isinstance(value, str) or " " not in value:
+        return value
+    out = _DIGIT_GROUP_SPACE.sub("\u00a0", value)
+    return out if type(value) is str else type(value)(out)

@@ -13,7 +13,7 @@ from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from bliatlas import jobs
-from bliatlas.format import fmt_count, fmt_signed
+from bliatlas.format import fmt_count, fmt_signed, keep_digit_groups
 from bliatlas.indicators.sentences import format_number
 from bliatlas.knowledge.citations import render_html
 from bliatlas.knowledge.vocab import NOT_GIVEN
@@ -36,6 +36,8 @@ def csrf_field(context) -> Markup:
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+# A heading keeps a number whole on one line: "per 1 000 innbyggere" ({{ name|hel }}).
+templates.env.filters["hel"] = keep_digit_groups
 templates.env.filters["num"] = lambda v, d=1: format_number(v, d) if v is not None else "–"
 templates.env.filters["antall"] = fmt_count  # {{ n|antall('kommune', 'kommuner') }}
 templates.env.filters["signed"] = lambda v, d=0: fmt_signed(v, d)  # +3, −12 (minus sign)
