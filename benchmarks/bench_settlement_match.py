@@ -30,7 +30,16 @@ Usage: .venv/bin/python benchmarks/bench_settlement_match.py [--database DB]
        [--persons N] [--exact-limit S] [--quick]
 (``--quick``: a 6,000-person cohort, shorter limits, fewer online runs — a smoke run.
 ``--parts stress,resolve,online`` runs some parts only; ``--full-lp first`` runs the naive
-full-LP baseline on the first national instance only.)
+full-LP baseline on the first national instance only, ``none`` never; ``--instances
+national_min_fill,liten_`` runs those stress-set instances only.)
+
+Every run ends: each solve (structured, full LP, exact MIP), the back-test, each simulated
+online year and each re-solve runs in a spawned child process that is killed at its wall
+clock — a solver's own limit + ``--grace`` (default 30 s; HiGHS does not always honour its
+limit in presolve or the root LP), ``--full-lp-limit`` for the full LP (no limit of its
+own), ``--backtest-limit``, ``--online-limit``, ``--resolve-limit``. A killed run reports
+``"status": "killed_at_wall_clock"`` with its limits and no figure. A cheap check of that
+path: ``--parts stress --instances none --full-lp none --exact-limit 1 --grace 2``.
 """
 
 from __future__ import annotations
