@@ -185,6 +185,19 @@ def run_capped(fn, args: tuple, wall_s: float) -> dict:
     return out
 
 
+def emit_capped(name: str, out: dict) -> None:
+    """Emits a child's JSON object, or, if it did not answer, what happened instead."""
+    if out.get("status") != "answered":
+        emit({"benchmark": name, **{k: out.get(k) for k in ("status", "wall_clock_s",
+                                                            "seconds", "exitcode", "message")
+                                    if out.get(k) is not None},
+              "pass": False, "syntetisk": True})
+        return
+    out.pop("status")
+    out["peak_rss_gib"] = _round(out.pop("rss_gib"), 3)
+    emit(out)
+
+
 # wall-clock caps, set from the command line: seconds over a solver's own limit before its
 # process is killed (--grace); the full LP, which has no limit of its own (--full-lp-limit)
 CAPS = {"grace": 30.0, "full_lp": 900.0}
@@ -316,17 +329,9 @@ def main() -> None:
 
 def backtest(args, targets, munis) -> None:
     """1. the back-test, in a child process capped at ``--backtest-limit``"""
-    out = run_capped(_backtest_child, (args.backtest_persons, targets, munis),
-                     args.backtest_limit)
-    if out.get("status") != "answered":
-        out = {k: out.get(k) for k in ("status", "wall_clock_s", "seconds", "exitcode",
-                                       "message") if out.get(k) is not None}
-        emit({"benchmark": "settlement_backtest_realised_gain", **out, "pass": False,
-              "syntetisk": True})
-        return
-    out.pop("status")
-    out["peak_rss_gib"] = _round(out.pop("rss_gib"), 3)
-    emit(out)
+    emit_capped("settlement_backtest_realised_gain",
+                run_capped(_backtest_child, (args.backtest_persons, targets, munis),
+                           args.backtest_limit))
 
 
 def _backtest_child(persons: int, targets, munis) -> dict:
@@ -420,16 +425,8 @@ def resolve_part(args, prev, legacy) -> None:
             ("50_locks_500_forbids", {int(h): other(h) for h in pick[:50]},
              {(int(h), int(prev.assignment[h])) for h in pick[50:]})):
         legacy.locks, legacy.forbids = locks, forbids
-        out = run_capped(_resolve_child, (legacy, prev, label), args.resolve_limit)
-        if out.get("status") != "answered":
-            out = {k: out.get(k) for k in ("status", "wall_clock_s", "exitcode", "message")
-                   if out.get(k) is not None}
-            emit({"benchmark": f"settlement_resolve_{label}", **out, "pass": False,
-                  "syntetisk": True})
-        else:
-            out.pop("status")
-            out.pop("rss_gib")
-            emit(out)
+        emit_capped(f"settlement_resolve_{label}",
+                    run_capped(_resolve_child, (legacy, prev, label), args.resolve_limit))
     legacy.locks, legacy.forbids = {}, set()
 
 
@@ -459,16 +456,9 @@ def online(args, legacy, hind) -> None:
     if args.quick:
         runs = [("jevn", 1.0), ("jevn", 0.5), ("sene_store", 0.8)]
     for pattern, factor in runs:
-        out = run_capped(_online_child, (legacy, pattern, factor, hind), args.online_limit)
-        if out.get("status") != "answered":
-            out = {k: out.get(k) for k in ("status", "wall_clock_s", "exitcode", "message")
-                   if out.get(k) is not None}
-            emit({"benchmark": f"settlement_online_{pattern}_x{factor}", **out,
-                  "pass": False, "syntetisk": True})
-        else:
-            out.pop("status")
-            out.pop("rss_gib")
-            emit(out)
+        emit_capped(f"settlement_online_{pattern}_x{factor}",
+                    run_capped(_online_child, (legacy, pattern, factor, hind),
+                               args.online_limit))
 
 
 def _online_child(legacy, pattern: str, factor: float, hind) -> dict:
