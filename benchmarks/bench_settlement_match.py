@@ -203,6 +203,14 @@ def emit_capped(name: str, out: dict) -> None:
 CAPS = {"grace": 30.0, "full_lp": 900.0}
 
 
+def _stop(*_) -> None:
+    """SIGTERM (timeout, kill): the parent takes its solver processes with it, once."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for child in mp.active_children():
+        child.kill()
+    sys.exit(143)
+
+
 def run_child(kind: str, problem, limit: float) -> dict:
     """One solve of ``kind`` with the solver's own ``limit`` (0: none), capped at the limit +
     the grace (the full LP at its own cap)."""
@@ -279,8 +287,7 @@ def main() -> None:
                         help="wall clock (s) for one re-solve beside its fresh solve")
     args = parser.parse_args()
     CAPS.update(grace=args.grace, full_lp=args.full_lp_limit)
-    # a parent stopped from outside (timeout, kill) takes its solver processes with it
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, _stop)
     parts = set(args.parts.split(","))
     unknown = parts - {"backtest", "stress", "national", "resolve", "online"}
     if unknown:
