@@ -200,7 +200,8 @@ def emit_capped(name: str, out: dict) -> None:
 
 # wall-clock caps, set from the command line: seconds over a solver's own limit before its
 # process is killed (--grace); the full LP, which has no limit of its own (--full-lp-limit)
-CAPS = {"grace": 30.0, "full_lp": 900.0}
+# and the structured solver's own grace (--structured-grace, default the same)
+CAPS = {"grace": 30.0, "full_lp": 900.0, "structured_grace": 30.0}
 
 
 def _stop(*_) -> None:
@@ -214,7 +215,8 @@ def _stop(*_) -> None:
 def run_child(kind: str, problem, limit: float) -> dict:
     """One solve of ``kind`` with the solver's own ``limit`` (0: none), capped at the limit +
     the grace (the full LP at its own cap)."""
-    wall = CAPS["full_lp"] if kind == "full_lp" else limit + CAPS["grace"]
+    wall = (CAPS["full_lp"] if kind == "full_lp" else
+            limit + CAPS["structured_grace" if kind.startswith("structured") else "grace"])
     out = run_capped(_solve_child, (kind, problem, limit), wall)
     if kind != "full_lp":
         out["limit_s"] = limit
@@ -277,6 +279,8 @@ def main() -> None:
                         help="comma-separated stress-set labels (prefixes) to run; default all")
     parser.add_argument("--grace", type=float, default=CAPS["grace"],
                         help="seconds over a solver's own limit before its process is killed")
+    parser.add_argument("--structured-grace", type=float,
+                        help="the same for the structured solver (default: --grace)")
     parser.add_argument("--full-lp-limit", type=float, default=CAPS["full_lp"],
                         help="wall clock (s) for one full-LP baseline solve")
     parser.add_argument("--backtest-limit", type=float, default=5400.0,
@@ -286,7 +290,9 @@ def main() -> None:
     parser.add_argument("--resolve-limit", type=float, default=600.0,
                         help="wall clock (s) for one re-solve beside its fresh solve")
     args = parser.parse_args()
-    CAPS.update(grace=args.grace, full_lp=args.full_lp_limit)
+    CAPS.update(grace=args.grace, full_lp=args.full_lp_limit,
+                structured_grace=(args.grace if args.structured_grace is None
+                                  else args.structured_grace))
     signal.signal(signal.SIGTERM, _stop)
     parts = set(args.parts.split(","))
     unknown = parts - {"backtest", "stress", "national", "resolve", "online"}
