@@ -36,7 +36,8 @@ national_min_fill,liten_`` runs those stress-set instances only.)
 Every run ends: each solve (structured, full LP, exact MIP), the back-test, each simulated
 online year and each re-solve runs in a spawned child process that is killed at its wall
 clock — a solver's own limit + ``--grace`` (default 30 s; HiGHS does not always honour its
-limit in presolve or the root LP), ``--full-lp-limit`` for the full LP (no limit of its
+limit in presolve or the root LP; ``--structured-grace`` for the structured solver; the grace
+also covers the child's start and model build), ``--full-lp-limit`` for the full LP (no limit of its
 own), ``--backtest-limit``, ``--online-limit``, ``--resolve-limit``. A killed run reports
 ``"status": "killed_at_wall_clock"`` with its limits and no figure. A cheap check of that
 path: ``--parts stress --instances none --full-lp none --exact-limit 1 --grace 2``.
