@@ -1,0 +1,248 @@
+"""Comparison groups built from criteria (*sammenligningsgruppe*), as Kolada's "liknande
+kommuner": for one municipality, the N most similar municipalities by a weighted distance
+over standardised features, or an explicit list of codes.
+
+Features (each from the latest year the municipality has an exact value):
+
+* ``sentralitet`` — SSB's centrality class (1–6);
+* ``folketall`` — log of ``folkemengde_1_januar``;
+* ``innvandrerandel`` — ``innvandrere_per_1000`` (immigrants per 1 000 inhabitants).
+
+Each feature is standardised (z-score over the municipalities that have it) and weighted
+0–3; the distance is the square root of the weighted sum of squared differences. Hard
+filters: same KOSTRA group, same county. A municipality lacking a feature with weight > 0
+is excluded and the reason counted. Ties are broken by code.
+
+Privacy: a user-chosen group is never pooled. Only the median and the rank over the
+members' *exact* values are published; members with a suppressed value are counted as left
+out (as :mod:`bliatlas.indicators.compare` does). A pooled sum or rate over a chosen group
+would let two groups differing by one suppressed member reveal it by subtraction.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bliatlas.errors import UserError
+from bliatlas.indicators.catalogue import Indicator
+from bliatlas.indicators.compare import Comparison
+from bliatlas.indicators.engine import Cube
+
+FEATURES: dict[str, str] = {"sentralitet": "Sentralitetsklasse",
+                            "folketall": "Folketall (log)",
+                            "innvandrerandel": "Innvandrere per 1 000 innbyggere"}
+DEFAULT_WEIGHTS: dict[str, int] = {"sentralitet": 1, "folketall": 1, "innvandrerandel": 1}
+DEFAULT_SIZE = 10
+
+
+@dataclass(frozen=True)
+class Definition:
+    """What the group is built from; ``params()`` gives the URL query that rebuilds it."""
+
+    weights: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    size: int = DEFAULT_SIZE
+    same_kostra: bool = False
+    same_county: bool = False
+    codes: tuple[str, ...] = ()
+
+    def params(self) -> dict[str, str]:
+        if self.codes:
+            return {"g_kommuner": ",".join(self.codes)}
+        out = {f"g_vekt_{k}": str(v) for k, v in self.weights.items()}
+        out["g_antall"] = str(self.size)
+        if self.same_kostra:
+            out["g_samme_kostra"] = "1"
+        if self.same_county:
+            out["g_samme_fylke"] = "1"
+        return out
+
+    def text(self) -> str:
+        if self.codes:
+            return f"valgte kommuner ({len(self.codes)})"
+        parts = [f"{FEATURES[k].lower()} vekt {v}" for k, v in self.weights.items()]
+        filters = [t for on, t in ((self.same_kostra, "samme KOSTRA-gruppe"),
+                                   (self.same_county, "samme fylke")) if on]
+        return (f"de {self.size} mest like kommunene etter " + ", ".join(parts)
+                + ("; " + " og ".join(filters) if filters else ""))
+
+
+def _int(params: Mapping[str, str], name: str, lo: int, hi: int, default: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not lo <= value <= hi:
+        raise UserError(f"ugyldig {name}={raw!r}: forventet et heltall fra {lo} til {hi}")
+    return value
+
+
+def _flag(params: Mapping[str, str], name: str) -> bool:
+    raw = params.get(name)
+    if raw in (None, "", "0"):
+        return False
+    if raw == "1":
+        return True
+    raise UserError(f"ugyldig {name}={raw!r}: forventet 1 (på) eller 0 (av)")
+
+
+def parse_definition(params: Mapping[str, str]) -> Definition:
+    """A definition from URL query parameters (``g_…``); a Norwegian 400 naming the
+    parameter on a bad value."""
+    raw_codes = params.get("g_kommuner")
+    if raw_codes:
+        codes = tuple(dict.fromkeys(c.strip() for c in raw_codes.split(",") if c.strip()))
+        bad = [c for c in codes if not (len(c) == 4 and c.isdigit())]
+        if bad or not codes:
+            raise UserError(f"ugyldig g_kommuner={raw_codes!r}: forventet kommunenumre med "
+                            "4 siffer skilt med komma, f.eks. 4602,4640")
+        if len(codes) > 50:
+            raise UserError("ugyldig g_kommuner: forventet høyst 50 kommunenumre")
+        return Definition(codes=codes)
+    weights = {k: _int(params, f"g_vekt_{k}", 0, 3, DEFAULT_WEIGHTS[k]) for k in FEATURES}
+    if not any(weights.values()):
+        raise UserError("ugyldige g_vekt_…: minst én vekt må være større enn 0")
+    return Definition(weights, _int(params, "g_antall", 3, 50, DEFAULT_SIZE),
+                      _flag(params, "g_samme_kostra"), _flag(params, "g_samme_fylke"))
+
+
+@dataclass(frozen=True)
+class Member:
+    code: str
+    name: str
+    distance: float | None
+    features: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class PeerGroup:
+    code: str
+    definition: Definition
+    members: tuple[Member, ...]
+    features: dict[str, float | None]  # the municipality's own
+    excluded: dict[str, int]  # reason -> number of municipalities left out
+
+
+def _latest_exact(cube: Cube, indicator: str) -> dict[str, float]:
+    rows = cube.rows("SELECT code, arg_max(value, year) AS value FROM cells WHERE "
+                     "indicator = ? AND level = 'kommune' AND status = 'ok' GROUP BY code",
+                     [indicator])
+    return {r["code"]: float(r["value"]) for r in rows if r["value"] is not None}
+
+
+def feature_table(cube: Cube) -> dict[str, dict[str, float]]:
+    """Feature -> municipality code -> raw feature value (population as its log)."""
+    pop = _latest_exact(cube, "folkemengde_1_januar")
+    return {
+        "sentralitet": {code: float(reg["centrality"])
+                        for (lvl, code), reg in cube.regions.items()
+                        if lvl == "kommune" and reg.get("centrality") is not None},
+        "folketall": {c: math.log(v) for c, v in pop.items() if v > 0},
+        "innvandrerandel": _latest_exact(cube, "innvandrere_per_1000"),
+    }
+
+
+def build_group(cube: Cube, code: str, definition: Definition) -> PeerGroup:
+    reg = cube.group("kommune", code)
+    table = feature_table(cube)
+    own = {k: table[k].get(code) for k in FEATURES}
+
+    def shown(c: str) -> dict[str, float | None]:
+        out = {k: table[k].get(c) for k in FEATURES}
+        if out["folketall"] is not None:
+            out["folketall"] = round(math.exp(out["folketall"]))
+        return out
+
+    def name(c: str) -> str:
+        return cube.group("kommune", c)["short_name"]
+
+    excluded: dict[str, int] = {}
+    if definition.codes:
+        for c in definition.codes:
+            cube.group("kommune", c)  # 404 on an unknown code
+        members = tuple(Member(c, name(c), None, shown(c))
+                        for c in sorted(definition.codes) if c != code)
+        return PeerGroup(code, definition, members, shown(code), excluded)
+    used = [k for k, w in definition.weights.items() if w > 0]
+    missing_own = [k for k in used if own[k] is None]
+    if missing_own:
+        raise UserError(f"kommunen {code} mangler tall for {', '.join(missing_own)}: sett "
+                        "vekten til 0 (g_vekt_…) eller velg kommuner med g_kommuner")
+    scale = {k: (statistics.fmean(table[k].values()), statistics.pstdev(table[k].values()))
+             for k in used}
+    scored: list[tuple[float, str]] = []
+    for (lvl, c), other in sorted(cube.regions.items()):
+        if lvl != "kommune" or c == code:
+            continue
+        if definition.same_kostra and other.get("kostra_group") != reg.get("kostra_group"):
+            excluded["annen KOSTRA-gruppe"] = excluded.get("annen KOSTRA-gruppe", 0) + 1
+            continue
+        if definition.same_county and other.get("county_code") != reg.get("county_code"):
+            excluded["annet fylke"] = excluded.get("annet fylke", 0) + 1
+            continue
+        lacking = [k for k in used if table[k].get(c) is None]
+        if lacking:
+            why = f"mangler {FEATURES[lacking[0]].lower()}"
+            excluded[why] = excluded.get(why, 0) + 1
+            continue
+        d2 = sum(definition.weights[k] * ((table[k][c] - own[k]) / (scale[k][1] or 1)) ** 2
+                 for k in used)
+        scored.append((math.sqrt(d2), c))
+    scored.sort()
+    members = tuple(Member(c, name(c), round(d, 4), shown(c))
+                    for d, c in scored[:definition.size])
+    return PeerGroup(code, definition, members, shown(code), excluded)
+
+
+def group_comparison(cube: Cube, group: PeerGroup, indicator: Indicator,
+                     year: int) -> Comparison | None:
+    """The median of the members' exact values and the municipality's rank among the
+    members and itself (ties shared). Never a pooled figure (see the module docstring)."""
+    from bliatlas.format import fmt_num
+
+    cells = {c.code: c for c in cube.slice(indicator.id, "kommune", year)}
+    own = cells.get(group.code)
+    values = [cells[m.code].value for m in group.members
+              if m.code in cells and cells[m.code].ok]
+    hidden = len(group.members) - len(values)
+    if not values:
+        return None
+    median = statistics.median(values)
+    n = len(group.members) + 1
+    label = f"median i sammenligningsgruppen ({len(group.members)} kommuner)"
+    rank = n_tied = None
+    if own is not None and own.ok:
+        sign = -1 if indicator.direction == "lower_better" else 1
+        mine = sign * own.value
+        rank = 1 + sum(1 for v in values if sign * v > mine)
+        n_tied = 1 + sum(1 for v in values if sign * v == mine)
+        n = len(values) + 1
+    else:
+        n = len(values)
+    return Comparison("median_gruppe", "median", label, "Median, sammenligningsgruppen", year,
+                      median, fmt_num(median, indicator.decimals), None, rank, n, n_tied,
+                      hidden or None, None)
+
+
+def group_payload(cube: Cube, group: PeerGroup) -> dict[str, Any]:
+    d = group.definition
+    return {
+        "kommune": group.code,
+        "definisjon": {"tekst": d.text(), "parametere": d.params(),
+                       "vekter": None if d.codes else d.weights,
+                       "antall": None if d.codes else d.size,
+                       "samme_kostra": d.same_kostra, "samme_fylke": d.same_county,
+                       "kommuner": list(d.codes) or None},
+        "egenskaper": group.features,
+        "medlemmer": [{"kode": m.code, "navn": m.name, "avstand": m.distance,
+                       "egenskaper": m.features} for m in group.members],
+        "utelatt": group.excluded,
+        "merknad": "Bare median og rangering over eksakte tall publiseres; ingen samlet "
+                   "tall for en selvvalgt gruppe (det kunne avsløre skjermede tall).",
+    }
