@@ -28,7 +28,9 @@ in the store; the municipalities and their decisions are real (2024).
 
 Usage: .venv/bin/python benchmarks/bench_settlement_match.py [--database DB]
        [--persons N] [--exact-limit S] [--quick]
-(``--quick``: a 6,000-person cohort, shorter limits, fewer online runs — a smoke run.)
+(``--quick``: a 6,000-person cohort, shorter limits, fewer online runs — a smoke run.
+``--parts stress,resolve,online`` runs some parts only; ``--full-lp first`` runs the naive
+full-LP baseline on the first national instance only.)
 """
 
 from __future__ import annotations
@@ -139,11 +141,12 @@ def run_child(kind: str, problem, limit: float) -> dict:
 
 
 def stress(label: str, problem, exact_limit: float, structured_limit: float,
-           baselines: bool) -> dict:
+           baselines: bool, full_lp: bool = True) -> dict:
     s = run_child("structured", problem, structured_limit)
     rows = {"structured": s}
     if baselines:
-        rows["full_lp_rounding"] = run_child("full_lp", problem, 0)
+        if full_lp:
+            rows["full_lp_rounding"] = run_child("full_lp", problem, 0)
         rows["exact_mip"] = run_child("exact", problem, exact_limit)
     found = any(r.get("found") for r in rows.values())
     false_inf = sum(1 for r in rows.values() if r.get("infeasible")) if found else 0
@@ -179,13 +182,22 @@ def main() -> None:
     parser.add_argument("--exact-limit", type=float, default=300.0)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--parts", default="backtest,stress,national,resolve,online",
+                        help="comma-separated parts to run (backtest, stress, national, "
+                             "resolve, online); the default runs all")
+    parser.add_argument("--full-lp", choices=("all", "first"), default="all",
+                        help="'first': the naive full-LP baseline (≈8 min on the national "
+                             "instance) only on the first national instance")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    unknown = parts - {"backtest", "stress", "national", "resolve", "online"}
+    if unknown:
+        parser.error(f"ukjent del i --parts: {', '.join(sorted(unknown))}")
     if args.quick:
         args.persons, args.exact_limit = min(args.persons, 6000), min(args.exact_limit, 60.0)
         args.backtest_persons = min(args.backtest_persons, 4000)
 
     from bliatlas.settlement import stress as families
-    from bliatlas.settlement.backtest import run_backtest
     from bliatlas.settlement.online import simulate_year
     from bliatlas.settlement.solvers import resolve, solve
 
@@ -193,7 +205,29 @@ def main() -> None:
         db = ensure_database(args.database, Path(tmp))
         munis, targets = settlement_inputs(db)
 
-    # 1. the back-test
+    if "backtest" in parts:
+        backtest(args, targets, munis)
+    if not parts & {"stress", "national", "resolve", "online"}:
+        return
+    legacy = legacy_instance(munis, targets, args.persons, args.seed)
+    # the first national instance is always solved: national, resolve and online start
+    # from its placement
+    s_main = stress("national_scaled_5pct", legacy, args.exact_limit, 60,
+                    "stress" in parts)
+    if "stress" in parts:
+        stress_set(args, legacy, munis, families)
+    if "national" in parts:
+        national(s_main, legacy)
+    if "resolve" in parts:
+        resolve_part(s_main, legacy, resolve, solve)
+    if "online" in parts:
+        online(args, legacy, solve, simulate_year)
+
+
+def backtest(args, targets, munis) -> None:
+    """1. the back-test"""
+    from bliatlas.settlement.backtest import run_backtest
+
     t = time.perf_counter()
     report = run_backtest(targets, munis, cohort_persons=args.backtest_persons,
                           repetitions=200, time_limit=60)
@@ -222,23 +256,29 @@ def main() -> None:
           "setup": report.setup, "seconds": round(time.perf_counter() - t, 1),
           "syntetisk": True})
 
-    # 2. the stress set
-    legacy = legacy_instance(munis, targets, args.persons, args.seed)
-    s_main = stress("national_scaled_5pct", legacy, args.exact_limit, 60, True)
+
+
+def stress_set(args, legacy, munis, families) -> None:
+    """2. the stress set (the first national instance is solved by the caller)"""
+    full_lp = args.full_lp == "all"
     for mf in (0.5, 0.8):
         legacy.request = np.nan_to_num(munis.anmodning)
         legacy.min_fill = mf
-        stress(f"national_min_fill_{mf}", legacy, args.exact_limit, 60, True)
+        stress(f"national_min_fill_{mf}", legacy, args.exact_limit, 60, True, full_lp)
     legacy.request, legacy.min_fill = None, 0.0
     weights = np.nan_to_num(munis.vedtak)
     for name in ("store_husholdninger", "ema"):
         for label, p in families.family(name, "nasjonal", seed=3, weights=weights):
-            stress(label.replace(" ", "_").replace(".", "_"), p, args.exact_limit, 60, True)
+            stress(label.replace(" ", "_").replace(".", "_"), p, args.exact_limit, 60, True,
+                   full_lp)
     for name in families.FAMILIES:
         for label, p in families.family(name, "liten", seed=3):
             stress("liten_" + label.replace(" ", "_").replace(".", "_"), p, 120, 60, True)
 
-    # 5. the structured solver's own budget (from the first stress run, in a child process)
+
+def national(s_main, legacy) -> None:
+    """5. the structured solver's own budget (from the first stress run, in a child
+    process)"""
     emit({"benchmark": "settlement_match_national", "figure": _round(s_main["seconds"], 2),
           "unit": "s", "budget": 60.0,
           "pass": bool(s_main["seconds"] < 60 and s_main["gap"] <= 1e-3
@@ -246,7 +286,9 @@ def main() -> None:
           "gap_to_bound": _round(s_main["gap"], 6), "peak_rss_gib": _round(s_main["rss_gib"], 3),
           "persons": legacy.n_persons, "households": legacy.n_households, "syntetisk": True})
 
-    # 4. re-solving after edits
+
+def resolve_part(s_main, legacy, resolve, solve) -> None:
+    """4. re-solving after edits"""
     from bliatlas.settlement.problem import MatchResult
 
     prev = MatchResult(s_main["assignment"], s_main["objective"], s_main["objective"],
@@ -281,7 +323,9 @@ def main() -> None:
               "step": r.stats.get("step"), "syntetisk": True})
     legacy.locks, legacy.forbids = {}, set()
 
-    # 3. online, from a forecast
+
+def online(args, legacy, solve, simulate_year) -> None:
+    """3. online, from a forecast"""
     hind = solve(legacy)
     runs = ([("jevn", f) for f in (0.5, 0.8, 1.0, 1.2, 1.5)]
             + [(p, f) for p in ("topp", "drift", "sene_store") for f in (0.8, 1.2)])

@@ -142,3 +142,26 @@ def test_pages_and_api_share_one_knowledge_index(client) -> None:
 def test_no_page_shows_source_file_numbers(client, path: str) -> None:
     body = client.get(path).text
     assert '"document": "001"' not in body and "dokument 001" not in body
+
+
+def test_the_knowledge_index_is_built_once_per_process(client, monkeypatch) -> None:
+    """Issue 16: the API, the knowledge pages and the municipality page's recommendations
+    share one index; after a reset it is built exactly once more."""
+    from bliatlas.knowledge import base
+
+    built: list[object] = []
+    real_open = base.open_index
+
+    def counting_open(*args, **kwargs):
+        index = real_open(*args, **kwargs)
+        built.append(index)
+        return index
+
+    monkeypatch.setattr(base, "open_index", counting_open)
+    web_context.reset_context()
+    assert client.get("/api/kunnskap/sok", params={"q": "språkpraksis"}).status_code == 200
+    assert client.get("/kunnskap", params={"q": "bolig"}).status_code == 200
+    assert client.get("/kommune/4650").status_code == 200
+    assert client.get("/api/kunnskap/aktor-husbanken").status_code == 200
+    assert len(built) == 1
+    assert web_context.get_context().knowledge() is built[0] is base.shared_index()

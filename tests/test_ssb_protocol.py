@@ -179,6 +179,12 @@ def test_kostra_region_variable_and_codes(db, tmp_path, monkeypatch, capsys):
     assert "KOSTRA-gruppe 13" in aside[1]["reason"] and "EKG13" in aside[1]["reason"]
     unit = rows(db, "SELECT DISTINCT unit FROM observation WHERE dataset = 'ssb_12268'")
     assert unit == [{"unit": "kroner"}]
+    # SSB publishes table 12268 in 1000 kr (0,377 → 377 kroner per innbygger)
+    got = rows(db, "SELECT measure, year, value FROM observation WHERE dataset = 'ssb_12268' "
+               "AND region_code = '4650' AND value IS NOT NULL ORDER BY 1, 2")
+    assert got == [{"measure": "kosbrdr275inn0000", "year": 2018, "value": 343.0},
+                   {"measure": "kosnedr275inn0000", "year": 2018, "value": 377.0},
+                   {"measure": "kosnedr275inn0000", "year": 2019, "value": 415.0}]
 
 
 def test_national_table_without_region(db, tmp_path, monkeypatch, capsys):

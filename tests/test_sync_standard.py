@@ -60,7 +60,8 @@ def kostra_12268(registry: Registry) -> dict:
     n_other = len(doc["dimension"]["ContentsCode"]["category"]["index"]) * len(
         doc["dimension"]["Tid"]["category"]["index"])
     doc["size"][0] = len(codes)
-    doc["value"] = [round(200 + (i * 37) % 900, 1) for i in range(len(codes) * n_other)]
+    # in 1000 kr, as SSB publishes the table
+    doc["value"] = [round((200 + (i * 37) % 900) / 1000, 3) for i in range(len(codes) * n_other)]
     doc.pop("status", None)
     return doc
 

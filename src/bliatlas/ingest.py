@@ -41,7 +41,9 @@ from bliatlas.sources.records import (
     MISSING,
     OK,
     SHARE_TOLERANCE,
+    STATUSES,
     SUPPRESSED,
+    CellGrid,
     ParsedSource,
     dims_key,
     is_share,
@@ -155,8 +157,15 @@ def prepare(parsed: ParsedSource, crosswalk: Crosswalk, strict: bool = False,
     the reason; the successors of a split carry a note for the years they do not cover
     it. The change table's continuity check runs on the stock series it knows.
     """
-    prep = _Prepared(parsed, "", source_path)
     path = source_path or parsed.source
+    if parsed.grid is not None:
+        if not _grid_has_duplicate_keys(parsed.grid):
+            return _prepare_grid(parsed, crosswalk, path, source_path)
+        # Two rows with one code or two columns with one key: the conflict rules below
+        # work on single observations.
+        parsed.observations = parsed.grid.observations()
+        parsed.grid = None
+    prep = _Prepared(parsed, "", source_path)
     by_source: dict[tuple, tuple] = {}
     conflicts: dict[tuple, list] = {}
     groups: dict[tuple, list] = defaultdict(list)
@@ -273,6 +282,211 @@ def prepare(parsed: ParsedSource, crosswalk: Crosswalk, strict: bool = False,
     return prep
 
 
+def _combine_template(members: list[tuple[Resolution, int, int, int]], grid: CellGrid,
+                      notes: list[str | None], box: tuple[float | None, float | None],
+                      unit: str) -> tuple[int, str | None, float | None, float | None]:
+    """What ``prepare`` makes of a group of cells on one 2024 region and column, apart from
+    the sum of their published values: (status index, note, lower and upper bound less
+    that sum). ``members``: (resolution, row, status index, note index) per cell."""
+    contribs = []
+    for res, r, status_i, note_i in members:
+        status = STATUSES[status_i]
+        lo, hi = box if status == SUPPRESSED else (None, None)
+        contribs.append((0.0 if status == OK else None, status, notes[note_i], grid.codes[r],
+                         None, lo, hi, grid.names[r], res))
+    first = contribs[0]
+    if len(contribs) == 1 and first[8].kind != "county-union":
+        _, status, note, lo, hi = first[0], first[1], first[2], first[5], first[6]
+    else:
+        _, status, note, lo, hi = _combine(contribs, unit)
+    return STATUSES.index(status), note, lo, hi
+
+
+def _grid_has_duplicate_keys(grid: CellGrid) -> bool:
+    """Whether two cells of a wide table could have one source key (same code, or same
+    year, dims and unit in two columns)."""
+    columns = {(y, dims_key(d), u) for y, d, u in zip(grid.years.tolist(), grid.dims,
+                                                       grid.units, strict=True)}
+    return len(set(grid.codes)) < len(grid.codes) or len(columns) < len(grid.units)
+
+
+def _prepare_grid(parsed: ParsedSource, crosswalk: Crosswalk, path: str,
+                  source_path: str | None) -> _Prepared:
+    """``prepare`` for a wide table without duplicate keys, column-wise.
+
+    The same rules as the cell-by-cell path: each (row, year) is resolved once; a cell
+    whose 2024 region and year get no other cell is stored as it is (numpy, all at once);
+    the cells of merged regions are combined as before (``_combine``), group by group; the
+    rows a region is kept aside for go to ``observation_unassigned``; the notes for split
+    municipalities are added to their successors' cells. Rows come out in the order the
+    cell-by-cell path gives them (by each group's first cell)."""
+    g = parsed.grid
+    prep = _Prepared(parsed, "", source_path)
+    dataset, measure = parsed.dataset, g.measure
+    by_year = parsed.region_structure != "current"
+    n_rows = len(g.codes)
+    dks = [dims_key(d) for d in g.dims]
+    years = np.unique(g.years)
+    year_of_col = np.searchsorted(years, g.years)
+    # Where each (row, year) lands.
+    resolved: list[list[Resolution]] = []
+    targets: dict[str, int] = {}
+    target_of = np.full((n_rows, len(years)), -1, dtype=np.int64)
+    aside_ok = np.zeros((n_rows, len(years)), dtype=bool)
+    union = np.zeros((n_rows, len(years)), dtype=bool)
+    for r, (code, name) in enumerate(zip(g.codes, g.names, strict=True)):
+        line = []
+        for yi, year in enumerate(years.tolist()):
+            res = crosswalk.resolve(code, name, year if by_year else None)
+            line.append(res)
+            if res.assigned:
+                target_of[r, yi] = targets.setdefault(res.targets[0], len(targets))
+            aside_ok[r, yi] = res.kept_aside
+            union[r, yi] = res.kind == "county-union"
+        resolved.append(line)
+
+    row, col = g.row, g.col
+    ycell = year_of_col[col]
+    tcell = target_of[row, ycell]
+    unplaced = tcell < 0
+    failing = np.flatnonzero(unplaced & ~aside_ok[row, ycell])
+    if len(failing):
+        p = int(failing[0])
+        r = int(row[p])
+        res = resolved[r][int(ycell[p])]
+        raise InputError(path, res.reason or f"ukjent region {g.codes[r]!r}",
+                         row=g.rownums[r], column="region")
+
+    notes: list[str | None] = [*g.notes, None]          # index -1 → None
+    suppressed = STATUSES.index(SUPPRESSED)
+    missing = STATUSES.index(MISSING)
+    boxes = {u: _bounds(None, SUPPRESSED, u) for u in set(g.units)}
+    split_years: dict[str, set[int]] = defaultdict(set)
+    notes_for_split: dict[str, set[tuple[str, bool]]] = defaultdict(set)
+    municipalities = crosswalk.registry.municipalities
+    for p in np.flatnonzero(unplaced).tolist():
+        r, c = int(row[p]), int(col[p])
+        res = resolved[r][int(ycell[p])]
+        code, year, unit, status = g.codes[r], int(g.years[c]), g.units[c], int(g.status[p])
+        value = None if status != 0 else float(g.value[p])
+        lo, hi = boxes[unit] if status == suppressed else (None, None)
+        prep.unassigned.append((dataset, measure, code, g.names[r], year, dks[c], unit, value,
+                                STATUSES[status], res.reason, lo, hi))
+        if res.kind == "split" and status != missing and all(
+                x in municipalities for x in res.successors):
+            change = crosswalk.changes.get(clean_code(code))
+            old = _place_name(clean_code(code), change.old_name if change else g.names[r])
+            one_county = len({municipalities[x].county_code for x in res.successors}) == 1
+            for succ in res.successors:
+                split_years[succ].add(year)
+                notes_for_split[succ].add((old, one_county))
+
+    # A (2024 region, year) several rows land on, or a county union: combined per group.
+    counts = np.zeros((len(targets) + 1, len(years)), dtype=np.int64)
+    np.add.at(counts, (target_of, np.broadcast_to(np.arange(len(years)), target_of.shape)), 1)
+    placed = ~unplaced
+    shared = placed & ((counts[tcell, ycell] > 1) | union[row, ycell])
+    single = np.flatnonzero(placed & ~shared)
+
+    # The cells of each (2024 region, column) group, in the source's order; a group's
+    # status, note and bounds depend only on which rows it has with which statuses and
+    # notes (the same few combinations in every column), its value on the sum of its
+    # published values: ``_combine`` runs once per combination.
+    cells = np.flatnonzero(shared)
+    cells = cells[np.argsort(tcell[cells] * len(g.units) + col[cells], kind="stable")]
+    gkey = tcell[cells] * len(g.units) + col[cells]
+    starts = np.flatnonzero(np.r_[True, gkey[1:] != gkey[:-1]]) if len(cells) else \
+        np.zeros(0, np.int64)
+    n_comb = len(starts)
+    first_cells = cells[starts]
+    comb_t, comb_c = tcell[first_cells], col[first_cells]
+    cell_status = g.status[cells]
+    known = (np.add.reduceat(np.where(cell_status == 0, g.value[cells], 0.0), starts)
+             if n_comb else np.zeros(0))
+    rows_l, status_l, note_l = row[cells].tolist(), cell_status.tolist(), g.note[cells].tolist()
+    bounds_l = np.r_[starts, len(cells)].tolist()
+    comb_year, comb_c_l = ycell[first_cells].tolist(), comb_c.tolist()
+    templates: dict[tuple, tuple[int, str | None, float | None, float | None]] = {}
+    comb_status = np.zeros(n_comb, np.int64)
+    comb_note = np.empty(n_comb, dtype=object)
+    comb_lo = np.full(n_comb, np.nan)
+    comb_hi = np.full(n_comb, np.nan)
+    for k in range(n_comb):
+        s0, s1 = bounds_l[k], bounds_l[k + 1]
+        c, yi = comb_c_l[k], comb_year[k]
+        sig = (yi, g.units[c], tuple(rows_l[s0:s1]), tuple(status_l[s0:s1]),
+               tuple(note_l[s0:s1]))
+        hit = templates.get(sig)
+        if hit is None:
+            hit = templates[sig] = _combine_template(
+                [(resolved[r][yi], r, st, nt) for r, st, nt in zip(*sig[2:], strict=True)],
+                g, notes, boxes[g.units[c]], g.units[c])
+        comb_status[k], comb_note[k] = hit[0], hit[1]
+        if hit[2] is not None:
+            comb_lo[k] = hit[2]
+        if hit[3] is not None:
+            comb_hi[k] = hit[3]
+
+    # Both kinds of rows together, in the order of their first cell.
+    order = np.argsort(np.concatenate([single, first_cells]), kind="stable")
+    out_t = np.concatenate([tcell[single], comb_t])[order]
+    out_c = np.concatenate([col[single], comb_c])[order]
+    status_idx = np.concatenate([g.status[single].astype(np.int64), comb_status])[order]
+    value = np.concatenate([g.value[single], known])[order]
+    note_obj = np.array(notes, dtype=object)
+    note = np.concatenate([note_obj[g.note[single]], comb_note])[order]
+    unit_bounds = np.array([[np.nan if b is None else b for b in boxes[u]] for u in g.units],
+                           dtype=float).reshape(len(g.units), 2)
+    lower = np.concatenate([unit_bounds[col[single], 0], known + comb_lo])[order]
+    upper = np.concatenate([unit_bounds[col[single], 1], known + comb_hi])[order]
+    is_ok = status_idx == 0
+    value[~is_ok] = np.nan
+    hidden = status_idx == suppressed
+    lower[~hidden] = np.nan
+    upper[~hidden] = np.nan
+
+    out_years = g.years[out_c]
+    if split_years:
+        for target, in_years in split_years.items():
+            if target not in targets:
+                continue
+            splits = sorted(notes_for_split[target])
+            where = ("fylkes- og landstallene" if all(one for _, one in splits)
+                     else "landstallet")
+            extra = ("tallet dekker ikke den delen av " + join_nb([n for n, _ in splits])
+                     + f" som ble lagt til kommunen senere (den delen telles med i {where})")
+            hit = (out_t == targets[target]) & np.isin(out_years, list(in_years))
+            for i in np.flatnonzero(hit).tolist():
+                note[i] = f"{note[i]}; {extra}" if note[i] else extra
+
+    n = len(order)
+    if n:
+        def decoded(index: np.ndarray, texts: list[str]) -> pa.Array:
+            """``texts[index]`` as an Arrow dictionary (each distinct text once)."""
+            distinct = list(dict.fromkeys(texts))
+            where = {t: i for i, t in enumerate(distinct)}
+            remap = np.array([where[t] for t in texts], dtype=np.int32)
+            return pa.DictionaryArray.from_arrays(pa.array(remap[index], pa.int32()),
+                                                  pa.array(distinct, pa.string()))
+
+        prep.rows.update({
+            "dataset": decoded(np.zeros(n, np.int32), [dataset]),
+            "measure": decoded(np.zeros(n, np.int32), [measure]),
+            "region_code": decoded(out_t, list(targets)),
+            "year": out_years,
+            "dims": decoded(out_c, dks),
+            "unit": decoded(out_c, g.units),
+            "value": value,
+            "status": decoded(status_idx, list(STATUSES)),
+            "status_note": note,
+            "lower_bound": lower,
+            "upper_bound": upper,
+        })
+    prep.inclusions = _inclusions(parsed, crosswalk, path)
+    prep.warnings.extend(_continuity_warnings(parsed, crosswalk, path))
+    return prep
+
+
 def _inclusions(parsed: ParsedSource, crosswalk: Crosswalk, path: str) -> list[tuple] | None:
     """Rows for ``region_inclusion`` (None: the source says nothing about it)."""
     if "included_in" not in parsed.reference:
@@ -296,11 +510,27 @@ def _continuity_warnings(parsed: ParsedSource, crosswalk: Crosswalk, path: str) 
     for stock in STOCK_SERIES:
         if stock.dataset != parsed.dataset:
             continue
-        series = series_from_observations(parsed.observations, stock)
+        series = (_grid_series(parsed.grid, stock) if parsed.grid is not None
+                  else series_from_observations(parsed.observations, stock))
         for failed in failures(check_continuity(series, crosswalk, stock.tolerance,
                                                 stock.label)):
             out.append(f"{path}: kontinuitetskontroll av kommuneendringene: {failed.message()}")
     return out
+def _grid_series(grid: CellGrid, stock) -> dict:
+    """``series_from_observations`` on a wide table's cells: the stock's columns only."""
+    out: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    if grid.measure != stock.measure:
+        return out
+    columns = np.array([u == stock.unit and d == stock.dims
+                        for u, d in zip(grid.units, grid.dims, strict=True)], dtype=bool)
+    cells = np.flatnonzero(columns[grid.col] & (grid.status == STATUSES.index(OK)))
+    years = grid.years.tolist()
+    for r, c, v in zip(grid.row[cells].tolist(), grid.col[cells].tolist(),
+                       grid.value[cells].tolist(), strict=True):
+        out[(grid.codes[r], grid.names[r])][years[c]] = v
+    return out
+
+
 def keep_aside(prep: _Prepared, parsed: ParsedSource) -> None:
     """Cells the reader placed outside the municipality structure (SSB grouping codes,
     KOSTRA groups) go to ``observation_unassigned`` with the reader's reason."""
@@ -316,22 +546,21 @@ def check_value_types(prep: _Prepared) -> None:
     negative or fractional count, a share outside 0–100, a value beyond ±1e12. Checked on
     the placed rows at once; on a failure the first offending source cell is named."""
     rows = prep.rows
-    if not rows.get("value"):
+    if len(rows.get("value", ())) == 0:
         return
-    values = np.array(rows["value"], dtype=float)
-    units = np.array(rows["unit"], dtype=object)
-    counts = np.isin(units, list(COUNT_UNITS))
+    values = np.asarray(rows["value"], dtype=float)
+    counts = _member(rows["unit"], COUNT_UNITS)
     known = ~np.isnan(values)
     bad = known & (np.abs(values) > MAX_ABS_VALUE)
     bad |= known & counts & ((values < 0) | (values != np.floor(values)))
-    pct = units == "prosent"
+    pct = _member(rows["unit"], {"prosent"})
     if pct.any():
         dataset = prep.parsed.dataset
-        measures = np.array(rows["measure"], dtype=object)
-        pct_measures = measures[pct]
+        pct_idx = np.flatnonzero(pct)
+        pct_measures = _texts(rows["measure"], pct_idx)
         share_measures = [m for m in set(pct_measures) if is_share(dataset, m)]
         shares = np.isin(pct_measures, share_measures)
-        pct_idx = np.flatnonzero(pct)[shares]
+        pct_idx = pct_idx[shares]
         v = values[pct_idx]
         out = (v < -SHARE_TOLERANCE) | (v > 100 + SHARE_TOLERANCE)
         bad[pct_idx[out]] = True
@@ -339,7 +568,7 @@ def check_value_types(prep: _Prepared) -> None:
         return
     parsed = prep.parsed
     path = prep.source_path or parsed.source
-    for o in parsed.observations:
+    for o in parsed.cells():
         if o.status != OK:
             continue
         problem = value_problem(parsed.dataset, o.measure, o.unit, o.value)
@@ -347,8 +576,25 @@ def check_value_types(prep: _Prepared) -> None:
             raise InputError(path, problem, row=o.row,
                              column=", ".join(f"{k}={v}" for k, v in o.dims.items()) or None)
     i = int(np.flatnonzero(bad)[0])        # only a sum of merged cells is out of range
-    raise InputError(path, value_problem(parsed.dataset, rows["measure"][i], rows["unit"][i],
-                                         float(values[i])) or "ugyldig verdi")
+    measure, unit = _texts(rows["measure"], [i])[0], _texts(rows["unit"], [i])[0]
+    raise InputError(path, value_problem(parsed.dataset, measure, unit, float(values[i]))
+                     or "ugyldig verdi")
+
+
+def _member(column, texts: set[str]) -> np.ndarray:
+    """Which entries of a placed text column (list, or Arrow dictionary) are in ``texts``."""
+    if isinstance(column, pa.DictionaryArray):
+        hit = np.array([t in texts for t in column.dictionary.to_pylist()], dtype=bool)
+        return hit[column.indices.to_numpy(zero_copy_only=False)]
+    return np.isin(np.array(column, dtype=object), list(texts))
+
+
+def _texts(column, index) -> np.ndarray:
+    """Entries ``index`` of a placed text column (list, or Arrow dictionary)."""
+    if isinstance(column, pa.DictionaryArray):
+        words = np.array(column.dictionary.to_pylist(), dtype=object)
+        return words[column.indices.to_numpy(zero_copy_only=False)[index]]
+    return np.array(column, dtype=object)[index]
 
 
 def _shown(value: float | None, status: str) -> str:
@@ -404,6 +650,24 @@ def _next_import_id(store: Store) -> int:
     return int(store.query("SELECT coalesce(max(import_id), 0) + 1 AS n FROM import")[0]["n"])
 
 
+_ROW_TYPES = {"dataset": pa.string(), "measure": pa.string(), "region_code": pa.string(),
+              "year": pa.int32(), "dims": pa.string(), "unit": pa.string(),
+              "value": pa.float64(), "status": pa.string(), "status_note": pa.string(),
+              "lower_bound": pa.float64(), "upper_bound": pa.float64()}
+
+
+def _arrow_column(column, kind: pa.DataType) -> pa.Array:
+    """A placed column as Arrow: lists (None = NULL) and numpy arrays (NaN = NULL) from
+    ``prepare``, Arrow arrays as they are."""
+    if isinstance(column, pa.DictionaryArray) and column.type.value_type == kind:
+        return column                   # DuckDB reads dictionaries as VARCHAR
+    if isinstance(column, pa.Array):
+        return column if column.type == kind else column.cast(kind)
+    if isinstance(column, np.ndarray) and column.dtype.kind == "f":
+        return pa.array(column, kind, mask=np.isnan(column))
+    return pa.array(column, kind)
+
+
 def _write(store: Store, prep: _Prepared, imported_at: datetime) -> ImportResult:
     parsed = prep.parsed
     import_id = _next_import_id(store)
@@ -441,19 +705,8 @@ def _write(store: Store, prep: _Prepared, imported_at: datetime) -> ImportResult
 
     n_values = len(prep.rows.get("dataset", []))
     if n_values:
-        table = pa.table({
-            "dataset": pa.array(prep.rows["dataset"], pa.string()),
-            "measure": pa.array(prep.rows["measure"], pa.string()),
-            "region_code": pa.array(prep.rows["region_code"], pa.string()),
-            "year": pa.array(prep.rows["year"], pa.int32()),
-            "dims": pa.array(prep.rows["dims"], pa.string()),
-            "unit": pa.array(prep.rows["unit"], pa.string()),
-            "value": pa.array(prep.rows["value"], pa.float64()),
-            "status": pa.array(prep.rows["status"], pa.string()),
-            "status_note": pa.array(prep.rows["status_note"], pa.string()),
-            "lower_bound": pa.array(prep.rows["lower_bound"], pa.float64()),
-            "upper_bound": pa.array(prep.rows["upper_bound"], pa.float64()),
-        })
+        table = pa.table({name: _arrow_column(prep.rows[name], kind)
+                          for name, kind in _ROW_TYPES.items()})
         result.n_new, result.n_changed = store.upsert_observations(table, import_id)
     result.n_values = n_values
     if prep.unassigned:
@@ -544,6 +797,7 @@ def _load_parsed_batch(store: Store, batch: list[tuple[ParsedSource, str, str | 
         # structure of a big file, ~2 million objects for IMDi's country export) go now.
         parsed.observations = []
         parsed.aside = []
+        parsed.grid = None
         prepared.append(prep)
 
     imported_at = datetime.now(UTC).replace(tzinfo=None)

@@ -230,7 +230,7 @@ def cmd_sync_imdi(args: argparse.Namespace) -> int:
         how = "fra hurtigbufferen" if fetched.from_cache else f"{client.requests} forespørsel(er)"
     parsed = parse_fetched(fetched)
     print(f"IMDi-tabell {args.table} ({LEVEL_NAMES[args.level]}): "
-          f"{fmt_int(len(parsed.observations))} verdier hentet ({how}, {fetched.url}).")
+          f"{fmt_int(parsed.n_cells)} verdier hentet ({how}, {fetched.url}).")
     result = store_parsed(args.database, parsed, fetched.content_sha256)
     report_load(result, parsed, f"Integrerings- og mangfoldsdirektoratet (IMDi), tabell "
                 f"{args.table}")

@@ -51,6 +51,7 @@ def name_forms(name: str) -> list[str]:
     return forms or [base]
 
 
+@functools.lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """A search key: lower case, no diacritics, æ→ae, ø→o, å→a; 'aa'→'a', 'oe'→'o'.
 

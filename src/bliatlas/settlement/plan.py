@@ -406,10 +406,16 @@ def _gp_text(gp: float, waiting: float, population: float) -> str:
     the waiting list, per 1 000 inhabitants."""
     if math.isnan(gp):
         return "fastlegedata mangler"
-    text = f"fastlegenes reservekapasitet {_fmt(gp)} %" + (
-        " (ledige plasser)" if gp > GP_FULL else " (ingen ledige plasser)")
-    if not math.isnan(waiting) and waiting > 0 and population > 0:
-        text += (f", {_fmt(waiting)} på venteliste ({_fmt(1000 * waiting / population)} per "
+    queue = not math.isnan(waiting) and waiting > 0 and population > 0
+    if gp > GP_FULL:
+        # free places on the lists in sum, yet people waiting (for a given GP) is not "free"
+        text = f"fastlegenes reservekapasitet {_fmt(gp)} %" + (
+            " (ledige listeplasser i sum), men" if queue else " (ledige plasser)")
+    else:
+        text = f"fastlegenes reservekapasitet {_fmt(gp)} % (ingen ledige plasser)" + (
+            "," if queue else "")
+    if queue:
+        text += (f" {_fmt(waiting)} på venteliste ({_fmt(1000 * waiting / population)} per "
                  "1 000 innbyggere)")
     return text
 

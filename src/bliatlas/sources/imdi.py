@@ -31,10 +31,21 @@ import io
 import re
 from dataclasses import dataclass
 
+import numpy as np
+import pyarrow as pa
+
 from bliatlas import settings
 from bliatlas.errors import InputError
 from bliatlas.regions.names import fold
-from bliatlas.sources.records import MISSING, Observation, ParsedSource, classify_cell
+from bliatlas.sources.records import (
+    MISSING,
+    OK,
+    SUPPRESSED,
+    CellGrid,
+    Observation,
+    ParsedSource,
+    classify_cell,
+)
 
 PUBLISHER = "IMDi"
 SKIP = "skip"           # a cell that is not stored (see the country-background export)
@@ -305,33 +316,102 @@ def parse_imdi_csv(data: bytes, path: str, table: str | None = None,
     dot_is_zero = dim_names == {"landbakgrunn"}
     if dot_is_zero:
         out.notes.append(LANDBAKGRUNN_DOT_NOTE)
-    cells = {False: _Cells(path, dot_is_zero), True: _Cells(path, dot_is_zero, percent=True)}
-    col_cells = [cells[unit == "prosent"] for _, unit, _, _ in parsed_cols]
-    obs = out.observations
-    append = obs.append
-    new = Observation
+
+    # The data rows' own checks; the first bad row is raised after the cells before it,
+    # which are checked first as a row-by-row reader would.
+    data_rows: list[list[str]] = []
+    rownums: list[int] = []
+    row_error: InputError | None = None
     for r in range(data_start, len(rows)):
         row = rows[r]
         rownum = r + 1
         if len(row) != width:
             if not any(c.strip() for c in row):
                 continue
-            raise InputError(
+            row_error = InputError(
                 path, f"raden har {len(row)} celler, forventet {width} (avkortet fil?)", row=rownum
             )
-        code, name = row[0].strip(), row[1].strip()
+            break
+        code = row[0].strip()
         if not _REGION.match(code):
-            raise InputError(path, f"forventet en regionkode som 'K3801', fant {code!r}",
-                             row=rownum, column="Region")
-        for text, (year, unit, dims, colname), cell in zip(row[2:], parsed_cols, col_cells,
-                                                            strict=True):
-            hit = cell.memo.get(text)
-            if hit is None:
-                hit = cell(text, rownum, colname)
-            if hit[1] is not SKIP:
-                append(new(dataset, measure, code, name, year, dims, unit, hit[0], hit[1],
-                           hit[2], rownum))
+            row_error = InputError(path, f"forventet en regionkode som 'K3801', fant {code!r}",
+                                   row=rownum, column="Region")
+            break
+        data_rows.append(row)
+        rownums.append(rownum)
+    out.grid = _grid(data_rows, rownums, parsed_cols, dataset, measure, path, dot_is_zero)
+    if row_error is not None:
+        raise row_error
     return out
+
+
+_STATUS_CODE = {OK: 0, SUPPRESSED: 1, MISSING: 2, SKIP: 3}
+
+
+def _grid(data_rows: list[list[str]], rownums: list[int], parsed_cols: list[tuple],
+          dataset: str, measure: str, path: str, dot_is_zero: bool) -> CellGrid:
+    """Classify a wide export's cells column-wise: each distinct text once (a few thousand
+    for two million cells), every cell by its index into them."""
+    n_cols = len(parsed_cols)
+    flat = pa.array([text for row in data_rows for text in row[2:]], pa.string())
+    encoded = flat.dictionary_encode()
+    texts = encoded.dictionary.to_pylist()
+    index = encoded.indices.to_numpy(zero_copy_only=False)      # int32
+    percent = np.array([unit == "prosent" for _, unit, _, _ in parsed_cols], dtype=bool)
+    # Per distinct text and kind of column (count 0, percent 1): value, status, note, error.
+    n_texts = len(texts)
+    values = np.full((n_texts, 2), np.nan)
+    statuses = np.zeros((n_texts, 2), dtype=np.int8)
+    note_ids = np.full((n_texts, 2), -1, dtype=np.int32)
+    errors: dict[tuple[int, int], str] = {}
+    notes: list[str] = []
+    note_index: dict[str, int] = {}
+    for kind, cells in enumerate((_Cells(path, dot_is_zero), _Cells(path, dot_is_zero, True))):
+        if not (percent == bool(kind)).any():
+            continue                        # no column of this kind
+        for i, text in enumerate(texts):
+            hit = cells.memo.get(text)
+            if hit is None:
+                try:
+                    hit = classify_cell(text)
+                except ValueError as exc:
+                    errors[(i, kind)] = str(exc)
+                    continue
+            value, status, note = hit
+            if value is not None:
+                values[i, kind] = value
+            statuses[i, kind] = _STATUS_CODE[status]
+            if note is not None:
+                if note not in note_index:
+                    note_index[note] = len(notes)
+                    notes.append(note)
+                note_ids[i, kind] = note_index[note]
+    # Each cell's entry in the tables above: text index × 2 + kind of its column.
+    entry = index * np.int32(2)
+    if percent.any():
+        entry += np.tile(percent.astype(np.int32), len(data_rows))
+    if errors:
+        bad = np.zeros(n_texts * 2, dtype=bool)
+        for i, kind in errors:
+            bad[i * 2 + kind] = True
+        failing = np.flatnonzero(bad[entry])
+        if len(failing):
+            p = int(failing[0])
+            r, c = divmod(p, n_cols)
+            raise InputError(path, errors[divmod(int(entry[p]), 2)], row=rownums[r],
+                             column=parsed_cols[c][3])
+    status = statuses.ravel()[entry]
+    kept = np.flatnonzero(status != _STATUS_CODE[SKIP])
+    entry = entry[kept]
+    return CellGrid(
+        dataset=dataset, measure=measure,
+        codes=[row[0].strip() for row in data_rows], names=[row[1].strip() for row in data_rows],
+        rownums=rownums, years=np.array([y for y, _, _, _ in parsed_cols], dtype=np.int64),
+        units=[u for _, u, _, _ in parsed_cols], dims=[d for _, _, d, _ in parsed_cols],
+        colnames=[c for _, _, _, c in parsed_cols],
+        row=kept // n_cols, col=kept % n_cols,
+        value=values.ravel()[entry], status=status[kept], note=note_ids.ravel()[entry],
+        notes=notes)
 
 
 def parse_imdi_long_csv(data: bytes, path: str, table: str | None = None,

@@ -187,9 +187,10 @@ def parse_fetched(fetched: ImdiFetch) -> ParsedSource:
 
 def check_dimensions(parsed: ParsedSource, table: str, source: str) -> None:
     expected = EXPECTED_DIMENSIONS.get(table)
-    if expected is None or not parsed.observations:
+    cells = parsed.cells()  # a wide export keeps its cells in a grid
+    if expected is None or not cells:
         return
-    got = set(parsed.observations[0].dims)
+    got = set(cells[0].dims)
     if got == expected:
         return
     new = sorted(got - expected)

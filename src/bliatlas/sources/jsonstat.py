@@ -23,7 +23,8 @@ PxWebApi delivers it (``response.format = json-stat2`` in PxWebApi v1, served un
   "size", "role", …}, "value"}}``) is recognised as such and read through the same
   checks after moving ``id``/``size``/``role`` up, as 2.0 has them.
 * The unit of a content comes from ``category.unit[code].base`` (SSB writes e.g.
-  ``personer``, ``prosent``, ``kr``); ``kr`` is normalised to ``kroner``.
+  ``personer``, ``prosent``, ``kr``); ``kr`` is normalised to ``kroner``, and multiples of a
+  krone (KOSTRA's ``1000 kr``, ``mill. kr``) are stored in kroner with the value multiplied.
 
 SSB's cell symbols (``status``; SSB's "standardtegn i tabeller"):
 
@@ -92,6 +93,13 @@ TIME_NAMES = ("tid",)
 METRIC_NAMES = ("contentscode",)
 
 UNIT_ALIASES = {"kr": "kroner", "kr.": "kroner", "prosent": "prosent", "%": "prosent"}
+# Units SSB publishes in multiples of a krone (KOSTRA: "1000 kr"): stored in kroner, the
+# value multiplied, so that a figure reads the same whichever table it came from.
+UNIT_SCALES: dict[str, tuple[str, float]] = {
+    "1000 kr": ("kroner", 1000.0), "1 000 kr": ("kroner", 1000.0),
+    "1000 kroner": ("kroner", 1000.0), "1 000 kroner": ("kroner", 1000.0),
+    "mill. kr": ("kroner", 1e6), "mill. kroner": ("kroner", 1e6),
+}
 
 _YEAR = re.compile(r"^(\d{4})$")
 _INTERVAL = re.compile(r"^(\d{4})\s*-\s*(\d{4})$")
@@ -234,7 +242,8 @@ def parse_jsonstat(
             time_parts[i] = (year, None)
             period_notes[i] = f"periode {code}"
     measures = [c.lower() for c in metric_dim.codes]
-    unit_list = [units[c] for c in metric_dim.codes]
+    unit_list = [units[c][0] for c in metric_dim.codes]
+    scale_list = [units[c][1] for c in metric_dim.codes]
     other_keys = [dims[i].name.lower() for i in other]
     other_labels = [_distinct_labels(dims[i]) for i in other]
 
@@ -266,6 +275,10 @@ def parse_jsonstat(
                                      f"{note}; {period_note}" if note else period_note)
             r = pos[region_i] if region_i is not None else 0
             m = pos[metric_i]
+            if scale_list[m] != 1.0 and value_status_note[0] is not None:
+                # rounded back to the publisher's precision (0,377 × 1000 = 377, not …06)
+                value_status_note = (round(value_status_note[0] * scale_list[m], 6),
+                                     *value_status_note[1:])
             obs = Observation(
                 dataset=dataset,
                 measure=measures[m],
@@ -665,12 +678,16 @@ def _period(source: str, dim_name: str, code: str, sub_annual: str,
     )
 
 
-def _unit(metric: _Dimension, code: str) -> str:
+def _unit(metric: _Dimension, code: str) -> tuple[str, float]:
+    """The stored unit of a measure and the factor its values are multiplied by."""
     raw = metric.units.get(code)
     if not raw:
-        return "ukjent enhet"
-    clean = raw.strip()
-    return UNIT_ALIASES.get(clean.lower(), clean)
+        return "ukjent enhet", 1.0
+    clean = " ".join(raw.split())
+    scaled = UNIT_SCALES.get(clean.lower())
+    if scaled is not None:
+        return scaled
+    return UNIT_ALIASES.get(clean.lower(), clean), 1.0
 
 
 def _classify(

@@ -11,6 +11,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 OK = "ok"
 SUPPRESSED = "suppressed"
 MISSING = "missing"
@@ -76,6 +78,62 @@ class ParsedSource:
     # grouping and residual codes, KOSTRA groups): (observation, reason). Ingest stores
     # them in observation_unassigned with the reason; they never fail an import.
     aside: list[tuple[Observation, str]] = field(default_factory=list)
+    # A wide export's cells column-wise (IMDi's exports: millions of cells), instead of
+    # ``observations``; ``cells()`` gives them as observations when one is needed.
+    grid: CellGrid | None = None
+
+    def cells(self) -> list[Observation]:
+        """Every observation the reader found (from the grid if it gave one)."""
+        if self.grid is not None:
+            return self.grid.observations()
+        return self.observations
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.grid) if self.grid is not None else len(self.observations)
+
+
+# Status codes of CellGrid.status (index into this tuple).
+STATUSES = (OK, SUPPRESSED, MISSING)
+
+
+@dataclass
+class CellGrid:
+    """The stored cells of a wide table (one row per region, one column per year, unit and
+    dimension values), column-wise: per row the published code, name and file row; per
+    column the year, unit, dims and the column's name for messages; per cell (in row-major
+    order, cells a reader does not store left out) its row and column, value (NaN unless
+    OK), status (index into ``STATUSES``) and note (index into ``notes``, -1 for none)."""
+
+    dataset: str
+    measure: str
+    codes: list[str]
+    names: list[str]
+    rownums: list[int]
+    years: np.ndarray
+    units: list[str]
+    dims: list[dict[str, str]]
+    colnames: list[str]
+    row: np.ndarray
+    col: np.ndarray
+    value: np.ndarray
+    status: np.ndarray
+    note: np.ndarray
+    notes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def observations(self) -> list[Observation]:
+        """The cells as observations, in the reader's order (row by row)."""
+        notes = [*self.notes, None]             # index -1 → None
+        values = [None if math.isnan(v) else v for v in self.value.tolist()]
+        years = self.years.tolist()
+        return [Observation(self.dataset, self.measure, self.codes[r], self.names[r],
+                            years[c], self.dims[c], self.units[c], v, STATUSES[s], notes[n],
+                            self.rownums[r])
+                for r, c, v, s, n in zip(self.row.tolist(), self.col.tolist(), values,
+                                         self.status.tolist(), self.note.tolist(), strict=True)]
 
 
 def dims_key(dims: dict[str, str]) -> str:
