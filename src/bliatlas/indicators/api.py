@@ -372,10 +372,10 @@ def comparison_group(code: str, request: Request,
     )
     definition = parse_definition(request.query_params)
     cube = get_cube()
-    payload = group_payload(cube, build_group(cube, code, definition))
+    group = build_group(cube, code, definition)
+    payload = group_payload(cube, group)
     if indikator is not None:
         ind = cube.catalogue.get(indikator)
-        group = build_group(cube, code, definition)
         comp = group_comparison(cube, group, ind, parse_year(cube, ind, None))
         payload["sammenligning"] = None if comp is None else {
             k: v for k, v in asdict(comp).items() if k != "cell"}

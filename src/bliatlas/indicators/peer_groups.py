@@ -6,7 +6,9 @@ Features (each from the latest year the municipality has an exact value):
 
 * ``sentralitet`` — SSB's centrality class (1–6);
 * ``folketall`` — log of ``folkemengde_1_januar``;
-* ``innvandrerandel`` — ``innvandrere_per_1000`` (immigrants per 1 000 inhabitants).
+* ``innvandrerandel`` — immigrants per 1 000 inhabitants: ``innvandrere`` over
+  ``folkemengde_1_januar`` × 1 000 in the latest year both are exact (the catalogue's
+  ``innvandrere_per_1000`` covers only Telemark, whose source carries its own population).
 
 Each feature is standardised (z-score over the municipalities that have it) and weighted
 0–3; the distance is the square root of the weighted sum of squared differences. Hard
@@ -31,6 +33,7 @@ from bliatlas.errors import UserError
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.compare import Comparison
 from bliatlas.indicators.engine import Cube
+from bliatlas.regions.names import display_name
 
 FEATURES: dict[str, str] = {"sentralitet": "Sentralitetsklasse",
                             "folketall": "Folketall (log)",
@@ -136,16 +139,44 @@ def _latest_exact(cube: Cube, indicator: str) -> dict[str, float]:
     return {r["code"]: float(r["value"]) for r in rows if r["value"] is not None}
 
 
+def _immigrants_per_1000(cube: Cube) -> tuple[dict[str, float], dict[str, tuple[int, int]]]:
+    """Immigrants per 1 000 inhabitants: the latest exact ``innvandrere`` over the exact
+    ``folkemengde_1_januar`` of the same year, else of the nearest year (the national
+    immigrant series ends before the population series starts, 2021 and 2022), with the
+    two years used."""
+    rows = cube.rows(
+        "WITH i AS (SELECT code, arg_max(value, year) AS value, max(year) AS year FROM cells "
+        "WHERE indicator = 'innvandrere' AND level = 'kommune' AND status = 'ok' "
+        "AND value IS NOT NULL GROUP BY code), "
+        "p AS (SELECT code, year, value FROM cells WHERE indicator = 'folkemengde_1_januar' "
+        "AND level = 'kommune' AND status = 'ok' AND value > 0) "
+        "SELECT i.code, i.year AS i_year, arg_min(p.year, abs(p.year - i.year) * 2 "
+        "- (p.year > i.year)::INT) AS p_year, arg_min(i.value / p.value * 1000, "
+        "abs(p.year - i.year) * 2 - (p.year > i.year)::INT) AS value "
+        "FROM i JOIN p USING (code) GROUP BY i.code, i.year")
+    return ({r["code"]: float(r["value"]) for r in rows},
+            {r["code"]: (int(r["i_year"]), int(r["p_year"])) for r in rows})
+
+
 def feature_table(cube: Cube) -> dict[str, dict[str, float]]:
-    """Feature -> municipality code -> raw feature value (population as its log)."""
+    """Feature -> municipality code -> raw feature value (population as its log); computed
+    once per cube."""
+    key = ("peer_features",)
+    found = cube._cache.get(key)
+    if found is not None:
+        return found
     pop = _latest_exact(cube, "folkemengde_1_januar")
-    return {
+    immigrants, years = _immigrants_per_1000(cube)
+    cube._cache[("peer_feature_years",)] = years
+    table = {
         "sentralitet": {code: float(reg["centrality"])
                         for (lvl, code), reg in cube.regions.items()
                         if lvl == "kommune" and reg.get("centrality") is not None},
         "folketall": {c: math.log(v) for c, v in pop.items() if v > 0},
-        "innvandrerandel": _latest_exact(cube, "innvandrere_per_1000"),
+        "innvandrerandel": immigrants,
     }
+    cube._cache[key] = found = table
+    return found
 
 
 def build_group(cube: Cube, code: str, definition: Definition) -> PeerGroup:
@@ -157,15 +188,19 @@ def build_group(cube: Cube, code: str, definition: Definition) -> PeerGroup:
         out = {k: table[k].get(c) for k in FEATURES}
         if out["folketall"] is not None:
             out["folketall"] = round(math.exp(out["folketall"]))
+        if out["innvandrerandel"] is not None:
+            out["innvandrerandel"] = round(out["innvandrerandel"], 1)
         return out
 
     def name(c: str) -> str:
-        return cube.group("kommune", c)["short_name"]
+        return display_name(cube.group("kommune", c)["name"])
 
     excluded: dict[str, int] = {}
     if definition.codes:
-        for c in definition.codes:
-            cube.group("kommune", c)  # 404 on an unknown code
+        unknown = [c for c in definition.codes if ("kommune", c) not in cube.regions]
+        if unknown:
+            raise UserError(f"ugyldig g_kommuner: ukjent kommunenummer {', '.join(unknown)}; "
+                            "forventet kommunenumre fra 2024-inndelingen")
         members = tuple(Member(c, name(c), None, shown(c))
                         for c in sorted(definition.codes) if c != code)
         return PeerGroup(code, definition, members, shown(code), excluded)
@@ -230,6 +265,25 @@ def group_comparison(cube: Cube, group: PeerGroup, indicator: Indicator,
                       hidden or None, None)
 
 
+def feature_text(features: Mapping[str, float | None]) -> str:
+    """Why a member is alike, in words: ``'sentralitetsklasse 5, 5 955 innbyggere,
+    105,2 innvandrere per 1 000 innbyggere'`` (what is missing is said)."""
+    from bliatlas.format import fmt_num
+
+    c, p, i = (features.get(k) for k in FEATURES)
+    return ", ".join((
+        f"sentralitetsklasse {int(c)}" if c is not None else "sentralitetsklasse mangler",
+        f"{fmt_num(p, 0)} innbyggere" if p is not None else "folketall mangler",
+        f"{fmt_num(i, 1)} innvandrere per 1 000 innbyggere" if i is not None
+        else "innvandrerandel mangler"))
+
+
+def feature_years(cube: Cube, code: str) -> tuple[int, int] | None:
+    """The years of immigrants and population behind a municipality's immigrant share."""
+    feature_table(cube)
+    return cube._cache[("peer_feature_years",)].get(code)
+
+
 def group_payload(cube: Cube, group: PeerGroup) -> dict[str, Any]:
     d = group.definition
     return {
@@ -241,7 +295,9 @@ def group_payload(cube: Cube, group: PeerGroup) -> dict[str, Any]:
                        "kommuner": list(d.codes) or None},
         "egenskaper": group.features,
         "medlemmer": [{"kode": m.code, "navn": m.name, "avstand": m.distance,
-                       "egenskaper": m.features} for m in group.members],
+                       "egenskaper": m.features, "hvorfor_lik": feature_text(m.features),
+                       "innvandrerandel_ar": feature_years(cube, m.code)}
+                      for m in group.members],
         "utelatt": group.excluded,
         "merknad": "Bare median og rangering over eksakte tall publiseres; ingen samlet "
                    "tall for en selvvalgt gruppe (det kunne avsløre skjermede tall).",

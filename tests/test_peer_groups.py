@@ -1,0 +1,158 @@
+"""Comparison groups (*sammenligningsgruppe*, as Kolada's "liknande kommuner") on the real
+data, through the API, the municipality page, its CSV and the report: the members and
+their features are checked against the values the test reads itself from ``/api/data``,
+and the group median against the median of the members' exact values."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+
+GLOPPEN = "4650"
+
+
+def _values(client, indicator: str, year: int) -> dict[str, dict]:
+    r = client.get(f"/api/data/{indicator}", params={"ar": year})
+    assert r.status_code == 200, r.text
+    return {row["kode"]: row for row in r.json()["verdier"]}
+
+
+def _exact(rows: dict[str, dict]) -> dict[str, float]:
+    return {c: row["verdi"] for c, row in rows.items() if row["status"] == "ok"}
+
+
+@pytest.fixture(scope="module")
+def features(client) -> dict[str, dict[str, float]]:
+    """The three features for every municipality, from the public API: centrality class,
+    log population 2024, and immigrants (latest exact year) per 1 000 inhabitants of the
+    nearest year with a population figure."""
+    regions = client.get("/api/regioner", params={"niva": "kommune"}).json()["regioner"]
+    centrality = {r["kode"]: float(r["sentralitet"]) for r in regions}
+    pops = {y: _exact(_values(client, "folkemengde_1_januar", y)) for y in (2022, 2023, 2024)}
+    immigrants = {y: _exact(_values(client, "innvandrere", y)) for y in range(2017, 2026)}
+    share = {}
+    for code in centrality:
+        years = [y for y in immigrants if code in immigrants[y]]
+        if not years:
+            continue
+        y = max(years)
+        pop_year = min((p for p in pops if code in pops[p]), key=lambda p: abs(p - y))
+        share[code] = immigrants[y][code] / pops[pop_year][code] * 1000
+    return {"sentralitet": centrality,
+            "folketall": {c: math.log(v) for c, v in pops[2024].items()},
+            "innvandrerandel": share}
+
+
+def test_gloppen_default_group_is_the_ten_nearest(client, features):
+    r = client.get(f"/api/sammenligningsgruppe/{GLOPPEN}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    members = body["medlemmer"]
+    assert len(members) == 10
+    assert body["definisjon"]["parametere"] == {
+        "g_vekt_sentralitet": "1", "g_vekt_folketall": "1", "g_vekt_innvandrerandel": "1",
+        "g_antall": "10"}
+    # Gloppen's own features: centrality 5, 5 926 inhabitants 1 January 2024, and
+    # 609 immigrants (2021) per 5 875 inhabitants (2022)
+    pop = _values(client, "folkemengde_1_januar", 2024)[GLOPPEN]["verdi"]
+    imm = _values(client, "innvandrere", 2021)[GLOPPEN]["verdi"]
+    pop22 = _values(client, "folkemengde_1_januar", 2022)[GLOPPEN]["verdi"]
+    assert body["egenskaper"] == {"sentralitet": 5.0, "folketall": pop,
+                                  "innvandrerandel": round(imm / pop22 * 1000, 1)}
+    assert pop == 5926 and imm == 609 and pop22 == 5875
+
+    # the ten nearest by the documented distance, computed here from the public values
+    scale = {k: statistics.pstdev(v.values()) for k, v in features.items()}
+    own = {k: v[GLOPPEN] for k, v in features.items()}
+    dist = {}
+    for code in features["sentralitet"]:
+        if code == GLOPPEN or any(code not in v for v in features.values()):
+            continue
+        dist[code] = math.sqrt(sum(((features[k][code] - own[k]) / scale[k]) ** 2
+                                   for k in features))
+    expected = sorted(dist, key=lambda c: (dist[c], c))[:10]
+    assert [m["kode"] for m in members] == expected
+    for m in members:
+        assert m["avstand"] == pytest.approx(dist[m["kode"]], abs=1e-4)
+        assert m["egenskaper"]["sentralitet"] == features["sentralitet"][m["kode"]]
+        assert m["egenskaper"]["folketall"] == round(math.exp(features["folketall"][m["kode"]]))
+        assert f"sentralitetsklasse {int(m['egenskaper']['sentralitet'])}" in m["hvorfor_lik"]
+    assert [m["avstand"] for m in members] == sorted(m["avstand"] for m in members)
+    # deterministic: the same request gives the same group
+    assert client.get(f"/api/sammenligningsgruppe/{GLOPPEN}").json()["medlemmer"] == members
+
+
+def test_filters_same_county_and_kostra(client):
+    body = client.get(f"/api/sammenligningsgruppe/{GLOPPEN}",
+                      params={"g_antall": 8, "g_samme_fylke": 1}).json()
+    assert len(body["medlemmer"]) == 8
+    assert all(m["kode"].startswith("46") for m in body["medlemmer"])
+    # Vestland has 43 municipalities: the other 357 - 43 are left out as "annet fylke"
+    assert body["utelatt"]["annet fylke"] == 357 - 43
+    regions = {r["kode"]: r for r in client.get("/api/regioner").json()["regioner"]}
+    body = client.get(f"/api/sammenligningsgruppe/{GLOPPEN}",
+                      params={"g_samme_kostra": 1, "g_vekt_innvandrerandel": 0}).json()
+    kostra = regions[GLOPPEN]["kostragruppe"]
+    assert kostra and all(regions[m["kode"]]["kostragruppe"] == kostra
+                          for m in body["medlemmer"])
+
+
+def test_explicit_list_with_sami_name(client):
+    r = client.get(f"/api/sammenligningsgruppe/{GLOPPEN}",
+                   params={"g_kommuner": "5612,4602,4640,4650"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    names = {m["kode"]: m["navn"] for m in body["medlemmer"]}
+    # the municipality itself is not its own peer; Sami and Norwegian names both shown
+    assert names == {"4602": "Kinn", "4640": "Sogndal",
+                     "5612": "Kautokeino (Guovdageaidnu)"}
+    assert body["definisjon"]["parametere"] == {"g_kommuner": "5612,4602,4640,4650"}
+    assert all(m["avstand"] is None for m in body["medlemmer"])
+
+
+@pytest.mark.parametrize(("params", "named"), [
+    ({"g_antall": "99"}, "g_antall"),
+    ({"g_vekt_folketall": "x"}, "g_vekt_folketall"),
+    ({"g_vekt_sentralitet": "4"}, "g_vekt_sentralitet"),
+    ({"g_samme_fylke": "ja"}, "g_samme_fylke"),
+    ({"g_kommuner": "46,abc"}, "g_kommuner"),
+    ({"g_kommuner": "9999"}, "g_kommuner"),
+    ({"g_vekt_sentralitet": "0", "g_vekt_folketall": "0", "g_vekt_innvandrerandel": "0"},
+     "g_vekt_"),
+])
+def test_bad_parameters_are_norwegian_400s(client, params, named):
+    r = client.get(f"/api/sammenligningsgruppe/{GLOPPEN}", params=params)
+    assert r.status_code == 400, r.text
+    msg = r.json()["error"]
+    assert named in msg and ("forventet" in msg or "minst" in msg)
+
+
+def test_unknown_municipality_is_404(client):
+    r = client.get("/api/sammenligningsgruppe/9999")
+    assert r.status_code == 404 and "ukjent" in r.json()["error"]
+
+
+def test_group_median_is_over_exact_member_values_only(client):
+    ind, year = "bosatt_andel_av_vedtak", 2024
+    rows = _values(client, ind, year)
+    hidden = sorted(c for c, row in rows.items() if c.startswith("46")
+                    and row["status"] == "suppressed")
+    exact = sorted(c for c, row in rows.items() if c.startswith("46") and c != GLOPPEN
+                   and row["status"] == "ok")[:5]
+    assert hidden, "Vestland has suppressed settlement shares in 2024"
+    codes = exact + hidden[:1]
+    r = client.get(f"/api/sammenligningsgruppe/{GLOPPEN}",
+                   params={"g_kommuner": ",".join(codes), "indikator": ind})
+    assert r.status_code == 200, r.text
+    comp = r.json()["sammenligning"]
+    values = [rows[c]["verdi"] for c in exact]
+    assert comp["value"] == pytest.approx(statistics.median(values))
+    assert comp["year"] == year and comp["n_hidden"] == 1
+    assert comp["label"] == "median i sammenligningsgruppen (6 kommuner)"
+    own = rows[GLOPPEN]["verdi"]
+    # higher is better for this share: rank among the exact members and Gloppen itself
+    assert comp["rank"] == 1 + sum(v > own for v in values) and comp["n"] == 6
+    # no pooled figure over a chosen group anywhere in the answer
+    assert "teller" not in r.text and "nevner" not in r.text
