@@ -5,6 +5,8 @@ and the group median against the median of the members' exact values."""
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import statistics
 
@@ -156,3 +158,65 @@ def test_group_median_is_over_exact_member_values_only(client):
     assert comp["rank"] == 1 + sum(v > own for v in values) and comp["n"] == 6
     # no pooled figure over a chosen group anywhere in the answer
     assert "teller" not in r.text and "nevner" not in r.text
+
+
+GROUP_QUERY = {"g_antall": "8", "g_samme_fylke": "1"}
+
+
+def test_municipality_page_builds_the_group_from_the_url(client):
+    api = client.get(f"/api/sammenligningsgruppe/{GLOPPEN}",
+                     params={**GROUP_QUERY, "indikator": "bosatte_per_1000"}).json()
+    r = client.get(f"/kommune/{GLOPPEN}", params=GROUP_QUERY)
+    assert r.status_code == 200
+    html = r.text
+    # the form: real labels tied to the fields, the state kept (8, same county checked)
+    for field, label in (("g-sentralitet", "Vekt for sentralitet"),
+                         ("g-folketall", "Vekt for folketall"),
+                         ("g-innvandrerandel", "Vekt for innvandrerandel"),
+                         ("g-antall", "Antall kommuner (3–50)"),
+                         ("g-kostra", "Samme KOSTRA-gruppe"), ("g-fylke", "Samme fylke")):
+        assert f'<label for="{field}">{label}</label>' in html
+    assert 'id="g-antall" name="g_antall" type="number"' in html and 'value="8"' in html
+    assert 'id="g-fylke" name="g_samme_fylke" type="checkbox" value="1" checked' in html
+    # members with why they are alike, the group column with the rank, the compare link
+    for m in api["medlemmer"]:
+        assert f'<a href="/kommune/{m["kode"]}">{m["navn"]}</a></th><td>{m["hvorfor_lik"]}' \
+            in html
+    assert "Median i sammenligningsgruppen (8 kommuner)</th>" in html
+    comp = api["sammenligning"]
+    assert f'nr. {comp["rank"]} av {comp["n"]}' in html
+    compare = "/sammenlign?k=4650&amp;" + "&amp;".join(f"k={m['kode']}"
+                                                      for m in api["medlemmer"])
+    assert f'href="{compare}">Sammenlign med gruppen</a>' in html
+    # downloads and reports keep the group
+    assert 'href="/kommune/4650.csv?g_vekt_sentralitet=1&amp;g_vekt_folketall=1&amp;' \
+           'g_vekt_innvandrerandel=1&amp;g_antall=8&amp;g_samme_fylke=1"' in html
+    # without g_ parameters the page has no group column
+    plain = client.get(f"/kommune/{GLOPPEN}").text
+    assert "Median i sammenligningsgruppen" not in plain and 'id="g-antall"' in plain
+
+
+def test_page_with_bad_group_parameter_is_a_norwegian_400(client):
+    r = client.get(f"/kommune/{GLOPPEN}", params={"g_antall": "99"})
+    assert r.status_code == 400
+    assert "ugyldig g_antall=&#39;99&#39;: forventet et heltall fra 3 til 50" in r.text
+    r = client.get(f"/kommune/{GLOPPEN}.csv", params={"g_vekt_folketall": "x"})
+    assert r.status_code == 400 and "g_vekt_folketall" in r.json()["error"]
+
+
+def test_csv_download_has_the_members_and_the_group_median(client):
+    api = client.get(f"/api/sammenligningsgruppe/{GLOPPEN}",
+                     params={**GROUP_QUERY, "indikator": "bosatte_per_1000"}).json()
+    r = client.get(f"/kommune/{GLOPPEN}.csv", params={**GROUP_QUERY, "stil": "maskin"})
+    assert r.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    members = [row for row in rows if row["seksjon"] == "sammenligningsgruppe"]
+    assert [row["kode"] for row in members] == [m["kode"] for m in api["medlemmer"]]
+    assert [row["merknad"] for row in members] == [m["hvorfor_lik"] for m in api["medlemmer"]]
+    median = [row for row in rows if row["seksjon"] == "sammenligning"
+              and row["indikator"] == "bosatte_per_1000"
+              and row["navn"].endswith("median i sammenligningsgruppen (8 kommuner)")]
+    assert len(median) == 1
+    comp = api["sammenligning"]
+    assert float(median[0]["verdi"]) == pytest.approx(comp["value"])
+    assert median[0]["merknad"] == f"nr. {comp['rank']} av {comp['n']}"

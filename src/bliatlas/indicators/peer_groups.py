@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bliatlas.errors import UserError
+from bliatlas.format import fmt_num
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.compare import Comparison
 from bliatlas.indicators.engine import Cube
@@ -38,6 +39,13 @@ from bliatlas.regions.names import display_name
 FEATURES: dict[str, str] = {"sentralitet": "Sentralitetsklasse",
                             "folketall": "Folketall (log)",
                             "innvandrerandel": "Innvandrere per 1 000 innbyggere"}
+FEATURE_NOUNS: dict[str, str] = {"sentralitet": "sentralitet", "folketall": "folketall",
+                                 "innvandrerandel": "innvandrerandel"}
+# the form's labels (bokmål)
+FEATURES_NB: dict[str, str] = {"sentralitet": "Vekt for sentralitet",
+                               "folketall": "Vekt for folketall",
+                               "innvandrerandel": "Vekt for innvandrerandel"}
+SIZE_RANGE = (3, 50)
 DEFAULT_WEIGHTS: dict[str, int] = {"sentralitet": 1, "folketall": 1, "innvandrerandel": 1}
 DEFAULT_SIZE = 10
 
@@ -66,7 +74,7 @@ class Definition:
     def text(self) -> str:
         if self.codes:
             return f"valgte kommuner ({len(self.codes)})"
-        parts = [f"{FEATURES[k].lower()} vekt {v}" for k, v in self.weights.items()]
+        parts = [f"{FEATURE_NOUNS[k]} (vekt {v})" for k, v in self.weights.items() if v]
         filters = [t for on, t in ((self.same_kostra, "samme KOSTRA-gruppe"),
                                    (self.same_county, "samme fylke")) if on]
         return (f"de {self.size} mest like kommunene etter " + ", ".join(parts)
@@ -111,7 +119,7 @@ def parse_definition(params: Mapping[str, str]) -> Definition:
     weights = {k: _int(params, f"g_vekt_{k}", 0, 3, DEFAULT_WEIGHTS[k]) for k in FEATURES}
     if not any(weights.values()):
         raise UserError("ugyldige g_vekt_…: minst én vekt må være større enn 0")
-    return Definition(weights, _int(params, "g_antall", 3, 50, DEFAULT_SIZE),
+    return Definition(weights, _int(params, "g_antall", *SIZE_RANGE, DEFAULT_SIZE),
                       _flag(params, "g_samme_kostra"), _flag(params, "g_samme_fylke"))
 
 
@@ -239,8 +247,6 @@ def group_comparison(cube: Cube, group: PeerGroup, indicator: Indicator,
                      year: int) -> Comparison | None:
     """The median of the members' exact values and the municipality's rank among the
     members and itself (ties shared). Never a pooled figure (see the module docstring)."""
-    from bliatlas.format import fmt_num
-
     cells = {c.code: c for c in cube.slice(indicator.id, "kommune", year)}
     own = cells.get(group.code)
     values = [cells[m.code].value for m in group.members
@@ -251,6 +257,7 @@ def group_comparison(cube: Cube, group: PeerGroup, indicator: Indicator,
     median = statistics.median(values)
     n = len(group.members) + 1
     label = f"median i sammenligningsgruppen ({len(group.members)} kommuner)"
+    heading = f"Median i sammenligningsgruppen ({len(group.members)} kommuner)"
     rank = n_tied = None
     if own is not None and own.ok:
         sign = -1 if indicator.direction == "lower_better" else 1
@@ -260,7 +267,7 @@ def group_comparison(cube: Cube, group: PeerGroup, indicator: Indicator,
         n = len(values) + 1
     else:
         n = len(values)
-    return Comparison("median_gruppe", "median", label, "Median, sammenligningsgruppen", year,
+    return Comparison("median_gruppe", "median", label, heading, year,
                       median, fmt_num(median, indicator.decimals), None, rank, n, n_tied,
                       hidden or None, None)
 
@@ -268,8 +275,6 @@ def group_comparison(cube: Cube, group: PeerGroup, indicator: Indicator,
 def feature_text(features: Mapping[str, float | None]) -> str:
     """Why a member is alike, in words: ``'sentralitetsklasse 5, 5 955 innbyggere,
     105,2 innvandrere per 1 000 innbyggere'`` (what is missing is said)."""
-    from bliatlas.format import fmt_num
-
     c, p, i = (features.get(k) for k in FEATURES)
     return ", ".join((
         f"sentralitetsklasse {int(c)}" if c is not None else "sentralitetsklasse mangler",
