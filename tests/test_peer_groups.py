@@ -220,3 +220,54 @@ def test_csv_download_has_the_members_and_the_group_median(client):
     comp = api["sammenligning"]
     assert float(median[0]["verdi"]) == pytest.approx(comp["value"])
     assert median[0]["merknad"] == f"nr. {comp['rank']} av {comp['n']}"
+
+
+def test_report_url_with_the_group_query(client):
+    api = client.get(f"/api/sammenligningsgruppe/{GLOPPEN}", params=GROUP_QUERY).json()
+    r = client.get(f"/api/rapport/kommune/{GLOPPEN}.html", params=GROUP_QUERY)
+    assert r.status_code == 200
+    assert '<section id="sammenligningsgruppe">' in r.text
+    for m in api["medlemmer"]:
+        assert f'<tr><th scope="row">{m["navn"]}</th><td>{m["hvorfor_lik"]}</td>' in r.text
+    short = client.get(f"/api/rapport/kommune/{GLOPPEN}.html",
+                       params={**GROUP_QUERY, "kort": "1"}).text
+    assert "Kommunene i gruppen: " + ", ".join(m["navn"] for m in api["medlemmer"]) + "." \
+        in short
+    plain = client.get(f"/api/rapport/kommune/{GLOPPEN}.html").text
+    assert 'id="sammenligningsgruppe"' not in plain  # a separate cached document
+    r = client.get("/api/rapport/fylke/46.html", params=GROUP_QUERY)
+    assert r.status_code == 400 and "bare kommunerapporter" in r.json()["error"]
+    r = client.get(f"/api/rapport/kommune/{GLOPPEN}.html", params={"g_antall": "2"})
+    assert r.status_code == 400 and "g_antall" in r.json()["error"]
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["kommune", GLOPPEN, "--gruppe", "g_antall=99"], "g_antall"),
+    (["kommune", GLOPPEN, "--gruppe", "antall=8"], "ukjent parameter antall"),
+    (["kommune", GLOPPEN, "--gruppe", "g_antall"], "--gruppe"),
+    (["kommune", GLOPPEN, "--gruppe", "g_kommuner=4602,9999"], "ukjent kommunenummer 9999"),
+    (["fylke", "46", "--gruppe", "g_antall=8"], "bare kommunerapporter"),
+])
+def test_report_cli_rejects_a_bad_group_with_exit_2(imported_db, tmp_path, capsys, args,
+                                                      words):
+    from conftest import bli_on
+
+    out = tmp_path / "r.html"
+    assert bli_on(imported_db, "report", *args, "--out", out) == 2
+    assert words in capsys.readouterr().err
+    assert not out.exists()  # nothing partly written
+
+
+def test_report_cli_html_lists_the_members(imported_db, tmp_path, client):
+    from conftest import bli_on
+
+    api = client.get(f"/api/sammenligningsgruppe/{GLOPPEN}",
+                     params={"g_kommuner": "5612,4602,4640"}).json()
+    out = tmp_path / "gloppen.html"
+    assert bli_on(imported_db, "report", "kommune", GLOPPEN, "--gruppe",
+                  "g_kommuner=5612,4602,4640", "--out", out) == 0
+    html = out.read_text("utf-8")
+    assert "Gruppen er valgte kommuner (3)." in html
+    for m in api["medlemmer"]:
+        assert f'<tr><th scope="row">{m["navn"]}</th>' in html
+    assert "Kautokeino (Guovdageaidnu)" in html

@@ -46,6 +46,10 @@ FEATURES_NB: dict[str, str] = {"sentralitet": "Vekt for sentralitet",
                                "folketall": "Vekt for folketall",
                                "innvandrerandel": "Vekt for innvandrerandel"}
 SIZE_RANGE = (3, 50)
+# every URL parameter a group is built from (pages, CSV, reports)
+GROUP_PARAMETERS: tuple[str, ...] = (
+    "g_vekt_sentralitet", "g_vekt_folketall", "g_vekt_innvandrerandel", "g_antall",
+    "g_samme_kostra", "g_samme_fylke", "g_kommuner")
 DEFAULT_WEIGHTS: dict[str, int] = {"sentralitet": 1, "folketall": 1, "innvandrerandel": 1}
 DEFAULT_SIZE = 10
 
@@ -106,6 +110,10 @@ def _flag(params: Mapping[str, str], name: str) -> bool:
 def parse_definition(params: Mapping[str, str]) -> Definition:
     """A definition from URL query parameters (``g_…``); a Norwegian 400 naming the
     parameter on a bad value."""
+    unknown = sorted(k for k in params if k.startswith("g_") and k not in GROUP_PARAMETERS)
+    if unknown:
+        raise UserError(f"ukjent parameter {', '.join(unknown)}: forventet "
+                        f"{', '.join(GROUP_PARAMETERS)}")
     raw_codes = params.get("g_kommuner")
     if raw_codes:
         codes = tuple(dict.fromkeys(c.strip() for c in raw_codes.split(",") if c.strip()))
