@@ -284,11 +284,13 @@ def feature_text(features: Mapping[str, float | None]) -> str:
     """Why a member is alike, in words: ``'sentralitetsklasse 5, 5 955 innbyggere,
     105,2 innvandrere per 1 000 innbyggere'`` (what is missing is said)."""
     c, p, i = (features.get(k) for k in FEATURES)
+    nbsp = "\u00a0"  # numbers do not break across lines ("5 300", "per 1 000")
     return ", ".join((
         f"sentralitetsklasse {int(c)}" if c is not None else "sentralitetsklasse mangler",
-        f"{fmt_num(p, 0)} innbyggere" if p is not None else "folketall mangler",
-        f"{fmt_num(i, 1)} innvandrere per 1 000 innbyggere" if i is not None
-        else "innvandrerandel mangler"))
+        f"{fmt_num(p, 0, thousands=nbsp)} innbyggere" if p is not None
+        else "folketall mangler",
+        f"{fmt_num(i, 1, thousands=nbsp)} innvandrere per 1{nbsp}000 innbyggere"
+        if i is not None else "innvandrerandel mangler"))
 
 
 def feature_years(cube: Cube, code: str) -> tuple[int, int] | None:
