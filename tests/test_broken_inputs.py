@@ -79,6 +79,12 @@ def xlsx_bad_code(tmp_path: Path) -> Path:
 CASES = [
     # file, extra args, expected fragments of the message
     ("imdi_truncated.csv", [], ["imdi_truncated.csv", "rad 5", "forventet 4"]),
+    # The wide reader checks cells column-wise, but the error named is the first in the
+    # file, as a row-by-row reader finds it: a bad cell before a short row, and vice versa.
+    ("imdi_bad_cell_before_short_row.csv", [], ["imdi_bad_cell_before_short_row.csv",
+                                                "rad 5", "kolonne 4", "'mange'"]),
+    ("imdi_short_row_before_bad_cell.csv", [], ["imdi_short_row_before_bad_cell.csv",
+                                                "rad 5", "har 3 celler, forventet 4"]),
     ("imdi_utf16.csv", [], ["imdi_utf16.csv", "UTF-16", "ISO-8859-1"]),
     ("imdi_header_rows_missing.csv", [], ["imdi_header_rows_missing.csv", "rad 1",
                                           "'År: …'", "forventet år"]),

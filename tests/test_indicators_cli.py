@@ -48,7 +48,7 @@ def test_show_county_level(imported_db, capsys, panel):
 @pytest.mark.parametrize("argv,message", [
     (["indicators", "show", "nope"], "ukjent indikator 'nope'"),
     (["indicators", "show", "bosatte_per_1000", "--level", "bydel"], "ukjent nivå 'bydel'"),
-    (["indicators", "show", "bosatte_per_1000", "--year", "1990"], "ingen verdier for 1990"),
+    (["indicators", "show", "bosatte_per_1000", "--year", "1990"], "i 1990; år med tall: 2022–2024"),
     (["indicators", "show", "bofasthet_fylke", "--level", "kommune"], "bare på nivå fylke"),
     (["profile", "0000"], "ukjent region '0000'"),
 ])

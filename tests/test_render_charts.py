@@ -243,3 +243,53 @@ def test_compare_page_has_one_time_series_with_a_line_per_place(client):
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     places = {r[1].rsplit(" ", 1)[0] for r in rows[1:] if len(r) > 5}
     assert places == {"Gloppen", "Kinn", "Hattfjelldal"}
+
+
+def test_the_map_downloads_as_svg_with_its_legend_and_the_numbers_behind_it(client):
+    """/kart offers its map as SVG (legend drawn in, suppressed regions hatched and
+    counted) and its numbers as CSV, for the same filters; the numbers are the API's."""
+    page = client.get("/kart", params={"i": "enslige_mindreaarige", "niva": "kommune",
+                                       "fylke": "56"}).text
+    svg_link = re.search(r'href="(/kart/figur/kart\.svg\?[^"]+)"', page).group(1)
+    svg_link = svg_link.replace("&amp;", "&")
+    assert "fylke=56" in svg_link and "i=enslige_mindreaarige" in svg_link
+    r = client.get(svg_link)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    root = ET.fromstring(r.content)
+    text = " ".join(t.text or "" for t in root.iter(f"{SVG}text"))
+    assert "Enslige mindreårige flyktninger bosatt" in text and "Finnmark" in text
+    assert "Tegnforklaring (personer)" in text and "Kilde:" in text
+    api = client.get("/api/data/enslige_mindreaarige",
+                     params={"niva": "kommune", "ar": "2024", "format": "csv"}).text
+    api_rows = [r for r in csv.DictReader(io.StringIO(api)) if r["kode"].startswith("56")]
+    suppressed = [r for r in api_rows if r["status"] == "suppressed"]
+    assert suppressed  # Karasjok / Kárášjohka's count is suppressed by IMDi
+    assert f"skjermet verdi) ({len(suppressed)})" in text  # the legend counts them
+    paths = list(root.iter(f"{SVG}path"))
+    assert len(paths) == len(api_rows)
+    hatched = [p for p in paths if p.get("fill", "").startswith("url(#skjermet-")]
+    assert len(hatched) == len(suppressed)
+    body = client.get(svg_link.replace("kart.svg", "kart.csv") + "&stil=maskin").text
+    rows = [r for r in csv.DictReader(io.StringIO(body)) if not r["figur"].startswith("#")]
+    assert len(rows) == len(api_rows)
+    assert sorted((r["status"], r["verdi"]) for r in rows) == sorted(
+        (a["status"], "" if a["status"] == "suppressed" else a["verdi"]) for a in api_rows)
+    by_name = {r["rad"]: r for r in rows}
+    assert by_name["Karasjok (Kárášjohka)"]["verdi"] == ""
+    assert by_name["Karasjok (Kárášjohka)"]["status"] == "suppressed"
+    county = client.get("/fylke/56", params={"i": "enslige_mindreaarige"}).text
+    link = re.search(r'href="(/kart/figur/kart\.svg\?[^"]+)"', county).group(1)
+    assert client.get(link.replace("&amp;", "&")).content == r.content  # the county's map
+    assert client.get("/kart/figur/kart.svg", params={"ar": "tjue"}).status_code == 422
+    assert client.get("/kart/figur/ukjent.svg").status_code == 404
+
+
+def test_titles_never_break_a_number_between_its_digit_groups(client):
+    """"per 1 000 innbyggere" wraps as a whole: no line of a downloaded chart's title ends
+    in "per 1" with "000" starting the next."""
+    r = client.get("/kart/figur/kart.svg", params={"i": "bosatte_per_1000", "ar": "2024",
+                                                   "niva": "kommune", "fylke": "46"})
+    lines = [t.text or "" for t in ET.fromstring(r.content).iter(f"{SVG}text")]
+    assert any("1\u00a0000 innbyggere" in line for line in lines)
+    for a, b in pairwise(lines):
+        assert not (re.search(r"\d$", a) and re.match(r"\d{3}\b", b)), (a, b)

@@ -21,6 +21,7 @@ import io
 import math
 import os
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,12 +185,19 @@ def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
     return buf.getvalue()
 
 
-def write_file(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` whole or not at all (a temporary file beside it, renamed)."""
+def write_file(path: str | os.PathLike[str], data: bytes | str, *,
+               mode: int | None = None) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` whole or not at all: a temporary file
+    beside it, renamed over it. The one atomic file writer of the project (exports,
+    reports, model files, caches, the user file); ``mode`` sets the new file's permissions
+    (e.g. ``0o600``) before anything is written to it."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        tmp.write_bytes(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666 if mode is None else mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
         tmp.replace(path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

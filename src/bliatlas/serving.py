@@ -347,6 +347,14 @@ def error_response(request: Request, status: int, message: str,
                         headers=headers)
 
 
+def error_headers(exc: BliError) -> dict[str, str]:
+    """Headers of every error answer: never cached (an error about a private run must not
+    stay in a shared cache), and ``Retry-After`` when the job queue is full
+    (:class:`bliatlas.errors.Busy`)."""
+    retry = getattr(exc, "retry_after", None)
+    return {"Cache-Control": "no-store", **({"Retry-After": str(retry)} if retry else {})}
+
+
 def install_error_handlers(app: FastAPI, page: ErrorPage | None = None) -> None:
     """Answer every :class:`~bliatlas.errors.BliError` with its ``http_status`` and
     ``{"error": …, "source": …}``, FastAPI's validation errors with 422 and a Norwegian
@@ -355,12 +363,9 @@ def install_error_handlers(app: FastAPI, page: ErrorPage | None = None) -> None:
 
     @app.exception_handler(BliError)
     async def _bli_error(request: Request, exc: BliError) -> JSONResponse:
-        retry = getattr(exc, "retry_after", None)  # a full job queue (errors.Busy)
-        return JSONResponse(
-            status_code=exc.http_status,
-            content={"error": str(exc), "source": SOURCE_NOTE},
-            headers={"Retry-After": str(retry)} if retry else None,
-        )
+        return JSONResponse(status_code=exc.http_status,
+                            content={"error": str(exc), "source": SOURCE_NOTE},
+                            headers=error_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bliatlas.errors import BliError, Offline, UserError
+from bliatlas.export import write_file
 from bliatlas.format import fmt_int, fmt_num, table
 from bliatlas.ingest import RefreshEntry, load_parsed, log_refresh
 from bliatlas.regions.registry import Registry
@@ -266,12 +267,10 @@ class State:
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({
+        write_file(self.path, json.dumps({
             "database": self.database, "started": self.started, "done": self.done,
             "failed": self.failed, "complete": self.complete,
-        }, ensure_ascii=False, indent=2), encoding="utf-8")
-        tmp.replace(self.path)
+        }, ensure_ascii=False, indent=2))
 
 
 # -- progress ----------------------------------------------------------------------------

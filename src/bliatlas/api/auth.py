@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from bliatlas import settings
 from bliatlas.errors import UserError
+from bliatlas.export import write_file
 from bliatlas.serving import secret, sign, unsign  # noqa: F401 (re-exported)
 
 PROTECTED_PREFIXES = ("/bosetting/matching", "/api/bosetting/match")
@@ -88,14 +88,9 @@ def read_users(path: Path | None = None) -> dict[str, str]:
 def write_users(users: dict[str, str], path: Path | None = None) -> Path:
     path = path or settings.get().users_file
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     lines = ["# Bli-atlas brukere (bli users add/remove); passord lagret som scrypt-hash"]
     lines += [f"{name}:{stored}" for name, stored in sorted(users.items())]
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    tmp.replace(path)
-    return path
+    return write_file(path, "\n".join(lines) + "\n", mode=0o600)
 
 
 def check_name(name: str) -> str:

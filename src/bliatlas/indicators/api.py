@@ -201,22 +201,6 @@ DATA_COLUMNS = ["indikator", "niva", "kode", "navn", "ar", "verdi", "nedre", "ov
                 "antall_kommuner", "kommuner_med_tall", "skjermede_kommuner"]
 
 
-def parse_year(cube: Cube, ind: Indicator, ar: str | None) -> int:
-    years = cube.years.get(ind.id, [])
-    if ar is None:
-        if not years:
-            raise NotFound(f"indikatoren {ind.id!r} har ingen verdier i databasen")
-        return years[-1]
-    try:
-        year = int(ar)
-    except ValueError:
-        raise InvalidParameter(f"ugyldig år {ar!r}: forventet et årstall, f.eks. 2024") from None
-    if year not in years:
-        shown = ", ".join(map(str, years)) or "ingen"
-        raise NotFound(f"indikatoren {ind.id!r} har ingen verdier for {year}; år med tall: {shown}")
-    return year
-
-
 def parse_level(ind: Indicator, cube: Cube, niva: str) -> str:
     if niva not in LEVELS:
         raise InvalidParameter(f"ukjent nivå {niva!r}: bruk ett av {', '.join(LEVELS)}")
@@ -261,7 +245,7 @@ def data(indicator_id: str,
     cube = get_cube()
     ind = cube.catalogue.get(indicator_id)
     level = parse_level(ind, cube, niva)
-    year = parse_year(cube, ind, ar)
+    year = cube.year_of(ind, ar)
     key = ("data", ind.id, level, str(year), fmt)
     cache = _responses()
     body = cache.get(key)

@@ -7,7 +7,7 @@ from typing import Any
 
 from bliatlas.errors import UserError
 from bliatlas.format import table
-from bliatlas.indicators.engine import LEVEL_NAMES_NB, LEVELS, Cube, build_cube
+from bliatlas.indicators.engine import LEVEL_NAMES_NB, LEVELS, Cube, build_cube, years_text
 from bliatlas.indicators.profile import build_profile, lead_text
 from bliatlas.indicators.sentences import SUPPRESSION_NOTE, format_cell
 from bliatlas.store import database_path, open_store
@@ -57,31 +57,10 @@ def _cube(args: argparse.Namespace) -> Cube:
         store.close()
 
 
-def _years_text(years: list[int]) -> str:
-    """``[2006, 2007, 2008, 2024]`` → ``'2006–2008, 2024'``."""
-    if not years:
-        return "ingen"
-    runs: list[list[int]] = []
-    for y in years:
-        if runs and y == runs[-1][-1] + 1:
-            runs[-1].append(y)
-        else:
-            runs.append([y])
-    parts = []
-    for run in runs:
-        if run == [0]:
-            parts.append("uten år")
-        elif len(run) > 2:
-            parts.append(f"{run[0]}–{run[-1]}")
-        else:
-            parts.extend(str(y) for y in run)
-    return ", ".join(parts)
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     cube = _cube(args)
     rows = [
-        [ind.id, ind.name_nb, ind.unit, _years_text(cube.years.get(ind.id, []))]
+        [ind.id, ind.name_nb, ind.unit, years_text(cube.years.get(ind.id, []))]
         for ind in cube.catalogue.indicators
     ]
     print(table(["id", "indikator", "enhet", "år med tall"], rows, align="llll"))
@@ -99,21 +78,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise UserError(
             f"indikatoren {ind.id!r} finnes bare på nivå {', '.join(cube.levels_for(ind))}"
         )
-    years = cube.years.get(ind.id, [])
-    if args.year is None:
-        if not years:
-            raise UserError(f"indikatoren {ind.id!r} har ingen verdier i databasen")
-        year = years[-1]
-    else:
-        try:
-            year = int(args.year)
-        except ValueError:
-            raise UserError(f"ugyldig år {args.year!r}: forventet et årstall") from None
-        if year not in years:
-            raise UserError(
-                f"indikatoren {ind.id!r} har ingen verdier for {year}; år med tall: "
-                f"{_years_text(years)}"
-            )
+    year = cube.year_of(ind, args.year)
     print(f"{ind.name_nb} ({ind.unit}), {LEVEL_NAMES_NB[level]}, {year or 'uten år'}")
     print(ind.definition)
     rows = []

@@ -49,7 +49,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from bliatlas.errors import NotFound
+from bliatlas.errors import InvalidParameter, NotFound
 from bliatlas.format import join_nb
 from bliatlas.indicators.catalogue import Catalogue, Indicator, load_catalogue
 from bliatlas.privacy import AMOUNT_UNITS, COUNT_UNITS, SUPPRESSION_THRESHOLD
@@ -137,6 +137,27 @@ class RegionFacts:
         if (level, code) != (self.level, self.code):
             raise ValueError(f"RegionFacts for {self.level} {self.code}, not {level} {code}")
         return self.cell(indicator, year)
+
+
+def years_text(years: list[int]) -> str:
+    """``[2006, 2007, 2008, 2024]`` → ``'2006–2008, 2024'``."""
+    if not years:
+        return "ingen"
+    runs: list[list[int]] = []
+    for y in years:
+        if runs and y == runs[-1][-1] + 1:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    parts = []
+    for run in runs:
+        if run == [0]:
+            parts.append("uten år")
+        elif len(run) > 2:
+            parts.append(f"{run[0]}–{run[-1]}")
+        else:
+            parts.extend(str(y) for y in run)
+    return ", ".join(parts)
 
 
 @dataclass
@@ -278,6 +299,26 @@ class Cube:
     def latest_year(self, indicator: str) -> int | None:
         years = self.years.get(indicator) or []
         return years[-1] if years else None
+
+    def year_of(self, indicator: Indicator, text: str | int | None) -> int:
+        """The year a user asked for (``?ar=`` on pages and the API, ``--year`` on the CLI),
+        or the latest year with values when none is given. One rule everywhere: not a
+        number is :class:`InvalidParameter` (422, exit 2); a year without values, or an
+        indicator without any, is :class:`NotFound` naming the years that have values."""
+        years = self.years.get(indicator.id) or []
+        if not years:
+            raise NotFound(f"indikatoren {indicator.id!r} har ingen verdier i databasen")
+        if text is None or text == "":
+            return years[-1]
+        try:
+            year = int(text)
+        except ValueError:
+            raise InvalidParameter(
+                f"ugyldig år {text!r}: forventet et årstall, f.eks. {years[-1]}") from None
+        if year not in years:
+            raise NotFound(f"ingen tall for {indicator.name_nb.lower()} i {year}; "
+                           f"år med tall: {years_text(years)}")
+        return year
 
     def levels_for(self, indicator: Indicator) -> tuple[str, ...]:
         if indicator.aggregation == "none":
@@ -505,6 +546,20 @@ def _base_bound(side: str) -> str:
             f"WHEN status = 'suppressed' AND kind = 'count' THEN multiplier * {num} END")
 
 
+
+def _part_sums(part: str) -> str:
+    """The aggregates of one side of a fraction (``num`` or ``den``) over its terms: the
+    exact sum, its bounds when terms are hidden, and whether any term is hidden or
+    missing. One definition for both sides of every indicator's base cell."""
+    return f"""sum(v) FILTER (WHERE part = '{part}') AS {part},
+                sum(coalesce(v, 0) + hid_lo) FILTER (WHERE part = '{part}') AS {part}_lo,
+                CASE WHEN bool_or(hid_unbounded OR NOT additive) FILTER (WHERE part = '{part}')
+                     THEN NULL ELSE sum(coalesce(v, 0) + coalesce(hid_hi, 0))
+                     FILTER (WHERE part = '{part}') END AS {part}_hi,
+                count(*) FILTER (WHERE part = '{part}') AS {part}_terms,
+                bool_or(any_suppressed) FILTER (WHERE part = '{part}') AS {part}_supp,
+                bool_or(any_missing) FILTER (WHERE part = '{part}') AS {part}_miss,"""
+
 _BUILD_SQL: list[str] = [
     # Types normalised once.
     """CREATE TABLE sel AS SELECT indicator::VARCHAR AS indicator, part::VARCHAR AS part,
@@ -687,23 +742,9 @@ _BUILD_SQL: list[str] = [
     """CREATE TABLE base AS
         WITH parts AS (
             SELECT indicator, code, year,
-                sum(v) FILTER (WHERE part = 'num') AS num,
-                sum(coalesce(v, 0) + hid_lo) FILTER (WHERE part = 'num') AS num_lo,
-                CASE WHEN bool_or(hid_unbounded OR NOT additive) FILTER (WHERE part = 'num')
-                     THEN NULL ELSE sum(coalesce(v, 0) + coalesce(hid_hi, 0))
-                     FILTER (WHERE part = 'num') END AS num_hi,
-                count(*) FILTER (WHERE part = 'num') AS num_terms,
-                bool_or(any_suppressed) FILTER (WHERE part = 'num') AS num_supp,
-                bool_or(any_missing) FILTER (WHERE part = 'num') AS num_miss,
+""" + _part_sums("num") + """
                 bool_or(NOT additive) FILTER (WHERE part = 'num') AS num_rate,
-                sum(v) FILTER (WHERE part = 'den') AS den,
-                sum(coalesce(v, 0) + hid_lo) FILTER (WHERE part = 'den') AS den_lo,
-                CASE WHEN bool_or(hid_unbounded OR NOT additive) FILTER (WHERE part = 'den')
-                     THEN NULL ELSE sum(coalesce(v, 0) + coalesce(hid_hi, 0))
-                     FILTER (WHERE part = 'den') END AS den_hi,
-                count(*) FILTER (WHERE part = 'den') AS den_terms,
-                bool_or(any_suppressed) FILTER (WHERE part = 'den') AS den_supp,
-                bool_or(any_missing) FILTER (WHERE part = 'den') AS den_miss,
+                """ + _part_sums("den") + """
                 min(suppressed_label) AS suppressed_label,
                 min(dataset) FILTER (WHERE part = 'num') AS source_a,
                 max(dataset) FILTER (WHERE part = 'num') AS source_b

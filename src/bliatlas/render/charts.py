@@ -145,13 +145,19 @@ def _text(x: float, y: float, text: str, anchor: str = "start", cls: str | None 
             f'fill="{fill}"{c}>{html.escape(text)}</text>')
 
 
+_DIGIT_GROUP = re.compile(r"(?<=\d) (?=\d{3}\b)")  # the space between digit groups
+
+
 def wrap(text: str, width: float, max_lines: int | None = None) -> list[str]:
     """Words of ``text`` in lines of at most ``width`` units at :data:`FONT` (the last line
     ends in "…" when ``max_lines`` cuts it)."""
     per_line = max(8, int(width / CHAR))
     lines: list[str] = []
     line = ""
-    for word in text.split():
+    # "1 000", "5 926": a number's digit groups stay on one line (a no-break space).
+    for word in re.sub(r"[\t\n\r]", " ", _DIGIT_GROUP.sub("\u00a0", text)).split(" "):
+        if not word:
+            continue
         if line and len(line) + 1 + len(word) > per_line:
             lines.append(line)
             line = word

@@ -88,6 +88,8 @@ def choropleth(ctx: AtlasContext, ind: Indicator, year: int, level: str, codes: 
             "numerator": cell.numerator if cell and cell.ok else None,
             "denominator": cell.denominator if cell and cell.ok else None,
             "status": cell.status if cell else MISSING,
+            "lower": cell.lower if cell and cell.status == INTERVAL else None,
+            "upper": cell.upper if cell and cell.status == INTERVAL else None,
             "note": cell.note_text() if cell else "Mangler: ingen tall for dette året",
         })
     rows.sort(key=lambda r: r["sort"])
@@ -106,3 +108,62 @@ def choropleth(ctx: AtlasContext, ind: Indicator, year: int, level: str, codes: 
     }
 
 
+
+
+def map_svg(data: dict[str, Any], unit: str, note: str = "") -> str:
+    """The map of :func:`choropleth` as one SVG with its legend drawn in it (for the
+    "Last ned figuren" links): shapes in their classes, suppressed regions hatched,
+    intervals over a class break striped, missing grey, and a legend with the count per
+    class. ``WIDTH`` wide, so :func:`~bliatlas.render.charts.standalone` can title it."""
+    from html import escape
+
+    from bliatlas.render.charts import FONT, INK, LINE_H, WIDTH, wrap
+
+    _x, _y, vw, vh = (float(v) for v in str(data["viewbox"]).split())
+    map_h = WIDTH * vh / vw
+    hatch = f"skjermet-{data['id']}"
+    out = [(f'<defs><pattern id="{hatch}" width="8" height="8" patternUnits="userSpaceOnUse" '
+            'patternTransform="rotate(45)"><rect width="8" height="8" fill="#e8e8e8"/>'
+            '<line x1="0" y1="0" x2="0" y2="8" stroke="#333" stroke-width="3"/></pattern>')]
+    for p in data["patterns"]:
+        out.append(f'<pattern id="{p["id"]}" width="10" height="10" '
+                   'patternUnits="userSpaceOnUse" patternTransform="rotate(-45)">'
+                   f'<rect width="10" height="10" fill="{p["low"]}"/>'
+                   f'<rect width="5" height="10" fill="{p["high"]}"/></pattern>')
+    out.append("</defs>")
+    out.append(f'<svg x="0" y="0" width="{WIDTH}" height="{map_h:.1f}" '
+               f'viewBox="{data["viewbox"]}">')
+    for s in data["shapes"]:
+        fill = f"url(#{hatch})" if s["fill"] == "url(#skjermet)" else s["fill"]
+        out.append(f'<path d="{s["d"]}" fill="{fill}" stroke="#fff" stroke-width="0.6" '
+                   f'vector-effect="non-scaling-stroke"><title>{escape(s["label"])}</title>'
+                   "</path>")
+    out.append("</svg>")
+    entries: list[tuple[str, str]] = [
+        (c.colour, f"{c.label} ({c.count})") for c in data["legend"]]
+    if data["n_uncertain"] and data["patterns"]:
+        entries.append((f"url(#{data['patterns'][0]['id']})",
+                        f"{UNCERTAIN_LEGEND} ({data['n_uncertain']})"))
+    if data["n_suppressed"]:
+        entries.append((f"url(#{hatch})", f"{SUPPRESSED_LEGEND} ({data['n_suppressed']})"))
+    if data["n_missing"]:
+        entries.append((MISSING_COLOUR, f"Mangler tall ({data['n_missing']})"))
+    y = map_h + 8
+    out.append(f'<text x="4" y="{y + FONT:.1f}" font-size="{FONT}" font-weight="bold" '
+               f'fill="{INK}">{escape(f"Tegnforklaring ({unit})")}</text>')
+    y += LINE_H + 4
+    for fill, label in entries:
+        lines = wrap(label, WIDTH - 30)
+        out.append(f'<rect x="4" y="{y + 2:.1f}" width="16" height="{FONT:.0f}" '
+                   f'fill="{fill}" stroke="#767676" stroke-width="0.5"/>')
+        for n, line in enumerate(lines):
+            out.append(f'<text x="26" y="{y + FONT + n * LINE_H:.1f}" font-size="{FONT}" '
+                       f'fill="{INK}">{escape(line)}</text>')
+        y += LINE_H * len(lines) + 4
+    for line in wrap(note, WIDTH - 8) if note else []:
+        out.append(f'<text x="4" y="{y + FONT:.1f}" font-size="{FONT}" '
+                   f'fill="{INK}">{escape(line)}</text>')
+        y += LINE_H
+    height = int(y + 4) + 1
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
+            f'width="{WIDTH}" height="{height}" role="img">' + "".join(out) + "</svg>")

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import unicodedata
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 from bliatlas.errors import InputError
+from bliatlas.export import write_file
 
 
 def slug(text: str) -> str:
@@ -28,18 +27,12 @@ def default_filename(code: str, short_name: str, fmt: str, short: bool = False) 
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder, so nothing is left half written."""
+    """Write the report whole or not at all (:func:`bliatlas.export.write_file`), into a
+    folder that must exist."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise InputError(str(path), f"mappen {directory} finnes ikke")
-    fd, tmp = tempfile.mkstemp(prefix=".rapport-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_file(path, data)
 
 
 def parse_group_option(text: str | None) -> dict[str, str] | None:

@@ -90,18 +90,6 @@ def _decision_below_request(cube: Cube, prov: Provenance, code: str) -> Finding 
     return text, nums
 
 
-def _settled_below_decision(cube: Cube, prov: Provenance, code: str) -> Finding | None:
-    share = _latest_ok(cube, "bosatt_andel_av_vedtak", code)
-    if share is None or share.value >= SETTLED_SHARE_OF_DECISION_BELOW:
-        return None
-    n = _num(cube, prov, "bosatt_andel_av_vedtak", code, share)
-    text = Markup(
-        "Kommunen bosatte {} prosent av det den selv vedtok i {}. Var det boliger nok av "
-        "riktig størrelse og pris, og hvordan kan boligplanleggingen ta høyde for bosettingen?"
-    ).format(n, share.year)
-    return text, [n]
-
-
 def _gp_capacity(cube: Cube, prov: Provenance, code: str) -> Finding | None:
     spare = _latest_ok(cube, "fastlege_reservekapasitet", code)
     waiting = _latest_ok(cube, "fastlege_venteliste_per_1000", code)
@@ -127,20 +115,6 @@ def _gp_capacity(cube: Cube, prov: Provenance, code: str) -> Finding | None:
         "og bør legekapasiteten inngå i vurderingen av hvor mange kommunen kan bosette?"
     ).format(Markup(joined[:1].upper()) + joined[1:])
     return text, nums
-
-
-def _robek(cube: Cube, prov: Provenance, code: str) -> Finding | None:
-    cell = _latest_ok(cube, "robek", code)
-    if cell is None or cell.numerator != 1:
-        return None
-    n = _num(cube, prov, "robek", code, cell)
-    text = Markup(
-        "Kommunen stod i ROBEK-registeret i {} (verdi {} prosent av kommunene). Hvordan "
-        "planlegges integreringsarbeidet slik at tilskuddene fra IMDi og egne midler gir "
-        "langsiktig effekt, og hvilke samarbeid med nabokommuner og fylkeskommunen kan "
-        "avlaste økonomien?"
-    ).format(cell.year, n)
-    return text, [n]
 
 
 def _district_retention(cube: Cube, prov: Provenance, code: str) -> Finding | None:
@@ -201,18 +175,6 @@ def _labour_migrants(cube: Cube, prov: Provenance, code: str) -> Finding | None:
     return text, [n, nat]
 
 
-def _unaccompanied_minors(cube: Cube, prov: Provenance, code: str) -> Finding | None:
-    cell = _latest_ok(cube, "enslige_mindreaarige", code)
-    if cell is None or not cell.value:
-        return None
-    n = _num(cube, prov, "enslige_mindreaarige", code, cell)
-    text = Markup(
-        "Kommunen bosatte {} enslige mindreårige flyktninger i {}. Har kommunen botilbud med "
-        "oppfølging, og samarbeider barnevern, skole og fritid om dem?"
-    ).format(n, cell.year)
-    return text, [n]
-
-
 def _high_settlement(cube: Cube, prov: Provenance, code: str) -> Finding | None:
     cell = _latest_ok(cube, "bosatte_per_1000", code)
     if cell is None:
@@ -239,6 +201,37 @@ def _plan_goals(cube: Cube, prov: Provenance, code: str) -> Finding | None:
         "indikatorene i denne rapporten vil kommunen følge med på fra år til år?"
     )
     return text, []
+
+
+def _single_figure(indicator: str, fires: Callable[[Cell], bool], template: str
+                   ) -> Callable[[Cube, Provenance, str], Finding | None]:
+    """A rule that reads one figure: the indicator's latest exact value fires the rule when
+    ``fires(cell)``; ``template`` cites it as ``{n}`` and its year as ``{year}``."""
+    def evaluate(cube: Cube, prov: Provenance, code: str) -> Finding | None:
+        cell = _latest_ok(cube, indicator, code)
+        if cell is None or not fires(cell):
+            return None
+        n = _num(cube, prov, indicator, code, cell)
+        return Markup(template).format(n=n, year=cell.year), [n]
+    return evaluate
+
+
+_settled_below_decision = _single_figure(
+    "bosatt_andel_av_vedtak", lambda c: c.value < SETTLED_SHARE_OF_DECISION_BELOW,
+    "Kommunen bosatte {n} prosent av det den selv vedtok i {year}. Var det boliger nok av "
+    "riktig størrelse og pris, og hvordan kan boligplanleggingen ta høyde for bosettingen?")
+
+_robek = _single_figure(
+    "robek", lambda c: c.numerator == 1,
+    "Kommunen stod i ROBEK-registeret i {year} (verdi {n} prosent av kommunene). Hvordan "
+    "planlegges integreringsarbeidet slik at tilskuddene fra IMDi og egne midler gir "
+    "langsiktig effekt, og hvilke samarbeid med nabokommuner og fylkeskommunen kan "
+    "avlaste økonomien?")
+
+_unaccompanied_minors = _single_figure(
+    "enslige_mindreaarige", lambda c: bool(c.value),
+    "Kommunen bosatte {n} enslige mindreårige flyktninger i {year}. Har kommunen botilbud "
+    "med oppfølging, og samarbeider barnevern, skole og fritid om dem?")
 
 
 RULES: tuple[Rule, ...] = (

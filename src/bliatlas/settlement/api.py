@@ -116,17 +116,8 @@ def plan(request: PlanRequest, munis: MunisDep) -> dict[str, Any]:
         raise UserError(
             "ukjente vekter: " + ", ".join(unknown) + "; tillatt er " + ", ".join(DEFAULT_WEIGHTS)
         )
-    base = PlanParameters(
-        total=request.total,
-        weights={**DEFAULT_WEIGHTS, **request.weights},
-        use_decision=request.use_decision,
-        max_per_1000=request.max_per_1000,
-        min_per_1000=request.min_per_1000,
-        min_group=request.min_group,
-        district_priority=request.district_priority,
-        allow_excess=request.allow_excess,
-        undecided_per_1000=request.undecided_per_1000,
-    )
+    base = PlanParameters.from_options(request, weights={**DEFAULT_WEIGHTS, **request.weights},
+                                       use_decision=request.use_decision)
     if "grunnlag" in request.scenarios:
         raise UserError("scenarionavnet «grunnlag» er brukt av hovedparametrene")
     params = [base] + [_scenario(base, n, o) for n, o in request.scenarios.items()]

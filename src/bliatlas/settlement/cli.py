@@ -161,17 +161,8 @@ def _plan(args: argparse.Namespace) -> int:
         synthetic = model.synthetic or cohort.synthetic
     elif args.cohort:
         raise UserError("--cohort brukes bare sammen med --model")
-    base = PlanParameters(
-        total=args.total,
-        weights=parse_weights(args.weights),
-        use_decision=not args.ignore_decision,
-        max_per_1000=args.max_per_1000,
-        min_per_1000=args.min_per_1000,
-        min_group=args.min_group,
-        district_priority=args.district_priority,
-        allow_excess=args.allow_excess,
-        undecided_per_1000=args.undecided_per_1000,
-    )
+    base = PlanParameters.from_options(args, weights=parse_weights(args.weights),
+                                       use_decision=not args.ignore_decision)
     params = [base] + [parse_scenario(s, base) for s in args.scenario]
     names = [p.name for p in params]
     if len(set(names)) != len(names):

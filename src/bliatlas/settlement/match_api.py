@@ -205,16 +205,6 @@ def private_json(content: Any, status: int = 200, headers: dict[str, str] | None
     return JSONResponse(content, status_code=status, headers={**NO_STORE, **(headers or {})})
 
 
-def retry_headers(exc: UserError) -> dict[str, str]:
-    """``Retry-After`` for a full job queue (:class:`bliatlas.jobs.Busy`), else nothing."""
-    retry = getattr(exc, "retry_after", None)
-    return {"Retry-After": str(retry)} if retry else {}
-
-
-def error_json(exc: UserError) -> JSONResponse:
-    return private_json({"error": str(exc)}, exc.http_status, retry_headers(exc))
-
-
 def _finite(v: float | None) -> float | None:
     return float(v) if v is not None and math.isfinite(v) else None
 
@@ -306,42 +296,33 @@ def download(run: MatchRun, columns: Sequence[str], rows: list[list[Any]], what:
         }}}}}},
 )
 async def match(request: Request) -> Response:
-    try:
-        fields, files = await read_form(request)
-        if "kohort" not in files:
-            raise UserError("kohort: mangler kohortfilen (multipart-feltet kohort)")
-        settings = settings_from_form(fields)
+    fields, files = await read_form(request)
+    if "kohort" not in files:
+        raise UserError("kohort: mangler kohortfilen (multipart-feltet kohort)")
+    settings = settings_from_form(fields)
 
-        def work() -> dict[str, Any]:
-            cohort = cohort_from_upload(*files["kohort"])
-            profile = None
-            if "profil" in files:
-                munis = runs.municipalities()
-                if settings.county:
-                    munis = munis.in_county(settings.county.zfill(2))
-                profile = profile_from_upload(*files["profil"], [str(c) for c in munis.codes])
-            return summary(run_store.keep(runs.start_run(cohort, settings, profile)))
+    def work() -> dict[str, Any]:
+        cohort = cohort_from_upload(*files["kohort"])
+        profile = None
+        if "profil" in files:
+            munis = runs.municipalities()
+            if settings.county:
+                munis = munis.in_county(settings.county.zfill(2))
+            profile = profile_from_upload(*files["profil"], [str(c) for c in munis.codes])
+        return summary(run_store.keep(runs.start_run(cohort, settings, profile)))
 
-        return private_json(await run_heavy(work))
-    except UserError as exc:
-        return error_json(exc)
+    return private_json(await run_heavy(work))
 
 
 @router.get("/match/{run_id}.csv", summary="Tildelingen per person som CSV")
 def match_csv(run_id: str, stil: str = "maskin") -> Response:
     from bliatlas.settlement.runs import ASSIGNMENT_COLUMNS, assignment_rows
 
-    try:
-        run = run_store.get_run(run_id)
-        return download(run, ASSIGNMENT_COLUMNS, assignment_rows(run), "tildeling", stil)
-    except UserError as exc:
-        return error_json(exc)
+    run = run_store.get_run(run_id)
+    return download(run, ASSIGNMENT_COLUMNS, assignment_rows(run), "tildeling", stil)
 
 
 @router.get("/match/{run_id}/kapasitet.csv", summary="Kapasitetsbruk per kommune som CSV")
 def match_capacity_csv(run_id: str, stil: str = "maskin") -> Response:
-    try:
-        run = run_store.get_run(run_id)
-        return download(run, CAPACITY_COLUMNS, capacity_rows(run), "kapasitetsbruk", stil)
-    except UserError as exc:
-        return error_json(exc)
+    run = run_store.get_run(run_id)
+    return download(run, CAPACITY_COLUMNS, capacity_rows(run), "kapasitetsbruk", stil)

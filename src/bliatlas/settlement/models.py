@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from bliatlas.errors import InputError, UserError
+from bliatlas.export import write_file
 from bliatlas.format import fmt_int, fmt_num, fmt_share
 from bliatlas.settlement.cohort import Cohort, TrainingExtract
 from bliatlas.settlement.features import MunicipalityTable
@@ -149,10 +150,8 @@ class OutcomeModels:
         np.savez(directory / "model.npz", **arrays)
         meta = {**self.metadata, "format": FORMAT, "kind": self.kind, "years": self.years,
                 "outcomes": outcomes}
-        tmp = directory / "model.json.tmp"
-        tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=_json),
-                       encoding="utf-8")
-        tmp.replace(directory / "model.json")
+        write_file(directory / "model.json",
+                   json.dumps(meta, ensure_ascii=False, indent=2, default=_json))
 
     @classmethod
     def load(cls, directory: str | Path) -> OutcomeModels:

@@ -102,6 +102,20 @@ class PlanParameters:
     allow_excess: bool = False
     undecided_per_1000: float | None = None
 
+    #: The settings that the CLI (argparse), the HTTP API (``PlanRequest``) and the page
+    #: form all carry under these same names.
+    SHARED_OPTIONS = ("total", "max_per_1000", "min_per_1000", "min_group",
+                      "district_priority", "allow_excess", "undecided_per_1000")
+
+    @classmethod
+    def from_options(cls, options: object, *, weights: dict[str, float],
+                     use_decision: bool) -> PlanParameters:
+        """Parameters from an object carrying :attr:`SHARED_OPTIONS` as attributes (parsed
+        CLI arguments, an API request), with the two settings each front end spells its
+        own way given explicitly."""
+        return cls(weights=weights, use_decision=use_decision,
+                   **{k: getattr(options, k) for k in cls.SHARED_OPTIONS})
+
     def check(self) -> None:
         if not 0 <= self.total <= MAX_TOTAL:
             raise UserError(f"total må være et heltall mellom 0 og {fmt_int(MAX_TOTAL)}")

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from bliatlas.errors import InputError, UserError
+from bliatlas.export import write_file
 from bliatlas.settlement.cohort import (
     COHORT_COLUMNS,
     COUNTRY_GROUPS,
@@ -316,9 +317,7 @@ class OutcomeModel:
             feature_mask=self._feature_mask,
         )
         meta = dict(self.metadata, regularisation=self.regularisation)
-        tmp = directory / "model.json.tmp"
-        tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-        tmp.replace(directory / "model.json")
+        write_file(directory / "model.json", json.dumps(meta, ensure_ascii=False, indent=2))
 
     @classmethod
     def load(cls, directory: str | Path) -> OutcomeModel:

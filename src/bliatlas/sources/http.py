@@ -38,6 +38,7 @@ from typing import Any, Self
 import httpx
 
 from bliatlas.errors import BliError, Offline, PublisherError
+from bliatlas.export import write_file
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 DEFAULT_MAX_AGE = 24 * 3600.0
@@ -186,9 +187,7 @@ class CachedHttp:
 
     def store(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_file(path, data)
 
     def fetch(
         self,

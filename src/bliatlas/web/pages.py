@@ -60,8 +60,21 @@ def map_view(request: Request, i: str | None = None, ar: str | None = None,
             "counties": ctx.registry.by_name("fylke"),
             "levels": views.LEVEL_CHOICES,
             "suppressed_legend": SUPPRESSED_LEGEND,
+            "figure_query": views.map_query(f),
         }
     return _page(request, "map.html", build)
+
+
+@router.get("/kart/figur/{chart}.{fmt}")
+def map_figure(chart: str, fmt: str, i: str | None = None, ar: str | None = None,
+               niva: str | None = None, fylke: str | None = None,
+               distrikt: str | None = None, sentralitet: str | None = None,
+               stil: str = "excel") -> Response:
+    """The map of ``/kart`` (same filters) as SVG with its legend, or its numbers as CSV."""
+    ctx = get_context()
+    f, ind, _notes = views.parse_map_filters(ctx, i, ar, niva, fylke, distrikt, sentralitet)
+    return _figure(views.map_figures(ctx, f, ind), chart, fmt,
+                   f"kart-{ind.id}-{f.level}-{f.year}", stil)
 
 
 @router.get("/kommune/{code}.csv")

@@ -28,6 +28,7 @@ from bliatlas.format import fmt_count, fmt_num
 from bliatlas.regions.names import name_sort_key
 from bliatlas.render.classify import classify
 from bliatlas.render.context import get_context
+from bliatlas.serving import error_headers
 from bliatlas.settlement import match_api, run_store, runs
 from bliatlas.settlement.capacity import CAPACITY_MODES
 from bliatlas.settlement.cohort import label_nb
@@ -414,7 +415,7 @@ def matching_form(request: Request) -> HTMLResponse:
 def _form_error(request: Request, exc: UserError, f: dict[str, str]) -> Response:
     return _private(templates.TemplateResponse(
         request, "planlegger_matching.html", _matching_form({"error": str(exc), "f": f}),
-        status_code=exc.http_status, headers=match_api.retry_headers(exc)))
+        status_code=exc.http_status, headers=error_headers(exc)))
 
 
 @router.post("/bosetting/matching", response_class=HTMLResponse)
@@ -646,5 +647,5 @@ async def matching_lock(
         context["error"] = str(exc)
         return _private(templates.TemplateResponse(request, "planlegger_resultat.html", context,
                                                    status_code=exc.http_status,
-                                                   headers=match_api.retry_headers(exc)))
+                                                   headers=error_headers(exc)))
     return _private(RedirectResponse(f"/bosetting/matching/{new.id}", status_code=303))

@@ -52,7 +52,7 @@ from bliatlas.render.figures import (
     settlement_funnel,
     with_unit,
 )
-from bliatlas.render.map import choropleth
+from bliatlas.render.map import choropleth, map_svg
 
 DEFAULT_INDICATOR = "bosatte_per_1000"
 TOPICS_NB: dict[str, str] = {
@@ -100,24 +100,6 @@ DIRECTION_NB = {
     "neutral": "verken høyere eller lavere er bedre i seg selv",
 }
 LEVEL_CHOICES = {"kommune": "Kommuner", "fylke": "Fylker"}
-def parse_year(ctx: AtlasContext, ind: Indicator, year: str | None) -> int:
-    years = ctx.cube.years.get(ind.id) or []
-    if not years:
-        raise NotFound(f"indikatoren {ind.id!r} har ingen tall i databasen")
-    if year in (None, ""):
-        return years[-1]
-    try:
-        y = int(year)
-    except ValueError:
-        raise InvalidParameter(f"ar: forventet et årstall, fikk {year!r}") from None
-    if y not in years:
-        raise NotFound(
-            f"ingen tall for {ind.name_nb.lower()} i {y}; år med tall: "
-            f"{', '.join(str(v) for v in years)}"
-        )
-    return y
-
-
 def parse_from_year(fra: str | None) -> int | None:
     """The base year of the change column (``?fra=2022``)."""
     if fra in (None, ""):
@@ -180,7 +162,7 @@ def parse_map_filters(ctx: AtlasContext, i: str | None, ar: str | None, niva: st
         nearest = min(years, key=lambda y: (abs(y - int(ar)), -y))
         notes.append(f"{ind.name_nb} har ikke tall for {ar}; kartet viser {nearest}.")
         ar = str(nearest)
-    year = parse_year(ctx, ind, ar)
+    year = ctx.cube.year_of(ind, ar)
     level = niva or "kommune"
     if level not in LEVEL_CHOICES:
         raise InvalidParameter(f"niva: forventet «kommune» eller «fylke», fikk {level!r}")
@@ -230,6 +212,34 @@ def map_page(ctx: AtlasContext, f: MapFilters, ind: Indicator) -> dict[str, Any]
     data = choropleth(ctx, ind, f.year, f.level, codes, key, fit, draw)
     national = ctx.cube.cell(ind.id, "nasjonal", "NO", f.year)
     return {"map": data, "national": national, "national_text": aggregate_text(national, ind)}
+
+
+def map_figures(ctx: AtlasContext, f: MapFilters, ind: Indicator) -> dict[str, Figure]:
+    """The map of ``/kart`` (same filters) as a download: one SVG with its legend, and the
+    numbers behind it, one row per region (suppressed regions keep no number)."""
+    data = map_page(ctx, f, ind)["map"]
+    where = "kommunene" if f.level == "kommune" else "fylkene"
+    if f.county:
+        where += f" i {ctx.registry.get(f.county).name}"
+    name = ind.name_nb if ind.unit in ind.name_nb else f"{ind.name_nb} ({ind.unit})"
+    title = f"{name}, {where}, {f.year}"
+    rows = [[title, r["name"], r["value"], r["lower"], r["upper"], r["status"], r["text"],
+             ind.unit] for r in data["rows"]]
+    note = ("Klassegrenser etter kvantiler (omtrent like mange "
+            f"{'kommuner' if f.level == 'kommune' else 'fylker'} i hver klasse).")
+    return {"kart": Figure("kart", title, map_svg(data, ind.unit, note), rows)}
+
+
+def map_query(f: MapFilters) -> str:
+    """The query string that reproduces ``f`` (for the map's download links)."""
+    params = [("i", f.indicator), ("ar", str(f.year)), ("niva", f.level)]
+    if f.county:
+        params.append(("fylke", f.county))
+    if f.district_only:
+        params.append(("distrikt", "1"))
+    if f.centrality:
+        params.append(("sentralitet", str(f.centrality)))
+    return "?" + urlencode(params)
 
 
 def indicator_choices(ctx: AtlasContext) -> list[dict[str, Any]]:
@@ -635,7 +645,7 @@ def county_page(ctx: AtlasContext, code: str, sort: str | None, direction: str |
                        "reason": "; ".join(notes)})
     summary = next(s for s in ctx.registry.district_summary() if s["code"] == code)
     map_ind = ctx.catalogue.get(indicator or DEFAULT_INDICATOR)
-    map_year = parse_year(ctx, map_ind, None)
+    map_year = ctx.cube.year_of(map_ind, None)
     codes = sorted(m.code for m in members)
     cmap = choropleth(ctx, map_ind, map_year, "kommune", codes, f"fylke-{code}", codes, codes,
                       map_id="fylkeskart")
@@ -685,7 +695,7 @@ def compare_page(ctx: AtlasContext, codes: list[str], ids: list[str],
     table = []
     charts = []
     for n, ind in enumerate(inds):
-        y = (parse_year(ctx, ind, year) if year else
+        y = (ctx.cube.year_of(ind, year) if year else
              latest_year_with_values(ctx, ind, level, [r.code for r in regions]))
         values = []
         cells = []
