@@ -360,7 +360,7 @@ def comparison_group(code: str, request: Request,
     payload = group_payload(cube, group)
     if indikator is not None:
         ind = cube.catalogue.get(indikator)
-        comp = group_comparison(cube, group, ind, parse_year(cube, ind, None))
+        comp = group_comparison(cube, group, ind, cube.year_of(ind, None))
         payload["sammenligning"] = None if comp is None else {
             k: v for k, v in asdict(comp).items() if k != "cell"}
     return Response(_json(payload), media_type="application/json")
