@@ -28,6 +28,10 @@ REPORTS = {  # name: bli report arguments
     "vestland": ["fylke", "46"],
     "vestland-kort": ["fylke", "46", "--short"],
     "nesseby-kort": ["kommune", "5636", "--short"],
+    # with a comparison group chosen as on the municipality page (tests/test_peer_groups.py)
+    "gloppen-gruppe": ["kommune", "4650", "--gruppe", "g_antall=8&g_samme_fylke=1"],
+    "gloppen-gruppe-kort": ["kommune", "4650", "--short", "--gruppe",
+                            "g_antall=8&g_samme_fylke=1"],
 }
 MONTHS = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august",
           "september", "oktober", "november", "desember")
@@ -226,3 +230,28 @@ def test_what_stands_out_is_computed_from_published_figures(reports, ctx, name, 
         distances.append(abs(p["percentile"] - 50))
     assert distances == sorted(distances, reverse=True)
     assert distances[0] >= 25
+
+
+def test_the_comparison_group_is_in_both_reports(reports, client):
+    """`--gruppe` puts the group's definition, its members (as the API lists them) and the
+    group median with the rank beside the other comparisons in the full and short PDF."""
+    api = client.get("/api/sammenligningsgruppe/4650",
+                     params={"g_antall": 8, "g_samme_fylke": 1,
+                             "indikator": "bosatte_flyktninger"}).json()
+    names = [m["navn"] for m in api["medlemmer"]]
+    comp = api["sammenligning"]
+    for name in ("gloppen-gruppe", "gloppen-gruppe-kort"):
+        flat = reports[name]["flat"]
+        assert "de 8 mest like kommunene etter sentralitet (vekt 1), folketall (vekt 1), " \
+               "innvandrerandel (vekt 1); samme fylke" in flat, name
+        assert all(n in flat for n in names), name
+        html = reports[name]["html"].replace("\u00ad", "").replace("&shy;", "")
+        assert '<th scope="col" class="n">Median i sammenligningsgruppen (8 kommuner)</th>' \
+            in html, name
+        assert "(8 kommuner)" in flat, name
+        assert f"nr. {comp['rank']} av {comp['n']}" in flat, name
+        assert "ikke noe samlet tall" in flat, name
+    full = reports["gloppen-gruppe"]["flat"]
+    for m in api["medlemmer"]:  # why each is alike, in the full report's member table
+        assert " ".join(f"{m['navn']} {m['hvorfor_lik']}".split()) in full
+    assert "Sammenligningsgruppe" not in reports["gloppen"]["flat"]

@@ -303,6 +303,8 @@ def page_types(base: str) -> dict[str, str]:
     return {
         "kart": "/", "kart-fylker": "/?niva=fylke&i=innvandrere_per_1000",
         "kommune": "/kommune/4650", "kommune-samisk": "/kommune/5612", "fylke": "/fylke/56",
+        "kommune-sammenligningsgruppe": "/kommune/4650?g_antall=8&g_samme_fylke=1"
+                                        "&g_vekt_innvandrerandel=2#sammenligningsgruppe",
         "sammenlign": "/sammenlign?k=4650&k=4602&k=1826", "sok": "/sok?q=Aarborte",
         "indikatorer": "/indikatorer", "kunnskap": "/kunnskap",
         "kunnskap-oppforing": f"/kunnskap/{entries[0]['id']}", "api-docs": "/docs",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from bliatlas import export
 from bliatlas import serving as deps
@@ -336,3 +336,31 @@ def _warm_cube() -> None:
 
 
 router.add_event_handler("startup", _warm_cube)
+
+
+@router.get("/sammenligningsgruppe/{code}",
+            summary="Sammenligningsgruppe: de mest like kommunene, eller valgte kommuner")
+def comparison_group(code: str, request: Request,
+                     indikator: str | None = Query(None, description="indikator-id")
+                     ) -> Response:
+    """Parameters: ``g_vekt_sentralitet``, ``g_vekt_folketall``, ``g_vekt_innvandrerandel``
+    (0–3), ``g_antall`` (3–50), ``g_samme_kostra``/``g_samme_fylke`` (1), or
+    ``g_kommuner=4602,4640``. With ``indikator``: the group median and rank."""
+    from dataclasses import asdict
+
+    from bliatlas.indicators.peer_groups import (
+        build_group,
+        group_comparison,
+        group_payload,
+        parse_definition,
+    )
+    definition = parse_definition(request.query_params)
+    cube = get_cube()
+    group = build_group(cube, code, definition)
+    payload = group_payload(cube, group)
+    if indikator is not None:
+        ind = cube.catalogue.get(indikator)
+        comp = group_comparison(cube, group, ind, cube.year_of(ind, None))
+        payload["sammenligning"] = None if comp is None else {
+            k: v for k, v in asdict(comp).items() if k != "cell"}
+    return Response(_json(payload), media_type="application/json")

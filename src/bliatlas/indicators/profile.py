@@ -20,6 +20,7 @@ from typing import Any
 from bliatlas.indicators.catalogue import Catalogue, Indicator
 from bliatlas.indicators.compare import comparisons, rank_text
 from bliatlas.indicators.engine import PEER_GROUP_NAMES_NB, PEER_GROUPS, Cube, RegionFacts
+from bliatlas.indicators.peer_groups import PeerGroup, group_comparison
 from bliatlas.indicators.sentences import (
     PEER_SENTENCE_INDICATOR,
     cell_dict,
@@ -203,11 +204,14 @@ def sentences_for(cube: Cube, facts: RegionFacts) -> list[str]:
 
 
 def build_profile(cube: Cube, code: str, from_year: int | None = None,
-                  facts: RegionFacts | None = None) -> dict[str, Any]:
+                  facts: RegionFacts | None = None, group: PeerGroup | None = None
+                  ) -> dict[str, Any]:
     """Profile for a municipality (4-digit code) or county (2-digit code). ``from_year``
     sets the base year of the changes (default: the first year every series has).
     ``facts``: the region's cells when the caller already holds them (a page that also
-    draws the funnel from them); fetched here otherwise."""
+    draws the funnel from them); fetched here otherwise. ``group``: a municipality's
+    comparison group (:mod:`bliatlas.indicators.peer_groups`), whose median and rank are
+    added to each indicator's comparisons as ``median_gruppe``."""
     reg = cube.region(code)
     level = reg["level"]
     if facts is None:
@@ -237,6 +241,9 @@ def build_profile(cube: Cube, code: str, from_year: int | None = None,
         latest = shown[-1] if shown else series[-1]
         import_ids.update(cube.imports_for(ind.id, level, code))
         comps = comparisons(cube, level, code, ind, latest.year) if latest.ok else []
+        if group is not None and latest.ok:
+            in_group = group_comparison(cube, group, ind, latest.year)
+            comps += [in_group] if in_group is not None else []
         items.append(
             {
                 "id": ind.id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from bliatlas import jobs
 from bliatlas import serving as deps
@@ -26,7 +26,7 @@ REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 _lock = threading.Lock()
-_cache: OrderedDict[tuple[str, str, str, str, bool], bytes] = OrderedDict()
+_cache: OrderedDict[tuple, bytes] = OrderedDict()
 KORT = Query(None, description="1: kort rapport (2–4 sider); 0 eller utelatt: hele rapporten")
 
 
@@ -45,7 +45,9 @@ def _short(kort: str | None) -> bool:
     raise InputError("kort", f"forventet 1 (kort rapport) eller 0, fikk {kort!r}")
 
 
-def report_response(kind: str, filename: str, kort: str | None = None) -> Response:
+def report_response(kind: str, filename: str, kort: str | None = None,
+                    group: dict[str, str] | None = None) -> Response:
+    """``group``: the comparison group's ``g_…`` parameters (as on the municipality page)."""
     from bliatlas.reports.context import shared_report_context
     from bliatlas.reports.render import render
 
@@ -57,15 +59,18 @@ def report_response(kind: str, filename: str, kort: str | None = None) -> Respon
         other = region["level"]
         article = "et" if other == "fylke" else "en"
         raise NotFound(f"{code} er {article} {other}; bruk /api/rapport/{other}/{code}.{fmt}")
-    key = (deps.current().token, kind, code, fmt, short)  # one database state
+    group = group or None
+    key = ((deps.current().token, kind, code, fmt, short)  # one database state
+           + ((tuple(sorted(group.items())),) if group else ()))
     with _lock:
         body = _cache.get(key)
     if body is None:
         if fmt == "pdf":  # heavy: bounded, and one render for identical concurrent requests
-            body = jobs.renders().run(lambda: render(ctx, kind, code, fmt, short=short),
-                                      key=key, memory=jobs.RENDER_BYTES)
+            body = jobs.renders().run(
+                lambda: render(ctx, kind, code, fmt, short=short, group=group),
+                key=key, memory=jobs.RENDER_BYTES)
         else:
-            body = render(ctx, kind, code, fmt, short=short)
+            body = render(ctx, kind, code, fmt, short=short, group=group)
         with _lock:
             _cache[key] = body
             while len(_cache) > CACHE_SIZE:
@@ -78,11 +83,17 @@ def report_response(kind: str, filename: str, kort: str | None = None) -> Respon
     return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
+def _group_params(request: Request) -> dict[str, str]:
+    return {k: v for k, v in request.query_params.items() if k.startswith("g_")}
+
+
 @router.get("/kommune/{filename}", summary="Kunnskapsgrunnlag for en kommune (HTML eller PDF)")
-def municipality_report(filename: str, kort: str | None = KORT) -> Response:
-    return report_response("kommune", filename, kort)
+def municipality_report(filename: str, request: Request, kort: str | None = KORT) -> Response:
+    """With the municipality page's ``g_…`` parameters (``g_antall=8&g_samme_fylke=1``,
+    ``g_kommuner=4602,4640``): the comparison group's definition, members and median."""
+    return report_response("kommune", filename, kort, _group_params(request))
 
 
 @router.get("/fylke/{filename}", summary="Kunnskapsgrunnlag for et fylke (HTML eller PDF)")
-def county_report(filename: str, kort: str | None = KORT) -> Response:
-    return report_response("fylke", filename, kort)
+def county_report(filename: str, request: Request, kort: str | None = KORT) -> Response:
+    return report_response("fylke", filename, kort, _group_params(request))

@@ -21,9 +21,10 @@ from typing import Any
 from markupsafe import Markup
 
 from bliatlas.errors import NotFound
-from bliatlas.format import fmt_datetime_nb, join_nb
+from bliatlas.format import fmt_datetime_nb, fmt_num, join_nb
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.compare import Comparison, comparisons, rank_text
+from bliatlas.indicators.peer_groups import PeerGroup, feature_text, group_comparison
 from bliatlas.indicators.profile import (
     build_profile,
     not_yet_fetched,
@@ -202,9 +203,11 @@ def _series_table(ctx: ReportContext, prov: Provenance, table_id: str, caption: 
 
 
 def _compare(ctx: ReportContext, prov: Provenance, code: str, level: str,
-             indicators: list[Indicator]) -> dict[str, Any] | None:
+             indicators: list[Indicator], group: PeerGroup | None = None
+             ) -> dict[str, Any] | None:
     """Latest value next to the comparisons of :mod:`bliatlas.indicators.compare` — the same
-    definitions and labels as on the web page and in the API."""
+    definitions and labels as on the web page and in the API — and, with ``group``, the
+    median and rank in the user's comparison group (:mod:`bliatlas.indicators.peer_groups`)."""
     reg = ctx.cube.group(level, code)
     rows = []
     headings: dict[str, str] = {}
@@ -219,32 +222,46 @@ def _compare(ctx: ReportContext, prov: Provenance, code: str, level: str,
         year = max(c.year for c in cells)
         own = cell_num(ctx.cube, prov, ind, level, code, year)
         comps = {c.key: c for c in comparisons(ctx.cube, level, code, ind, year)}
+        in_group = group_comparison(ctx.cube, group, ind, year) if group is not None else None
+        if in_group is not None:
+            comps[in_group.key] = in_group
         for c in comps.values():
             headings.setdefault(c.key, c.heading)
             labels.setdefault(c.key, c.label)
         rows.append({"indicator": ind, "year": year, "own": own, "comparisons": comps,
-                     "rank": next((rank_text(c) for c in comps.values() if c.rank), None)})
+                     "rank": next((rank_text(c) for c in comps.values() if c.rank), None),
+                     "group_rank": rank_text(in_group) if in_group is not None else None})
     if not rows:
         return None
     keys = list(headings)
     for row in rows:
         row["others"] = [_comparison_num(ctx, prov, ind=row["indicator"],
                                          comp=row["comparisons"].get(k), level=level,
-                                         code=code, year=row["year"]) for k in keys]
-    return {"groups": [headings[k] for k in keys],
+                                         code=code, year=row["year"], group=group)
+                         for k in keys]
+    return {"groups": [headings[k] for k in keys], "with_group": group is not None,
+            "class_rank": True,
+            "group_index": keys.index("median_gruppe") if "median_gruppe" in keys else None,
             "definitions": [(headings[k], labels[k]) for k in keys
                             if labels[k].lower() != headings[k].lower()], "rows": rows,
             "own_label": reg["short_name"]}
 
 
 def _comparison_num(ctx: ReportContext, prov: Provenance, ind: Indicator,
-                    comp: Comparison | None, level: str, code: str, year: int) -> Num | str:
+                    comp: Comparison | None, level: str, code: str, year: int,
+                    group: PeerGroup | None = None) -> Num | str:
     """A comparison as a traceable number: the pooled cell itself, or the median (computed
-    by the engine from the peers' exact values)."""
+    by the engine from the peers' exact values; a comparison group's from its members')."""
     if comp is None:
         return "–"
     if comp.cell is not None:
         return cell_num(ctx.cube, prov, ind, comp.cell.level, comp.cell.code, year, comp.cell)
+    if comp.key == "median_gruppe" and group is not None:
+        imports = sorted({i for m in group.members
+                          for i in prov.indicator(ind.id, "kommune", m.code, year)})
+        return Num(text=comp.text, source=f"median av {ind.id}: {comp.label}", region=code,
+                   level="kommune", year=year, status="ok", imports=tuple(imports),
+                   value=comp.value, reason=comp.label)
     group_level, group_code = _median_group(ctx, comp, level, code)
     return Num(text=comp.text, source=f"median av {ind.id}: {comp.label}", region=group_code,
                level=group_level, year=year, status="ok",
@@ -265,7 +282,8 @@ def _median_group(ctx: ReportContext, comp: Comparison, level: str, code: str
 
 def _topic_section(ctx: ReportContext, prov: Provenance, level: str, code: str,
                    section_id: str, title: str, topic: str,
-                   chart_ids: tuple[str, ...]) -> Section | None:
+                   chart_ids: tuple[str, ...], group: PeerGroup | None = None
+                   ) -> Section | None:
     reg = ctx.cube.group(level, code)
     own = _region_cells(ctx, level, code)
     county_code = reg["county_code"] if level == "kommune" else code
@@ -321,7 +339,7 @@ def _topic_section(ctx: ReportContext, prov: Provenance, level: str, code: str,
             table_ref = series.id
         caption = next((t.caption for t in section.tables if t.id == table_ref), "")
         section.charts.append(Chart(chart_id, svg, f"{label} ({ind.unit})", table_ref, caption))
-    section.compare = _compare(ctx, prov, code, level, [e[0] for e in own_entries])
+    section.compare = _compare(ctx, prov, code, level, [e[0] for e in own_entries], group)
     return section
 
 
@@ -524,11 +542,12 @@ def _definitions(ctx: ReportContext, sections: list[Section]) -> list[Indicator]
     return [ind for ind in ctx.cube.catalogue.indicators if ind.id in used]
 
 
-def _sections(ctx: ReportContext, prov: Provenance, level: str, code: str) -> list[Section]:
+def _sections(ctx: ReportContext, prov: Provenance, level: str, code: str,
+              group: PeerGroup | None = None) -> list[Section]:
     out = []
     pending = not_yet_fetched(ctx.cube, level)
     for sid, title, topic, charts in TOPIC_SECTIONS:
-        s = _topic_section(ctx, prov, level, code, sid, title, topic, charts)
+        s = _topic_section(ctx, prov, level, code, sid, title, topic, charts, group)
         waiting = [m["navn"] for m in pending if m["tema"] in topic.split("+")]
         if s is None:  # one line: what is missing, and what has not been fetched yet
             name = ctx.cube.group(level, code)["short_name"]
@@ -546,21 +565,35 @@ def _sections(ctx: ReportContext, prov: Provenance, level: str, code: str) -> li
     return out
 
 
-def municipality_report(ctx: ReportContext, code: str) -> dict[str, Any]:
-    """Everything the municipality report shows."""
+def peer_group_part(group: PeerGroup | None) -> dict[str, Any] | None:
+    """The comparison group as the reports show it: definition, members and why each is
+    alike (no pooled figure: see :mod:`bliatlas.indicators.peer_groups`)."""
+    if group is None:
+        return None
+    return {"definition": group.definition.text(), "own_why": feature_text(group.features),
+            "explicit": bool(group.definition.codes),
+            "members": [{"code": m.code, "name": m.name, "why": feature_text(m.features),
+                         "distance": fmt_num(m.distance, 2)} for m in group.members]}
+
+
+def municipality_report(ctx: ReportContext, code: str, group: PeerGroup | None = None
+                        ) -> dict[str, Any]:
+    """Everything the municipality report shows; with ``group``, the comparison group's
+    definition and members, and its median beside the other comparisons."""
     reg = ctx.cube.region(code)
     if reg["level"] != "kommune":
         raise NotFound(f"{code} er et fylke; bruk «bli report fylke {code}»")
     prov = _provenance(ctx)
     county = ctx.cube.group("fylke", reg["county_code"])
     questions = questions_for(ctx.cube, prov, code)
-    sections = _sections(ctx, prov, "kommune", code)
+    sections = _sections(ctx, prov, "kommune", code, group)
     kostra = _stored(ctx).kostra.get(reg["kostra_group"])
     district = reg["centrality"] is not None and reg["centrality"] >= 5
     knowledge = _knowledge(ctx, reg["county_code"], code, questions)
     return {
         "kind": "kommune",
         "title": f"Kunnskapsgrunnlag for inkludering: {reg['short_name']} kommune",
+        "peer_group": peer_group_part(group),
         "region": reg,
         "county": county,
         "district": district,
@@ -629,6 +662,7 @@ def county_report(ctx: ReportContext, code: str, per_municipality: bool = True) 
     knowledge = _knowledge(ctx, code, None, [])
     return {
         "kind": "fylke",
+        "peer_group": None,
         "title": f"Kunnskapsgrunnlag for inkludering: {reg['short_name']}",
         "region": reg,
         "county": reg,

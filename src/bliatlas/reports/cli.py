@@ -1,4 +1,5 @@
-"""`bli report kommune|fylke CODE --format html|pdf --out FILE [--short]`."""
+"""`bli report kommune|fylke CODE --format html|pdf --out FILE [--short]
+[--gruppe 'g_antall=8&g_samme_fylke=1']`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 import unicodedata
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from bliatlas.errors import InputError
 from bliatlas.export import write_file
@@ -33,6 +35,20 @@ def _write_atomic(path: Path, data: bytes) -> None:
     write_file(path, data)
 
 
+def parse_group_option(text: str | None) -> dict[str, str] | None:
+    """``--gruppe 'g_antall=8&g_samme_fylke=1'``: the comparison group's parameters as in
+    the page's URL (a leading ``?`` is allowed)."""
+    if text is None:
+        return None
+    try:
+        pairs = parse_qsl(text.strip().lstrip("?"), keep_blank_values=True,
+                          strict_parsing=True)
+    except ValueError:
+        raise InputError("--gruppe", f"forventet parametere som i adressen, f.eks. "
+                         f"'g_antall=8&g_samme_fylke=1', fikk {text!r}") from None
+    return dict(pairs)
+
+
 def _run(args: argparse.Namespace) -> int:
     from bliatlas.reports.context import open_report_context
     from bliatlas.reports.render import FORMATS, render
@@ -49,7 +65,8 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(args.out, f"mappen {Path(args.out).parent} finnes ikke")
     ctx = open_report_context(args.database)
     region = ctx.cube.region(args.code)  # NotFound for unknown codes
-    data = render(ctx, args.kind, args.code, fmt, short=args.short)
+    data = render(ctx, args.kind, args.code, fmt, short=args.short,
+                  group=parse_group_option(args.gruppe))
     if args.out == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -85,4 +102,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--short", action="store_true",
                        help="kort rapport (2–4 sider): nøkkeltall mot sammenligningsgruppene, "
                        "det som skiller seg ut, hva andre har gjort og spørsmål til planen")
+        p.add_argument("--gruppe", metavar="PARAMETERE",
+                       help="sammenligningsgruppe (bare kommune) med parameterne fra "
+                       "kommunesiden, f.eks. 'g_antall=8&g_samme_fylke=1' eller "
+                       "'g_kommuner=4602,4640'; se docs/indicators.md")
         p.set_defaults(func=_run, kind=kind)

@@ -8,6 +8,7 @@ fetched: the HTML has no external references.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bliatlas.errors import InputError
+from bliatlas.indicators.peer_groups import (
+    GROUP_PARAMETERS,
+    PeerGroup,
+    build_group,
+    parse_definition,
+)
 from bliatlas.reports.build import LICENCES, county_report, municipality_report
 from bliatlas.reports.context import ReportContext
 from bliatlas.reports.short import short_report
@@ -44,7 +51,8 @@ def _environment() -> Environment:
 # Long compounds in table heads, with where they may break (heads do not hyphenate by
 # themselves: ``hyphens: manual``, so names such as «Gloppen» and «KOSTRA» stay whole).
 SOFT_BREAKS = {"sentralitetsklasse": "sentralitets\u00adklasse",
-               "familieinnvandrede": "familie\u00adinnvandrede"}
+               "familieinnvandrede": "familie\u00adinnvandrede",
+               "sammenligningsgruppen": "sammenlignings\u00adgruppen"}
 
 
 def line_breaks(text: str) -> str:
@@ -63,23 +71,42 @@ def _css() -> str:
     return (TEMPLATES / "report.css").read_text(encoding="utf-8")
 
 
-def report_data(ctx: ReportContext, kind: str, code: str, short: bool = False
-                ) -> dict[str, Any]:
+def report_group(ctx: ReportContext, kind: str, code: str,
+                 group: Mapping[str, str] | None) -> PeerGroup | None:
+    """The comparison group the ``g_…`` parameters ask for (a municipality's only), built
+    as on the page; None without parameters."""
+    if not group:
+        return None
+    if kind != "kommune":
+        raise InputError("sammenligningsgruppe", "en sammenligningsgruppe gjelder bare "
+                         "kommunerapporter; fjern g_…-parameterne for fylket")
+    unknown = sorted(k for k in group if k not in GROUP_PARAMETERS)
+    if unknown:
+        raise InputError("sammenligningsgruppe", f"ukjent parameter {', '.join(unknown)}: "
+                         f"forventet {', '.join(GROUP_PARAMETERS)}")
+    ctx.cube.group("kommune", code)  # 404 for an unknown code before the group is built
+    return build_group(ctx.cube, code, parse_definition(group))
+
+
+def report_data(ctx: ReportContext, kind: str, code: str, short: bool = False,
+                group: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``group``: the comparison group's ``g_…`` parameters (as in the page's URL)."""
     if kind not in KINDS:
         raise InputError("rapporttype", f"forventet «kommune» eller «fylke», fikk {kind!r}")
+    peers = report_group(ctx, kind, code, group)
     if short:
-        return short_report(ctx, kind, code)
+        return short_report(ctx, kind, code, peers)
     if kind == "kommune":
-        return municipality_report(ctx, code)
+        return municipality_report(ctx, code, peers)
     return county_report(ctx, code)
 
 
 def render_html(ctx: ReportContext, kind: str, code: str, short: bool = False,
-                pdf: bool = False) -> str:
+                pdf: bool = False, group: Mapping[str, str] | None = None) -> str:
     """The report as one standalone HTML document: the full report, or the short one
     (``short``). ``pdf``: the HTML the PDF is printed from, without what only works on a
     screen (hints about hovering, pointers to attributes)."""
-    data = report_data(ctx, kind, code, short)
+    data = report_data(ctx, kind, code, short, group)
     template = "short.html.j2" if short else "report.html.j2"
     return _environment().get_template(template).render(
         r=data, css=_css(), licences=LICENCES, pdf=pdf)
@@ -99,8 +126,9 @@ def html_to_pdf(html: str) -> bytes:
     return pdf_document(html)[0]
 
 
-def render(ctx: ReportContext, kind: str, code: str, fmt: str, short: bool = False) -> bytes:
+def render(ctx: ReportContext, kind: str, code: str, fmt: str, short: bool = False,
+           group: Mapping[str, str] | None = None) -> bytes:
     if fmt not in FORMATS:
         raise InputError("format", f"forventet «html» eller «pdf», fikk {fmt!r}")
-    html = render_html(ctx, kind, code, short=short, pdf=fmt == "pdf")
+    html = render_html(ctx, kind, code, short=short, pdf=fmt == "pdf", group=group)
     return html.encode("utf-8") if fmt == "html" else html_to_pdf(html)

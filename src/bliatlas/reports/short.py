@@ -21,12 +21,14 @@ from typing import Any
 from bliatlas.errors import NotFound
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.compare import Comparison, comparisons, rank_text
+from bliatlas.indicators.peer_groups import PeerGroup
 from bliatlas.reports.build import (
     _common,
     _compare,
     _knowledge,
     _provenance,
     _stored,
+    peer_group_part,
     references,
 )
 from bliatlas.reports.context import ReportContext
@@ -122,14 +124,22 @@ def standouts(ctx: ReportContext, level: str, code: str) -> list[Standout]:
     return chosen
 
 
-def _key_figures(ctx: ReportContext, level: str, code: str) -> dict[str, Any] | None:
+def _key_figures(ctx: ReportContext, level: str, code: str, group: PeerGroup | None = None
+                 ) -> dict[str, Any] | None:
     cat = ctx.cube.catalogue
     inds = [cat.get(i) for i in KEY_INDICATORS if i in cat.ids]
-    return _compare(ctx, _provenance(ctx), code, level, inds)
+    found = _compare(ctx, _provenance(ctx), code, level, inds, group)
+    if found is not None and group is not None:
+        # the group's column carries its own rank; the rank in the centrality class
+        # stays in the full report (the short one must fit 2–4 pages)
+        found["class_rank"] = False
+    return found
 
 
-def short_report(ctx: ReportContext, kind: str, code: str) -> dict[str, Any]:
-    """Everything the short report shows, for a municipality or a county."""
+def short_report(ctx: ReportContext, kind: str, code: str, group: PeerGroup | None = None
+                 ) -> dict[str, Any]:
+    """Everything the short report shows, for a municipality or a county; with ``group``
+    (a municipality's comparison group), its members and median in the key figures."""
     reg = ctx.cube.region(code)
     if reg["level"] != kind:
         other = "fylke" if reg["level"] == "fylke" else "kommune"
@@ -166,7 +176,8 @@ def short_report(ctx: ReportContext, kind: str, code: str) -> dict[str, Any]:
         "county": county,
         "district": (reg["centrality"] or 0) >= 5 if kind == "kommune" else None,
         "kostra": kostra,
-        "key_figures": _key_figures(ctx, kind, code),
+        "key_figures": _key_figures(ctx, kind, code, group),
+        "peer_group": peer_group_part(group),
         "standouts": found,
         "practices": practices,
         "questions": questions,

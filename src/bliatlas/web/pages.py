@@ -78,12 +78,14 @@ def map_figure(chart: str, fmt: str, i: str | None = None, ar: str | None = None
 
 
 @router.get("/kommune/{code}.csv")
-def municipality_csv(code: str, stil: str = "excel") -> Response:
+def municipality_csv(request: Request, code: str, stil: str = "excel") -> Response:
     """Everything on the municipality page as CSV; Norwegian Excel style unless
-    ``stil=maskin`` (:mod:`bliatlas.export`)."""
+    ``stil=maskin`` (:mod:`bliatlas.export`); with the page's ``g_…`` parameters, the
+    comparison group's members and median too."""
     csv_style = export.style(stil, export.EXCEL)
     ctx = get_context()
-    rows = views.municipality_csv_rows(ctx, code)  # UserError → JSON 4xx via the app handler
+    group = views.peer_group_from_query(ctx, code, request.query_params)
+    rows = views.municipality_csv_rows(ctx, code, group)  # UserError → JSON 4xx (app handler)
     return export.csv_download(None, rows, f"bli-atlas-kommune-{code}.csv", csv_style,
                                footer=[SOURCE_NOTE])
 
@@ -126,8 +128,11 @@ def compare_figure(chart: str, fmt: str, k: Multi = None, i: Multi = None,
 def municipality_view(request: Request, code: str, fra: str | None = None) -> HTMLResponse:
     def build() -> dict[str, Any]:
         ctx = get_context()
-        page = views.municipality_page(ctx, code, views.parse_from_year(fra))
-        return {"title": f"{page['region'].name} kommune", **page}
+        from_year = views.parse_from_year(fra)
+        group = views.peer_group_from_query(ctx, code, request.query_params)
+        page = views.municipality_page(ctx, code, from_year, group)
+        return {"title": f"{page['region'].name} kommune",
+                "peers": views.peer_group_view(ctx, code, group, from_year), **page}
     return _page(request, "kommune.html", build)
 
 

@@ -8,13 +8,25 @@ same engine values as the API's.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from bliatlas.errors import InputError, InvalidParameter, NotFound, UserError
+from bliatlas.format import fmt_num
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.engine import RegionFacts
+from bliatlas.indicators.peer_groups import (
+    FEATURES,
+    FEATURES_NB,
+    SIZE_RANGE,
+    Definition,
+    PeerGroup,
+    build_group,
+    feature_text,
+    parse_definition,
+)
 from bliatlas.indicators.profile import build_profile
 from bliatlas.indicators.sentences import format_cell, format_number
 from bliatlas.knowledge import recommend
@@ -246,13 +258,13 @@ def usable_years(ctx: AtlasContext, ind: Indicator) -> list[int]:
 # -- municipality ------------------------------------------------------------------------
 
 
-def municipality_page(ctx: AtlasContext, code: str, from_year: int | None = None
-                      ) -> dict[str, Any]:
+def municipality_page(ctx: AtlasContext, code: str, from_year: int | None = None,
+                      group: PeerGroup | None = None) -> dict[str, Any]:
     region = ctx.registry.get(code)
     if region.level != "kommune":
         raise NotFound(f"{code} er et fylke, ikke en kommune; se /fylke/{code}")
     facts = ctx.cube.facts("kommune", code)  # fetched once, handed to everything below
-    profile = build_profile(ctx.cube, code, from_year, facts=facts)
+    profile = build_profile(ctx.cube, code, from_year, facts=facts, group=group)
     items = {it["id"]: it for it in profile["indikatorer"]}
     key_rows = []
     notes: list[str] = []
@@ -496,12 +508,15 @@ def definitions(ctx: AtlasContext, ids: list[str]) -> list[Indicator]:
     return [ind for ind in ctx.catalogue.indicators if ind.id in wanted]
 
 
-def municipality_csv_rows(ctx: AtlasContext, code: str) -> list[list[Any]]:
-    """Everything on the municipality page as long rows (section, what, year, value, ...)."""
-    page = municipality_page(ctx, code)
+def municipality_csv_rows(ctx: AtlasContext, code: str, group: PeerGroup | None = None
+                          ) -> list[list[Any]]:
+    """Everything on the municipality page as long rows (section, what, year, value, ...);
+    with ``group``, its members and the group median beside the other comparisons."""
+    page = municipality_page(ctx, code, group=group)
     region = page["region"]
     out: list[list[Any]] = [["seksjon", "kode", "kommune", "indikator", "navn", "år", "verdi",
                              "nedre", "øvre", "status", "enhet", "merknad"]]
+    out += peer_group_csv_rows(group)
     for it in page["profile"]["indikatorer"]:
         ind = ctx.catalogue.get(it["id"])
         for s in it["serie"]:
@@ -534,6 +549,53 @@ def municipality_csv_rows(ctx: AtlasContext, code: str) -> list[list[Any]]:
         out.append(["setning", code, region.name, "", sentence, "", None, None, None, "", "",
                     ""])
     return out
+
+
+# -- comparison group (sammenligningsgruppe) on the municipality page -------------------
+
+
+PEER_WEIGHT_CHOICES = (0, 1, 2, 3)
+
+
+def peer_group_from_query(ctx: AtlasContext, code: str, params: Mapping[str, str]
+                          ) -> PeerGroup | None:
+    """The comparison group the query asks for (any ``g_…`` parameter), or None; a bad
+    value is a Norwegian 400 naming the parameter."""
+    if not any(k.startswith("g_") for k in params):
+        return None
+    ctx.registry.get(code)  # 404 for an unknown code before the group is built
+    return build_group(ctx.cube, code, parse_definition(params))
+
+
+def peer_group_view(ctx: AtlasContext, code: str, group: PeerGroup | None,
+                    from_year: int | None = None) -> dict[str, Any]:
+    """The group form's state (the definition shown, or the defaults), the members with
+    why each is alike, and the query that keeps the group in links (CSV, report, compare)."""
+    d = group.definition if group is not None else Definition()
+    form = {"weights": [{"key": k, "label": FEATURES_NB[k], "value": d.weights[k]}
+                        for k in FEATURES],
+            "size": d.size, "same_kostra": d.same_kostra, "same_county": d.same_county,
+            "codes": ",".join(d.codes), "choices": PEER_WEIGHT_CHOICES,
+            "size_range": SIZE_RANGE}
+    if group is None:
+        return {"form": form, "group": None, "query": "", "compare_url": None}
+    query = urlencode(d.params())
+    members = [{"code": m.code, "name": m.name, "distance": fmt_num(m.distance, 2),
+                "why": feature_text(m.features)} for m in group.members]
+    compare = urlencode([("k", code)] + [("k", m.code) for m in group.members])
+    return {"form": form, "group": group, "definition": d.text(), "members": members,
+            "own_why": feature_text(group.features), "excluded": group.excluded,
+            "query": query, "compare_url": f"/sammenlign?{compare}",
+            "page_query": urlencode(([("fra", from_year)] if from_year else [])
+                                    + list(d.params().items()))}
+
+
+def peer_group_csv_rows(group: PeerGroup | None) -> list[list[Any]]:
+    """The group's members as CSV rows (section ``sammenligningsgruppe``)."""
+    if group is None:
+        return []
+    return [["sammenligningsgruppe", m.code, m.name, "", group.definition.text(), "", m.distance,
+             None, None, "", "avstand", feature_text(m.features)] for m in group.members]
 
 
 # -- county ------------------------------------------------------------------------------
