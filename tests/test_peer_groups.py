@@ -199,7 +199,7 @@ def test_municipality_page_builds_the_group_from_the_url(client):
 def test_page_with_bad_group_parameter_is_a_norwegian_400(client):
     r = client.get(f"/kommune/{GLOPPEN}", params={"g_antall": "99"})
     assert r.status_code == 400
-    assert "ugyldig g_antall=&#39;99&#39;: forventet et heltall fra 3 til 50" in r.text
+    assert "parameteren &#39;g_antall&#39;: forventet et heltall fra 3 til 50, fant &#39;99&#39;" in r.text
     r = client.get(f"/kommune/{GLOPPEN}.csv", params={"g_vekt_folketall": "x"})
     assert r.status_code == 400 and "g_vekt_folketall" in r.json()["error"]
 

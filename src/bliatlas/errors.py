@@ -39,7 +39,7 @@ place) and re-exported by the module that raises them under the name it always h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 class BliError(Exception):
@@ -220,3 +220,21 @@ def exit_code(exc: BaseException) -> int:
 def http_status(exc: BaseException) -> int:
     """The HTTP status for ``exc`` (500 for anything that is not a :class:`BliError`)."""
     return exc.http_status if isinstance(exc, BliError) else 500
+
+
+def int_param(params: Mapping[str, str], name: str, low: int, high: int, default: int) -> int:
+    """A whole number from request parameters (``?limit=20``, ``?g_antall=8``): ``default``
+    when absent or empty, else an integer in ``low..high`` or a :class:`UserError` (400)
+    naming the parameter, the range and what was given. The one reader, so every such
+    parameter is refused in the same words."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise UserError(f"parameteren {name!r}: forventet et heltall fra {low} til {high}, "
+                        f"fant {raw!r}")
+    return value

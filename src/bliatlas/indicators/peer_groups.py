@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bliatlas.errors import UserError
+from bliatlas.errors import UserError, int_param
 from bliatlas.format import fmt_num
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.compare import Comparison
@@ -85,19 +85,6 @@ class Definition:
                 + ("; " + " og ".join(filters) if filters else ""))
 
 
-def _int(params: Mapping[str, str], name: str, lo: int, hi: int, default: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not lo <= value <= hi:
-        raise UserError(f"ugyldig {name}={raw!r}: forventet et heltall fra {lo} til {hi}")
-    return value
-
-
 def _flag(params: Mapping[str, str], name: str) -> bool:
     raw = params.get(name)
     if raw in (None, "", "0"):
@@ -124,10 +111,10 @@ def parse_definition(params: Mapping[str, str]) -> Definition:
         if len(codes) > 50:
             raise UserError("ugyldig g_kommuner: forventet høyst 50 kommunenumre")
         return Definition(codes=codes)
-    weights = {k: _int(params, f"g_vekt_{k}", 0, 3, DEFAULT_WEIGHTS[k]) for k in FEATURES}
+    weights = {k: int_param(params, f"g_vekt_{k}", 0, 3, DEFAULT_WEIGHTS[k]) for k in FEATURES}
     if not any(weights.values()):
         raise UserError("ugyldige g_vekt_…: minst én vekt må være større enn 0")
-    return Definition(weights, _int(params, "g_antall", *SIZE_RANGE, DEFAULT_SIZE),
+    return Definition(weights, int_param(params, "g_antall", *SIZE_RANGE, DEFAULT_SIZE),
                       _flag(params, "g_samme_kostra"), _flag(params, "g_samme_fylke"))
 
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from bliatlas import settings
-from bliatlas.errors import UserError
+from bliatlas.errors import UserError, int_param
 from bliatlas.knowledge.base import entry_payload, place_facts_from_database, shared_index
 from bliatlas.knowledge.recommend import (
     PlaceFacts,
@@ -65,20 +65,6 @@ FILTER_KEYS = ("type", "tema", "malgruppe", "aktor", "fylke", "sentralitet", "ev
                "kostnad")
 
 
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        raise UserError(f"parameteren {name!r}: forventet et heltall fra {low} til {high}, "
-                        f"fant {raw!r}")
-    return value
-
-
 def _params(request: Request, allowed: tuple[str, ...], max_limit: int, default_limit: int,
             ) -> tuple[dict[str, list[str]], int, int]:
     """Filters, limit and offset from the query string, with Norwegian 400 errors.
@@ -90,8 +76,8 @@ def _params(request: Request, allowed: tuple[str, ...], max_limit: int, default_
     if unknown:
         raise UserError(f"ukjent parameter {unknown[0]!r}; tillatt: {', '.join(allowed)}")
     filters = {key: request.query_params.getlist(key) for key in FILTER_KEYS}
-    limit = _int_param(request, "limit", default_limit, 1, max_limit)
-    offset = _int_param(request, "offset", 0, 0, 10_000)
+    limit = int_param(request.query_params, "limit", 1, max_limit, default_limit)
+    offset = int_param(request.query_params, "offset", 0, 10_000, 0)
     return filters, limit, offset
 
 
