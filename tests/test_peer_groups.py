@@ -271,3 +271,81 @@ def test_report_cli_html_lists_the_members(imported_db, tmp_path, client):
     for m in api["medlemmer"]:
         assert f'<tr><th scope="row">{m["navn"]}</th>' in html
     assert "Kautokeino (Guovdageaidnu)" in html
+
+
+def _group_rank(values: list[float], own: float, lower_better: bool) -> tuple[int, int, float]:
+    """Rank (ties shared), the number ranked and the mid-rank percentile, computed here."""
+    sign = -1 if lower_better else 1
+    rank = 1 + sum(sign * v > sign * own for v in values)
+    tied = 1 + sum(v == own for v in values)
+    n = len(values) + 1
+    return rank, n, round(100.0 * (n - (rank + (tied - 1) / 2.0)) / (n - 1), 1)
+
+
+def test_profile_api_takes_the_group(client):
+    api = client.get(f"/api/sammenligningsgruppe/{GLOPPEN}", params=GROUP_QUERY).json()
+    codes = [m["kode"] for m in api["medlemmer"]]
+    r = client.get(f"/api/profil/{GLOPPEN}", params=GROUP_QUERY)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [m["kode"] for m in body["sammenligningsgruppe"]["medlemmer"]] == codes
+    by_id = {item["id"]: item for item in body["indikatorer"]}
+    item = by_id["bosatte_per_1000"]
+    comp = next(c for c in item["sammenligning"] if c["nokkel"] == "median_gruppe")
+    rows = _values(client, "bosatte_per_1000", item["ar"])
+    values = [rows[c]["verdi"] for c in codes if rows[c]["status"] == "ok"]
+    rank, n, pct = _group_rank(values, rows[GLOPPEN]["verdi"], False)
+    assert comp["verdi"] == pytest.approx(statistics.median(values))
+    assert (comp["rang"], comp["antall"], comp["persentil"]) == (rank, n, pct)
+    assert comp["etikett"] == "median i sammenligningsgruppen (8 kommuner)"
+    # the CSV has the group's row per indicator, and the plain profile none
+    text = client.get(f"/api/profil/{GLOPPEN}", params={**GROUP_QUERY, "format": "csv"}).text
+    line = next(row for row in csv.DictReader(io.StringIO(text))
+                if row["id"] == "bosatte_per_1000"
+                and row["sammenligning"] == comp["etikett"])
+    assert line["rang_tekst"] == f"nr. {rank} av {n}"
+    plain = client.get(f"/api/profil/{GLOPPEN}").json()
+    assert "sammenligningsgruppe" not in plain
+    assert all(c["nokkel"] != "median_gruppe" for it in plain["indikatorer"]
+               for c in it["sammenligning"])
+
+
+@pytest.mark.parametrize(("code", "params", "status", "words"), [
+    ("46", {"g_antall": "8"}, 400, "46 er et fylke"),
+    (GLOPPEN, {"g_antall": "99"}, 400, "g_antall"),
+    (GLOPPEN, {"g_ukjent": "1"}, 400, "ukjent parameter g_ukjent"),
+    ("9999", {"g_antall": "8"}, 404, "ukjent region"),
+])
+def test_profile_api_rejects_a_bad_group(client, code, params, status, words):
+    r = client.get(f"/api/profil/{code}", params=params)
+    assert r.status_code == status
+    assert words in r.json()["error"]
+
+
+def test_short_report_ranks_what_stands_out_within_the_group(client):
+    import re
+
+    api = client.get(f"/api/sammenligningsgruppe/{GLOPPEN}", params=GROUP_QUERY).json()
+    codes = [m["kode"] for m in api["medlemmer"]]
+    lower_better = {i["id"]: i["retning"] == "lower_better"
+                    for i in client.get(f"/api/profil/{GLOPPEN}").json()["indikatorer"]}
+    html = client.get(f"/api/rapport/kommune/{GLOPPEN}.html",
+                      params={**GROUP_QUERY, "kort": "1"}).text
+    part = html[html.index('<section id="skiller-seg-ut">'):]
+    part = part[:part.index("</section>")]
+    assert "lengst fra midten i sammenligningsgruppen (8 kommuner, se over)" in part
+    items = re.findall(r'<li data-indicator="([a-z0-9_]+)">(.*?)</li>', part, re.DOTALL)
+    assert 3 <= len(items) <= 5
+    distances = []
+    for ind, text in items:
+        year = int(re.search(r" i (\d{4}), ", text).group(1))
+        rows = _values(client, ind, year)
+        values = [rows[c]["verdi"] for c in codes if c in rows and rows[c]["status"] == "ok"]
+        rank, n, pct = _group_rank(values, rows[GLOPPEN]["verdi"], lower_better[ind])
+        assert f"nr. {rank} av {n}" in text, (ind, text)
+        assert "medianen i gruppen" in text and "sentralitetsklasse" not in text
+        distances.append(abs(pct - 50))
+    assert distances == sorted(distances, reverse=True)  # furthest from the middle first
+    # without a group the same section ranks within the centrality class
+    plain = client.get(f"/api/rapport/kommune/{GLOPPEN}.html", params={"kort": "1"}).text
+    assert "blant kommunene i samme sentralitetsklasse" in plain

@@ -10,6 +10,7 @@ profile responses are cached as encoded bytes.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,6 +20,14 @@ from bliatlas import serving as deps
 from bliatlas.errors import InvalidParameter, NotFound, UserError
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.engine import LEVELS, Cube, build_cube
+from bliatlas.indicators.peer_groups import (
+    PeerGroup,
+    build_group,
+    group_comparison,
+    group_from_params,
+    group_payload,
+    parse_definition,
+)
 from bliatlas.indicators.profile import build_profile, provenance
 from bliatlas.indicators.sentences import cell_dict
 from bliatlas.regions.names import display_name, language_forms, name_sort_key
@@ -267,8 +276,11 @@ PROFILE_COLUMNS = ["region", "id", "tema", "navn", "ar", "verdi", "nedre", "ovre
                    "rang_tekst", "endring", "endring_fra_ar"]
 
 
-def profile_payload(cube: Cube, code: str, from_year: int | None = None) -> dict[str, Any]:
-    profile = build_profile(cube, code, from_year)
+def profile_payload(cube: Cube, code: str, from_year: int | None = None,
+                    group: PeerGroup | None = None) -> dict[str, Any]:
+    profile = build_profile(cube, code, from_year, group=group)
+    if group is not None:
+        profile["sammenligningsgruppe"] = group_payload(cube, group)
     imports = {p["import_id"] for p in profile.pop("proveniens")}
     return _envelope(cube, imports, **profile)
 
@@ -306,17 +318,24 @@ def parse_from_year(fra: str | None) -> int | None:
 
 
 @router.get("/profil/{code}", summary="Profil for en kommune eller et fylke")
-async def profile(code: str, format: str = "json",
+async def profile(code: str, request: Request, format: str = "json",
                   fra: str | None = Query(None, description="basisår for endringer")
                   ) -> Response:
+    """With the comparison group's parameters (``g_antall``, ``g_vekt_…``,
+    ``g_samme_kostra``, ``g_samme_fylke`` or ``g_kommuner``, as on
+    ``/api/sammenligningsgruppe/{code}``), each indicator also gets the group's median and
+    rank (``median_gruppe``) and the payload the group's members."""
     fmt = _check_format(format)
     from_year = parse_from_year(fra)
-    key = ("profil", code, fmt, str(from_year))
+    group_params = tuple(sorted((k, v) for k, v in request.query_params.items()
+                                if k.startswith("g_")))
+    key = ("profil", code, fmt, str(from_year), group_params)
     cache = _responses()
     body = cache.get(key)
     if body is None:
         cube = get_cube()
-        payload = profile_payload(cube, code, from_year)
+        group = group_from_params(cube, code, dict(group_params))
+        payload = profile_payload(cube, code, from_year, group)
         if fmt == "csv":
             payload["rader"] = _profile_csv_rows(payload)
             body = _respond(fmt, payload, "rader", PROFILE_COLUMNS).body
@@ -346,14 +365,6 @@ def comparison_group(code: str, request: Request,
     """Parameters: ``g_vekt_sentralitet``, ``g_vekt_folketall``, ``g_vekt_innvandrerandel``
     (0–3), ``g_antall`` (3–50), ``g_samme_kostra``/``g_samme_fylke`` (1), or
     ``g_kommuner=4602,4640``. With ``indikator``: the group median and rank."""
-    from dataclasses import asdict
-
-    from bliatlas.indicators.peer_groups import (
-        build_group,
-        group_comparison,
-        group_payload,
-        parse_definition,
-    )
     definition = parse_definition(request.query_params)
     cube = get_cube()
     group = build_group(cube, code, definition)

@@ -238,6 +238,18 @@ def build_group(cube: Cube, code: str, definition: Definition) -> PeerGroup:
     return PeerGroup(code, definition, members, shown(code), excluded)
 
 
+def group_from_params(cube: Cube, code: str, params: Mapping[str, str]) -> PeerGroup | None:
+    """The comparison group the ``g_…`` parameters ask for (as in a page's URL), or None
+    without any; a county, an unknown code or a bad value is a Norwegian error naming what
+    was wrong (404 for the unknown code, 400 otherwise)."""
+    if not any(k.startswith("g_") for k in params):
+        return None
+    if cube.region(code)["level"] != "kommune":
+        raise UserError(f"{code} er et fylke: en sammenligningsgruppe gjelder bare kommuner; "
+                        "fjern g_…-parameterne")
+    return build_group(cube, code, parse_definition(params))
+
+
 def group_comparison(cube: Cube, group: PeerGroup, indicator: Indicator,
                      year: int) -> Comparison | None:
     """The median of the members' exact values and the municipality's rank among the
@@ -262,9 +274,12 @@ def group_comparison(cube: Cube, group: PeerGroup, indicator: Indicator,
         n = len(values) + 1
     else:
         n = len(values)
+    # the percentile by mid-rank, as the engine's peers (``percentile`` in ``peers``)
+    percentile = (round(100.0 * (n - (rank + (n_tied - 1) / 2.0)) / (n - 1), 1)
+                  if rank is not None and n > 1 else None)
     return Comparison("median_gruppe", "median", label, heading, year,
                       median, fmt_num(median, indicator.decimals), None, rank, n, n_tied,
-                      hidden or None, None)
+                      hidden or None, percentile)
 
 
 def feature_text(features: Mapping[str, float | None]) -> str:

@@ -19,8 +19,7 @@ from bliatlas.errors import InputError
 from bliatlas.indicators.peer_groups import (
     GROUP_PARAMETERS,
     PeerGroup,
-    build_group,
-    parse_definition,
+    group_from_params,
 )
 from bliatlas.reports.build import LICENCES, county_report, municipality_report
 from bliatlas.reports.context import ReportContext
@@ -85,7 +84,7 @@ def report_group(ctx: ReportContext, kind: str, code: str,
         raise InputError("sammenligningsgruppe", f"ukjent parameter {', '.join(unknown)}: "
                          f"forventet {', '.join(GROUP_PARAMETERS)}")
     ctx.cube.group("kommune", code)  # 404 for an unknown code before the group is built
-    return build_group(ctx.cube, code, parse_definition(group))
+    return group_from_params(ctx.cube, code, group)
 
 
 def report_data(ctx: ReportContext, kind: str, code: str, short: bool = False,

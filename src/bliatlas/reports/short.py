@@ -8,8 +8,9 @@ places did (the knowledge entries the full report picks), the questions for the 
 What stands out is computed, not chosen: for every indicator with a published value for
 the region (shares and rates, not counts, which follow the size of the place), its place
 among the comparison group — a municipality among the municipalities of its centrality
-class, a county among the counties — as the percentile the indicator engine computes from
-the peers' exact values. The indicators furthest from the middle (at most one per topic)
+class, or among the user's comparison group (:mod:`bliatlas.indicators.peer_groups`) when
+one is chosen; a county among the counties — as the percentile by mid-rank over the peers'
+exact values. The indicators furthest from the middle (at most one per topic)
 stand out. A suppressed, missing or interval value is never ranked and never stands out.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 from bliatlas.errors import NotFound
 from bliatlas.indicators.catalogue import Indicator
 from bliatlas.indicators.compare import Comparison, comparisons, rank_text
-from bliatlas.indicators.peer_groups import PeerGroup
+from bliatlas.indicators.peer_groups import PeerGroup, group_comparison
 from bliatlas.reports.build import (
     _common,
     _compare,
@@ -80,9 +81,10 @@ def _candidates(ctx: ReportContext, level: str) -> list[Indicator]:
             and ind.base_level == "kommune" and ind.unit != "prosent av kommunene"]
 
 
-def standouts(ctx: ReportContext, level: str, code: str) -> list[Standout]:
-    """The three to five figures furthest from the middle of the comparison group, at most
-    one per topic (see the module docstring)."""
+def standouts(ctx: ReportContext, level: str, code: str, group: PeerGroup | None = None
+              ) -> list[Standout]:
+    """The three to five figures furthest from the middle of the comparison group (the
+    user's ``group`` when given), at most one per topic (see the module docstring)."""
     prov = _provenance(ctx)
     key = STANDOUT_COMPARISON[level]
     # The latest year with any value: an indicator whose latest value is suppressed or an
@@ -99,8 +101,11 @@ def standouts(ctx: ReportContext, level: str, code: str) -> list[Standout]:
         own = cell_num(ctx.cube, prov, ind, level, code, year)
         if not own.ok or own.value is None:
             continue
-        comp = next((c for c in comparisons(ctx.cube, level, code, ind, year) if c.key == key),
-                    None)
+        if group is not None:
+            comp = group_comparison(ctx.cube, group, ind, year)
+        else:
+            comp = next((c for c in comparisons(ctx.cube, level, code, ind, year)
+                         if c.key == key), None)
         if (comp is None or comp.value is None or comp.percentile is None or comp.n is None
                 or comp.n < MIN_GROUP_SIZE or own.value == comp.value):
             continue
@@ -165,7 +170,7 @@ def short_report(ctx: ReportContext, kind: str, code: str, group: PeerGroup | No
         fired = [(r, by_rule[r.id]) for r in RULES if r.id != "mal_i_planen" and by_rule[r.id]]
         kostra = None
     practices = knowledge["practices"][:PRACTICES]
-    found = standouts(ctx, kind, code)
+    found = standouts(ctx, kind, code, group)
     shown = {"practices": practices, "grants": []}
     return {
         "kind": kind,

@@ -23,9 +23,8 @@ from bliatlas.indicators.peer_groups import (
     SIZE_RANGE,
     Definition,
     PeerGroup,
-    build_group,
     feature_text,
-    parse_definition,
+    group_from_params,
 )
 from bliatlas.indicators.profile import build_profile
 from bliatlas.indicators.sentences import format_cell, format_number
@@ -564,7 +563,7 @@ def peer_group_from_query(ctx: AtlasContext, code: str, params: Mapping[str, str
     if not any(k.startswith("g_") for k in params):
         return None
     ctx.registry.get(code)  # 404 for an unknown code before the group is built
-    return build_group(ctx.cube, code, parse_definition(params))
+    return group_from_params(ctx.cube, code, params)
 
 
 def peer_group_view(ctx: AtlasContext, code: str, group: PeerGroup | None,
