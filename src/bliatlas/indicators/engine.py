@@ -42,8 +42,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import duckdb
@@ -103,10 +103,18 @@ def _notes(joined: str | None, reason: str | None) -> tuple[str, ...]:
     return tuple(p for p in dict.fromkeys(parts) if p and p != reason and not _MARKER.match(p))
 
 
+# Cell's fields are CELL_COLUMNS, in order: _cell builds cells positionally.
+assert tuple(f.name for f in fields(Cell)) == CELL_COLUMNS
+_NOTES = CELL_COLUMNS.index("notes")
+_REASON = CELL_COLUMNS.index("reason")
+
+
 def _cell(row: tuple) -> Cell:
-    values = dict(zip(CELL_COLUMNS, row))
-    values["notes"] = _notes(values["notes"], values["reason"])
-    return Cell(**values)
+    """A cube row (``CELL_COLUMNS`` order) as a Cell; most rows have no notes (built 157 000
+    times when all reports are rendered, so positional and without a dict)."""
+    joined = row[_NOTES]
+    notes = _notes(joined, row[_REASON]) if joined else ()
+    return Cell(*row[:_NOTES], notes, *row[_NOTES + 1:])
 
 
 @dataclass(frozen=True)
@@ -216,35 +224,60 @@ class Cube:
                 self._cache[key] = found
             return found
 
-    def preload(self) -> None:
-        """Fill the per-region and per-municipality peer lookups for every region in two
-        queries (for bulk work such as rendering all 357 reports)."""
-        per_region: dict[tuple[str, str], list[Cell]] = {k: [] for k in self.regions}
-        for row in self.sql(f"SELECT {_CELL_SELECT} FROM cells ORDER BY level, code, "
-                            "indicator, year"):
+    def preload(self, regions: Collection[tuple[str, str]] | None = None) -> None:
+        """Fill the per-region cell and peer lookups in two queries: for ``regions``
+        (``(level, code)`` pairs, e.g. a county and its municipalities, which a report's
+        map reads together), or for every region (bulk work such as rendering all 357
+        reports; once per cube). Regions already cached are kept."""
+        if self._cache.get(("preloaded",)):
+            return
+        where, params = "", []
+        if regions is not None:
+            wanted = sorted({r for r in regions if ("region", *r) not in self._cache})
+            if not wanted:
+                return
+            where = "WHERE (level, code) IN (SELECT * FROM (VALUES " + ", ".join(
+                ["(?, ?)"] * len(wanted)) + "))"
+            params = [x for pair in wanted for x in pair]
+        per_region: dict[tuple[str, str], list[Cell]] = (
+            {k: [] for k in self.regions} if regions is None else {k: [] for k in wanted})
+        for row in self.sql(f"SELECT {_CELL_SELECT} FROM cells {where} ORDER BY level, code, "
+                            "indicator, year", params):
             cell = _cell(row)
             per_region.setdefault((cell.level, cell.code), []).append(cell)
-        peers: dict[str, list[dict[str, Any]]] = {code: [] for (_, code) in self.regions}
-        for row in self.rows(f"SELECT {', '.join(PEER_COLUMNS)} FROM peers "
-                             "ORDER BY code, indicator, year, peer_group"):
+        codes = sorted({code for (_, code) in per_region})
+        peer_where = ("" if regions is None else "WHERE code IN (" + ", ".join(
+            ["?"] * len(codes)) + ")")
+        peers: dict[str, list[dict[str, Any]]] = {code: [] for code in codes}
+        for row in self.rows(f"SELECT {', '.join(PEER_COLUMNS)} FROM peers {peer_where} "
+                             "ORDER BY code, indicator, year, peer_group",
+                             None if regions is None else codes):
             peers.setdefault(row["code"], []).append(row)
         with self._lock:
             for (level, code), cells in per_region.items():
                 self._cache.setdefault(("region", level, code), cells)
             for code, rows in peers.items():
                 self._cache.setdefault(("peers", code), rows)
+            if regions is None:
+                self._cache[("preloaded",)] = True
 
     def imports_for(self, indicator: str, level: str, code: str) -> list[int]:
         """The imports whose values one region's series of an indicator is built from (a
         county: its own series and its municipalities')."""
-        rows = self._dicts(
-            ("imports", indicator, level, code),
-            "SELECT DISTINCT import_id FROM region_imports WHERE indicator = ? AND (code = ? "
-            "OR (? = 'fylke' AND code IN (SELECT member FROM membership WHERE level = 'fylke' "
-            "AND group_code = ?))) ORDER BY import_id",
-            [indicator, code, level, code],
-        )
-        return [r["import_id"] for r in rows]
+        key = ("imports", level, code)
+        with self._lock:
+            by_indicator = self._cache.get(key)
+            if by_indicator is None:
+                # every indicator of the region in one query (a profile asks for all ~100)
+                by_indicator = {}
+                for ind, import_id in self.sql(
+                        "SELECT DISTINCT indicator, import_id FROM region_imports WHERE "
+                        "code = ? OR (? = 'fylke' AND code IN (SELECT member FROM membership "
+                        "WHERE level = 'fylke' AND group_code = ?)) ORDER BY indicator, "
+                        "import_id", [code, level, code]):
+                    by_indicator.setdefault(ind, []).append(import_id)
+                self._cache[key] = by_indicator
+        return list(by_indicator.get(indicator, ()))
 
     def cells_for(self, level: str, code: str) -> list[Cell]:
         """All cells of one region (every indicator and year), by indicator and year."""

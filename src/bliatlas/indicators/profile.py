@@ -72,18 +72,25 @@ def fetch_hint_for(catalogue: Catalogue, ind: Indicator) -> str | None:
 
 def not_yet_fetched(cube: Cube, level: str) -> list[dict[str, Any]]:
     """Indicators with no value anywhere in the store whose data `bli sync standard`
-    fetches, with the hint how to get them (profiles, pages and reports list them)."""
+    fetches, with the hint how to get them (profiles, pages and reports list them).
+    The same for every region of a level: cached on the cube (which a new import replaces)."""
+    key = ("not_yet_fetched", level)
+    cached = cube._cache.get(key)
+    if cached is not None:
+        return [dict(item) for item in cached]
+    with_cells = {r[0] for r in cube.sql("SELECT DISTINCT indicator FROM cells")}
     out = []
     for ind in cube.catalogue.indicators:
         if cube.years.get(ind.id) or level not in cube.levels_for(ind):
             continue
-        if cube.rows("SELECT 1 FROM cells WHERE indicator = ? LIMIT 1", [ind.id]):
+        if ind.id in with_cells:
             continue                      # there are cells, only suppressed or missing ones
         hint = fetch_hint_for(cube.catalogue, ind)
         if hint:
             out.append({"id": ind.id, "tema": ind.topic, "navn": ind.name_nb,
                         "kilder": ind.sources, "hvordan": hint})
-    return out
+    cube._cache[key] = out
+    return [dict(item) for item in out]
 
 
 def region_info(cube: Cube, level: str, code: str) -> dict[str, Any]:

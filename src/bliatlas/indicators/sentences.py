@@ -57,14 +57,13 @@ def interval_bounds_text(cell: Cell, decimals: int) -> tuple[str, str | None]:
 def is_primary_count_suppression(cell: Cell, indicator: Indicator) -> bool:
     """A hidden count that is one published cell (so "færre enn 5" is true); a sum over
     several cells of which one is hidden (e.g. immigrants over all countries) is not."""
-    single = len(indicator.numerator) == 1 and all(
-        len(sel.dims_strings()) == 1 for sel in indicator.numerator[0].any_of)
     return (
         cell.status == SUPPRESSED
         and indicator.kind == "count"
-        and single
         and cell.level == "kommune"
         and (cell.reason or "").startswith("Skjermet: bygger på")
+        and len(indicator.numerator) == 1
+        and all(len(sel.dims_strings()) == 1 for sel in indicator.numerator[0].any_of)
     )
 
 

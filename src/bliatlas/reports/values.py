@@ -79,14 +79,14 @@ class Provenance:
     and the cube's cells indexed for fast lookup.
 
     Read from ``observation`` once per context; aggregates take the union over their
-    member municipalities. All cube cells and peer rows are read in one query each and
-    handed to the cube's per-region lookup cache (rendering all 357 reports would
-    otherwise run one cube query per region and lookup).
+    member municipalities. A region's cells are indexed when first asked for (one cube
+    query per region, cached by the cube); bulk work calls ``cube.preload()`` first, which
+    reads all cells and peer rows in one query each.
     """
 
     def __init__(self, store: Store, cube: Cube) -> None:
+        self._cube = cube
         self._cells: dict[tuple[str, str], dict[tuple[str, int], Cell]] = {}
-        self._warm(cube)
         rows = store.query(
             "SELECT dataset, measure, region_code, year, list(DISTINCT import_id) AS ids "
             "FROM observation GROUP BY ALL"
@@ -123,18 +123,29 @@ class Provenance:
             self._selectors[ind.id] = pairs
         self._cache: dict[tuple[str, str, str, int], tuple[int, ...]] = {}
 
-    def _warm(self, cube: Cube) -> None:
-        cube.preload()
-        for (level, code) in cube.regions:
-            self._cells[(level, code)] = {(c.indicator, c.year): c
-                                          for c in cube.cells_for(level, code)}
+    def _region(self, level: str, code: str) -> dict[tuple[str, int], Cell]:
+        """One region's cells by (indicator, year), read from the cube when first asked.
+        A municipality or county brings its whole county in one query (a report's map
+        reads the county's municipalities together), so a county report reads ~45 regions,
+        not all 450 (:meth:`~bliatlas.indicators.engine.Cube.preload` reads all)."""
+        key = (level, code)
+        found = self._cells.get(key)
+        if found is None:
+            county = (self._cube.regions.get(key, {}).get("county_code") if level == "kommune"
+                      else code if level == "fylke" else None)
+            if county is not None:
+                self._cube.preload([("fylke", county), *(
+                    ("kommune", m) for m in self._members.get(("fylke", county), []))])
+            found = {(c.indicator, c.year): c for c in self._cube.cells_for(level, code)}
+            self._cells[key] = found
+        return found
 
     def cell(self, indicator: str, level: str, code: str, year: int) -> Cell | None:
         """The cube cell (the same as ``Cube.cell``), from the index."""
-        return self._cells.get((level, code), {}).get((indicator, year))
+        return self._region(level, code).get((indicator, year))
 
     def region_cells(self, level: str, code: str) -> list[Cell]:
-        return list(self._cells.get((level, code), {}).values())
+        return list(self._region(level, code).values())
 
     def codes(self, level: str, code: str) -> list[str]:
         if level == "kommune":
