@@ -353,6 +353,9 @@ def _two_stage(values, sizes, uses, eligible, room, res_room, batch_room, prices
     n, m = values.shape
     n_res = len(res_room)
     model = Model()
+    # a small LP re-solved from its last basis after each pricing round: presolve would
+    # only redo work (and costs more than the solve itself)
+    model.option("presolve", "off")
     weight = expected_future / n_sample if n_sample else 0.0
     use_res = [k for k in range(n_res) if uses[:, k].any() or hist_u[:, k].any()]
     per_scen = m * (1 + len(use_res)) + n_sample
