@@ -51,8 +51,6 @@ from bliatlas.settlement.solvers import solve_structured
 
 #: Pacing is reported for municipalities with at least this yearly number (persons).
 PACE_MIN_CAPACITY = 20
-#: The budget the benchmark holds every week to (seconds); measured, never used to decide.
-WEEK_BUDGET_SECONDS = 1.0
 #: Households of at least this size count as large (the late-large-families pattern).
 LARGE = 5
 #: Upper quantile (one-sided normal) the reserves are sized for.
@@ -607,12 +605,10 @@ def greedy_week(problem: MatchProblem, batches: Sequence[np.ndarray], elig: np.n
         res_reserve = _resource_reserve(state, uses, b, arrived, high, tie_res_u)
         room = state.capacity_left - (tie_res if reserve_for_ties else 0)
         res_room = [state.resource_left[k] - res_reserve[k] for k in range(n_res)]
-        hard = state.hard_left - (tie_res if reserve_for_ties else 0)
-        hard_res = [state.resource_left[k] - (tie_res_u[k] if reserve_for_ties else 0)
-                    for k in range(n_res)]
         ab = _greedy_batch(values[b], problem.sizes[b], uses[b], elig[b], room.astype(float),
-                           [r.astype(float) for r in res_room], hard.astype(float),
-                           [r.astype(float) for r in hard_res])
+                           [r.astype(float) for r in res_room],
+                           state.hard_left.astype(float),
+                           [r.astype(float) for r in state.resource_left])
         a[b] = ab
         ok = ab >= 0
         np.subtract.at(state.capacity_left, ab[ok], problem.sizes[b][ok])
