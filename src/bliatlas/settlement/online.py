@@ -18,9 +18,17 @@ arrivals seen so far. When a household fits nowhere with the reserves, the reser
 way; a household that
 fits nowhere at all is reported unplaced — the year never aborts.
 
-**Time.** A week has a budget (:data:`WEEK_SECONDS`): the column generation stops at a share
-of it, the integer step gets what is left, and a greedy placement of the week is the last
-resort.
+**Work, not time.** Nothing inside a week is decided by the clock, so the same seed gives
+the same placement on a loaded machine as on an idle one. The week's work is bounded by
+counts (:class:`WeekLimits`): columns per household (fewer for a surge week), a fixed number
+of pricing rounds, a node limit for the integer step. The batch rows of the program are
+"at most once" with a large bonus for every household placed, so a week whose households do
+not all fit under the reserves and the pace still gets a program solution for those that
+do. What is left goes to a greedy step (reserves first, then the hard limits), and a
+household still without room gets an exact repair: a small integer program over the week's
+households with the reserves and the pace released, which may move the week's other
+households to make room. A household is reported unplaced only when no placement of the
+week fits it within the hard limits.
 
 Compared with :func:`greedy_week` in arrival order — with the same reserves and the same
 swap-free rule, scored on the same households — and with the hindsight-optimal placement of
@@ -43,9 +51,6 @@ from bliatlas.settlement.solvers import solve_structured
 
 #: Pacing is reported for municipalities with at least this yearly number (persons).
 PACE_MIN_CAPACITY = 20
-#: Budget per week (seconds), with the share the LP may use.
-WEEK_SECONDS = 0.75
-LP_SHARE = 0.5
 #: Households of at least this size count as large (the late-large-families pattern).
 LARGE = 5
 #: Upper quantile (one-sided normal) the reserves are sized for.
@@ -99,6 +104,24 @@ class OnlineState:
     seen_uses: list[np.ndarray] = field(default_factory=list)  # (n, R)
     seen_eligible: list[np.ndarray] = field(default_factory=list)
     prices: np.ndarray | None = None  # capacity duals from the last week's program
+
+
+@dataclass(frozen=True)
+class WeekLimits:
+    """Deterministic work limits of one week's program (counts, not seconds).
+
+    ``columns``: initial candidate columns for the week's batch in all (each household gets
+    ``columns // n`` of its best municipalities, at least ``min_candidates``, at most the
+    ``candidates`` asked for); ``price_columns``: columns added per pricing round for a
+    block; ``mip_nodes`` / ``repair_nodes``: branch-and-bound nodes of the integer step and
+    of the repair."""
+
+    columns: int = 2400
+    min_candidates: int = 3
+    price_columns: int = 1500
+    mip_nodes: int = 200
+    repair_nodes: int = 100
+    repair_alternatives: int = 8
 
 
 @dataclass
@@ -163,22 +186,27 @@ def place_week(
     uses: np.ndarray,
     expected_future: float,
     rng: np.random.Generator,
-    scenarios: int = 2,
+    scenarios: int = 1,
     sample: int = 300,
     candidates: int = 12,
     mip_gap: float = 1e-3,
-    pricing_rounds: int = 8,
+    pricing_rounds: int = 3,
     reserve: np.ndarray | None = None,
     resource_reserve: list[np.ndarray] | None = None,
-    week_seconds: float = WEEK_SECONDS,
     pace_room: np.ndarray | None = None,
+    limits: WeekLimits = WeekLimits(),
+    hard_reserve: np.ndarray | None = None,
+    hard_resource_reserve: list[np.ndarray] | None = None,
 ) -> WeekResult:
     """Place one batch (``values`` (n, M), ``sizes``, ``eligible`` (n, M), ``uses`` (n, R):
     resource use per household, EMA first) given ``expected_future`` households still to
     come (a forecast, never the true count). ``reserve`` (persons per municipality) and
     ``resource_reserve`` are held back for the future where the batch can do without them;
-    ``pace_room`` caps what this batch may take, to keep municipalities on track. Updates
-    ``state``."""
+    ``pace_room`` caps what this batch may take, to keep municipalities on track.
+    ``hard_reserve`` / ``hard_resource_reserve`` are held back even under the hard limits
+    (the room of households with a hard tie still to come: they can go nowhere else). The work
+    is bounded by ``limits`` and ``pricing_rounds``, never by the clock: the same inputs and
+    ``rng`` state give the same placement. Updates ``state``."""
     t0 = time.perf_counter()
     n, m = values.shape
     n_res = len(state.resource_left)
@@ -193,10 +221,14 @@ def place_week(
     state.seen_sizes.append(sizes)
     state.seen_uses.append(uses)
     state.seen_eligible.append(eligible)
-    hist_v = np.concatenate(state.seen_values)
-    hist_s = np.concatenate(state.seen_sizes)
-    hist_u = np.concatenate(state.seen_uses)
-    hist_e = np.concatenate(state.seen_eligible)
+    hist = (np.concatenate(state.seen_values), np.concatenate(state.seen_sizes),
+            np.concatenate(state.seen_uses), np.concatenate(state.seen_eligible))
+    hard_room = state.hard_left.astype(float)
+    if hard_reserve is not None:
+        hard_room = hard_room - hard_reserve
+    hard_res = [state.resource_left[k].astype(float)
+                - (0 if hard_resource_reserve is None else hard_resource_reserve[k])
+                for k in range(n_res)]
     batch_room = room if pace_room is None else np.minimum(room, pace_room)
     fits = (eligible & (sizes[:, None] <= np.maximum(batch_room, 0)[None, :])).any(axis=1)
     step = "to-trinns program"
@@ -206,26 +238,27 @@ def place_week(
     ok = np.flatnonzero(fits)
     if len(ok):
         a[ok] = _two_stage(values[ok], sizes[ok], uses[ok], eligible[ok], room, res_room,
-                           batch_room, prices, hist_v, hist_s, hist_u, hist_e, expected_future,
-                           n_scen, n_sample, rng, candidates, mip_gap, pricing_rounds, t0,
-                           week_seconds, state)
+                           batch_room, prices, hist, expected_future, n_scen, n_sample, rng,
+                           candidates, mip_gap, pricing_rounds, limits, state)
     todo = np.flatnonzero(a < 0)
     if len(todo):
-        # households that fit nowhere under the reserves and the pace (or a week the program
-        # could not place in time): greedily, reserves first, then the hard limits
+        # households that fit nowhere under the reserves and the pace (or that the program
+        # left out): greedily, reserves first, then the hard limits
         step = "to-trinns + grådig" if len(todo) < n else "grådig reserve"
         placed = a >= 0
-        r_room = (np.minimum(batch_room, room) if pace_room is not None else room) - np.bincount(
-            a[placed], weights=sizes[placed], minlength=m)
-        h_room = state.hard_left.astype(float) - np.bincount(a[placed], weights=sizes[placed],
-                                                             minlength=m)
+        r_room = batch_room - np.bincount(a[placed], weights=sizes[placed], minlength=m)
+        h_room = hard_room - np.bincount(a[placed], weights=sizes[placed], minlength=m)
         r_res = [res_room[k] - np.bincount(a[placed], weights=uses[placed, k], minlength=m)
                  for k in range(n_res)]
-        h_res = [state.resource_left[k] - np.bincount(a[placed], weights=uses[placed, k],
-                                                      minlength=m) for k in range(n_res)]
-        prices = state.prices if state.prices is not None else np.zeros(m)
+        h_res = [hard_res[k] - np.bincount(a[placed], weights=uses[placed, k], minlength=m)
+                 for k in range(n_res)]
         a[todo] = _greedy_batch(values[todo] - sizes[todo, None] * prices[None, :], sizes[todo],
                                 uses[todo], eligible[todo], r_room, r_res, h_room, h_res)
+    if (a < 0).any():
+        before = int((a < 0).sum())
+        a = _repair(values, sizes, uses, eligible, a, hard_room, hard_res, limits)
+        if int((a < 0).sum()) < before:
+            step += " + reparasjon"
     placed = a >= 0
     np.subtract.at(state.capacity_left, a[placed], sizes[placed])
     np.subtract.at(state.hard_left, a[placed], sizes[placed])
@@ -234,20 +267,104 @@ def place_week(
     return WeekResult(a, time.perf_counter() - t0, n_scen, n_sample, step)
 
 
-def _two_stage(values, sizes, uses, eligible, room, res_room, batch_room, prices, hist_v,
-               hist_s, hist_u, hist_e, expected_future, n_scen, n_sample, rng, candidates,
-               mip_gap, pricing_rounds, t0, week_seconds, state) -> np.ndarray:
+def _place_bonus(values: np.ndarray) -> float:
+    """A bonus per household placed that outweighs any difference in value."""
+    return 10.0 * (float(np.abs(values).max(initial=0.0)) + 1.0)
+
+
+def _repair(values: np.ndarray, sizes: np.ndarray, uses: np.ndarray, eligible: np.ndarray,
+            a: np.ndarray, hard_room: np.ndarray, hard_res: list[np.ndarray],
+            limits: WeekLimits) -> np.ndarray:
+    """The exact last step for households still without room: an integer program within the
+    hard limits only (reserves and pace released). Each unplaced household may go to any
+    municipality where it fits alone; the week's households already placed in those
+    municipalities stay placed but may move to one of their best municipalities with room to
+    spare; everyone else keeps their place. Returns ``a`` with as many households placed as
+    the program finds room for (the incumbent is the current placement)."""
+    n, m = values.shape
+    n_res = len(hard_res)
+
+    def fits(i: np.ndarray, room: np.ndarray, res: list[np.ndarray]) -> np.ndarray:
+        ok = eligible[i] & (sizes[i, None] <= room[None, :])
+        for k in range(n_res):
+            ok &= uses[i, k, None] <= res[k][None, :]
+        return ok
+
+    left = np.flatnonzero(a < 0)
+    open_left = fits(left, hard_room, hard_res)
+    if not open_left.any():
+        return a  # nobody left has a municipality with room at all
+    placed = a >= 0
+    wanted = open_left.any(axis=0)
+    movable = np.flatnonzero(placed & wanted[np.maximum(a, 0)])
+    fixed = placed.copy()
+    fixed[movable] = False
+
+    def usage(sel: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return np.bincount(a[sel], weights=w[sel], minlength=m)
+
+    room0 = hard_room - usage(fixed, sizes)
+    res0 = [hard_res[k] - usage(fixed, uses[:, k]) for k in range(n_res)]
+    spare = room0 - usage(movable, sizes)
+    spare_res = [res0[k] - usage(movable, uses[:, k]) for k in range(n_res)]
+    mask = np.zeros((n, m), dtype=bool)
+    mask[left] = open_left
+    if len(movable):
+        alt = fits(movable, spare, spare_res)
+        kk = min(limits.repair_alternatives, m)
+        score = np.where(alt, values[movable], -np.inf)
+        best = np.argpartition(-score, kk - 1, axis=1)[:, :kk] if kk < m else \
+            np.tile(np.arange(m), (len(movable), 1))
+        keep = np.zeros_like(alt)
+        keep[np.repeat(np.arange(len(movable)), best.shape[1]), best.ravel()] = True
+        mask[movable] = alt & keep
+        mask[movable, a[movable]] = True
+    iu, jj = np.nonzero(mask)
+    model = Model()
+    lo = np.concatenate([np.isin(np.arange(n), movable).astype(float),
+                         np.full(m * (1 + n_res), -INF)])
+    up = np.concatenate([np.ones(n), room0] + res0)
+    model.add_rows(lo, up)
+    rows = [iu, n + jj] + [n + m * (1 + k) + jj for k in range(n_res)]
+    coef = [np.ones(len(iu)), sizes[iu].astype(float)] + [uses[iu, k].astype(float)
+                                                         for k in range(n_res)]
+    first = model.add_columns_dense_rows(-values[iu, jj] - _place_bonus(values),
+                                         np.zeros(len(iu)), np.ones(len(iu)),
+                                         np.stack(rows, axis=1), np.stack(coef, axis=1))
+    model.set_integer(first, len(iu))
+    model.set_start((a[iu] == jj).astype(float))
+    model.option("mip_max_nodes", limits.repair_nodes)
+    model.run(mip_gap=1e-4)
+    if not model.has_solution:
+        return a
+    chosen = model.values() > 0.5
+    out = a.copy()
+    out[np.unique(iu)] = -1
+    out[iu[chosen]] = jj[chosen]
+    return out if (out >= 0).sum() > (a >= 0).sum() else a
+
+
+def _two_stage(values, sizes, uses, eligible, room, res_room, batch_room, prices, hist,
+               expected_future, n_scen, n_sample, rng, candidates, mip_gap, pricing_rounds,
+               limits, state) -> np.ndarray:
+    hist_v, hist_s, hist_u, hist_e = hist
     n, m = values.shape
     n_res = len(res_room)
     model = Model()
-    model.option("mip_rel_gap", mip_gap)
+    # a small LP re-solved from its last basis after each pricing round: presolve would
+    # only redo work (and costs more than the solve itself)
+    model.option("presolve", "off")
     weight = expected_future / n_sample if n_sample else 0.0
     use_res = [k for k in range(n_res) if uses[:, k].any() or hist_u[:, k].any()]
     per_scen = m * (1 + len(use_res)) + n_sample
     n_rows = n + max(n_scen, 1) * m * (1 + len(use_res)) + n_scen * n_sample
     lo = np.full(n_rows, -INF)
     up = np.full(n_rows, INF)
-    lo[:n] = up[:n] = 1.0
+    # each of the week's households at most once, with a bonus for being placed: where the
+    # week does not fit under the reserves and the pace, the program still places the most
+    lo[:n] = 0.0
+    up[:n] = 1.0
+    bonus = _place_bonus(values)
     cap_rows, res_rows = [], []
     for k in range(max(n_scen, 1)):
         base = n + k * per_scen
@@ -268,10 +385,11 @@ def _two_stage(values, sizes, uses, eligible, room, res_room, batch_room, prices
         up = np.concatenate([up, np.maximum(batch_room, 0).astype(float)])
         n_rows += m
     model.add_rows(lo, up)
-    # blocks: (values, sizes, uses, eligible, assign row 0, cap rows, res rows, scale, ub)
+    # blocks: (values, sizes, uses, eligible, assign row 0, cap rows, res rows, scale, ub,
+    # bonus)
     blocks = [(values, sizes, uses[:, use_res] if use_res else np.zeros((n, 0)),
                eligible & (sizes[:, None] <= room[None, :]), 0, cap_rows + pace_rows,
-               [rr for rr_k in res_rows for rr in rr_k], 1.0, 1.0)]
+               [rr for rr_k in res_rows for rr in rr_k], 1.0, 1.0, bonus)]
     for k in range(n_scen):
         pick = rng.integers(0, len(hist_s), size=n_sample)
         base = n + k * per_scen
@@ -279,12 +397,12 @@ def _two_stage(values, sizes, uses, eligible, room, res_room, batch_room, prices
         se = hist_e[pick] & (hist_s[pick][:, None] <= room[None, :])
         blocks.append((hist_v[pick], hist_s[pick],
                        hist_u[pick][:, use_res] if use_res else np.zeros((n_sample, 0)), se,
-                       srow, [cap_rows[k]], res_rows[k], 1.0 / n_scen, INF))
+                       srow, [cap_rows[k]], res_rows[k], 1.0 / n_scen, INF, 0.0))
     present = [np.zeros_like(b[3]) for b in blocks]
     cols: list[tuple[int, np.ndarray, np.ndarray, int]] = []  # (block, rows i, munis j, first)
 
     def add(bi: int, mask: np.ndarray) -> None:
-        vals, sz, us, _, r0, caps, ress, scale, ub = blocks[bi]
+        vals, sz, us, _, r0, caps, ress, scale, ub, bon = blocks[bi]
         iu, jj = np.nonzero(mask & ~present[bi])
         if not len(iu):
             return
@@ -293,47 +411,44 @@ def _two_stage(values, sizes, uses, eligible, room, res_room, batch_room, prices
         for q, rrow in enumerate(ress):  # per scenario, one row block per resource
             rr.append(rrow + jj)
             vv.append(us[iu, q % us.shape[1]].astype(float))
-        first = model.add_columns_dense_rows(-vals[iu, jj] * scale, np.zeros(len(iu)),
+        first = model.add_columns_dense_rows(-vals[iu, jj] * scale - bon, np.zeros(len(iu)),
                                              np.full(len(iu), ub), np.stack(rr, axis=1),
                                              np.stack(vv, axis=1))
         present[bi][iu, jj] = True
         cols.append((bi, iu, jj, first))
 
     for bi, b in enumerate(blocks):
-        add(bi, _candidates(b[0], b[1], b[3], prices, batch_room if bi == 0 else room,
-                            candidates))
-    lp_deadline = t0 + LP_SHARE * week_seconds
+        nb = len(b[1])
+        k_cand = min(candidates, max(limits.min_candidates, limits.columns // max(nb, 1)))
+        add(bi, _candidates(b[0], b[1], b[3], prices, batch_room if bi == 0 else room, k_cand))
     y = np.zeros(n_rows)
-    last = 0.0
     solved = False
     for _ in range(pricing_rounds):
-        # warm-started re-solves are quick; stop pricing before a round would overrun
-        if last and time.perf_counter() + last > lp_deadline:
-            break
-        t_round = time.perf_counter()
         model.run()
-        last = time.perf_counter() - t_round
         solved = model.has_solution
         if not solved:
             break
         y = model.row_duals()
         added = 0
-        for bi, (vals, sz, us, el, r0, caps, ress, scale, _) in enumerate(blocks):
+        for bi, (vals, sz, us, el, r0, caps, ress, scale, _, bon) in enumerate(blocks):
             nb = len(sz)
-            d = -vals * scale - y[r0:r0 + nb][:, None]
+            d = -vals * scale - bon - y[r0:r0 + nb][:, None]
             for c in caps:
                 d -= sz[:, None] * y[c:c + m][None, :]
             for q, rrow in enumerate(ress):
                 d -= us[:, q % us.shape[1]][:, None] * y[rrow:rrow + m][None, :]
             cand = el & ~present[bi] & (d < -1e-7)
             if cand.any():
-                dd = np.where(cand, d, np.inf)
-                kk = min(5, m)
-                best = np.argpartition(dd, kk - 1, axis=1)[:, :kk]
-                mask = np.zeros_like(cand)
-                mask[np.repeat(np.arange(nb), kk), best.ravel()] = True
+                # the most negative reduced costs, at most price_columns per block
+                flat = np.flatnonzero(cand.ravel())
+                if len(flat) > limits.price_columns:
+                    dv = d.ravel()[flat]
+                    flat = flat[np.argpartition(dv, limits.price_columns - 1)
+                                [:limits.price_columns]]
+                mask = np.zeros(cand.size, dtype=bool)
+                mask[flat] = True
                 before = len(cols)
-                add(bi, mask & cand)
+                add(bi, mask.reshape(cand.shape))
                 added += len(cols) - before
         if not added:
             break
@@ -348,7 +463,7 @@ def _two_stage(values, sizes, uses, eligible, room, res_room, batch_room, prices
         return a
     # The integer step: the week's households only, the future priced by the LP's duals
     # (capacity and resource rows summed over the scenarios); households the LP places whole
-    # keep that placement. A small program, so it fits the week's budget.
+    # keep that placement. A small program with a node limit.
     x_lp = model.values()
     pi_cap = -sum(y[c:c + m] for c in cap_rows) if n_scen else np.zeros(m)
     pi_res = [-sum(y[rr_k[q]:rr_k[q] + m] for rr_k in res_rows) if n_scen else np.zeros(m)
@@ -388,15 +503,14 @@ def _two_stage(values, sizes, uses, eligible, room, res_room, batch_room, prices
     entries_r = [pos[iu], len(free) + jj] + [rf + jj for rf in res_first]
     entries_v = [np.ones(len(iu)), sizes[iu].astype(float)] + [
         uses[iu, r].astype(float) for r in use_res]
-    place_bonus = 10.0 * (float(np.abs(adj).max(initial=0.0)) + 1.0)
-    first = small.add_columns_dense_rows(-adj - place_bonus, np.zeros(len(iu)), np.ones(len(iu)),
-                                         np.stack(entries_r, axis=1),
+    first = small.add_columns_dense_rows(-adj - _place_bonus(adj), np.zeros(len(iu)),
+                                         np.ones(len(iu)), np.stack(entries_r, axis=1),
                                          np.stack(entries_v, axis=1))
     small.set_integer(first, len(iu))
-    small.option("mip_rel_gap", mip_gap)
-    small.run(time_limit=max(0.1, week_seconds - (time.perf_counter() - t0)))
+    small.option("mip_max_nodes", limits.mip_nodes)
+    small.run(mip_gap=mip_gap)
     if not small.has_solution:
-        return np.full(n, -1, dtype=np.int64)
+        return a
     chosen = small.values() > 0.5
     a[iu[chosen]] = jj[chosen]
     return a
@@ -557,14 +671,14 @@ def simulate_year(
     weeks: int,
     rng: np.random.Generator,
     order: np.ndarray | None = None,
-    scenarios: int = 2,
+    scenarios: int = 1,
     sample: int = 300,
-    pricing_rounds: int = 8,
+    pricing_rounds: int = 3,
     pace_tolerance: float | None = DEFAULT_PACE_TOLERANCE,
     forecast_factor: float = 1.0,
     pattern: str = "jevn",
-    week_seconds: float = WEEK_SECONDS,
     hindsight: MatchResult | None = None,
+    limits: WeekLimits = WeekLimits(),
 ) -> OnlineComparison:
     """Households arrive over ``weeks`` weeks (``pattern``, or ``order`` split evenly); place
     them online (two-stage, from a forecast whose planned volume is ``forecast_factor`` × the
@@ -615,7 +729,7 @@ def simulate_year(
         res = place_week(state, values[b], problem.sizes[b], elig_all[b], uses[b], high, rng,
                          scenarios=scenarios, sample=sample, pricing_rounds=pricing_rounds,
                          reserve=reserve, resource_reserve=res_reserve, pace_room=pace_room,
-                         week_seconds=week_seconds)
+                         limits=limits, hard_reserve=tie_res, hard_resource_reserve=tie_res_u)
         a[b] = res.assignment
         secs.append(res.seconds)
         steps[res.step] = steps.get(res.step, 0) + 1

@@ -86,13 +86,16 @@ def person_design(cohort: Cohort, years: np.ndarray | int) -> np.ndarray:
     col += 1
     x[:, col] = cohort.support_need
     col += 1
-    size = np.empty(n)
-    children = np.empty(n)
-    for rows in cohort.households:
-        size[rows] = len(rows)
+    size = np.ones(n)
+    children = np.zeros(n)
+    if cohort.households:
+        rows = np.concatenate(cohort.households)
+        hh = np.repeat(np.arange(len(cohort.households)),
+                       [len(r) for r in cohort.households])
+        size[rows] = np.bincount(hh)[hh]
         # other members under 18 (a child's own age does not count)
         minors = age[rows] < 18
-        children[rows] = (minors.sum() - minors) > 0
+        children[rows] = (np.bincount(hh, weights=minors)[hh] - minors) > 0
     x[:, col] = np.log(size)
     col += 1
     x[:, col] = children
@@ -278,14 +281,27 @@ class OutcomeModel:
         xp = person_design(cohort, self.years if years is None else years)
         xp = xp * self._feature_mask[None, :]
         xm = self._muni_std(munis)
-        return b0 + (xp @ bp)[:, None] + (xm @ bm)[None, :] + (xp @ w) @ xm.T
+        # z = b0 + xp·bp + xm·bm + xp·W·xm, as one product of rank q + 1 written straight
+        # into the result: u = [xp·W + bm, b0 + xp·bp], v = [xm, 1]. One thread: the product
+        # is memory-bound, and OpenBLAS threads spinning on a loaded machine made it several
+        # times slower (5,75–8,24 s against 1,02 s on the same input).
+        u = np.column_stack([xp @ w + bm[None, :], b0 + xp @ bp])
+        v = np.column_stack([xm, np.ones(len(xm))])
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, "blas"):
+            return u @ v.T
 
     def predict_matrix(
         self, cohort: Cohort, munis: MunicipalityTable, years: int | None = None
     ) -> np.ndarray:
         """Probabilities, shape (n_persons, n_municipalities), for ``years`` (default N)."""
         z = self.logit_matrix(cohort, munis, years)
-        return 1.0 / (1.0 + np.exp(-z))
+        # the logistic function in place: no full-size temporaries
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+        z += 1.0
+        return np.reciprocal(z, out=z)
 
     def predict_pairs(
         self,
