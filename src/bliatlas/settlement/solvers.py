@@ -473,12 +473,18 @@ def verify_certificate(problem: MatchProblem, cert: Certificate) -> float:
 
 
 def _lp_certificate(problem: MatchProblem, units: Units, threads: int | None,
-                    deadline: float | None) -> Certificate | None:
+                    deadline: float | None, start: np.ndarray | None = None
+                    ) -> Certificate | None:
     """Phase one over all eligible columns: minimise the slack. A positive optimum gives
-    the Farkas multipliers (the row duals); None when the LP is feasible."""
+    the Farkas multipliers (the row duals); None when the LP is feasible. ``start`` (U, M):
+    the columns to begin from — the big-M LP's columns when it has just converged with
+    slack left (phase one then converges in a round or two; from each unit's best pairs by
+    value, with every cost 0, the pricing adds degenerate columns for minutes on a
+    national instance)."""
     model = UnitModel(problem, units, integer=False, threads=threads, phase_one=True)
     model.add_slack(1.0)
-    start = _top_by(units.value, units.eligible, 8)
+    if start is None:
+        start = _top_by(units.value, units.eligible, 8)
     _, _, complete = _column_generation(model, start, deadline=deadline)
     if not complete:
         return None
@@ -814,8 +820,11 @@ def solve_structured(
     if lp.slack().max(initial=0) > 1e-6:
         # The big-M LP leaves households or floors short: prove it, or carry on with the
         # bound from the slack LP (which is then not the problem's bound).
+        present = np.zeros((n_u, m), dtype=bool)
+        present[lp.col_u, lp.col_j] = True
         cert = _lp_certificate(problem, units, threads,
-                               None if time_limit is None else t0 + 0.8 * time_limit)
+                               None if time_limit is None else t0 + 0.8 * time_limit,
+                               start=present)
         if cert is not None:
             text, binding = _certificate_message(problem, cert)
             raise InfeasibleError(text, proof="lp-sertifikat", binding=binding,
