@@ -1049,8 +1049,8 @@ def solve_full_mip(problem: MatchProblem, mip_gap: float = 1e-3, time_limit: flo
 # ---------------------------------------------------------------------------
 
 
-def _move_out(problem: MatchProblem, a: np.ndarray, elig: np.ndarray, prices: np.ndarray
-              ) -> np.ndarray | None:
+def _move_out(problem: MatchProblem, a: np.ndarray, elig: np.ndarray, prices: np.ndarray,
+              value: np.ndarray | None = None) -> np.ndarray | None:
     """The previous placement with every household that is no longer allowed where it is
     (and every newly locked one) moved: locked households to their municipality, the
     others to their best allowed municipality with room by price-adjusted value; others
@@ -1058,7 +1058,8 @@ def _move_out(problem: MatchProblem, a: np.ndarray, elig: np.ndarray, prices: np
     from bliatlas.settlement.heuristics import _Room
 
     a = a.copy()
-    value = problem.household_values() + problem.bonus()
+    if value is None:
+        value = problem.household_values() + problem.bonus()
     adj = value - problem.sizes[:, None] * prices[None, :]
     forced = {**problem.hard_ties, **problem.locks}
     out = [h for h in range(problem.n_households)
@@ -1106,15 +1107,18 @@ def _move_out(problem: MatchProblem, a: np.ndarray, elig: np.ndarray, prices: np
     return a
 
 
-def lagrangian_bound(problem: MatchProblem, prices: np.ndarray) -> float:
+def lagrangian_bound(problem: MatchProblem, prices: np.ndarray,
+                     value: np.ndarray | None = None) -> float:
     """An upper bound on the optimum from capacity prices π ≥ 0 (any π — e.g. the previous
     solution's duals): Σⱼ πⱼ·capⱼ + Σₕ maxⱼ (valueₕⱼ − sizeₕ·πⱼ) over the municipalities the
     household may go to, with every other row dropped (a relaxation: resources, floors and
     the overflow penalties only lower the optimum). The equity term is bounded by its
-    weight × P × the largest score."""
+    weight × P × the largest score. ``value``: the (H, M) household values + bonuses, when
+    the caller has them already."""
     pi = np.maximum(np.asarray(prices, dtype=float), 0.0)
     elig = problem.eligibility()
-    value = problem.household_values() + problem.bonus()
+    if value is None:
+        value = problem.household_values() + problem.bonus()
     adj = np.where(elig, value - problem.sizes[:, None] * pi[None, :], -np.inf)
     bound = float(pi @ problem.capacity) + float(adj.max(axis=1).sum())
     if problem.equity_weight > 0 and problem.groups is not None:
@@ -1144,20 +1148,38 @@ def resolve(problem: MatchProblem, previous: MatchResult, mip_gap: float = 1e-3,
     elig = problem.eligibility()
     prices = (previous.capacity_prices if previous.capacity_prices is not None
               else np.zeros(problem.n_munis))
-    bound = lagrangian_bound(problem, prices)
+    value = problem.household_values() + problem.bonus()  # once: (H, M), ~0.5 s nationally
+    bound = lagrangian_bound(problem, prices, value)
     if math.isfinite(previous.bound):
         bound = min(bound, previous.bound)
-    repaired = _move_out(problem, a_prev, elig, prices)
+    repaired = _move_out(problem, a_prev, elig, prices, value)
     ok = repaired is not None and not violations(problem, repaired)
     stats: dict = {"moved": int((repaired != a_prev).sum()) if repaired is not None else None,
                    "bound_from_prices": bound}
+
+    def answer(a: np.ndarray, step: str) -> MatchResult:
+        obj, exp = evaluate(problem, a)
+        stats["step"] = step
+        return MatchResult(a, obj, exp, bound, "ny løsning etter endring (varmstart)",
+                           time.perf_counter() - t0, proven=True, stats=stats,
+                           capacity_prices=prices)
+
+    def within(a: np.ndarray) -> bool:
+        return bound - evaluate(problem, a)[0] <= mip_gap * abs(bound) + 1e-9
+
     if ok:
-        obj, exp = evaluate(problem, repaired)
-        if bound - obj <= mip_gap * abs(bound) + 1e-9:
-            stats["step"] = "forrige løsning reparert"
-            return MatchResult(repaired, obj, exp, bound, "ny løsning etter endring (varmstart)",
-                               time.perf_counter() - t0, proven=True, stats=stats,
-                               capacity_prices=prices)
+        if within(repaired):
+            return answer(repaired, "forrige løsning reparert")
+        # A few edits: re-optimise the neighbourhood they touch (the households in the
+        # municipalities that changed, and those cheapest to move) on the room the others
+        # leave, before anything larger.
+        if len(problem.locks) + len(problem.forbids) <= NEIGHBOURHOOD_EDITS:
+            better = _reoptimise_neighbourhood(problem, repaired, a_prev, prices, value, elig,
+                                               mip_gap, bound, stats)
+            if better is not None and within(better):
+                return answer(better, "nabolaget til endringen optimert på nytt")
+            if better is not None:
+                repaired = better
     full = solve_structured(problem, mip_gap=mip_gap, price_levels=(), start_prices=prices,
                             incumbent=repaired if ok else None, time_limit=time_limit,
                             initial_candidates=4)
@@ -1168,6 +1190,55 @@ def resolve(problem: MatchProblem, previous: MatchResult, mip_gap: float = 1e-3,
                                       <= mip_gap * abs(full.bound) + 1e-9)
     full.seconds = time.perf_counter() - t0
     return full
+
+
+#: :func:`resolve` re-optimises a neighbourhood first when there are at most this many
+#: locks + forbids; NEIGHBOURHOOD_HOUSEHOLDS households are freed.
+NEIGHBOURHOOD_EDITS = 20
+NEIGHBOURHOOD_HOUSEHOLDS = 1500
+
+
+def _reoptimise_neighbourhood(problem: MatchProblem, a: np.ndarray, a_prev: np.ndarray,
+                              prices: np.ndarray, value: np.ndarray, elig: np.ndarray,
+                              mip_gap: float, bound: float, stats: dict
+                              ) -> np.ndarray | None:
+    """Free the households of the municipalities where ``a`` differs from ``a_prev``, then
+    those with the smallest regret of moving (value at their best other municipality, by
+    the previous prices, against where they are), up to NEIGHBOURHOOD_HOUSEHOLDS; solve
+    them on the room the others leave (:func:`_subproblem`) and put them back. The better
+    of that and ``a`` by the whole objective, or None when the neighbourhood gives nothing
+    valid."""
+    t = time.perf_counter()
+    h_n = problem.n_households
+    changed = np.flatnonzero(a != a_prev)
+    munis = np.union1d(a[changed], a_prev[changed][a_prev[changed] >= 0])
+    adj = np.where(elig, value - problem.sizes[:, None] * prices[None, :], -np.inf)
+    here = adj[np.arange(h_n), a]
+    adj[np.arange(h_n), a] = -np.inf
+    regret = here - adj.max(axis=1)
+    regret[np.isin(a, munis)] = -np.inf  # the changed municipalities' households first
+    idx = np.sort(np.argsort(regret, kind="stable")[:min(NEIGHBOURHOOD_HOUSEHOLDS, h_n)])
+    sub = _subproblem(problem, a, idx)
+    # the target is the whole problem's gap: as a share of the neighbourhood's objective
+    # half of it is a looser gap (the whole objective is checked by the caller)
+    z_here = float(value[idx, a[idx]].sum())
+    sub_gap = 0.5 * mip_gap * abs(bound) / max(abs(z_here), 1e-9) if z_here else mip_gap
+    try:
+        r = solve_structured(sub, mip_gap=min(sub_gap, 0.05), price_levels=(),
+                             start_prices=prices,
+                             incumbent=a[idx], time_limit=1.0, initial_candidates=4)
+    except (InfeasibleError, NoPlacementFound):
+        return None
+    out = a.copy()
+    out[idx] = r.assignment
+    stats["neighbourhood"] = {"households": len(idx), "municipalities": len(munis),
+                              "seconds": round(time.perf_counter() - t, 3),
+                              "step": r.stats.get("step"), "sub_gap": r.gap}
+    if (out < 0).any() or violations(problem, out):
+        return None
+    z_out, z_a = evaluate(problem, out)[0], evaluate(problem, a)[0]
+    stats["neighbourhood"]["gain"] = z_out - z_a
+    return out if z_out > z_a else a
 
 
 def _subproblem(problem: MatchProblem, a: np.ndarray, idx: np.ndarray) -> MatchProblem:
