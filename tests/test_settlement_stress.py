@@ -207,8 +207,8 @@ def test_neighbourhood_search_closes_most_of_the_large_household_gap():
     # Large households, capacity 3 % above the cohort: rounding fragments the capacity and
     # the best placement before the search is far from the bound. The exact candidate set
     # is made "too large" (as nationally) so that the neighbourhood search runs.
-    p = stress.large_households(1500, 200, 6, seed=2, slack=0.03)
-    r = solve_structured(p, mip_gap=1e-3, time_limit=20, max_exact_columns=1000)
+    p = stress.large_households(800, 150, 6, seed=2, slack=0.03)
+    r = solve_structured(p, mip_gap=1e-3, time_limit=25, max_exact_columns=1000)
     assert problem_violations(p, r.assignment) == []
     sizes = np.array([len(h) for h in p.households])
     assert (np.bincount(r.assignment, weights=sizes, minlength=p.n_munis)
@@ -216,7 +216,7 @@ def test_neighbourhood_search_closes_most_of_the_large_household_gap():
     bound = r.stats["lp_bound"]
     before = (bound - r.stats["lns_start"]) / bound
     after = (bound - r.objective) / bound
-    assert before > 3e-3
-    assert r.stats["lns_rounds"] >= 2
-    assert after <= 0.75 * before
+    assert before > 1e-2
+    assert r.stats["lns_rounds"] >= 1
+    assert after <= 0.6 * before
     assert r.objective == pytest.approx(r.stats["lns_incumbent"])
