@@ -679,6 +679,28 @@ def _fix_and_solve(s: _Search, n_free: int, mip_gap: float, floors: bool = False
     return _assignment_from_units(units, cu, cj, cx, problem.n_households)
 
 
+def _solve_neighbourhood(problem: MatchProblem, a: np.ndarray, idx: np.ndarray,
+                         value: np.ndarray, prices: np.ndarray | None, abs_gap: float,
+                         time_limit: float) -> tuple[np.ndarray, dict] | None:
+    """The households ``idx`` solved again on the room the others (fixed at ``a``) leave
+    (:func:`_subproblem`), warm-started from ``a``; ``abs_gap`` is the absolute gap the
+    caller allows (as a share of the neighbourhood's objective, the sub-solve's gap).
+    Returns the whole placement with the neighbourhood put back and the sub-solve's stats,
+    or None when the sub-solve gives nothing. The caller checks the whole objective."""
+    sub = _subproblem(problem, a, idx)
+    z_here = float(value[idx, a[idx]].sum())
+    gap = abs_gap / abs(z_here) if z_here else 1e-3
+    try:
+        r = solve_structured(sub, mip_gap=min(gap, 0.05), time_limit=time_limit,
+                             price_levels=(), start_prices=prices, incumbent=a[idx],
+                             initial_candidates=4, neighbourhood_search=False)
+    except (InfeasibleError, NoPlacementFound):
+        return None
+    out = a.copy()
+    out[idx] = r.assignment
+    return out, r.stats
+
+
 def _neighbourhood_search(s: _Search, mip_gap: float, seconds: float, seed: int,
                           n_munis: int = 40, patience: int = 32) -> None:
     """Large-neighbourhood search from the incumbent, for when the exact candidate set is
@@ -714,22 +736,12 @@ def _neighbourhood_search(s: _Search, mip_gap: float, seconds: float, seed: int,
         if not len(idx):
             idx_gain = False
         else:
-            sub = _subproblem(problem, a, idx)
-            z_here = float(value[idx, a[idx]].sum())
-            gap = 0.25 * mip_gap * abs(s.z_lp) / max(abs(z_here), 1e-9)
             left = min(2.0, max(0.05, t_end - time.perf_counter()))
             if s.time_limit is not None:
                 left = min(left, s.left())
-            try:
-                r = solve_structured(sub, mip_gap=min(gap, 0.05), time_limit=left,
-                                     price_levels=(), start_prices=prices, incumbent=a[idx],
-                                     initial_candidates=4, neighbourhood_search=False)
-            except (InfeasibleError, NoPlacementFound):
-                idle += 1
-                continue
-            b = a.copy()
-            b[idx] = r.assignment
-            idx_gain = s.offer(b)
+            got = _solve_neighbourhood(problem, a, idx, value, prices,
+                                       0.25 * mip_gap * abs(s.z_lp), left)
+            idx_gain = got is not None and s.offer(got[0])
         idle = 0 if idx_gain else idle + 1
     s.stats["lns_rounds"] = rounds
     s.stats["lns_incumbent"] = s.z_inc
@@ -1291,22 +1303,14 @@ def _reoptimise_neighbourhood(problem: MatchProblem, a: np.ndarray, a_prev: np.n
     regret = here - adj.max(axis=1)
     regret[np.isin(a, munis)] = -np.inf  # the changed municipalities' households first
     idx = np.sort(np.argsort(regret, kind="stable")[:min(NEIGHBOURHOOD_HOUSEHOLDS, h_n)])
-    sub = _subproblem(problem, a, idx)
-    # the target is the whole problem's gap: as a share of the neighbourhood's objective
-    # half of it is a looser gap (the whole objective is checked by the caller)
-    z_here = float(value[idx, a[idx]].sum())
-    sub_gap = 0.5 * mip_gap * abs(bound) / max(abs(z_here), 1e-9) if z_here else mip_gap
-    try:
-        r = solve_structured(sub, mip_gap=min(sub_gap, 0.05), price_levels=(),
-                             start_prices=prices, incumbent=a[idx], time_limit=1.0,
-                             initial_candidates=4, neighbourhood_search=False)
-    except (InfeasibleError, NoPlacementFound):
+    # the target is the whole problem's gap; half of it for the neighbourhood
+    got = _solve_neighbourhood(problem, a, idx, value, prices, 0.5 * mip_gap * abs(bound), 1.0)
+    if got is None:
         return None
-    out = a.copy()
-    out[idx] = r.assignment
+    out, sub_stats = got
     stats["neighbourhood"] = {"households": len(idx), "municipalities": len(munis),
                               "seconds": round(time.perf_counter() - t, 3),
-                              "step": r.stats.get("step"), "sub_gap": r.gap}
+                              "step": sub_stats.get("step")}
     if (out < 0).any() or violations(problem, out):
         return None
     z_out, z_a = evaluate(problem, out)[0], evaluate(problem, a)[0]
