@@ -99,7 +99,9 @@ def minors_and_ties(n_households: int, m: int, seed: int = 0,
     can[ema_munis] = True
     need = ~minor & (rng.random(n_households) < 0.08)
     ties: dict[int, int] = {}
-    room = cap.copy()
+    # the minors fill every EMA place (there are exactly as many), so the room a tie may
+    # take is the capacity without them
+    room = cap - mcap
     for h in np.flatnonzero(~minor & (rng.random(n_households) < 0.03)):
         j = int(rng.integers(0, m))
         if room[j] >= sizes[h] * 2 and (not need[h] or can[j]):
