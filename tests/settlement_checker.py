@@ -180,3 +180,21 @@ def independent_check():
     finally:
         RESULT_OBSERVERS.remove(rec)
     assert not rec.failures, "independent checker: " + "; ".join(rec.failures[:5])
+
+
+def random_instance(h: int, m: int, seed: int = 4, slack: float = 0.05):
+    """A synthetic matching instance for solver tests: ``h`` households of 1–4 persons,
+    scores from education × a municipality effect, equal capacity ``slack`` above the
+    cohort in each of ``m`` municipalities."""
+    from bliatlas.settlement.problem import MatchProblem
+
+    rng = np.random.default_rng(seed)
+    sizes = rng.choice([1, 2, 3, 4], size=h, p=[0.4, 0.3, 0.2, 0.1])
+    households, c = [], 0
+    for s in sizes:
+        households.append(list(range(c, c + s)))
+        c += s
+    edu = rng.integers(0, 4, c)
+    z = -0.5 + 0.3 * edu[:, None] + rng.normal(0, 0.5, m)[None, :] * edu[:, None] / 3
+    cap = np.full(m, int(np.ceil(c * (1 + slack) / m)))
+    return MatchProblem(1 / (1 + np.exp(-z)), households, cap)

@@ -9,6 +9,7 @@ import pytest
 from settlement_checker import (
     independent_check,  # noqa: F401  (autouse fixture)
     problem_violations,
+    random_instance,
 )
 
 from bliatlas.settlement.problem import MatchProblem, MatchResult
@@ -16,17 +17,7 @@ from bliatlas.settlement.solvers import resolve, solve, solve_structured
 
 
 def _instance() -> MatchProblem:
-    rng = np.random.default_rng(4)
-    h, m = 3000, 60
-    sizes = rng.choice([1, 2, 3, 4], size=h, p=[0.4, 0.3, 0.2, 0.1])
-    households, c = [], 0
-    for s in sizes:
-        households.append(list(range(c, c + s)))
-        c += s
-    edu = rng.integers(0, 4, c)
-    z = -0.5 + 0.3 * edu[:, None] + rng.normal(0, 0.5, m)[None, :] * edu[:, None] / 3
-    cap = np.full(m, int(np.ceil(c * 1.05 / m)))
-    return MatchProblem(1 / (1 + np.exp(-z)), households, cap)
+    return random_instance(3000, 60)
 
 
 def _objective(p: MatchProblem, a: np.ndarray) -> float:

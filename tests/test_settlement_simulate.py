@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from settlement_checker import independent_check  # noqa: F401  (autouse fixture)
+from settlement_checker import (
+    independent_check,  # noqa: F401  (autouse fixture)
+    random_instance,
+)
 
 from bliatlas.cli import main as bli
 from bliatlas.settlement.assign import (
@@ -102,17 +105,8 @@ def test_explanations_list_alternatives_and_locks() -> None:
 
 
 def test_resolve_after_lock_keeps_constraints_and_quality() -> None:
-    rng = np.random.default_rng(4)
     h, m = 600, 30
-    sizes = rng.choice([1, 2, 3, 4], size=h, p=[0.4, 0.3, 0.2, 0.1])
-    households, c = [], 0
-    for s in sizes:
-        households.append(list(range(c, c + s)))
-        c += s
-    edu = rng.integers(0, 4, c)
-    z = -0.5 + 0.3 * edu[:, None] + rng.normal(0, 0.5, m)[None, :] * edu[:, None] / 3
-    cap = np.full(m, int(np.ceil(c * 1.05 / m)))
-    p = MatchProblem(1 / (1 + np.exp(-z)), households, cap)
+    p = random_instance(h, m)
     first = solve_structured(p)
     target = int((first.assignment[0] + 1) % m)
     p.locks = {0: target}
