@@ -177,7 +177,8 @@ def test_indicators_appear_once_synced(synced, imported_db):
     waiting = {m["id"] for m in before["ikke_hentet"]}
     assert {"intro_arbeid_utdanning_andel", "sysselsatte_innvandrere_imdi",
             "innvandrere_ssb"} <= waiting
-    assert all(m["hvordan"] == "hentes med `bli sync standard`" for m in before["ikke_hentet"])
+    assert all(m["hvordan"] == "hentes med kommandoen «bli sync standard»"
+               for m in before["ikke_hentet"])
     assert after["ikke_hentet"] == []
     shown = {i["id"]: i for i in after["indikatorer"]}
     # IMDi's county figure as the fixture has it; SSB's population from 07459 for 2019,

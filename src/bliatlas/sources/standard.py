@@ -20,7 +20,7 @@ from pathlib import Path
 from bliatlas.sources.imdi import TABLES
 
 DEFAULT_STATE = Path("var/cache/sync-standard.json")
-HINT = "hentes med `bli sync standard`"
+HINT = "hentes med kommandoen «bli sync standard»"
 
 
 @dataclass(frozen=True)
