@@ -560,8 +560,6 @@ def peer_group_from_query(ctx: AtlasContext, code: str, params: Mapping[str, str
                           ) -> PeerGroup | None:
     """The comparison group the query asks for (any ``g_…`` parameter), or None; a bad
     value is a Norwegian 400 naming the parameter."""
-    if not any(k.startswith("g_") for k in params):
-        return None
     ctx.registry.get(code)  # 404 for an unknown code before the group is built
     return group_from_params(ctx.cube, code, params)
 
