@@ -701,17 +701,53 @@ def _solve_neighbourhood(problem: MatchProblem, a: np.ndarray, idx: np.ndarray,
     return out, r.stats
 
 
+def _guided_pick(s: _Search, a: np.ndarray, used: np.ndarray, prices: np.ndarray, k: int,
+                 rng: np.random.Generator) -> set:
+    """Municipalities where the incumbent loses most against the LP bound, and the ones its
+    households there would rather be in. The loss splits exactly (LP duality) into the
+    reduced costs of the households' municipalities and the capacity prices of the room
+    left unused: z_LP - z(a) = sum_h d[h, a_h] + sum_j price_j * room_j. Half of ``k`` are
+    drawn in proportion to that loss per municipality; a quarter among the municipalities
+    with the smallest reduced cost for the households in those (where they could move)."""
+    problem = s.problem
+    m = problem.n_munis
+    d_h = s.d[s.iu, a]
+    loss = (np.bincount(a, weights=np.maximum(d_h, 0.0), minlength=m)
+            + np.maximum(prices, 0.0) * np.maximum(problem.capacity - used, 0))
+    pos = np.flatnonzero(loss > 1e-9)
+    if not len(pos):
+        return set()
+    seeds = rng.choice(pos, min(len(pos), k // 2), replace=False, p=loss[pos] / loss[pos].sum())
+    pick = set(seeds.tolist())
+    hh = np.flatnonzero(np.isin(a, seeds))
+    if len(hh):
+        dd = np.where(s.units.eligible[s.iu[hh]], s.d[s.iu[hh]], np.inf)
+        dd[np.arange(len(hh)), a[hh]] = np.inf
+        alt = np.argpartition(dd, min(2, m - 1), axis=1)[:, :3].ravel()
+        freq = np.bincount(alt, minlength=m).astype(float)
+        freq[list(pick)] = 0.0
+        cand = np.flatnonzero(freq > 0)
+        if len(cand):
+            take = min(len(cand), k // 4)
+            pick |= set(rng.choice(cand, take, replace=False,
+                                   p=freq[cand] / freq[cand].sum()).tolist())
+    return pick
+
+
 def _neighbourhood_search(s: _Search, mip_gap: float, seconds: float, seed: int,
-                          n_munis: int = 40, patience: int = 32) -> None:
+                          n_munis: int = 40, patience: int = 32, guided: bool = True) -> None:
     """Large-neighbourhood search from the incumbent, for when the exact candidate set is
-    too large: free every household in ``n_munis`` municipalities (half of them among those
-    with room left, where rounding fragmented the capacity; half at random), solve them on
-    the room the others leave (:func:`_subproblem`, the sub-solve's gap set so that it is a
-    quarter of the whole problem's) and keep the result when the whole objective improves.
-    Stops at the gap target, after ``seconds``, at the time limit, or after ``patience``
-    rounds without a gain (the neighbourhood grows every 8 rounds without one). On large households (mean size 5–9, capacity 3 % above the
-    cohort) the rounded LP is 0.5 % from the bound and the pruned MIP finds nothing better
-    in 15 s; this gets within 0.1 %."""
+    too large: free every household in ``n_munis`` municipalities, solve them on the room
+    the others leave (:func:`_subproblem`, the sub-solve's gap set so that it is a quarter
+    of the whole problem's) and keep the result when the whole objective improves. With
+    ``guided`` (the default) half the municipalities are drawn where the incumbent loses
+    most against the LP bound and a quarter where their households could move
+    (:func:`_guided_pick`), the rest at random; without it, half among those with room left
+    and half at random. Stops at the gap target, after ``seconds``, at the time limit, or
+    after ``patience`` rounds without a gain (the neighbourhood grows every 8 rounds without
+    one). On large households (mean size 5–9, capacity 3 % above the cohort) the rounded
+    LP is 0.5 % from the bound and the pruned MIP finds nothing better in 15 s; this gets
+    to about 0.1 % in the minute (benchmarks/bench_settlement_match.py)."""
     problem = s.problem
     rng = np.random.default_rng(seed)
     t_end = time.perf_counter() + seconds
@@ -729,7 +765,10 @@ def _neighbourhood_search(s: _Search, mip_gap: float, seconds: float, seed: int,
         room = np.flatnonzero(problem.capacity - used > 0)
         # a neighbourhood that gives nothing for a while grows (more room to trade)
         k = min(n_munis * (1 + idle // 8), problem.n_munis)
-        pick = set(rng.choice(room, min(len(room), k // 2), replace=False).tolist())
+        if guided and prices is not None:
+            pick = _guided_pick(s, a, used, prices, k, rng)
+        else:
+            pick = set(rng.choice(room, min(len(room), k // 2), replace=False).tolist())
         rest = np.setdiff1d(np.arange(problem.n_munis), list(pick))
         pick |= set(rng.choice(rest, min(len(rest), k - len(pick)), replace=False).tolist())
         idx = np.flatnonzero(np.isin(a, list(pick)))
